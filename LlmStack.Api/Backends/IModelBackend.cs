@@ -1,0 +1,29 @@
+using LlmStack.Api.Models;
+
+namespace LlmStack.Api.Backends;
+
+/// <summary>
+/// One kind of place a model can run (<c>ollama</c>, <c>openai</c>, <c>embedded</c>). A backend only turns
+/// configuration into an <see cref="Microsoft.Extensions.AI.IChatClient"/>; validation of requests, metrics,
+/// logging, streaming and errors live above it, once for all backends.
+/// </summary>
+public interface IModelBackend
+{
+    /// <summary>The value of <c>LlmStack:Models:&lt;n&gt;:Backend</c> that selects this backend.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Configuration problems of one model entry, each naming its key (<paramref name="keyPrefix"/> is
+    /// e.g. <c>LlmStack:Models:0</c>). Empty when the entry is usable.
+    /// </summary>
+    IEnumerable<string> Validate(ModelOptions options, string keyPrefix);
+
+    /// <summary>
+    /// Builds the model's clients. Called once at start; may load weights. Throws
+    /// <see cref="ModelLoadException"/> with a message naming the file or key when it cannot.
+    /// </summary>
+    ServedModel Create(ModelOptions options);
+}
+
+/// <summary>A configured model that cannot be brought up (unreadable or invalid GGUF, ...).</summary>
+public sealed class ModelLoadException(string message, Exception? inner = null) : Exception(message, inner);

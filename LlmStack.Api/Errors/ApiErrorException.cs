@@ -1,0 +1,57 @@
+using Microsoft.AspNetCore.Http;
+
+namespace LlmStack.Api.Errors;
+
+/// <summary>
+/// An error reported to the client in OpenAI's envelope <c>{"error":{"message","type","param","code"}}</c>
+/// with <see cref="StatusCode"/>. Backends throw it (or exceptions the error mapping translates into it);
+/// the endpoints write it, as a response before a stream has started or as an SSE error event after.
+/// </summary>
+public class ApiErrorException(
+    int statusCode,
+    string type,
+    string message,
+    string? code = null,
+    string? param = null,
+    Exception? innerException = null) : Exception(message, innerException)
+{
+    public int StatusCode { get; } = statusCode;
+
+    /// <summary>OpenAI's error type: invalid_request_error, not_found_error, rate_limit_error, server_error, ...</summary>
+    public string Type { get; } = type;
+
+    public string? Code { get; } = code;
+
+    /// <summary>The request field at fault, when there is one (e.g. <c>messages[2].role</c>).</summary>
+    public string? Param { get; } = param;
+
+    /// <summary>Sent as <c>Retry-After</c> (429 and 503).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
+    public static ApiErrorException InvalidRequest(string message, string? param = null, string code = "invalid_value") =>
+        new(StatusCodes.Status400BadRequest, "invalid_request_error", message, code, param);
+
+    public static ApiErrorException ModelNotFound(string model) =>
+        new(StatusCodes.Status404NotFound, "invalid_request_error",
+            $"The model '{model}' does not exist or you do not have access to it.", "model_not_found", "model");
+
+    public static ApiErrorException ContextLengthExceeded(int promptTokens, int contextLength) =>
+        new(StatusCodes.Status400BadRequest, "invalid_request_error",
+            $"This model's maximum context length is {contextLength} tokens. However, your messages resulted in {promptTokens} tokens.",
+            "context_length_exceeded", "messages");
+
+    public static ApiErrorException BackendUnavailable(string model, string detail, Exception? inner = null) =>
+        new(StatusCodes.Status503ServiceUnavailable, "server_error",
+            $"The backend of model '{model}' is unavailable: {detail}", "backend_unavailable", innerException: inner);
+
+    public static ApiErrorException BackendTimeout(string model, string detail, Exception? inner = null) =>
+        new(StatusCodes.Status504GatewayTimeout, "server_error",
+            $"The backend of model '{model}' did not answer in time: {detail}", "backend_timeout", innerException: inner);
+
+    public static ApiErrorException RateLimited(string model, TimeSpan? retryAfter, Exception? inner = null) =>
+        new(StatusCodes.Status429TooManyRequests, "rate_limit_error",
+            $"The backend of model '{model}' is rate limiting requests; retry later.", "rate_limit_exceeded", innerException: inner)
+        {
+            RetryAfter = retryAfter,
+        };
+}

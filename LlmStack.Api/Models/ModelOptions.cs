@@ -1,0 +1,73 @@
+namespace LlmStack.Api.Models;
+
+/// <summary>
+/// The <c>LlmStack</c> configuration section: which models the API serves and where each one runs.
+/// </summary>
+public sealed class LlmStackOptions
+{
+    public const string SectionName = "LlmStack";
+
+    /// <summary><c>LlmStack:Models:&lt;n&gt;</c>. Empty means "serve the built-in demo model".</summary>
+    public List<ModelOptions> Models { get; set; } = [];
+
+    /// <summary><c>LlmStack:LogContent</c>: include prompt and completion text in logs. Off by default.</summary>
+    public bool LogContent { get; set; }
+}
+
+/// <summary>
+/// One served model: <c>LlmStack:Models:&lt;n&gt;:*</c>, or <c>LlmStack__Models__&lt;n&gt;__*</c> as environment variables.
+/// </summary>
+public sealed class ModelOptions
+{
+    /// <summary>The name clients send as <c>model</c> (e.g. <c>qwen2.5:7b</c>).</summary>
+    public string Id { get; set; } = "";
+
+    /// <summary><c>ollama</c>, <c>openai</c> or <c>embedded</c>.</summary>
+    public string Backend { get; set; } = "";
+
+    /// <summary>Base URL of the backend server (ollama, openai).</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>The model's name at the backend when it differs from <see cref="Id"/>.</summary>
+    public string? UpstreamModel { get; set; }
+
+    /// <summary>Bearer key for openai backends.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>GGUF file (embedded).</summary>
+    public string? Path { get; set; }
+
+    /// <summary>How long to wait for a backend connection before answering 503/504.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long to wait for the first token (includes queueing and prompt processing) before a 504.</summary>
+    public TimeSpan FirstTokenTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    // Embedded tuning (LLamaSharp / llama.cpp).
+
+    /// <summary>Context length in tokens per request; default: the model's own, capped at 4096.</summary>
+    public uint? ContextSize { get; set; }
+
+    /// <summary>CPU threads per request; default: a value measured to suit this machine.</summary>
+    public int? Threads { get; set; }
+
+    /// <summary>Prompt-processing batch size in tokens.</summary>
+    public uint? BatchSize { get; set; }
+
+    /// <summary>Requests generated at once; the rest wait in a FIFO queue.</summary>
+    public int? ParallelSlots { get; set; }
+
+    /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>
+    public int GpuLayers { get; set; }
+
+    // Ollama tuning.
+
+    /// <summary>Ollama <c>num_ctx</c>: the context window Ollama allocates for this model.</summary>
+    public int? NumCtx { get; set; }
+
+    /// <summary>Ollama <c>keep_alive</c>: how long the model stays loaded after a request (e.g. <c>30m</c>, <c>-1</c>).</summary>
+    public string? KeepAlive { get; set; }
+
+    /// <summary>The name the backend knows the model by.</summary>
+    public string BackendModelName => string.IsNullOrWhiteSpace(UpstreamModel) ? Id : UpstreamModel;
+}

@@ -1,0 +1,51 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace LlmStack.Api.Models;
+
+/// <summary>
+/// A model the API serves: its identity, the backend's clients, and how to tell whether it is ready.
+/// Backends create it; <see cref="ModelCatalog"/> wraps <see cref="ChatClient"/> in the shared pipeline.
+/// </summary>
+public sealed class ServedModel : IAsyncDisposable
+{
+    /// <summary>The name clients send as <c>model</c>.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The backend's name (<c>ollama</c>, <c>openai</c>, <c>embedded</c>).</summary>
+    public required string Backend { get; init; }
+
+    /// <summary>The backend's own client; callers use <see cref="ModelCatalog"/>'s pipeline instead.</summary>
+    public required IChatClient ChatClient { get; init; }
+
+    /// <summary>Present when the backend can embed with this model.</summary>
+    public IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator { get; init; }
+
+    /// <summary>Readiness of this model at its backend (reachable, model present, weights loaded).</summary>
+    public required Func<CancellationToken, Task<HealthCheckResult>> CheckReadyAsync { get; init; }
+
+    /// <summary>Shown as <c>owned_by</c> in <c>/v1/models</c>.</summary>
+    public string OwnedBy { get; init; } = "llmstack";
+
+    /// <summary>True for the built-in demonstration model, which is labelled as such wherever models are listed.</summary>
+    public bool IsDemo { get; init; }
+
+    /// <summary>Maximum context length in tokens when known (reported by <c>/v1/models</c>).</summary>
+    public int? ContextLength { get; init; }
+
+    /// <summary>Unix seconds at which the model was brought up.</summary>
+    public long Created { get; init; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    /// <summary>Resources the model holds (weights, HTTP clients) beyond its clients.</summary>
+    public IAsyncDisposable? Owned { get; init; }
+
+    public async ValueTask DisposeAsync()
+    {
+        ChatClient.Dispose();
+        EmbeddingGenerator?.Dispose();
+        if (Owned is not null)
+        {
+            await Owned.DisposeAsync();
+        }
+    }
+}

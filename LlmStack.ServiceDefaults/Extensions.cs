@@ -1,0 +1,140 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// Cross-cutting wiring shared by every LlmStack service: OpenTelemetry (OTLP and Prometheus), health
+/// endpoints, service discovery and HTTP resilience tuned for LLM calls.
+/// </summary>
+public static class Extensions
+{
+    /// <summary>Liveness: the process answers. Every service maps it.</summary>
+    public const string LivenessPath = "/healthz";
+
+    /// <summary>Readiness: every check tagged <see cref="ReadyTag"/> is healthy.</summary>
+    public const string ReadinessPath = "/readyz";
+
+    /// <summary>Prometheus scraping endpoint.</summary>
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>Tag of the health checks that gate readiness (backend reachable, model present).</summary>
+    public const string ReadyTag = "ready";
+
+    private const string LiveTag = "live";
+
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.ConfigureOpenTelemetry();
+        builder.AddDefaultHealthChecks();
+        builder.Services.AddServiceDiscovery();
+
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            http.AddLlmResilienceHandler();
+            http.AddServiceDiscovery();
+        });
+
+        return builder;
+    }
+
+    /// <summary>
+    /// The standard resilience pipeline with LLM-sized timeouts: a local 7B model on a CPU can take minutes
+    /// to answer, far beyond the 10 s attempt timeout of the defaults. Unsafe methods (POST: every
+    /// completion) are never retried, so a generation is never started twice and a stream that has begun is
+    /// never replayed; GETs (model lists, health probes) still are.
+    /// </summary>
+    public static IHttpClientBuilder AddLlmResilienceHandler(this IHttpClientBuilder http)
+    {
+        http.AddStandardResilienceHandler(options =>
+        {
+            options.AttemptTimeout.Timeout = TimeSpan.FromMinutes(10);
+            options.TotalRequestTimeout.Timeout = TimeSpan.FromMinutes(15);
+            options.CircuitBreaker.SamplingDuration = TimeSpan.FromMinutes(20);
+            options.Retry.DisableForUnsafeHttpMethods();
+        });
+        // The response body of a stream is read after the pipeline returns; HttpClient's own 100 s timeout
+        // would still cut a long generation, so the resilience timeouts above are the ones that count.
+        http.ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan);
+        return http;
+    }
+
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics =>
+            {
+                metrics.AddAspNetCoreInstrumentation()
+                    .AddHttpClientInstrumentation()
+                    .AddRuntimeInstrumentation()
+                    .AddMeter("LlmStack.*")
+                    .AddMeter("Experimental.Microsoft.Extensions.AI*")
+                    .AddPrometheusExporter();
+            })
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(builder.Environment.ApplicationName)
+                    .AddSource("LlmStack.*")
+                    .AddSource("Experimental.Microsoft.Extensions.AI*")
+                    .AddAspNetCoreInstrumentation(aspnet =>
+                        // Probes and scrapes arrive every few seconds; tracing them would bury the real requests.
+                        aspnet.Filter = context => !IsInfrastructurePath(context.Request.Path))
+                    .AddHttpClientInstrumentation();
+            });
+
+        builder.AddOpenTelemetryExporters();
+        return builder;
+    }
+
+    private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        // Blank means "no collector": the test host sets it so that nothing waits on an exporter at shutdown.
+        var useOtlpExporter = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        if (useOtlpExporter)
+        {
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+
+        return builder;
+    }
+
+    public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Services.AddHealthChecks()
+            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+        return builder;
+    }
+
+    /// <summary>Maps <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c>, in every environment.</summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.MapHealthChecks(LivenessPath, new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(LiveTag),
+        });
+        app.MapHealthChecks(ReadinessPath, new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadyTag),
+            ResponseWriter = HealthReportWriter.WriteJsonAsync,
+        });
+        app.MapPrometheusScrapingEndpoint(MetricsPath);
+        return app;
+    }
+
+    private static bool IsInfrastructurePath(PathString path) =>
+        path.StartsWithSegments(LivenessPath) || path.StartsWithSegments(ReadinessPath) || path.StartsWithSegments(MetricsPath);
+}
