@@ -16,6 +16,7 @@ public static class ModelCatalogExtensions
             .Bind(builder.Configuration.GetSection(LlmStackOptions.SectionName));
         builder.Services.AddSingleton<IValidateOptions<LlmStackOptions>, LlmStackOptionsValidator>();
 
+        builder.Services.AddSingleton<LlmStackMetrics>();
         builder.Services.AddSingleton<ChatPipeline>();
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<ModelCatalogLoader>();

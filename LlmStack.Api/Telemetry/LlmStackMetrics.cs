@@ -1,0 +1,75 @@
+using System.Diagnostics.Metrics;
+
+namespace LlmStack.Api.Telemetry;
+
+/// <summary>
+/// LlmStack's own instruments, named after the OpenTelemetry GenAI semantic conventions so that dashboards
+/// built for them work unchanged. Exported over OTLP and on <c>/metrics</c> (e.g.
+/// <c>gen_ai_server_time_to_first_token_seconds_bucket</c>, <c>llmstack_requests_active</c>).
+/// </summary>
+public sealed class LlmStackMetrics : IDisposable
+{
+    public const string MeterName = "LlmStack.Api";
+
+    // Attribute names (semantic conventions).
+    public const string RequestModel = "gen_ai.request.model";
+    public const string OperationName = "gen_ai.operation.name";
+    public const string ProviderName = "gen_ai.provider.name";
+    public const string TokenType = "gen_ai.token.type";
+    public const string ErrorType = "error.type";
+
+    // Fine around the 300 ms target: the conventions' own buckets jump from 0.25 s to 0.5 s.
+    private static readonly double[] TimeToFirstTokenBuckets =
+        [0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30, 60];
+
+    private static readonly double[] TimePerOutputTokenBuckets =
+        [0.001, 0.0025, 0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5];
+
+    private static readonly double[] DurationBuckets =
+        [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
+
+    private static readonly int[] TokenBuckets =
+        [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
+
+    private readonly Meter _meter;
+
+    public LlmStackMetrics(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(MeterName);
+        TimeToFirstToken = _meter.CreateHistogram("gen_ai.server.time_to_first_token", "s",
+            "Time from the request's arrival to its first non-empty content delta.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimeToFirstTokenBuckets });
+        TimePerOutputToken = _meter.CreateHistogram("gen_ai.server.time_per_output_token", "s",
+            "Time per output token after the first (decode speed).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimePerOutputTokenBuckets });
+        RequestDuration = _meter.CreateHistogram("gen_ai.server.request.duration", "s",
+            "Time from the request's arrival to its last byte.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        TokenUsage = _meter.CreateHistogram("gen_ai.client.token.usage", "{token}",
+            "Tokens per request, by gen_ai.token.type (input, output).",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = TokenBuckets });
+        RequestsActive = _meter.CreateUpDownCounter<int>("llmstack.requests.active", "{request}",
+            "Requests in flight now (queued or generating).");
+        RequestsQueued = _meter.CreateUpDownCounter<int>("llmstack.requests.queued", "{request}",
+            "Requests waiting for a generation slot.");
+        QueueTime = _meter.CreateHistogram("llmstack.request.queue_time", "s",
+            "Time a request waited for a generation slot.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimeToFirstTokenBuckets });
+    }
+
+    public Histogram<double> TimeToFirstToken { get; }
+
+    public Histogram<double> TimePerOutputToken { get; }
+
+    public Histogram<double> RequestDuration { get; }
+
+    public Histogram<int> TokenUsage { get; }
+
+    public UpDownCounter<int> RequestsActive { get; }
+
+    public UpDownCounter<int> RequestsQueued { get; }
+
+    public Histogram<double> QueueTime { get; }
+
+    public void Dispose() => _meter.Dispose();
+}
