@@ -1,3 +1,4 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.AI;
 
@@ -10,5 +11,5 @@ namespace LlmStack.Api.Telemetry;
 public sealed class ChatPipeline
 {
     public IChatClient Build(ServedModel model) =>
-        new ChatClientBuilder(model.ChatClient).Build();
+        new ChatClientBuilder(model.ChatClient).UseFirstTokenTimeout(model).Build();
 }
