@@ -28,6 +28,7 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
     private readonly string _model;
     private readonly bool _includeUsage;
     private readonly RequestLog _log;
+    private bool _disposed;
 
     internal ChatCompletionStream(IAsyncEnumerator<ChatResponseUpdate> updates, bool hasFirst, string id, long created, string model, bool includeUsage, RequestLog log)
     {
@@ -88,6 +89,9 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
                 first = false;
             }
 
+            // The generation is over: release the backend (and let the pipeline record its metrics) before the
+            // last bytes go out, so that a client that has read [DONE] sees a server that has finished.
+            await DisposeAsync();
             var finish = ChatResponseMapping.ToWire(finishReason, toolCallIndex > 0);
             _log.Finished(finish, usage);
             if (first)
@@ -127,7 +131,14 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => _updates.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            await _updates.DisposeAsync();
+        }
+    }
 
     private ChatCompletionChunk Chunk(ChunkDelta delta, string? finishReason = null) => new()
     {

@@ -55,7 +55,10 @@ internal static class ChatResponseMapping
         Function = new FunctionCall { Name = call.Name, Arguments = SerializeArguments(call.Arguments) },
     };
 
-    // Arguments are whatever objects the backend parsed them into; the AI library's options serialize any of them.
+    // Arguments are whatever objects the backend parsed them into; the AI library's resolver serializes any of
+    // them (its defaults indent, which OpenAI's compact argument strings do not).
+    private static readonly JsonSerializerOptions ArgumentOptions = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     private static string SerializeArguments(IDictionary<string, object?>? arguments) =>
-        JsonSerializer.Serialize(arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));
+        JsonSerializer.Serialize(arguments ?? new Dictionary<string, object?>(), ArgumentOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));
 }

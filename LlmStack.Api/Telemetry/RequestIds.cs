@@ -17,7 +17,12 @@ public static class RequestIds
         {
             var given = context.Request.Headers[HeaderName].ToString();
             context.TraceIdentifier = IsAcceptable(given) ? given : "req_" + Guid.CreateVersion7().ToString("N");
-            context.Response.Headers[HeaderName] = context.TraceIdentifier;
+            // At OnStarting, not now: the exception handler clears headers before it writes an error.
+            context.Response.OnStarting(() =>
+            {
+                context.Response.Headers[HeaderName] = context.TraceIdentifier;
+                return Task.CompletedTask;
+            });
             return next(context);
         });
         return app;

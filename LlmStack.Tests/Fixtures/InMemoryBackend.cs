@@ -70,9 +70,9 @@ public sealed class InMemoryChatClient(
 
     public ChatOptions? LastOptions { get; private set; }
 
-    public IEmbeddingGenerator<string, Embedding<float>>? Embeddings { get; init; }
+    public IEmbeddingGenerator<string, Embedding<float>>? Embeddings { get; set; }
 
-    public bool AcceptsImages { get; init; }
+    public bool AcceptsImages { get; set; }
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
         await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
