@@ -83,6 +83,12 @@ public sealed class EmbeddedModelHost : IDisposable
             parameters.ContextSize = options.ContextSize ?? Math.Min((uint)weights.ContextSize, DefaultMaxContextSize);
             parameters.Threads = options.Threads ?? (weights.ParameterCount < SingleThreadParameterLimit ? 1 : Environment.ProcessorCount);
             parameters.BatchThreads = parameters.Threads;
+            // A first context proves the settings work (at start, not at the first request) and tells the
+            // context size llama.cpp really uses: it rounds the requested one up (to a multiple of 256).
+            using (var probe = weights.CreateContext(parameters))
+            {
+                parameters.ContextSize = probe.ContextSize;
+            }
             var fallbackTemplate = ProbeTemplate(weights);
             if (fallbackTemplate is not null)
             {
@@ -94,6 +100,11 @@ public sealed class EmbeddedModelHost : IDisposable
                 "Loaded {Path}: {Parameters:N0} parameters, context {Context}, {Threads} thread(s), batch {Batch}, {Slots} slot(s)",
                 path, weights.ParameterCount, host.ContextSize, parameters.Threads, parameters.BatchSize, host.Slots.Capacity);
             return host;
+        }
+        catch (RuntimeError ex)
+        {
+            weights.Dispose();
+            throw new ModelLoadException($"Model '{options.Id}' ({path}) loaded but no context could be created with its settings: {ex.Message}", ex);
         }
         catch
         {
