@@ -1,3 +1,6 @@
+using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Models;
+
 namespace LlmStack.Api.Backends;
 
 public static class BackendExtensions
@@ -5,6 +8,9 @@ public static class BackendExtensions
     /// <summary>Registers every backend a model can name in <c>LlmStack:Models:&lt;n&gt;:Backend</c>.</summary>
     public static IHostApplicationBuilder AddModelBackends(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<EmbeddedBackend>();
+        builder.Services.AddSingleton<IModelBackend>(sp => sp.GetRequiredService<EmbeddedBackend>());
+        builder.Services.AddSingleton<IDemoModelSource, DemoModel>();
         return builder;
     }
 }
