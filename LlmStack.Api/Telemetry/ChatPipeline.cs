@@ -1,3 +1,4 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -16,5 +17,7 @@ public sealed class ChatPipeline(LlmStackMetrics metrics, ILoggerFactory loggerF
             .Use(inner => new MeteredChatClient(inner, model, metrics))
             // Once only: a second OpenTelemetry layer would count every call twice.
             .UseOpenTelemetry(loggerFactory, configure: otel => otel.EnableSensitiveData = options.Value.LogContent)
+            // Innermost: a backend that never answers becomes a 504 that the layers above measure and log.
+            .UseFirstTokenTimeout(model)
             .Build();
 }
