@@ -7,7 +7,9 @@ var builder = DistributedApplication.CreateBuilder(args);
 var model = builder.AddOllamaForLlmStack();
 
 var api = builder.AddProject<Projects.LlmStack_Api>("api")
-    .WithUrlForEndpoint("http", url => url.DisplayText = "OpenAI-compatible API");
+    .WithUrlForEndpoint("http", url => url.DisplayText = "OpenAI-compatible API")
+    // Ready = every model answers; what waits for the API waits for that, not just for the process.
+    .WithHttpHealthCheck("/readyz");
 if (model is not null)
 {
     // The API reads its models from configuration; waiting for the model means waiting for the download.
@@ -17,6 +19,7 @@ if (model is not null)
 
 builder.AddProject<Projects.LlmStack_Web>("web")
     .WithUrlForEndpoint("http", url => url.DisplayText = "Chat")
+    .WithHttpHealthCheck("/healthz")
     .WithReference(api)
     .WaitFor(api);
 
