@@ -24,6 +24,9 @@ public static class OllamaHostingExtensions
     /// <summary>Resource name of the Ollama server, in every mode.</summary>
     public const string OllamaResourceName = "ollama";
 
+    /// <summary>The container's model store: a named volume, the same on every machine and in the manifest.</summary>
+    public const string ModelVolumeName = "llmstack-ollama-models";
+
     /// <summary>
     /// Adds Ollama where <c>Ollama:Mode</c> says (default <c>auto</c>: a container when Docker or Podman answers,
     /// else <c>ollama serve</c> from PATH, else none) with the model <c>Ollama:Model</c> (default qwen2.5:7b), and
@@ -119,7 +122,8 @@ public static class OllamaHostingExtensions
         }
 
         var ollama = builder.AddOllama(OllamaResourceName)
-            .WithDataVolume()
+            // One model store per machine, not per checkout: a 4.7 GB download is worth sharing.
+            .WithDataVolume(ModelVolumeName)
             // The container outlives the AppHost: the next run finds the server up and the model loaded.
             .WithLifetime(ContainerLifetime.Persistent);
         if (settings.Gpu)
