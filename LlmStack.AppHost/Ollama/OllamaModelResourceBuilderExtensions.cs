@@ -41,7 +41,7 @@ public static partial class OllamaModelResourceBuilderExtensions
         var model = new OllamaModelResource(name, modelName, server.Resource);
 
         var healthCheckKey = $"{name}_ollama_model_check";
-        builder.Services.AddHttpClient(OllamaApi.HttpClientName);
+        builder.Services.AddHttpClient(OllamaApi.HttpClientName).RemoveAllLoggers();
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             healthCheckKey,
             services => new OllamaModelHealthCheck(model, services),

@@ -80,7 +80,7 @@ public static class OllamaResourceBuilderExtensions
 
         var resource = new ExternalOllamaResource(name, uri);
         var healthCheckKey = $"{name}_ollama_server_check";
-        builder.Services.AddHttpClient(OllamaApi.HttpClientName);
+        builder.Services.AddHttpClient(OllamaApi.HttpClientName).RemoveAllLoggers();
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             healthCheckKey,
             services => new OllamaServerHealthCheck(resource, services.GetRequiredService<IHttpClientFactory>()),
