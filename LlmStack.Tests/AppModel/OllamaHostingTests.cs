@@ -19,7 +19,7 @@ public sealed class OllamaHostingTests
 
         var ollama = Assert.IsType<OllamaResource>(model!.Resource.Parent);
         Assert.Equal("ollama", ollama.Name);
-        Assert.Single(ollama.Annotations.OfType<ContainerMountAnnotation>());
+        Assert.Equal("llmstack-ollama-models", Assert.Single(ollama.Annotations.OfType<ContainerMountAnnotation>()).Source);
         Assert.Equal(ContainerLifetime.Persistent, Assert.Single(ollama.Annotations.OfType<ContainerLifetimeAnnotation>()).Lifetime);
         Assert.Equal(["ollama", "qwen2-5-7b"], builder.Resources.Select(r => r.Name));
         Assert.StartsWith("Ollama: container - auto found docker 28.0.1.", console);

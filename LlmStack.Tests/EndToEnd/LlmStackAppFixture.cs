@@ -42,7 +42,7 @@ public sealed class LlmStackAppFixture : IAsyncLifetime
         if (_app is not null)
         {
             await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            await _app.DisposeAsync();
+            await _app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
         }
     }
 }
