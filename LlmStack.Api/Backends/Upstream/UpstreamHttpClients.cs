@@ -39,7 +39,11 @@ internal static class UpstreamHttpClients
     /// </list>
     /// Service discovery and telemetry from the defaults are kept.
     /// </summary>
-    private sealed class UpstreamHttpClientSetup(IOptions<LlmStackOptions> llmStack) : IConfigureNamedOptions<HttpClientFactoryOptions>
+    /// <remarks>
+    /// Options are resolved when a client is configured, not injected: validating LlmStack:Models builds every
+    /// backend, whose IHttpClientFactory needs this class, and that cycle hung the API at start.
+    /// </remarks>
+    private sealed class UpstreamHttpClientSetup(IServiceProvider services) : IConfigureNamedOptions<HttpClientFactoryOptions>
     {
         public void Configure(string? name, HttpClientFactoryOptions options)
         {
@@ -48,7 +52,7 @@ internal static class UpstreamHttpClients
                 return;
             }
             var id = name[NamePrefix.Length..];
-            var model = llmStack.Value.Models.FirstOrDefault(m => m.Id == id)
+            var model = services.GetRequiredService<IOptions<LlmStackOptions>>().Value.Models.FirstOrDefault(m => m.Id == id)
                 ?? throw new InvalidOperationException($"No model '{id}' is configured under LlmStack:Models.");
 
             options.HttpMessageHandlerBuilderActions.Add(handlers =>
