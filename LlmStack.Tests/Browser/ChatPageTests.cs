@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using LlmStack.Api.Errors;
 using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.AI;
 using Microsoft.Playwright;
 
 namespace LlmStack.Tests.Browser;
@@ -137,7 +139,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
     [Fact]
     public async Task Api_that_is_down_gives_a_readable_error_not_a_broken_page()
     {
-        await using var chat = await stack.OpenChatAsync(stack.WebWithoutApi);
+        await using var chat = await stack.OpenChatAsync(stack.StartWebWithoutApi());
 
         await chat.Alerts.Filter(new() { HasText = "Can't reach the LlmStack API" }).WaitForAsync();
         await chat.SendAsync("Anyone there?");
@@ -148,6 +150,98 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         Assert.False(await chat.Page.Locator("#blazor-error-ui").IsVisibleAsync());
         Assert.True(await chat.MessageBox.IsEditableAsync());
         Assert.Equal("Anyone there?", await chat.UserMessages.Last.InnerTextAsync());
+    }
+
+    [Fact]
+    public async Task Error_the_api_sends_mid_stream_is_shown_after_the_partial_reply()
+    {
+        var web = stack.StartWebFor(InMemoryBackend.Serve(("overflowing", new InMemoryChatClient(OverflowAfterOnePiece))));
+        await using var chat = await stack.OpenChatAsync(web);
+
+        await chat.SendAndWaitForReplyAsync("A very long conversation");
+
+        Assert.Equal("The beginning", (await chat.LastReplyContent.InnerTextAsync()).Trim());
+        Assert.Equal(
+            "The API stopped the reply: This model's maximum context length is 4096 tokens. However, your messages resulted in 5000 tokens.",
+            await chat.LastReply.Locator(".reply-error").InnerTextAsync());
+        Assert.Equal(1, await chat.LastReply.GetByRole(AriaRole.Button, new() { Name = "Retry" }).CountAsync());
+
+        static async IAsyncEnumerable<ChatResponseUpdate> OverflowAfterOnePiece(
+            IList<ChatMessage> messages, ChatOptions? options, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            yield return new ChatResponseUpdate(ChatRole.Assistant, "The beginning");
+            await Task.Yield();
+            throw ApiErrorException.ContextLengthExceeded(5000, 4096);
+        }
+    }
+
+    [Fact]
+    public async Task Built_in_demo_model_is_labelled_as_such()
+    {
+        var web = stack.StartWebFor(new ApiApplication([]));
+        await using var chat = await stack.OpenChatAsync(web);
+
+        var banner = chat.Page.Locator(".status-banners .banner-info", new() { HasText = "Demo model." });
+        await banner.WaitForAsync();
+        var demoModel = await chat.ModelPicker.InputValueAsync();
+        Assert.Contains(demoModel, await banner.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.EndsWith("(demo)", await chat.ModelPicker.Locator("option:checked").InnerTextAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Settings_apply_to_the_next_reply()
+    {
+        await using var chat = await stack.OpenChatAsync();
+        await chat.PickModelAsync(ChatUiStack.ScriptedModel);
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
+        await chat.Page.GetByLabel("Max tokens").FillAsync("3");
+        await chat.Page.GetByLabel("Temperature").FillAsync("0.2");
+        await chat.Page.GetByLabel("System prompt").FillAsync("Be brief.");
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Close settings" }).ClickAsync();
+        await chat.SendAndWaitForReplyAsync("Say hello");
+
+        var pieces = GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply);
+        Assert.Equal(string.Concat(pieces.Take(3)), await chat.LastReplyMarkdownAsync());
+        Assert.Equal(1, await chat.LastReply.Locator(".reply-flag", new() { HasText = "Cut at max tokens" }).CountAsync());
+        Assert.EndsWith(" · 3 out", await chat.LastReplyStats.Locator(".stat-tokens dd").InnerTextAsync(), StringComparison.Ordinal);
+
+        // Kept with the conversations: a reload finds them again.
+        await chat.ReloadAsync();
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
+        Assert.Equal("3", await chat.Page.GetByLabel("Max tokens").InputValueAsync());
+        Assert.Equal("Be brief.", await chat.Page.GetByLabel("System prompt").InputValueAsync());
+    }
+
+    [Fact]
+    public async Task New_chat_retry_and_the_sidebar_move_between_conversations()
+    {
+        await using var chat = await stack.OpenChatAsync();
+        await chat.PickModelAsync(ChatUiStack.ScriptedModel);
+        await chat.SendAndWaitForReplyAsync("First question");
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "New chat" }).ClickAsync();
+        await chat.Page.GetByText("What can I help with?").WaitForAsync();
+        Assert.Equal(0, await chat.UserMessages.CountAsync());
+        await chat.SendAndWaitForReplyAsync("Second question");
+
+        Assert.Equal(["Second question", "First question"],
+            await chat.Conversations.Locator(".conversation-title").AllInnerTextsAsync());
+
+        await chat.Conversations.Filter(new() { HasText = "First question" }).ClickAsync();
+        await chat.UserMessages.Filter(new() { HasText = "First question" }).WaitForAsync();
+        Assert.Equal(1, await chat.UserMessages.CountAsync());
+
+        // Retry replaces the last reply with a new one.
+        await chat.LastReply.GetByRole(AriaRole.Button, new() { Name = "Retry" }).ClickAsync();
+        await chat.LastReplyStats.WaitForAsync();
+        Assert.Equal(1, await chat.Replies.CountAsync());
+        Assert.Equal(GeneratedModels.ScriptedReply, await chat.LastReplyMarkdownAsync());
+
+        await chat.Conversations.Filter(new() { HasText = "Second question" })
+            .Locator("xpath=..").GetByRole(AriaRole.Button, new() { Name = "Delete conversation: Second question" }).ClickAsync();
+        await chat.Conversations.Filter(new() { HasText = "Second question" }).WaitForAsync(new() { State = WaitForSelectorState.Detached });
+        Assert.Equal(1, await chat.Conversations.CountAsync());
     }
 
     [Fact]

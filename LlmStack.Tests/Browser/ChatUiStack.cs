@@ -26,8 +26,8 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
         "--disable-component-update", "--disable-sync",
     ];
 
+    private readonly List<IAsyncDisposable> _owned = [];
     private IPlaywright? _playwright;
-    private WebUiApplication? _webWithoutApi;
 
     public ApiApplication Api { get; } = new(
     [
@@ -40,8 +40,22 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
 
     public IBrowser Browser { get; private set; } = null!;
 
-    /// <summary>A second Web UI whose API address answers nothing (a port that was just closed).</summary>
-    public WebUiApplication WebWithoutApi => _webWithoutApi ??= new WebUiApplication(ClosedLoopbackAddress());
+    /// <summary>Another Web UI in front of <paramref name="api"/>; both are stopped with the stack.</summary>
+    public WebUiApplication StartWebFor(ApiApplication api)
+    {
+        _owned.Add(api);
+        return StartWeb(api.BaseAddress);
+    }
+
+    /// <summary>A Web UI whose API address answers nothing (a port that was just closed).</summary>
+    public WebUiApplication StartWebWithoutApi() => StartWeb(ClosedLoopbackAddress());
+
+    private WebUiApplication StartWeb(Uri apiAddress)
+    {
+        var web = new WebUiApplication(apiAddress);
+        _owned.Add(web);
+        return web;
+    }
 
     public async ValueTask InitializeAsync()
     {
@@ -84,9 +98,9 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
             await Browser.CloseAsync();
         }
         _playwright?.Dispose();
-        if (_webWithoutApi is not null)
+        foreach (var owned in Enumerable.Reverse(_owned))
         {
-            await _webWithoutApi.DisposeAsync();
+            await owned.DisposeAsync();
         }
         if (Web is not null)
         {

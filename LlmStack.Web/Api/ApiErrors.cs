@@ -1,6 +1,8 @@
 using System.ClientModel;
 using System.Net.Sockets;
 using System.Text.Json;
+using Microsoft.Extensions.AI;
+using OpenAI.Chat;
 
 namespace LlmStack.Web.Api;
 
@@ -26,6 +28,21 @@ public static class ApiErrors
             $"The LlmStack API at {apiAddress} answered {(int)status} {status}.",
         _ => $"Can't reach the LlmStack API at {apiAddress}: {exception.GetBaseException().Message}",
     };
+
+    /// <summary>
+    /// The message of an error the API sent after the stream had started (<c>data: {"error":{...}}</c>, e.g. the
+    /// conversation outgrew the model's context). The OpenAI SDK does not raise it: it arrives as an update with
+    /// no choices, its fields kept in the update's JSON patch.
+    /// </summary>
+    public static string? ReadStreamedError(ChatResponseUpdate update)
+    {
+#pragma warning disable SCME0001 // JsonPatch is experimental; it is where the SDK keeps fields it does not model.
+        return update.RawRepresentation is StreamingChatCompletionUpdate raw
+               && raw.Patch.TryGetValue("$.error.message"u8, out string? message)
+            ? message
+            : null;
+#pragma warning restore SCME0001
+    }
 
     private static string? ReadErrorMessage(ClientResultException exception)
     {
