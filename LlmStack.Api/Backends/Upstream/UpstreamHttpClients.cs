@@ -40,8 +40,9 @@ internal static class UpstreamHttpClients
     /// Service discovery and telemetry from the defaults are kept.
     /// </summary>
     /// <remarks>
-    /// Options are resolved when a client is configured, not injected: validating LlmStack:Models builds every
-    /// backend, whose IHttpClientFactory needs this class, and that cycle hung the API at start.
+    /// Options are resolved when a client is first configured, not injected: validating
+    /// <see cref="LlmStackOptions"/> needs the backends, which need <see cref="IHttpClientFactory"/>, whose
+    /// setup is this class - injecting the options would make a dependency cycle that hangs the container.
     /// </remarks>
     private sealed class UpstreamHttpClientSetup(IServiceProvider services) : IConfigureNamedOptions<HttpClientFactoryOptions>
     {
@@ -52,7 +53,8 @@ internal static class UpstreamHttpClients
                 return;
             }
             var id = name[NamePrefix.Length..];
-            var model = services.GetRequiredService<IOptions<LlmStackOptions>>().Value.Models.FirstOrDefault(m => m.Id == id)
+            var llmStack = services.GetRequiredService<IOptions<LlmStackOptions>>();
+            var model = llmStack.Value.Models.FirstOrDefault(m => m.Id == id)
                 ?? throw new InvalidOperationException($"No model '{id}' is configured under LlmStack:Models.");
 
             options.HttpMessageHandlerBuilderActions.Add(handlers =>
