@@ -43,6 +43,7 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
         using var slot = await host.Slots.AcquireAsync(cancellationToken).ConfigureAwait(false);
         using var context = host.CreateContext();
+        using var abort = DecodeAbort.Register(context, cancellationToken);
         var prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
         var promptTokens = context.Tokenize(prompt, addBos: host.Weights.Vocab.ShouldAddBOS, special: true);
         // At least one token must fit after the prompt.
@@ -91,11 +92,7 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
             batch.Clear();
             batch.Add(token, position++, LLamaSeqId.Zero, logits: true);
-            var result = await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false);
-            if (result != DecodeResult.Ok)
-            {
-                throw new InvalidOperationException($"llama.cpp failed to decode a token of model '{host.Id}': {result}.");
-            }
+            EnsureDecoded(await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false), cancellationToken);
         }
         // llama.cpp can end a cancelled run quietly; the caller must still see the cancellation.
         cancellationToken.ThrowIfCancellationRequested();
@@ -149,7 +146,7 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         // The host owns the weights; the served model disposes it.
     }
 
-    // The prompt is decoded a batch at a time so that a cancelled request stops between batches.
+    // A batch at a time: with llama.cpp's abort callback unavailable, a cancelled request still stops between batches.
     private static async Task<int> PrefillAsync(LLamaContext context, LLamaBatch batch, LLamaToken[] tokens, CancellationToken cancellationToken)
     {
         var batchSize = (int)context.BatchSize;
@@ -159,13 +156,21 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
             var count = Math.Min(batchSize, tokens.Length - start);
             batch.Clear();
             batch.AddRange(tokens.AsSpan(start, count), start, LLamaSeqId.Zero, logitsLast: start + count == tokens.Length);
-            var result = await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false);
-            if (result != DecodeResult.Ok)
-            {
-                throw new InvalidOperationException($"llama.cpp failed to decode the prompt: {result}.");
-            }
+            EnsureDecoded(await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false), cancellationToken);
         }
         return tokens.Length;
+    }
+
+    private static void EnsureDecoded(DecodeResult result, CancellationToken cancellationToken)
+    {
+        if (result == DecodeResult.ComputeAborted)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        if (result != DecodeResult.Ok)
+        {
+            throw new InvalidOperationException($"llama.cpp failed to decode: {result}.");
+        }
     }
 
     private static DefaultSamplingPipeline CreateSampling(ChatOptions? options)

@@ -35,6 +35,7 @@ public sealed class EmbeddedEmbeddingGenerator(EmbeddedModelHost host) : IEmbedd
         var inputs = values.ToList();
         using var slot = await host.Slots.AcquireAsync(cancellationToken).ConfigureAwait(false);
         using var context = host.Weights.CreateContext(_parameters);
+        using var abort = DecodeAbort.Register(context, cancellationToken);
         var results = new GeneratedEmbeddings<Embedding<float>>(inputs.Count);
         var totalTokens = 0;
         var batch = new LLamaBatch();
@@ -54,6 +55,10 @@ public sealed class EmbeddedEmbeddingGenerator(EmbeddedModelHost host) : IEmbedd
             batch.Clear();
             batch.AddRange(tokens, 0, LLamaSeqId.Zero, logitsLast: true);
             var result = await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false);
+            if (result == DecodeResult.ComputeAborted)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
             if (result != DecodeResult.Ok)
             {
                 throw new InvalidOperationException($"llama.cpp failed to embed with model '{host.Id}': {result}.");
