@@ -1,4 +1,7 @@
 using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Backends.Ollama;
+using LlmStack.Api.Backends.OpenAI;
+using LlmStack.Api.Backends.Upstream;
 using LlmStack.Api.Models;
 
 namespace LlmStack.Api.Backends;
@@ -8,6 +11,9 @@ public static class BackendExtensions
     /// <summary>Registers every backend a model can name in <c>LlmStack:Models:&lt;n&gt;:Backend</c>.</summary>
     public static IHostApplicationBuilder AddModelBackends(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddUpstreamHttpClients();
+        builder.Services.AddSingleton<IModelBackend, OllamaBackend>();
+        builder.Services.AddSingleton<IModelBackend, OpenAIBackend>();
         builder.Services.AddSingleton<EmbeddedBackend>();
         builder.Services.AddSingleton<IModelBackend>(sp => sp.GetRequiredService<EmbeddedBackend>());
         builder.Services.AddSingleton<IDemoModelSource, DemoModel>();

@@ -48,6 +48,10 @@ public class ApiErrorException(
         new(StatusCodes.Status504GatewayTimeout, "server_error",
             $"The backend of model '{model}' did not answer in time: {detail}", "backend_timeout", innerException: inner);
 
+    public static ApiErrorException BackendFailed(string model, string detail, Exception? inner = null) =>
+        new(StatusCodes.Status502BadGateway, "server_error",
+            $"The backend of model '{model}' failed: {detail}", "backend_error", innerException: inner);
+
     public static ApiErrorException RateLimited(string model, TimeSpan? retryAfter, Exception? inner = null) =>
         new(StatusCodes.Status429TooManyRequests, "rate_limit_error",
             $"The backend of model '{model}' is rate limiting requests; retry later.", "rate_limit_exceeded", innerException: inner)

@@ -48,6 +48,11 @@ internal sealed class LlmStackOptionsValidator(IEnumerable<IModelBackend> backen
                 failures.Add($"{key}:Id '{model.Id}' is configured twice.");
             }
 
+            if (model.FirstTokenTimeout <= TimeSpan.Zero)
+            {
+                failures.Add($"{key}:FirstTokenTimeout must be positive (e.g. 00:05:00), not '{model.FirstTokenTimeout}'.");
+            }
+
             if (!byName.TryGetValue(model.Backend, out var backend))
             {
                 failures.Add($"{key}:Backend '{model.Backend}' is not a backend; use one of: {string.Join(", ", byName.Keys.Order())}.");

@@ -19,6 +19,8 @@ public sealed class LlmStackOptions
 /// </summary>
 public sealed class ModelOptions
 {
+    public static readonly TimeSpan DefaultFirstTokenTimeout = TimeSpan.FromMinutes(5);
+
     /// <summary>The name clients send as <c>model</c> (e.g. <c>qwen2.5:7b</c>).</summary>
     public string Id { get; set; } = "";
 
@@ -41,7 +43,7 @@ public sealed class ModelOptions
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long to wait for the first token (includes queueing and prompt processing) before a 504.</summary>
-    public TimeSpan FirstTokenTimeout { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan FirstTokenTimeout { get; set; } = DefaultFirstTokenTimeout;
 
     // Embedded tuning (LLamaSharp / llama.cpp).
 

@@ -9,6 +9,8 @@ namespace LlmStack.Api.Models;
 /// </summary>
 public sealed class ServedModel : IAsyncDisposable
 {
+    private int _contextLength;
+
     /// <summary>The name clients send as <c>model</c>.</summary>
     public required string Id { get; init; }
 
@@ -30,8 +32,21 @@ public sealed class ServedModel : IAsyncDisposable
     /// <summary>True for the built-in demonstration model, which is labelled as such wherever models are listed.</summary>
     public bool IsDemo { get; init; }
 
-    /// <summary>Maximum context length in tokens when known (reported by <c>/v1/models</c>).</summary>
-    public int? ContextLength { get; init; }
+    /// <summary>True when the model takes image parts in messages; requests with images are refused otherwise.</summary>
+    public bool AcceptsImages { get; init; }
+
+    /// <summary>
+    /// Maximum context length in tokens when known (reported by <c>/v1/models</c>). Settable because some
+    /// backends only learn it from their server after start (Ollama: <c>/api/show</c> at a readiness check).
+    /// </summary>
+    public int? ContextLength
+    {
+        get => Volatile.Read(ref _contextLength) is > 0 and var length ? length : null;
+        set => Volatile.Write(ref _contextLength, value ?? 0);
+    }
+
+    /// <summary>How long a call may wait for its first token (or a whole non-streamed reply) before a 504.</summary>
+    public TimeSpan FirstTokenTimeout { get; init; } = ModelOptions.DefaultFirstTokenTimeout;
 
     /// <summary>Unix seconds at which the model was brought up.</summary>
     public long Created { get; init; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();

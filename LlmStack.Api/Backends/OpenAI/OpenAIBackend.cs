@@ -1,0 +1,103 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using LlmStack.Api.Backends.Upstream;
+using LlmStack.Api.Models;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenAI;
+
+namespace LlmStack.Api.Backends.OpenAI;
+
+/// <summary>
+/// <c>openai</c>: a model behind any OpenAI-compatible server - vLLM, llama.cpp's llama-server, another
+/// LlmStack, or OpenAI itself - through the OpenAI SDK and Microsoft.Extensions.AI.OpenAI. The endpoint is
+/// the server's base URL including its <c>/v1</c>. Ready once <c>GET {endpoint}/models</c> answers and,
+/// when the server lists its models, lists this one.
+/// </summary>
+internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBackend
+{
+    private static readonly TimeSpan ReadinessProbeTimeout = TimeSpan.FromSeconds(10);
+
+    // vLLM and llama-server accept any key unless started with one; the SDK insists on having one to send.
+    private const string NoApiKey = "no-key";
+
+    public string Name => "openai";
+
+    public IEnumerable<string> Validate(ModelOptions options, string keyPrefix) =>
+        UpstreamModelValidation.Validate(options, keyPrefix, "http://localhost:8000/v1");
+
+    public ServedModel Create(ModelOptions options)
+    {
+        var http = httpClients.CreateClient(UpstreamHttpClients.NameOf(options));
+        var client = new OpenAIClient(
+            new ApiKeyCredential(string.IsNullOrWhiteSpace(options.ApiKey) ? NoApiKey : options.ApiKey),
+            new OpenAIClientOptions
+            {
+                Endpoint = new Uri(options.Endpoint!.TrimEnd('/')),
+                Transport = new HttpClientPipelineTransport(http),
+                // Resilience is ours: a completion is never sent twice.
+                RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+                // The SDK applies this to every read of a stream. Our first-token timeout is the one that should
+                // fire first, with its 504; past it, the same bound catches a server that stalls mid-stream.
+                NetworkTimeout = options.FirstTokenTimeout + TimeSpan.FromSeconds(30),
+            });
+
+        var chat = new ChatClientBuilder(client.GetChatClient(options.BackendModelName).AsIChatClient())
+            .Use(inner => new UpstreamErrorChatClient(inner, options.Id))
+            .ConfigureOptions(chatOptions => chatOptions.ModelId = options.BackendModelName)
+            .Build();
+        var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(
+                client.GetEmbeddingClient(options.BackendModelName).AsIEmbeddingGenerator())
+            .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id, options.FirstTokenTimeout))
+            .ConfigureOptions(embeddingOptions => embeddingOptions.ModelId = options.BackendModelName)
+            .Build();
+
+        return new ServedModel
+        {
+            Id = options.Id,
+            Backend = Name,
+            ChatClient = chat,
+            EmbeddingGenerator = embeddings,
+            OwnedBy = new Uri(options.Endpoint!).Host,
+            FirstTokenTimeout = options.FirstTokenTimeout,
+            CheckReadyAsync = cancellationToken => CheckReadyAsync(client, options, cancellationToken),
+        };
+    }
+
+    private static async Task<HealthCheckResult> CheckReadyAsync(
+        OpenAIClient client, ModelOptions options, CancellationToken cancellationToken)
+    {
+        var name = options.BackendModelName;
+        using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        probe.CancelAfter(ReadinessProbeTimeout);
+        try
+        {
+            var listed = (await client.GetOpenAIModelClient().GetModelsAsync(probe.Token)).Value.Select(m => m.Id).ToList();
+            return listed.Count == 0 || listed.Contains(name, StringComparer.Ordinal)
+                ? HealthCheckResult.Healthy($"{options.Endpoint} answers and serves {name}")
+                : HealthCheckResult.Unhealthy(
+                    $"{options.Endpoint} answers but does not serve model {name} (it serves: {string.Join(", ", listed.Take(10))})");
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested &&
+                                   ex is ClientResultException or HttpRequestException or OperationCanceledException)
+        {
+            var reason = probe.IsCancellationRequested ? $"no answer within {ReadinessProbeTimeout.TotalSeconds:0} s"
+                : Find<UpstreamHttpException>(ex) is { } upstream ? $"GET models answered {upstream.Message}"
+                : Find<TimeoutException>(ex) is { } connectTimeout ? connectTimeout.Message
+                : (Find<HttpRequestException>(ex) ?? ex).Message;
+            return HealthCheckResult.Unhealthy($"{options.Endpoint} is not usable: {reason}", ex);
+        }
+    }
+
+    private static T? Find<T>(Exception exception) where T : Exception
+    {
+        for (Exception? current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is T found)
+            {
+                return found;
+            }
+        }
+        return null;
+    }
+}
