@@ -39,7 +39,12 @@ internal static class UpstreamHttpClients
     /// </list>
     /// Service discovery and telemetry from the defaults are kept.
     /// </summary>
-    private sealed class UpstreamHttpClientSetup(IOptions<LlmStackOptions> llmStack) : IConfigureNamedOptions<HttpClientFactoryOptions>
+    /// <remarks>
+    /// Options are resolved when a client is first configured, not injected: validating
+    /// <see cref="LlmStackOptions"/> needs the backends, which need <see cref="IHttpClientFactory"/>, whose
+    /// setup is this class - injecting the options would make a dependency cycle that hangs the container.
+    /// </remarks>
+    private sealed class UpstreamHttpClientSetup(IServiceProvider services) : IConfigureNamedOptions<HttpClientFactoryOptions>
     {
         public void Configure(string? name, HttpClientFactoryOptions options)
         {
@@ -48,6 +53,7 @@ internal static class UpstreamHttpClients
                 return;
             }
             var id = name[NamePrefix.Length..];
+            var llmStack = services.GetRequiredService<IOptions<LlmStackOptions>>();
             var model = llmStack.Value.Models.FirstOrDefault(m => m.Id == id)
                 ?? throw new InvalidOperationException($"No model '{id}' is configured under LlmStack:Models.");
 

@@ -1,0 +1,43 @@
+extern alias web;
+
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LlmStack.Tests.Browser;
+
+/// <summary>
+/// LlmStack.Web on real Kestrel at a loopback port, finding the API the way the AppHost tells it to
+/// (<c>services:api:http:0</c>), so that a real browser can load it.
+/// </summary>
+public sealed class WebUiApplication : WebApplicationFactory<web::Program>
+{
+    private readonly Uri _apiAddress;
+
+    public WebUiApplication(Uri apiAddress)
+    {
+        _apiAddress = apiAddress;
+        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+    }
+
+    /// <summary>The page's URL; starts the server on first use.</summary>
+    public Uri BaseAddress
+    {
+        get
+        {
+            StartServer();
+            var addresses = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
+            return new Uri(addresses.Addresses.First() + "/");
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+        builder.UseSetting("services:api:http:0", _apiAddress.ToString());
+    }
+}
