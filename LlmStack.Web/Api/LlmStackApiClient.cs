@@ -42,10 +42,12 @@ public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpo
 
         // 503: some model is not ready yet (being pulled, loading, or its backend unreachable). The report names it.
         var report = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.ReadinessReport, cancellationToken);
+        // Each model's entry reads "<backend>: <status> - <why>"; a person needs the model and the why.
         var reasons = (report?.Checks ?? [])
             .Where(check => !string.Equals(check.Status, "Healthy", StringComparison.OrdinalIgnoreCase))
             .SelectMany(check => check.Data is { Count: > 0 } data
-                ? data.Where(d => !d.Value.Contains(": Healthy", StringComparison.OrdinalIgnoreCase)).Select(d => $"{d.Key} ({d.Value})")
+                ? data.Where(d => !d.Value.Contains(": Healthy", StringComparison.OrdinalIgnoreCase))
+                      .Select(d => $"{d.Key}: {d.Value.Split(" - ", 2)[^1]}")
                 : [check.Description ?? check.Name])
             .ToList();
         return (false, reasons.Count > 0 ? string.Join("; ", reasons) : null);
