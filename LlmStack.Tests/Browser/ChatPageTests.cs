@@ -202,6 +202,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         Assert.False(await chat.Page.Locator("#blazor-error-ui").IsVisibleAsync());
         Assert.True(await chat.MessageBox.IsEditableAsync());
         Assert.Equal("Anyone there?", await chat.UserMessages.Last.InnerTextAsync());
+        await chat.ScreenshotAsync("api-down");
     }
 
     [Fact]
@@ -239,6 +240,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         await banner.WaitForAsync();
         Assert.Contains($"qwen2.5:7b: {NotReadyBackend.Reason}", await banner.InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await chat.Alerts.CountAsync());
+        await chat.ScreenshotAsync("model-downloading");
     }
 
     [Fact]
@@ -264,6 +266,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         await chat.Page.GetByLabel("Max tokens").FillAsync("3");
         await chat.Page.GetByLabel("Temperature").FillAsync("0.2");
         await chat.Page.GetByLabel("System prompt").FillAsync("Be brief.");
+        await chat.ScreenshotAsync("settings");
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Close settings" }).ClickAsync();
         await chat.SendAndWaitForReplyAsync("Say hello");
 
@@ -293,6 +296,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
 
         Assert.Equal(["Second question", "First question"],
             await chat.Conversations.Locator(".conversation-title").AllInnerTextsAsync());
+        Assert.Matches(@"\d{1,2}:\d{2}", await chat.Conversations.Locator(".conversation-time").First.InnerTextAsync());
 
         await chat.Conversations.Filter(new() { HasText = "First question" }).ClickAsync();
         await chat.UserMessages.Filter(new() { HasText = "First question" }).WaitForAsync();

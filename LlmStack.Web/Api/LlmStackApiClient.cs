@@ -21,9 +21,10 @@ public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpo
             var models = await http.GetFromJsonAsync("/v1/models", ApiJsonContext.Default.ModelList, cancellationToken);
             return new ApiStatus(readiness.IsReady ? ApiState.Ready : ApiState.NotReady, readiness.Detail, models?.Data ?? []);
         }
-        catch (Exception ex) when ((ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
-                                   && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
+            // Whatever stopped the probe (refused, timed out, not an LlmStack API, not resolvable), the banner
+            // says so and the next poll tries again; the page must never break over it.
             return new ApiStatus(ApiState.Unreachable, ApiErrors.DescribeUnreachable(ex, Address), []);
         }
     }
