@@ -102,6 +102,26 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
     }
 
     [Fact]
+    public async Task Conversation_survives_a_server_restart()
+    {
+        // Browser storage belongs to the origin: the restarted UI must come back on the same port.
+        var first = new WebUiApplication(stack.Api.BaseAddress);
+        var address = first.BaseAddress;
+        await using var chat = await stack.OpenChatAsync(first);
+        await chat.PickModelAsync(ChatUiStack.ScriptedModel);
+        await chat.SendAndWaitForReplyAsync("Before the restart");
+
+        await first.DisposeAsync();
+        await using var restarted = new WebUiApplication(stack.Api.BaseAddress, address.Port);
+        Assert.Equal(address, restarted.BaseAddress);
+        await chat.ReloadAsync();
+
+        await chat.LastReplyStats.WaitForAsync();
+        Assert.Equal("Before the restart", await chat.UserMessages.Last.InnerTextAsync());
+        Assert.Equal(GeneratedModels.ScriptedReply, await chat.LastReplyMarkdownAsync());
+    }
+
+    [Fact]
     public async Task Html_and_script_in_a_reply_are_shown_as_text_and_never_run()
     {
         await using var chat = await stack.OpenChatAsync();
