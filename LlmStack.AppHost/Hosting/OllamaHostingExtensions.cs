@@ -19,6 +19,7 @@ internal sealed record OllamaHostProbes(
 /// <summary>Where Ollama runs, and why (the reason is printed on the console).</summary>
 internal sealed record OllamaPlacement(OllamaHostingMode Mode, string Reason, string? ContainerRuntime = null, string? OllamaExecutable = null);
 
+/// <summary>LlmStack's choice of where Ollama runs (<c>Ollama:*</c> configuration), made before anything is added.</summary>
 public static class OllamaHostingExtensions
 {
     /// <summary>Resource name of the Ollama server, in every mode.</summary>

@@ -13,6 +13,16 @@ internal static class OllamaApi
     public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// The AppHost's client for Ollama calls. Its request logging is off: health probes every few seconds
+    /// would flood the AppHost's console, and failures show in the resources' health and logs anyway.
+    /// </summary>
+    public static IServiceCollection AddOllamaHttpClient(this IServiceCollection services)
+    {
+        services.AddHttpClient(HttpClientName).RemoveAllLoggers();
+        return services;
+    }
+
+    /// <summary>
     /// A client for the server's current address. The HttpClient has no timeout of its own: a pull streams for
     /// as long as the download lasts, and every call passes a token that bounds it.
     /// </summary>

@@ -41,7 +41,7 @@ public static partial class OllamaModelResourceBuilderExtensions
         var model = new OllamaModelResource(name, modelName, server.Resource);
 
         var healthCheckKey = $"{name}_ollama_model_check";
-        builder.Services.AddHttpClient(OllamaApi.HttpClientName).RemoveAllLoggers();
+        builder.Services.AddOllamaHttpClient();
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             healthCheckKey,
             services => new OllamaModelHealthCheck(model, services),
@@ -49,12 +49,9 @@ public static partial class OllamaModelResourceBuilderExtensions
             tags: null,
             timeout: OllamaApi.ProbeTimeout));
 
-        builder.Eventing.Subscribe<ResourceReadyEvent>(server.Resource, (e, cancellationToken) =>
+        builder.Eventing.Subscribe<ResourceReadyEvent>(server.Resource, (e, _) =>
         {
-            // The pull may last many minutes: it runs beside the event, which would otherwise hold back everything
-            // that waits for the server.
-            var stopping = e.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-            _ = OllamaModelDownload.EnsurePresentAsync(model, e.Services, pullAgain: false, stopping);
+            BeginPull(model, e.Services);
             return Task.CompletedTask;
         });
 
@@ -86,6 +83,14 @@ public static partial class OllamaModelResourceBuilderExtensions
                 })
             // Pulling is a development-time convenience; a deployment pulls on its own host (see README).
             .ExcludeFromManifest();
+    }
+
+    // The pull may last many minutes: it runs beside the ready event, which would otherwise hold back everything
+    // that waits for the server.
+    private static void BeginPull(OllamaModelResource model, IServiceProvider services)
+    {
+        var stopping = services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        _ = OllamaModelDownload.EnsurePresentAsync(model, services, pullAgain: false, stopping);
     }
 
     /// <summary><c>qwen2.5:7b</c> becomes <c>qwen2-5-7b</c>: resource names allow letters, digits and single hyphens.</summary>

@@ -80,7 +80,7 @@ public static class OllamaResourceBuilderExtensions
 
         var resource = new ExternalOllamaResource(name, uri);
         var healthCheckKey = $"{name}_ollama_server_check";
-        builder.Services.AddHttpClient(OllamaApi.HttpClientName).RemoveAllLoggers();
+        builder.Services.AddOllamaHttpClient();
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             healthCheckKey,
             services => new OllamaServerHealthCheck(resource, services.GetRequiredService<IHttpClientFactory>()),
@@ -143,8 +143,10 @@ public static class OllamaResourceBuilderExtensions
             : builder.WithContainerRuntimeArgs("--gpus", "all");
     }
 
-    private static IResourceBuilder<T> WithServerCommands<T>(this IResourceBuilder<T> builder) where T : IOllamaResource =>
-        builder.WithCommand(
+    private static IResourceBuilder<T> WithServerCommands<T>(this IResourceBuilder<T> builder) where T : IOllamaResource
+    {
+        builder.ApplicationBuilder.Services.AddOllamaHttpClient();
+        return builder.WithCommand(
             name: "list-models",
             displayName: "List models",
             executeCommand: async context =>
@@ -167,4 +169,5 @@ public static class OllamaResourceBuilderExtensions
                     ? ResourceCommandState.Enabled
                     : ResourceCommandState.Disabled,
             });
+    }
 }

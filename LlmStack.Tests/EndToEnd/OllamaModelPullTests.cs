@@ -41,6 +41,20 @@ public sealed class OllamaModelPullTests
     }
 
     [Fact]
+    public async Task Failed_pull_marks_the_model_failed_with_the_reason_in_its_log()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var ollama = await FakeOllamaServer.StartAsync();
+        ollama.PullError = "pull model manifest: file does not exist";
+        await using var app = await StartAsync(ollama, cancellationToken);
+
+        await app.ResourceNotifications.WaitForResourceAsync(ModelResource, KnownResourceStates.FailedToStart, cancellationToken).WaitAsync(Timeout, cancellationToken);
+
+        await WaitForLogAsync(app, ModelResource, "pull model manifest: file does not exist", cancellationToken);
+        Assert.Empty(ollama.Models);
+    }
+
+    [Fact]
     public async Task Model_already_on_the_server_is_not_pulled_again()
     {
         var cancellationToken = TestContext.Current.CancellationToken;

@@ -35,6 +35,9 @@ public sealed class FakeOllamaServer : IAsyncDisposable
 
     public int PullCount => _pullCount;
 
+    /// <summary>When set, pulls fail the way Ollama reports it in a stream: an <c>error</c> line.</summary>
+    public string? PullError { get; set; }
+
     public static async Task<FakeOllamaServer> StartAsync(params string[] presentModels)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -84,6 +87,11 @@ public sealed class FakeOllamaServer : IAsyncDisposable
         Interlocked.Increment(ref _pullCount);
         context.Response.ContentType = "application/x-ndjson";
         await WriteAsync(context, new JsonObject { ["status"] = "pulling manifest" });
+        if (PullError is { } error)
+        {
+            await WriteAsync(context, new JsonObject { ["error"] = error });
+            return;
+        }
         const string digest = "sha256:2bada8a7450677000f678be90653b85d364de7db25eb5ea54136ada5f3933730";
         foreach (var fraction in new[] { 0.0, 0.25, 0.5 })
         {
