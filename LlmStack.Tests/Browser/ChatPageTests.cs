@@ -102,6 +102,25 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
     }
 
     [Fact]
+    public async Task Reload_during_a_reply_keeps_the_question_and_offers_to_ask_again()
+    {
+        await using var chat = await stack.OpenChatAsync();
+        await chat.PickModelAsync(ChatUiStack.LoopingModel);
+        await chat.SendAsync("Interrupted question");
+        await chat.StopButton.WaitForAsync();
+
+        await chat.ReloadAsync();
+
+        // Closing the page cancelled the request at the API too.
+        Assert.Equal(0, await WaitForRequestsActiveAsync(active => active == 0));
+        Assert.Equal("Interrupted question", await chat.UserMessages.Last.InnerTextAsync());
+        await chat.PickModelAsync(ChatUiStack.ScriptedModel);
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Get a reply" }).ClickAsync();
+        await chat.LastReplyStats.WaitForAsync();
+        Assert.Equal(GeneratedModels.ScriptedReply, await chat.LastReplyMarkdownAsync());
+    }
+
+    [Fact]
     public async Task Conversation_survives_a_server_restart()
     {
         // Browser storage belongs to the origin: the restarted UI must come back on the same port.
