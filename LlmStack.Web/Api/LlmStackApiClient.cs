@@ -10,7 +10,7 @@ namespace LlmStack.Web.Api;
 public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpoint)
 {
     /// <summary>Where the API was found, for messages a person reads.</summary>
-    public Uri Address => endpoint.Address;
+    public Uri Address => endpoint.Address!; // Validated at start.
 
     /// <summary>Asks the API whether it can answer and which models it serves.</summary>
     public async Task<ApiStatus> GetStatusAsync(CancellationToken cancellationToken)
