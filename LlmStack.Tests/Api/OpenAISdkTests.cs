@@ -95,6 +95,18 @@ public sealed class OpenAISdkTests(OpenAISdkTests.Server server) : IClassFixture
     }
 
     [Fact]
+    public async Task Prompt_longer_than_the_context_is_a_400_context_length_exceeded()
+    {
+        var longPrompt = string.Join(' ', Enumerable.Repeat("Tell me everything about llamas.", 100));
+
+        var error = await Assert.ThrowsAsync<ClientResultException>(() =>
+            server.Chat("small-context").CompleteChatAsync([new UserChatMessage(longPrompt)], cancellationToken: Cancel));
+
+        Assert.Equal(400, error.Status);
+        Assert.Contains("context_length_exceeded", error.Message);
+    }
+
+    [Fact]
     public async Task Tool_call_round_trip()
     {
         var weather = ChatTool.CreateFunctionTool("get_weather", "Current weather in a city",
@@ -143,6 +155,7 @@ public sealed class OpenAISdkTests(OpenAISdkTests.Server server) : IClassFixture
             [
                 new ModelOptions { Id = "scripted", Backend = "embedded", Path = models.Scripted },
                 new ModelOptions { Id = "tools", Backend = "embedded", Path = models.ToolCalling },
+                new ModelOptions { Id = "small-context", Backend = "embedded", Path = models.Scripted, ContextSize = 128 },
             ]);
             _ = App.BaseAddress;
             return ValueTask.CompletedTask;
