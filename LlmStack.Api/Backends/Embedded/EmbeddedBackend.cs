@@ -74,7 +74,9 @@ public sealed class EmbeddedBackend : IModelBackend
             EmbeddingGenerator = new EmbeddedEmbeddingGenerator(host),
             IsDemo = isDemo,
             ContextLength = host.ContextSize,
-            CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy($"{Path.GetFileName(host.Path)} loaded")),
+            // Weights are loaded before the model is served, so a served embedded model is always ready.
+            CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy(
+                isDemo ? "built-in demo model loaded" : $"{Path.GetFileName(host.Path)} loaded")),
             Owned = new HostLease(host),
         };
     }
