@@ -2,9 +2,12 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Errors;
+using LlmStack.Api.Models;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace LlmStack.Tests.Browser;
@@ -79,15 +82,62 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
     {
         await using var chat = await stack.OpenChatAsync();
         await chat.PickModelAsync(ChatUiStack.ScriptedModel);
-        await chat.SendAndWaitForReplyAsync("Remember me");
+        // Shift+Enter starts a new line (and the box grows); Enter sends.
+        await chat.MessageBox.PressSequentiallyAsync("Remember");
+        await chat.MessageBox.PressAsync("Shift+Enter");
+        await chat.MessageBox.PressSequentiallyAsync("me");
+        Assert.Equal(2, await chat.MessageBox.EvaluateAsync<int>("box => box.rows"));
+        await chat.MessageBox.PressAsync("Enter");
+        await chat.LastReplyStats.WaitForAsync();
+        Assert.Equal("", await chat.MessageBox.InputValueAsync());
+        Assert.Equal(1, await chat.MessageBox.EvaluateAsync<int>("box => box.rows"));
 
         await chat.ReloadAsync();
 
         await chat.LastReplyStats.WaitForAsync();
-        Assert.Equal("Remember me", await chat.UserMessages.Last.InnerTextAsync());
+        Assert.Equal("Remember\nme", await chat.UserMessages.Last.InnerTextAsync());
         Assert.Equal(GeneratedModels.ScriptedReply, (await chat.LastReplyContent.InnerTextAsync()).Trim());
-        Assert.Equal("Remember me", await chat.Conversations.Locator(".conversation-title").First.InnerTextAsync());
+        Assert.Equal("Remember", await chat.Conversations.Locator(".conversation-title").First.InnerTextAsync());
         Assert.Equal(ChatUiStack.ScriptedModel, await chat.ModelPicker.InputValueAsync());
+    }
+
+    [Fact]
+    public async Task Reload_during_a_reply_keeps_the_question_and_offers_to_ask_again()
+    {
+        await using var chat = await stack.OpenChatAsync();
+        await chat.PickModelAsync(ChatUiStack.LoopingModel);
+        await chat.SendAsync("Interrupted question");
+        await chat.StopButton.WaitForAsync();
+
+        await chat.ReloadAsync();
+
+        // Closing the page cancelled the request at the API too.
+        Assert.Equal(0, await WaitForRequestsActiveAsync(active => active == 0));
+        Assert.Equal("Interrupted question", await chat.UserMessages.Last.InnerTextAsync());
+        await chat.PickModelAsync(ChatUiStack.ScriptedModel);
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Get a reply" }).ClickAsync();
+        await chat.LastReplyStats.WaitForAsync();
+        Assert.Equal(GeneratedModels.ScriptedReply, await chat.LastReplyMarkdownAsync());
+    }
+
+    [Fact]
+    public async Task Conversation_survives_a_server_restart()
+    {
+        // Browser storage belongs to the origin: the restarted UI must come back on the same port.
+        var first = new WebUiApplication(stack.Api.BaseAddress);
+        var address = first.BaseAddress;
+        await using var chat = await stack.OpenChatAsync(first);
+        await chat.PickModelAsync(ChatUiStack.ScriptedModel);
+        await chat.SendAndWaitForReplyAsync("Before the restart");
+
+        await first.DisposeAsync();
+        await using var restarted = new WebUiApplication(stack.Api.BaseAddress, address.Port);
+        Assert.Equal(address, restarted.BaseAddress);
+        await chat.ReloadAsync();
+
+        await chat.LastReplyStats.WaitForAsync();
+        Assert.Equal("Before the restart", await chat.UserMessages.Last.InnerTextAsync());
+        Assert.Equal(GeneratedModels.ScriptedReply, await chat.LastReplyMarkdownAsync());
     }
 
     [Fact]
@@ -117,7 +167,48 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         Assert.Equal(2, await reply.Locator("ul > li").CountAsync());
         Assert.Equal("21", await reply.Locator("table td").Last.InnerTextAsync());
         Assert.Equal(1, await reply.Locator("pre > code.hljs.language-csharp").CountAsync());
-        Assert.Equal(1, await reply.GetByRole(AriaRole.Button, new() { Name = "Copy csharp code" }).CountAsync());
+
+        await chat.Page.Context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"]);
+        var copy = reply.GetByRole(AriaRole.Button, new() { Name = "Copy csharp code" });
+        await copy.ClickAsync();
+        await Assertions.Expect(copy).ToHaveTextAsync("Copied");
+        Assert.Equal("Console.WriteLine(\"hi\");\n", await chat.Page.EvaluateAsync<string>("navigator.clipboard.readText()"));
+    }
+
+    [Fact]
+    public async Task Streaming_reply_is_followed_unless_the_reader_scrolls_up()
+    {
+        await using var chat = await stack.OpenChatAsync(height: 600);
+        await chat.PickModelAsync(ChatUiStack.LoopingModel);
+        await chat.SendAsync("Fill the screen");
+
+        // The endless reply outgrows the list several times over and the list keeps its end in view.
+        await chat.Page.WaitForFunctionAsync("""
+            () => {
+                const list = document.querySelector('.message-scroller');
+                return list.scrollHeight > 3 * list.clientHeight && list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+            }
+            """);
+
+        await chat.Page.Locator(".message-scroller").HoverAsync();
+        await chat.Page.Mouse.WheelAsync(0, -400);
+        await chat.Page.WaitForFunctionAsync(
+            "() => { const list = document.querySelector('.message-scroller'); return list.scrollHeight - list.scrollTop - list.clientHeight > 300; }");
+        var position = await ScrollPositionAsync();
+        // The reply goes on growing below while the reader stays where they scrolled to.
+        await chat.Page.WaitForFunctionAsync(
+            "height => document.querySelector('.message-scroller').scrollHeight > height + 1000", position.Height);
+        Assert.Equal(position.Top, (await ScrollPositionAsync()).Top);
+
+        await chat.StopButton.ClickAsync();
+        await chat.LastReply.Locator(".reply-flag", new() { HasText = "Stopped" }).WaitForAsync();
+
+        async Task<(double Top, double Height)> ScrollPositionAsync()
+        {
+            var values = await chat.Page.EvaluateAsync<double[]>(
+                "() => { const list = document.querySelector('.message-scroller'); return [list.scrollTop, list.scrollHeight]; }");
+            return (values[0], values[1]);
+        }
     }
 
     [Fact]
@@ -150,6 +241,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         Assert.False(await chat.Page.Locator("#blazor-error-ui").IsVisibleAsync());
         Assert.True(await chat.MessageBox.IsEditableAsync());
         Assert.Equal("Anyone there?", await chat.UserMessages.Last.InnerTextAsync());
+        await chat.ScreenshotAsync("api-down");
     }
 
     [Fact]
@@ -176,6 +268,21 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
     }
 
     [Fact]
+    public async Task Model_still_downloading_is_announced_with_the_api_reason()
+    {
+        var api = new ApiApplication(
+            [new ModelOptions { Id = "qwen2.5:7b", Backend = NotReadyBackend.BackendName }],
+            configureServices: services => services.AddSingleton<IModelBackend, NotReadyBackend>());
+        await using var chat = await stack.OpenChatAsync(stack.StartWebFor(api));
+
+        var banner = chat.Page.Locator(".status-banners [role=status]", new() { HasText = "The model is not ready yet" });
+        await banner.WaitForAsync();
+        Assert.Contains($"qwen2.5:7b: {NotReadyBackend.Reason}", await banner.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await chat.Alerts.CountAsync());
+        await chat.ScreenshotAsync("model-downloading");
+    }
+
+    [Fact]
     public async Task Built_in_demo_model_is_labelled_as_such()
     {
         var web = stack.StartWebFor(new ApiApplication([]));
@@ -198,6 +305,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         await chat.Page.GetByLabel("Max tokens").FillAsync("3");
         await chat.Page.GetByLabel("Temperature").FillAsync("0.2");
         await chat.Page.GetByLabel("System prompt").FillAsync("Be brief.");
+        await chat.ScreenshotAsync("settings");
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Close settings" }).ClickAsync();
         await chat.SendAndWaitForReplyAsync("Say hello");
 
@@ -227,14 +335,16 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
 
         Assert.Equal(["Second question", "First question"],
             await chat.Conversations.Locator(".conversation-title").AllInnerTextsAsync());
+        Assert.Matches(@"\d{1,2}:\d{2}", await chat.Conversations.Locator(".conversation-time").First.InnerTextAsync());
 
         await chat.Conversations.Filter(new() { HasText = "First question" }).ClickAsync();
         await chat.UserMessages.Filter(new() { HasText = "First question" }).WaitForAsync();
         Assert.Equal(1, await chat.UserMessages.CountAsync());
 
         // Retry replaces the last reply with a new one.
+        await chat.LastReply.EvaluateAsync("reply => reply.dataset.replaced = 'true'");
         await chat.LastReply.GetByRole(AriaRole.Button, new() { Name = "Retry" }).ClickAsync();
-        await chat.LastReplyStats.WaitForAsync();
+        await chat.Page.Locator(".assistant-message:not([data-replaced]) .reply-stats").WaitForAsync();
         Assert.Equal(1, await chat.Replies.CountAsync());
         Assert.Equal(GeneratedModels.ScriptedReply, await chat.LastReplyMarkdownAsync());
 

@@ -18,10 +18,12 @@ public sealed class WebUiApplication : WebApplicationFactory<web::Program>
 {
     private readonly Uri _apiAddress;
 
-    public WebUiApplication(Uri apiAddress)
+    /// <param name="apiAddress">The API this UI talks to.</param>
+    /// <param name="port">0 for any free port; a fixed one to restart the UI where a browser already knows it.</param>
+    public WebUiApplication(Uri apiAddress, int port = 0)
     {
         _apiAddress = apiAddress;
-        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
     }
 
     /// <summary>The page's URL; starts the server on first use.</summary>

@@ -10,7 +10,7 @@ namespace LlmStack.Web.Api;
 public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpoint)
 {
     /// <summary>Where the API was found, for messages a person reads.</summary>
-    public Uri Address => endpoint.Address;
+    public Uri Address => endpoint.Address!; // Validated at start.
 
     /// <summary>Asks the API whether it can answer and which models it serves.</summary>
     public async Task<ApiStatus> GetStatusAsync(CancellationToken cancellationToken)
@@ -21,9 +21,10 @@ public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpo
             var models = await http.GetFromJsonAsync("/v1/models", ApiJsonContext.Default.ModelList, cancellationToken);
             return new ApiStatus(readiness.IsReady ? ApiState.Ready : ApiState.NotReady, readiness.Detail, models?.Data ?? []);
         }
-        catch (Exception ex) when ((ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
-                                   && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
+            // Whatever stopped the probe (refused, timed out, not an LlmStack API, not resolvable), the banner
+            // says so and the next poll tries again; the page must never break over it.
             return new ApiStatus(ApiState.Unreachable, ApiErrors.DescribeUnreachable(ex, Address), []);
         }
     }
@@ -42,10 +43,12 @@ public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpo
 
         // 503: some model is not ready yet (being pulled, loading, or its backend unreachable). The report names it.
         var report = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.ReadinessReport, cancellationToken);
+        // Each model's entry reads "<backend>: <status> - <why>"; a person needs the model and the why.
         var reasons = (report?.Checks ?? [])
             .Where(check => !string.Equals(check.Status, "Healthy", StringComparison.OrdinalIgnoreCase))
             .SelectMany(check => check.Data is { Count: > 0 } data
-                ? data.Where(d => !d.Value.Contains(": Healthy", StringComparison.OrdinalIgnoreCase)).Select(d => $"{d.Key} ({d.Value})")
+                ? data.Where(d => !d.Value.Contains(": Healthy", StringComparison.OrdinalIgnoreCase))
+                      .Select(d => $"{d.Key}: {d.Value.Split(" - ", 2)[^1]}")
                 : [check.Description ?? check.Name])
             .ToList();
         return (false, reasons.Count > 0 ? string.Join("; ", reasons) : null);

@@ -14,23 +14,15 @@ public sealed class LlmStackApiEndpoint
     public const string ConfigurationKey = $"services:{ServiceName}:http:0";
 
     /// <summary>The address service discovery will resolve <c>http://api</c> to.</summary>
-    public Uri Address { get; set; } = null!;
+    public Uri? Address { get; set; }
 
     /// <summary>What the HTTP clients use as their base address.</summary>
     public static Uri ServiceAddress { get; } = new($"http://{ServiceName}");
 }
 
-internal sealed class LlmStackApiEndpointSetup(IConfiguration configuration)
-    : IConfigureOptions<LlmStackApiEndpoint>, IValidateOptions<LlmStackApiEndpoint>
+/// <summary>Stops the Web at start, naming the key, when it does not know where the API is.</summary>
+internal sealed class LlmStackApiEndpointValidator(IConfiguration configuration) : IValidateOptions<LlmStackApiEndpoint>
 {
-    public void Configure(LlmStackApiEndpoint options)
-    {
-        if (Uri.TryCreate(configuration[LlmStackApiEndpoint.ConfigurationKey], UriKind.Absolute, out var address))
-        {
-            options.Address = address;
-        }
-    }
-
     public ValidateOptionsResult Validate(string? name, LlmStackApiEndpoint options) => options.Address switch
     {
         null => ValidateOptionsResult.Fail(

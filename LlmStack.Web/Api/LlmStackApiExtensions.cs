@@ -21,10 +21,12 @@ public static class LlmStackApiExtensions
     /// </summary>
     public static IHostApplicationBuilder AddLlmStackApi(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptionsWithValidateOnStart<LlmStackApiEndpoint>();
-        builder.Services.AddSingleton<LlmStackApiEndpointSetup>();
-        builder.Services.AddSingleton<IConfigureOptions<LlmStackApiEndpoint>>(sp => sp.GetRequiredService<LlmStackApiEndpointSetup>());
-        builder.Services.AddSingleton<IValidateOptions<LlmStackApiEndpoint>>(sp => sp.GetRequiredService<LlmStackApiEndpointSetup>());
+        builder.Services.AddOptionsWithValidateOnStart<LlmStackApiEndpoint>()
+            .Configure<IConfiguration>((endpoint, configuration) =>
+                endpoint.Address = Uri.TryCreate(configuration[LlmStackApiEndpoint.ConfigurationKey], UriKind.Absolute, out var address)
+                    ? address
+                    : null);
+        builder.Services.AddSingleton<IValidateOptions<LlmStackApiEndpoint>, LlmStackApiEndpointValidator>();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<LlmStackApiEndpoint>>().Value);
 
         var probes = builder.Services.AddHttpClient<LlmStackApiClient>(http =>

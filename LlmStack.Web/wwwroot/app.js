@@ -62,6 +62,18 @@ customElements.define('assistant-message', class extends HTMLElement {
     }
 });
 
+// A moment shown in the reader's own time zone and locale (the server renders in neither).
+const dateFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+
+customElements.define('local-time', class extends HTMLElement {
+    static observedAttributes = ['datetime'];
+
+    attributeChangedCallback(name, oldValue, value) {
+        const date = new Date(value);
+        this.textContent = Number.isNaN(date.getTime()) ? '' : dateFormat.format(date);
+    }
+});
+
 function decorateCodeBlock(code) {
     const pre = code.parentElement;
     const language = [...code.classList].find(c => c.startsWith('language-'))?.slice('language-'.length);

@@ -18,6 +18,10 @@ export function followNewContent(scroller) {
         }
         lastTop = top;
     }, { passive: true });
+    // A wheel or swipe upwards is the reader's intent even before the scroll it causes lands; acting on it at
+    // once keeps a frame of streaming from pulling the list back down.
+    scroller.addEventListener('wheel', e => { if (e.deltaY < 0) pinned = false; }, { passive: true });
+    scroller.addEventListener('touchmove', () => { if (!atBottom()) pinned = false; }, { passive: true });
 
     let scheduled = false;
     const observer = new MutationObserver(mutations => {
@@ -31,7 +35,9 @@ export function followNewContent(scroller) {
         scheduled = true;
         requestAnimationFrame(() => {
             scheduled = false;
-            scroller.scrollTop = scroller.scrollHeight;
+            if (pinned) {
+                scroller.scrollTop = scroller.scrollHeight;
+            }
         });
     });
     observer.observe(scroller, { childList: true, subtree: true, characterData: true, attributes: true });
