@@ -48,6 +48,27 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task Character_split_over_two_tokens_streams_whole()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"llmstack-utf8-{Guid.NewGuid():N}.gguf");
+        // "é" is the two bytes C3 A9, here two tokens of their own ("Ã" and "©" in byte-level form).
+        ScriptedModel.Write(path, new ScriptedModelSpec("Café au lait") { Tokens = ["Caf", "Ã", "©", ByteLevelBpeVocabulary.Encode(" au lait")] });
+        try
+        {
+            using var model = Load(path);
+
+            var updates = await Collect(model.Client.GetStreamingResponseAsync("Coffee?", cancellationToken: TestCancellation));
+
+            Assert.Equal(["Caf", "é", " au lait"], updates.Where(u => u.Text.Length > 0).Select(u => u.Text));
+            Assert.Equal(4, updates[^1].Contents.OfType<UsageContent>().Single().Details.OutputTokenCount);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task Usage_counts_the_templated_prompt_and_every_generated_token()
     {
         using var model = Load(models.Scripted);
