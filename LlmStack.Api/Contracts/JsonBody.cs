@@ -1,6 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using LlmStack.Api.Errors;
+using LlmStack.Api.Models;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Contracts;
 
@@ -13,6 +16,17 @@ internal static class JsonBody
 {
     public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo) where T : class
     {
+        var limit = request.HttpContext.RequestServices.GetRequiredService<IOptions<LlmStackOptions>>().Value.MaxRequestBodySize;
+        if (request.ContentLength > limit)
+        {
+            throw TooLarge(limit);
+        }
+        // Enforced by the server while reading too, for bodies sent without a length (chunked).
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeLimit)
+        {
+            sizeLimit.MaxRequestBodySize = limit;
+        }
+
         T? body;
         try
         {
@@ -25,6 +39,10 @@ internal static class JsonBody
         return body ?? throw ApiErrorException.InvalidRequest("The request body must be a JSON object.");
     }
 
+    private static ApiErrorException TooLarge(long limit) => new(
+        StatusCodes.Status413PayloadTooLarge, "invalid_request_error",
+        $"The request body is larger than the {limit} bytes this server accepts (LlmStack:MaxRequestBodySize).", "request_too_large");
+
     private const string ConversionError = "The JSON value could not be converted to ";
 
     private static ApiErrorException ToInvalidRequest(JsonException ex)
@@ -32,8 +50,8 @@ internal static class JsonBody
         var param = ex.Path is null or "$" ? null : ex.Path.StartsWith("$.", StringComparison.Ordinal) ? ex.Path[2..] : ex.Path[1..];
         if (!ex.Message.StartsWith(ConversionError, StringComparison.Ordinal))
         {
-            // The reader's own messages say what is malformed and where, without type names.
-            return ApiErrorException.InvalidRequest($"The request body is not valid JSON: {ex.Message}", param, "invalid_json");
+            // The reader's own messages say what is malformed and where, without type names; no field is at fault.
+            return ApiErrorException.InvalidRequest($"The request body is not valid JSON: {ex.Message}", null, "invalid_json");
         }
         if (param is null)
         {

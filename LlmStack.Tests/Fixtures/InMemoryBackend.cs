@@ -4,7 +4,6 @@ using LlmStack.Api.Models;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace LlmStack.Tests.Fixtures;
@@ -44,12 +43,7 @@ public sealed class InMemoryBackend(IReadOnlyDictionary<string, InMemoryChatClie
         return new ApiApplication(
             models.Select(m => new ModelOptions { Id = m.Id, Backend = BackendName }),
             settings,
-            services =>
-            {
-                services.AddSingleton<IModelBackend>(backend);
-                // Until the embedded backend registers the demo model, the catalog still needs a source for it.
-                services.TryAddSingleton<IDemoModelSource, NoDemoModel>();
-            });
+            services => services.AddSingleton<IModelBackend>(backend));
     }
 }
 
@@ -102,9 +96,4 @@ public sealed class InMemoryChatClient(
         }
         yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(usage)]) { FinishReason = finishReason };
     }
-}
-
-internal sealed class NoDemoModel : IDemoModelSource
-{
-    public ServedModel CreateDemoModel() => throw new InvalidOperationException("No demo model in this test.");
 }

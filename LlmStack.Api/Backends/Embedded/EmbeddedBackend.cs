@@ -71,6 +71,7 @@ public sealed class EmbeddedBackend : IModelBackend
             Id = options.Id,
             Backend = BackendName,
             ChatClient = new EmbeddedChatClient(host),
+            EmbeddingGenerator = new EmbeddedEmbeddingGenerator(host),
             IsDemo = isDemo,
             ContextLength = host.ContextSize,
             CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy($"{Path.GetFileName(host.Path)} loaded")),

@@ -42,15 +42,17 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         }
 
         using var slot = await host.Slots.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        using var context = host.CreateContext();
         var prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
-        var promptTokens = context.Tokenize(prompt, addBos: host.Weights.Vocab.ShouldAddBOS, special: true);
+        var promptTokens = host.Weights.Tokenize(prompt, host.Weights.Vocab.ShouldAddBOS, special: true, LLamaTemplate.Encoding);
         // At least one token must fit after the prompt.
-        if (promptTokens.Length >= context.ContextSize)
+        if (promptTokens.Length >= host.ContextSize)
         {
-            throw ApiErrorException.ContextLengthExceeded(promptTokens.Length, (int)context.ContextSize);
+            throw ApiErrorException.ContextLengthExceeded(promptTokens.Length, host.ContextSize);
         }
 
+        using var cached = host.RentContext(promptTokens);
+        var context = cached.Context;
+        using var abort = DecodeAbort.Register(context, cancellationToken);
         using var sampling = CreateSampling(options);
         var responseId = $"chatcmpl-{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow;
@@ -58,7 +60,8 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         var stops = new StopSequenceMatcher(options?.StopSequences);
         var tools = options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode ? new ToolCallParser() : null;
         var batch = new LLamaBatch();
-        var position = await PrefillAsync(context, batch, promptTokens, cancellationToken).ConfigureAwait(false);
+        await PrefillAsync(cached, batch, promptTokens, cancellationToken).ConfigureAwait(false);
+        var position = promptTokens.Length;
 
         var outputTokens = 0;
         var finish = ChatFinishReason.Length;
@@ -91,14 +94,12 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
             batch.Clear();
             batch.Add(token, position++, LLamaSeqId.Zero, logits: true);
-            var result = await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false);
-            if (result != DecodeResult.Ok)
-            {
-                throw new InvalidOperationException($"llama.cpp failed to decode a token of model '{host.Id}': {result}.");
-            }
+            EnsureDecoded(await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false), cancellationToken);
+            cached.Decoded([token]);
         }
         // llama.cpp can end a cancelled run quietly; the caller must still see the cancellation.
         cancellationToken.ThrowIfCancellationRequested();
+        cached.Complete();
 
         foreach (var update in Updates(stops.Flush(), tools, flush: true))
         {
@@ -111,6 +112,7 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
             new UsageContent(new UsageDetails
             {
                 InputTokenCount = promptTokens.Length,
+                CachedInputTokenCount = cached.ReusedTokens,
                 OutputTokenCount = outputTokens,
                 TotalTokenCount = promptTokens.Length + outputTokens,
             }),
@@ -149,23 +151,33 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         // The host owns the weights; the served model disposes it.
     }
 
-    // The prompt is decoded a batch at a time so that a cancelled request stops between batches.
-    private static async Task<int> PrefillAsync(LLamaContext context, LLamaBatch batch, LLamaToken[] tokens, CancellationToken cancellationToken)
+    // Only the tokens the cache lacks, a batch at a time: without llama.cpp's abort callback a cancelled
+    // request still stops between batches.
+    private static async Task PrefillAsync(EmbeddedModelHost.CachedContext cached, LLamaBatch batch, LLamaToken[] tokens, CancellationToken cancellationToken)
     {
+        var context = cached.Context;
         var batchSize = (int)context.BatchSize;
-        for (var start = 0; start < tokens.Length; start += batchSize)
+        for (var start = cached.Tokens.Count; start < tokens.Length; start += batchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var count = Math.Min(batchSize, tokens.Length - start);
+            var chunk = new ArraySegment<LLamaToken>(tokens, start, Math.Min(batchSize, tokens.Length - start));
             batch.Clear();
-            batch.AddRange(tokens.AsSpan(start, count), start, LLamaSeqId.Zero, logitsLast: start + count == tokens.Length);
-            var result = await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false);
-            if (result != DecodeResult.Ok)
-            {
-                throw new InvalidOperationException($"llama.cpp failed to decode the prompt: {result}.");
-            }
+            batch.AddRange(chunk, start, LLamaSeqId.Zero, logitsLast: start + chunk.Count == tokens.Length);
+            EnsureDecoded(await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false), cancellationToken);
+            cached.Decoded(chunk);
         }
-        return tokens.Length;
+    }
+
+    private static void EnsureDecoded(DecodeResult result, CancellationToken cancellationToken)
+    {
+        if (result == DecodeResult.ComputeAborted)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        if (result != DecodeResult.Ok)
+        {
+            throw new InvalidOperationException($"llama.cpp failed to decode: {result}.");
+        }
     }
 
     private static DefaultSamplingPipeline CreateSampling(ChatOptions? options)

@@ -27,6 +27,9 @@ public sealed class EmbeddedModelHost : IDisposable
     // against an erratic 1,000-1,700 tok/s with 2 on a tiny model.
     private const ulong SingleThreadParameterLimit = 50_000_000;
 
+    private readonly List<CachedContext> _idle = [];
+    private bool _disposed;
+
     private EmbeddedModelHost(string id, string path, LLamaWeights weights, ModelParams parameters, string? fallbackTemplate, SlotPool slots)
     {
         Id = id;
@@ -113,14 +116,69 @@ public sealed class EmbeddedModelHost : IDisposable
         }
     }
 
-    /// <summary>A fresh context for one request (its own KV cache; the weights are shared).</summary>
+    /// <summary>A fresh context (its own KV cache; the weights are shared).</summary>
     public LLamaContext CreateContext() => Weights.CreateContext(Parameters);
+
+    /// <summary>
+    /// A context for one request, holding <paramref name="prompt"/>'s longest already-computed prefix: an idle
+    /// context that served an earlier turn of the same conversation keeps its KV cache, so only the new tokens
+    /// are processed (on a CPU, prompt processing dominates the time to first token). At most one idle context
+    /// per slot is kept.
+    /// </summary>
+    public CachedContext RentContext(IReadOnlyList<LLamaToken> prompt)
+    {
+        CachedContext? best = null;
+        var bestPrefix = -1;
+        lock (_idle)
+        {
+            foreach (var candidate in _idle)
+            {
+                var prefix = candidate.CommonPrefix(prompt);
+                if (prefix > bestPrefix)
+                {
+                    (best, bestPrefix) = (candidate, prefix);
+                }
+            }
+            if (best is not null)
+            {
+                _idle.Remove(best);
+            }
+        }
+        best ??= new CachedContext(this, CreateContext());
+        best.Reuse(prompt);
+        return best;
+    }
+
+    private void Return(CachedContext context)
+    {
+        lock (_idle)
+        {
+            if (!_disposed && _idle.Count < Slots.Capacity)
+            {
+                _idle.Add(context);
+                return;
+            }
+        }
+        context.Context.Dispose();
+    }
 
     /// <summary>A template for one prompt: the GGUF's own, or <see cref="FallbackTemplate"/>.</summary>
     public LLamaTemplate CreateTemplate() =>
         FallbackTemplate is null ? new LLamaTemplate(Weights) { AddAssistant = true } : new LLamaTemplate(FallbackTemplate) { AddAssistant = true };
 
-    public void Dispose() => Weights.Dispose();
+    public void Dispose()
+    {
+        lock (_idle)
+        {
+            _disposed = true;
+            foreach (var idle in _idle)
+            {
+                idle.Context.Dispose();
+            }
+            _idle.Clear();
+        }
+        Weights.Dispose();
+    }
 
     private static string? ProbeTemplate(LLamaWeights weights)
     {
@@ -132,6 +190,68 @@ public sealed class EmbeddedModelHost : IDisposable
         catch (Exception ex) when (ex is TemplateNotFoundException or MissingTemplateException)
         {
             return "chatml";
+        }
+    }
+
+    /// <summary>
+    /// A context lent to one request, with the tokens its KV cache holds. Dispose it to lend it again, after
+    /// <see cref="Complete"/>; a context left mid-decode (error, cancellation) is freed instead, since its
+    /// cache may not match <see cref="Tokens"/>.
+    /// </summary>
+    public sealed class CachedContext : IDisposable
+    {
+        private readonly EmbeddedModelHost _host;
+        private readonly List<LLamaToken> _tokens = [];
+        private bool _complete;
+
+        internal CachedContext(EmbeddedModelHost host, LLamaContext context) => (_host, Context) = (host, context);
+
+        public LLamaContext Context { get; }
+
+        /// <summary>Tokens in the KV cache, in position order.</summary>
+        public IReadOnlyList<LLamaToken> Tokens => _tokens;
+
+        /// <summary>Prompt tokens already in the cache when the request started.</summary>
+        public int ReusedTokens { get; private set; }
+
+        /// <summary>Records tokens just decoded at the next positions.</summary>
+        public void Decoded(ReadOnlySpan<LLamaToken> tokens) => _tokens.AddRange(tokens);
+
+        /// <summary>The cache matches <see cref="Tokens"/>: it may serve another request.</summary>
+        public void Complete() => _complete = true;
+
+        public void Dispose()
+        {
+            if (_complete)
+            {
+                _complete = false;
+                _host.Return(this);
+            }
+            else
+            {
+                Context.Dispose();
+            }
+        }
+
+        internal int CommonPrefix(IReadOnlyList<LLamaToken> prompt)
+        {
+            var length = Math.Min(_tokens.Count, prompt.Count);
+            var i = 0;
+            while (i < length && _tokens[i] == prompt[i])
+            {
+                i++;
+            }
+            return i;
+        }
+
+        // Keeps the shared prefix and drops the rest; the last prompt token is always decoded again because
+        // its logits are needed to sample the first new token.
+        internal void Reuse(IReadOnlyList<LLamaToken> prompt)
+        {
+            var keep = Math.Min(CommonPrefix(prompt), prompt.Count - 1);
+            Context.NativeHandle.MemorySequenceRemove(LLamaSeqId.Zero, keep, -1);
+            _tokens.RemoveRange(keep, _tokens.Count - keep);
+            ReusedTokens = keep;
         }
     }
 }

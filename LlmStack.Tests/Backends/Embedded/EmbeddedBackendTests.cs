@@ -96,6 +96,23 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
     }
 
     [Fact]
+    public async Task Served_model_embeds_texts_as_distinct_unit_vectors_with_token_usage()
+    {
+        await using var served = _backend.Create(Options(models.Random));
+        Assert.NotNull(served.EmbeddingGenerator);
+
+        var embeddings = await served.EmbeddingGenerator.GenerateAsync(["hello world", "something else entirely", "hello world"],
+            cancellationToken: TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+
+        Assert.Equal(3, embeddings.Count);
+        Assert.All(embeddings, e => Assert.Equal(64, e.Vector.Length));
+        Assert.All(embeddings, e => Assert.Equal(1.0, Math.Sqrt(e.Vector.ToArray().Sum(v => (double)v * v)), 3));
+        Assert.Equal(embeddings[0].Vector.ToArray(), embeddings[2].Vector.ToArray());
+        Assert.NotEqual(embeddings[0].Vector.ToArray(), embeddings[1].Vector.ToArray());
+        Assert.True(embeddings.Usage?.InputTokenCount > 3);
+    }
+
+    [Fact]
     public async Task Demo_model_is_generated_at_start_and_explains_how_to_connect_a_real_model()
     {
         var demo = new DemoModel(_backend, NullLogger<DemoModel>.Instance);

@@ -65,6 +65,41 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task Next_turn_of_a_conversation_reuses_the_cached_prompt()
+    {
+        using var model = Load(models.Scripted, parallelSlots: 1);
+        List<ChatMessage> conversation = [new(ChatRole.User, "Hello there")];
+        var first = await model.Client.GetResponseAsync(conversation, cancellationToken: TestCancellation).WaitAsync(Timeout, TestCancellation);
+        conversation.AddRange(first.Messages);
+        conversation.Add(new(ChatRole.User, "And then?"));
+
+        var second = await model.Client.GetResponseAsync(conversation, cancellationToken: TestCancellation).WaitAsync(Timeout, TestCancellation);
+
+        Assert.Equal(0, first.Usage?.CachedInputTokenCount);
+        // Everything up to the first reply's start was computed already (the reply itself re-tokenizes differently).
+        Assert.Equal(first.Usage?.InputTokenCount, second.Usage?.CachedInputTokenCount);
+        Assert.Equal(GeneratedModels.ScriptedReply, second.Text);
+    }
+
+    [Fact]
+    public async Task Reused_cache_gives_the_same_output_as_a_fresh_context()
+    {
+        var greedy = new ChatOptions { Temperature = 0, MaxOutputTokens = 40 };
+        ChatMessage[] shared = [new(ChatRole.System, "You are random."), new(ChatRole.User, "Tell me a story about a cat")];
+        ChatMessage[] longer = [.. shared, new(ChatRole.Assistant, "Once upon a time"), new(ChatRole.User, "Go on")];
+        using var fresh = Load(models.Random);
+        var expected = await fresh.Client.GetResponseAsync(longer, greedy, TestCancellation).WaitAsync(Timeout, TestCancellation);
+        using var warmed = Load(models.Random, parallelSlots: 1);
+        await warmed.Client.GetResponseAsync(shared, greedy, TestCancellation).WaitAsync(Timeout, TestCancellation);
+
+        var reused = await warmed.Client.GetResponseAsync(longer, greedy, TestCancellation).WaitAsync(Timeout, TestCancellation);
+
+        Assert.True(reused.Usage?.CachedInputTokenCount > 10, $"Only {reused.Usage?.CachedInputTokenCount} tokens reused.");
+        Assert.Equal(expected.Text, reused.Text);
+        Assert.Equal(40, reused.Usage?.OutputTokenCount);
+    }
+
+    [Fact]
     public async Task Max_output_tokens_ends_with_length_after_exactly_that_many_tokens()
     {
         using var model = Load(models.Scripted);

@@ -72,6 +72,41 @@ public sealed class GeneratedModelTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task Random_model_with_qwen_vocabulary_size_loads_and_writes_visible_text()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"llmstack-vocab-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            var shape = ModelShape.Tiny() with { VocabularySize = ModelShape.Qwen25_7B.VocabularySize, TiedEmbeddings = true };
+            RandomModel.Write(path, new RandomModelSpec { Shape = shape, MatrixType = GgmlType.F16, SuppressEndOfTurn = true });
+            var parameters = new ModelParams(path) { ContextSize = 512, Threads = 1, GpuLayerCount = 0 };
+            using var weights = await LLamaWeights.LoadFromFileAsync(parameters, TestContext.Current.CancellationToken);
+            var executor = new StatelessExecutor(weights, parameters) { ApplyTemplate = true };
+            var text = new StringBuilder();
+            await foreach (var piece in executor.InferAsync("Say something", new InferenceParams { SamplingPipeline = new DefaultSamplingPipeline { Seed = 5 }, MaxTokens = 50 }, TestContext.Current.CancellationToken))
+            {
+                text.Append(piece);
+            }
+
+            Assert.Equal(152_064, weights.Vocab.Count);
+            Assert.True(text.ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries).Length >= 25, $"Too little text: '{text}'");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Qwen_shapes_have_the_published_parameter_counts()
+    {
+        Assert.Equal(0.49, ModelShape.Qwen25_0_5B.ParameterCount(151_936) / 1e9, 2);
+        Assert.Equal(1.54, ModelShape.Qwen25_1_5B.ParameterCount(151_936) / 1e9, 2);
+        Assert.Equal(3.09, ModelShape.Qwen25_3B.ParameterCount(151_936) / 1e9, 2);
+        Assert.Equal(7.62, ModelShape.Qwen25_7B.ParameterCount(152_064) / 1e9, 2);
+    }
+
+    [Fact]
     public void Reply_pieces_are_distinct_and_rebuild_the_reply()
     {
         var pieces = ScriptedModel.Pieces(GeneratedModels.HostileReply);

@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
 using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmStack.Tests.Backends.Embedded;
 
@@ -54,5 +57,53 @@ public sealed class SlotPoolTests
         slot.Dispose();
 
         Assert.Equal(2, pool.Free);
+    }
+
+    [Fact]
+    public async Task Queueing_is_measured_per_model()
+    {
+        using var services = new ServiceCollection().AddMetrics().AddSingleton<LlmStackMetrics>().BuildServiceProvider();
+        var metrics = services.GetRequiredService<LlmStackMetrics>();
+        var measurements = new List<(string Instrument, double Value, object? Model)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == LlmStackMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Record(i, v, tags));
+        listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
+        listener.Start();
+        var pool = new SlotPool(1, "qwen2.5:7b", metrics);
+
+        var held = await pool.AcquireAsync(TestContext.Current.CancellationToken);
+        var waiting = pool.AcquireAsync(TestContext.Current.CancellationToken).AsTask();
+        held.Dispose();
+        (await waiting.WaitAsync(Timeout, TestContext.Current.CancellationToken)).Dispose();
+
+        lock (measurements)
+        {
+            Assert.Equal([1.0, -1.0], measurements.Where(m => m.Instrument == "llmstack.requests.queued").Select(m => m.Value));
+            Assert.Equal(2, measurements.Count(m => m.Instrument == "llmstack.request.queue_time"));
+            Assert.All(measurements, m => Assert.Equal("qwen2.5:7b", m.Model));
+        }
+
+        void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            object? model = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == LlmStackMetrics.RequestModel)
+                {
+                    model = tag.Value;
+                }
+            }
+            lock (measurements)
+            {
+                measurements.Add((instrument.Name, value, model));
+            }
+        }
     }
 }

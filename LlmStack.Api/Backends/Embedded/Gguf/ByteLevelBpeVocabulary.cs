@@ -45,7 +45,7 @@ public sealed class ByteLevelBpeVocabulary
     /// <summary>Token texts in GGUF form (bytes mapped through <c>bytes_to_unicode</c>).</summary>
     public IReadOnlyList<string> Tokens => _tokens;
 
-    /// <summary>llama.cpp token types: 1 normal, 3 control, 5 unused.</summary>
+    /// <summary>llama.cpp token types: 1 normal, 3 control.</summary>
     public IReadOnlyList<int> TokenTypes => _types;
 
     /// <summary>Merges as "left right" in rank order.</summary>
@@ -61,7 +61,7 @@ public sealed class ByteLevelBpeVocabulary
 
     /// <summary>
     /// Builds the vocabulary. <paramref name="texts"/> become tokens of their own unless the vocabulary
-    /// already has them; <paramref name="size"/> pads with unused tokens up to that count.
+    /// already has them; <paramref name="size"/> adds filler words up to that count.
     /// </summary>
     public static ByteLevelBpeVocabulary Create(IEnumerable<string>? texts = null, int? size = null)
     {
@@ -88,13 +88,38 @@ public sealed class ByteLevelBpeVocabulary
             {
                 throw new ArgumentOutOfRangeException(nameof(size), $"The vocabulary needs at least {vocabulary.Count} tokens; {target} were asked for.");
             }
-            // Qwen's GGUFs pad the same way: "[PADn]" tokens of type unused.
-            for (var i = vocabulary.Count; i < target; i++)
+            // Filler words (" ab", " ac", ...) rather than unused "[PADn]" tokens: a random-weight model samples
+            // them, and they must print as text for streaming to look like a real model's.
+            foreach (var word in FillerWords())
             {
-                vocabulary.AddToken($"[PAD{i}]", TokenType.Unused);
+                if (vocabulary.Count == target)
+                {
+                    break;
+                }
+                vocabulary.AddToken(ByteToUnicode[' '] + word, TokenType.Normal);
             }
         }
         return vocabulary;
+    }
+
+    // "ab", "ac", ..., "zz", "aaa", ...: distinct lowercase words, two letters and longer.
+    private static IEnumerable<string> FillerWords()
+    {
+        for (var length = 2; ; length++)
+        {
+            var letters = new char[length];
+            var total = (long)Math.Pow(26, length);
+            for (long n = 0; n < total; n++)
+            {
+                var rest = n;
+                for (var i = length - 1; i >= 0; i--)
+                {
+                    letters[i] = (char)('a' + rest % 26);
+                    rest /= 26;
+                }
+                yield return new string(letters);
+            }
+        }
     }
 
     /// <summary>The id of the token whose decoded text is <paramref name="text"/>.</summary>
@@ -171,6 +196,5 @@ public sealed class ByteLevelBpeVocabulary
     {
         Normal = 1,
         Control = 3,
-        Unused = 5,
     }
 }

@@ -28,7 +28,6 @@ public sealed record RandomModelSpec
 public static class RandomModel
 {
     private const float EmbeddingAmplitude = 1f;
-    private const float ProjectionAmplitude = 0.05f;
 
     // Dimension 0 of the residual stream is held at a positive constant (no projection writes to it), so a
     // control token whose output row is strongly negative there is never sampled.
@@ -48,7 +47,9 @@ public static class RandomModel
             {
                 return neutral;
             }
-            var amplitude = slot.Role is TensorRole.TokenEmbedding or TensorRole.Output ? EmbeddingAmplitude : ProjectionAmplitude;
+            // Projections keep the scale of their input (uniform with variance 1 / fan-in), so every block
+            // moves the hidden state; with weaker blocks a model with tied embeddings repeats its last token.
+            var amplitude = slot.Role is TensorRole.TokenEmbedding or TensorRole.Output ? EmbeddingAmplitude : MathF.Sqrt(3f / slot.RowLength);
             var noise = GgufModelBuilder.Noise(slot.Name, spec.Seed, amplitude);
             if (!spec.SuppressEndOfTurn)
             {
