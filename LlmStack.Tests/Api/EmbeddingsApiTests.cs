@@ -8,8 +8,9 @@ using OpenAI.Embeddings;
 namespace LlmStack.Tests.Api;
 
 /// <summary>
-/// <c>/v1/embeddings</c> with a backend that embeds (the Ollama and OpenAI backends do; the embedded GGUF
-/// backend does not, so a scripted generator stands in here).
+/// <c>/v1/embeddings</c>'s wire mapping, with a generator whose vectors are known in advance so that the
+/// encoding (floats and the SDK's base64) can be checked exactly. Real embeddings from a GGUF model are
+/// covered in <see cref="OpenAISdkTests"/>.
 /// </summary>
 public sealed class EmbeddingsApiTests
 {

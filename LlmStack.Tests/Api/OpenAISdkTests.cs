@@ -135,6 +135,21 @@ public sealed class OpenAISdkTests(OpenAISdkTests.Server server) : IClassFixture
     }
 
     /// <summary>One API serving the scripted, looping and tool-calling models on the embedded backend.</summary>
+    [Fact]
+    public async Task Embeddings_come_from_the_embedded_model_normalised_and_deterministic()
+    {
+        var client = new OpenAI.Embeddings.EmbeddingClient("scripted", new ApiKeyCredential("unused"), Server.ClientOptions(server.App));
+
+        var first = (await client.GenerateEmbeddingsAsync(["red fox", "a lazy dog sleeps", "red fox"], cancellationToken: Cancel)).Value;
+
+        Assert.Equal(3, first.Count);
+        var vectors = first.Select(e => e.ToFloats().ToArray()).ToList();
+        Assert.All(vectors, v => Assert.Equal(1.0, Math.Sqrt(v.Sum(x => (double)x * x)), 3));
+        Assert.Equal(vectors[0], vectors[2]);
+        Assert.NotEqual(vectors[0], vectors[1]);
+        Assert.True(first.Usage.InputTokenCount > 0);
+    }
+
     public sealed class Server(GeneratedModels models) : IAsyncLifetime
     {
         public ApiApplication App { get; private set; } = null!;
