@@ -269,6 +269,35 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task Required_tool_choice_forces_a_call_even_from_random_weights()
+    {
+        using var model = Load(models.Random);
+        var options = new ChatOptions
+        {
+            Tools = [AIFunctionFactory.Create((string city) => "", "get_weather"), AIFunctionFactory.Create((int n) => "", "roll_dice")],
+            ToolMode = ChatToolMode.RequireSpecific("roll_dice"),
+            Seed = 4,
+            MaxOutputTokens = 2000,
+        };
+
+        var response = await model.Client.GetResponseAsync("Anything", options, TestCancellation).WaitAsync(Timeout, TestCancellation);
+
+        Assert.Equal(ChatFinishReason.ToolCalls, response.FinishReason);
+        Assert.Equal("roll_dice", Assert.Single(response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()).Name);
+    }
+
+    [Fact]
+    public async Task Required_tool_that_is_not_offered_is_an_invalid_request()
+    {
+        using var model = Load(models.Scripted);
+        var options = new ChatOptions { Tools = [AIFunctionFactory.Create(() => "", "noop")], ToolMode = ChatToolMode.RequireSpecific("missing") };
+
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() => model.Client.GetResponseAsync("Hi", options, TestCancellation));
+
+        Assert.Equal("tool_choice", error.Param);
+    }
+
+    [Fact]
     public async Task Without_tools_a_tool_call_stays_text()
     {
         using var model = Load(models.ToolCalling);
