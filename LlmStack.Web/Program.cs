@@ -1,8 +1,12 @@
+using LlmStack.Web.Api;
+using LlmStack.Web.Chat;
 using LlmStack.Web.Components;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddLlmStackApi();
+builder.Services.AddScoped<ConversationStore>();
 builder.Services.AddRazorComponents()
     .AddInteractiveServerComponents();
 

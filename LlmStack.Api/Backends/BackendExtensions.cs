@@ -1,6 +1,8 @@
+using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Backends.Ollama;
 using LlmStack.Api.Backends.OpenAI;
 using LlmStack.Api.Backends.Upstream;
+using LlmStack.Api.Models;
 
 namespace LlmStack.Api.Backends;
 
@@ -12,6 +14,9 @@ public static class BackendExtensions
         UpstreamHttpClients.AddTo(builder.Services);
         builder.Services.AddSingleton<IModelBackend, OllamaBackend>();
         builder.Services.AddSingleton<IModelBackend, OpenAIBackend>();
+        builder.Services.AddSingleton<EmbeddedBackend>();
+        builder.Services.AddSingleton<IModelBackend>(sp => sp.GetRequiredService<EmbeddedBackend>());
+        builder.Services.AddSingleton<IDemoModelSource, DemoModel>();
         return builder;
     }
 }

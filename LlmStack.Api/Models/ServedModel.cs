@@ -32,6 +32,9 @@ public sealed class ServedModel : IAsyncDisposable
     /// <summary>True for the built-in demonstration model, which is labelled as such wherever models are listed.</summary>
     public bool IsDemo { get; init; }
 
+    /// <summary>True when the model takes image parts in messages; requests with images are refused otherwise.</summary>
+    public bool AcceptsImages { get; init; }
+
     /// <summary>
     /// Maximum context length in tokens when known (reported by <c>/v1/models</c>). Settable because some
     /// backends only learn it from their server after start (Ollama: <c>/api/show</c> at a readiness check).

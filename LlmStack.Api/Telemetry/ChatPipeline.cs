@@ -1,6 +1,7 @@
 using LlmStack.Api.Backends;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Telemetry;
 
@@ -8,8 +9,15 @@ namespace LlmStack.Api.Telemetry;
 /// The pipeline every model's chat client is wrapped in once, at start. Everything backend-agnostic that
 /// measures or observes a call lives here so that all backends are measured the same way.
 /// </summary>
-public sealed class ChatPipeline
+public sealed class ChatPipeline(LlmStackMetrics metrics, ILoggerFactory loggerFactory, IOptions<LlmStackOptions> options)
 {
     public IChatClient Build(ServedModel model) =>
-        new ChatClientBuilder(model.ChatClient).UseFirstTokenTimeout(model).Build();
+        new ChatClientBuilder(model.ChatClient)
+            // Outermost, so that the server metrics cover everything below, including the time spent in the pipeline.
+            .Use(inner => new MeteredChatClient(inner, model, metrics))
+            // Once only: a second OpenTelemetry layer would count every call twice.
+            .UseOpenTelemetry(loggerFactory, configure: otel => otel.EnableSensitiveData = options.Value.LogContent)
+            // Innermost: a backend that never answers becomes a 504 that the layers above measure and log.
+            .UseFirstTokenTimeout(model)
+            .Build();
 }

@@ -1,11 +1,9 @@
 using LlmStack.Api.Models;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LlmStack.Tests.Backends;
 
@@ -26,7 +24,6 @@ public sealed class BackendHost(params ModelOptions[] models) : WebApplicationFa
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.ConfigureAppConfiguration(configuration => configuration.AddInMemoryCollection(Settings(models)));
-        builder.ConfigureTestServices(services => services.TryAddSingleton<IDemoModelSource, NoDemoModel>());
     }
 
     /// <summary>The configuration keys a user would write for <paramref name="models"/>.</summary>
@@ -49,11 +46,5 @@ public sealed class BackendHost(params ModelOptions[] models) : WebApplicationFa
             settings[key + "KeepAlive"] = model.KeepAlive;
         }
         return settings;
-    }
-
-    // These hosts always configure models; the built-in demo model is not theirs to build.
-    private sealed class NoDemoModel : IDemoModelSource
-    {
-        public ServedModel CreateDemoModel() => throw new InvalidOperationException("The backend tests configure their models.");
     }
 }

@@ -1,0 +1,58 @@
+using LlmStack.Api.Contracts;
+using LlmStack.Api.Errors;
+using LlmStack.Api.Models;
+using LlmStack.Api.Telemetry;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace LlmStack.Api.ChatCompletions;
+
+/// <summary><c>POST /v1/chat/completions</c>, streaming and not, in OpenAI's wire format.</summary>
+public static class ChatCompletionsApi
+{
+    public static RouteGroupBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1").WithTags("Chat completions");
+        api.MapPost("/chat/completions", CreateChatCompletion)
+            .WithName(nameof(CreateChatCompletion))
+            .WithSummary("Creates a model response for the given chat conversation; streams it as server-sent events when stream is true.");
+        return api;
+    }
+
+    public static async Task<Results<JsonHttpResult<ChatCompletion>, ChatCompletionStream>> CreateChatCompletion(HttpContext context, ModelCatalog catalog)
+    {
+        var log = RequestLog.Start(context, "chat");
+        var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.ChatCompletionRequest);
+        var (model, client) = catalog.Find(body.Model);
+        log.Model = model.Id;
+        var request = body.ToChatRequest(model);
+        log.Stream = request.Stream;
+        log.Received(request.Messages);
+
+        var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        // RequestAborted: a client that disconnects cancels the generation and frees the model's slot.
+        var cancellationToken = context.RequestAborted;
+
+        if (!request.Stream)
+        {
+            var response = await client.GetResponseAsync(request.Messages, request.Options, cancellationToken);
+            var completion = response.ToChatCompletion(id, created, model.Id);
+            log.Replied(response.Text);
+            log.Finished(completion.Choices[0].FinishReason, response.Usage);
+            return TypedResults.Json(completion, ApiJsonContext.Default.ChatCompletion);
+        }
+
+        var updates = client.GetStreamingResponseAsync(request.Messages, request.Options, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            // Nothing is sent before the first update: until then a failure is still an ordinary error response.
+            var hasFirst = await updates.MoveNextAsync();
+            return new ChatCompletionStream(updates, hasFirst, id, created, model.Id, request.IncludeUsage, log);
+        }
+        catch
+        {
+            await updates.DisposeAsync();
+            throw;
+        }
+    }
+}

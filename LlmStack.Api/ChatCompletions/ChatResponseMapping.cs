@@ -1,0 +1,64 @@
+using System.Text.Json;
+using LlmStack.Api.Contracts;
+using Microsoft.Extensions.AI;
+
+namespace LlmStack.Api.ChatCompletions;
+
+/// <summary>Microsoft.Extensions.AI's responses in OpenAI's wire shapes.</summary>
+internal static class ChatResponseMapping
+{
+    public static ChatCompletion ToChatCompletion(this ChatResponse response, string id, long created, string model)
+    {
+        var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(ToToolCall).ToList();
+        var text = response.Text;
+        return new ChatCompletion
+        {
+            Id = id,
+            Created = created,
+            Model = model,
+            Choices =
+            [
+                new ChatCompletionChoice
+                {
+                    Message = new AssistantMessage
+                    {
+                        Content = text.Length == 0 && calls.Count > 0 ? null : text,
+                        ToolCalls = calls.Count > 0 ? calls : null,
+                    },
+                    FinishReason = ToWire(response.FinishReason, calls.Count > 0),
+                },
+            ],
+            Usage = response.Usage?.ToUsage(),
+        };
+    }
+
+    /// <summary>OpenAI's finish_reason; a backend that reports none finished normally.</summary>
+    public static string ToWire(ChatFinishReason? reason, bool madeToolCalls) =>
+        reason?.Value ?? (madeToolCalls ? ChatFinishReason.ToolCalls.Value : ChatFinishReason.Stop.Value);
+
+    public static Usage ToUsage(this UsageDetails usage)
+    {
+        var prompt = (int)(usage.InputTokenCount ?? 0);
+        var completion = (int)(usage.OutputTokenCount ?? 0);
+        return new Usage
+        {
+            PromptTokens = prompt,
+            CompletionTokens = completion,
+            TotalTokens = (int)(usage.TotalTokenCount ?? prompt + completion),
+        };
+    }
+
+    public static ToolCall ToToolCall(FunctionCallContent call) => new()
+    {
+        Id = call.CallId,
+        Type = "function",
+        Function = new FunctionCall { Name = call.Name, Arguments = SerializeArguments(call.Arguments) },
+    };
+
+    // Arguments are whatever objects the backend parsed them into; the AI library's resolver serializes any of
+    // them (its defaults indent, which OpenAI's compact argument strings do not).
+    private static readonly JsonSerializerOptions ArgumentOptions = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
+    private static string SerializeArguments(IDictionary<string, object?>? arguments) =>
+        JsonSerializer.Serialize(arguments ?? new Dictionary<string, object?>(), ArgumentOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));
+}

@@ -1,0 +1,21 @@
+using System.Text.Json.Serialization;
+
+namespace LlmStack.Api.Contracts;
+
+/// <summary>
+/// Source-generated serialization of the OpenAI wire types: snake_case names, nulls left out unless a type
+/// says otherwise, unknown request fields ignored (as OpenAI's own server and its peers do).
+/// </summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    NumberHandling = JsonNumberHandling.Strict)]
+[JsonSerializable(typeof(ChatCompletionRequest))]
+[JsonSerializable(typeof(ChatCompletion))]
+[JsonSerializable(typeof(ChatCompletionChunk))]
+[JsonSerializable(typeof(EmbeddingRequest))]
+[JsonSerializable(typeof(EmbeddingList))]
+[JsonSerializable(typeof(ModelList))]
+[JsonSerializable(typeof(ModelObject))]
+[JsonSerializable(typeof(ErrorResponse))]
+public sealed partial class ApiJsonContext : JsonSerializerContext;

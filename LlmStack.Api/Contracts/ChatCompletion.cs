@@ -1,0 +1,97 @@
+using System.Text.Json.Serialization;
+
+namespace LlmStack.Api.Contracts;
+
+/// <summary>The non-streaming answer: <c>"object": "chat.completion"</c>.</summary>
+public sealed record ChatCompletion
+{
+    public required string Id { get; init; }
+
+    public string Object => "chat.completion";
+
+    public required long Created { get; init; }
+
+    public required string Model { get; init; }
+
+    public required List<ChatCompletionChoice> Choices { get; init; }
+
+    public Usage? Usage { get; init; }
+}
+
+public sealed record ChatCompletionChoice
+{
+    public int Index { get; init; }
+
+    public required AssistantMessage Message { get; init; }
+
+    public required string FinishReason { get; init; }
+}
+
+public sealed record AssistantMessage
+{
+    public string Role => "assistant";
+
+    // OpenAI writes "content": null beside tool calls; some clients test for the key.
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public string? Content { get; init; }
+
+    public List<ToolCall>? ToolCalls { get; init; }
+}
+
+/// <summary>One event of a stream: <c>"object": "chat.completion.chunk"</c>.</summary>
+public sealed record ChatCompletionChunk
+{
+    public required string Id { get; init; }
+
+    public string Object => "chat.completion.chunk";
+
+    public required long Created { get; init; }
+
+    public required string Model { get; init; }
+
+    /// <summary>One choice, or none in the final usage chunk.</summary>
+    public required List<ChunkChoice> Choices { get; init; }
+
+    public Usage? Usage { get; init; }
+}
+
+public sealed record ChunkChoice
+{
+    public int Index { get; init; }
+
+    public required ChunkDelta Delta { get; init; }
+
+    // null on every chunk but the last, as OpenAI sends it.
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public string? FinishReason { get; init; }
+}
+
+public sealed record ChunkDelta
+{
+    public string? Role { get; init; }
+
+    public string? Content { get; init; }
+
+    public List<ToolCallDelta>? ToolCalls { get; init; }
+}
+
+/// <summary>A tool call in a stream: <see cref="Index"/> ties the fragments of one call together.</summary>
+public sealed record ToolCallDelta
+{
+    public int Index { get; init; }
+
+    public string? Id { get; init; }
+
+    public string? Type { get; init; }
+
+    public FunctionCall? Function { get; init; }
+}
+
+public sealed record Usage
+{
+    public int PromptTokens { get; init; }
+
+    public int CompletionTokens { get; init; }
+
+    public int TotalTokens { get; init; }
+}

@@ -1,0 +1,95 @@
+using System.Text.Json;
+using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Contracts;
+using LlmStack.Api.Errors;
+using LlmStack.Api.Models;
+using LlmStack.Api.Telemetry;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.AI;
+
+namespace LlmStack.Api.Embeddings;
+
+/// <summary><c>POST /v1/embeddings</c> for the models whose backend can embed.</summary>
+public static class EmbeddingsApi
+{
+    private const int MaxInputs = 2048;
+
+    public static RouteGroupBuilder MapEmbeddingsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1").WithTags("Embeddings");
+        api.MapPost("/embeddings", CreateEmbeddings)
+            .WithName(nameof(CreateEmbeddings))
+            .WithSummary("Creates an embedding vector for each input string.");
+        return api;
+    }
+
+    public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCatalog catalog)
+    {
+        var log = RequestLog.Start(context, "embeddings");
+        var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.EmbeddingRequest);
+        var (model, _) = catalog.Find(body.Model);
+        log.Model = model.Id;
+        var generator = model.EmbeddingGenerator ?? throw ApiErrorException.InvalidRequest(
+            $"The model '{model.Id}' cannot create embeddings: its backend ({model.Backend}) has no embedding support.", "model", "unsupported_model");
+        var asBase64 = body.EncodingFormat switch
+        {
+            null or "float" => false,
+            "base64" => true,
+            var format => throw ApiErrorException.InvalidRequest(
+                $"Invalid value for 'encoding_format': '{format}'. Supported values are: 'float' and 'base64'.", "encoding_format"),
+        };
+        if (body.Dimensions is < 1)
+        {
+            throw ApiErrorException.InvalidRequest($"{body.Dimensions} is less than the minimum of 1 - 'dimensions'.", "dimensions");
+        }
+        var inputs = ToInputs(body.Input);
+
+        var embeddings = await generator.GenerateAsync(inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions }, context.RequestAborted);
+        var promptTokens = (int)(embeddings.Usage?.InputTokenCount ?? 0);
+        log.Finished("stop", embeddings.Usage);
+        return TypedResults.Json(new EmbeddingList
+        {
+            Data = [.. embeddings.Select((e, i) => new EmbeddingData { Index = i, Embedding = new EmbeddingVector(e.Vector, asBase64) })],
+            Model = model.Id,
+            Usage = new EmbeddingUsage { PromptTokens = promptTokens, TotalTokens = promptTokens },
+        }, ApiJsonContext.Default.EmbeddingList);
+    }
+
+    private static List<string> ToInputs(JsonElement? input)
+    {
+        switch (input?.ValueKind)
+        {
+            case null or JsonValueKind.Null or JsonValueKind.Undefined:
+                throw ApiErrorException.InvalidRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter");
+            case JsonValueKind.String:
+                return [NonEmpty(input.Value.GetString()!, "input")];
+            case JsonValueKind.Array:
+                var inputs = new List<string>();
+                var i = 0;
+                foreach (var item in input.Value.EnumerateArray())
+                {
+                    var param = $"input[{i++}]";
+                    inputs.Add(item.ValueKind switch
+                    {
+                        JsonValueKind.String => NonEmpty(item.GetString()!, param),
+                        JsonValueKind.Number or JsonValueKind.Array => throw ApiErrorException.InvalidRequest(
+                            "Token arrays are not supported as 'input': send text.", param, "unsupported_value"),
+                        _ => throw ApiErrorException.InvalidRequest(
+                            $"Invalid type for '{param}': expected a string, but got {ChatRequestMapping.Describe(item)}.", param, "invalid_type"),
+                    });
+                }
+                return inputs.Count switch
+                {
+                    0 => throw ApiErrorException.InvalidRequest("'input' must contain at least one string.", "input"),
+                    > MaxInputs => throw ApiErrorException.InvalidRequest($"'input' takes at most {MaxInputs} strings; got {inputs.Count}.", "input"),
+                    _ => inputs,
+                };
+            default:
+                throw ApiErrorException.InvalidRequest(
+                    $"Invalid type for 'input': expected a string or an array of strings, but got {ChatRequestMapping.Describe(input.Value)}.", "input", "invalid_type");
+        }
+
+        static string NonEmpty(string text, string param) =>
+            text.Length > 0 ? text : throw ApiErrorException.InvalidRequest($"'{param}' must not be empty.", param);
+    }
+}

@@ -1,0 +1,136 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using LlmStack.AppHost.Ollama;
+
+namespace LlmStack.AppHost.Hosting;
+
+/// <summary>What the AppHost found on this machine when choosing where Ollama runs.</summary>
+/// <param name="FindContainerRuntime">Asks the container runtimes (given Aspire's configured one, if any).</param>
+/// <param name="FindOllamaExecutable">The full path of <c>ollama</c> on PATH, or null.</param>
+internal sealed record OllamaHostProbes(
+    Func<string?, ContainerRuntimeAnswer> FindContainerRuntime,
+    Func<string?> FindOllamaExecutable)
+{
+    public static OllamaHostProbes ThisMachine { get; } = new(
+        configured => ContainerRuntimeProbe.FindAsync(configured, ContainerRuntimeProbe.DefaultTimeout).GetAwaiter().GetResult(),
+        () => ExecutableSearch.FindOnPath("ollama"));
+}
+
+/// <summary>Where Ollama runs, and why (the reason is printed on the console).</summary>
+internal sealed record OllamaPlacement(OllamaHostingMode Mode, string Reason, string? ContainerRuntime = null, string? OllamaExecutable = null);
+
+/// <summary>LlmStack's choice of where Ollama runs (<c>Ollama:*</c> configuration), made before anything is added.</summary>
+public static class OllamaHostingExtensions
+{
+    /// <summary>Resource name of the Ollama server, in every mode.</summary>
+    public const string OllamaResourceName = "ollama";
+
+    /// <summary>The container's model store: a named volume, the same on every machine and in the manifest.</summary>
+    public const string ModelVolumeName = "llmstack-ollama-models";
+
+    /// <summary>
+    /// Adds Ollama where <c>Ollama:Mode</c> says (default <c>auto</c>: a container when Docker or Podman answers,
+    /// else <c>ollama serve</c> from PATH, else none) with the model <c>Ollama:Model</c> (default qwen2.5:7b), and
+    /// prints the choice on one console line. Publishing always models the container. Returns the model, or
+    /// null when there is no Ollama and the API serves its built-in demo model.
+    /// </summary>
+    /// <exception cref="DistributedApplicationException">
+    /// The configuration is invalid, or the requested mode cannot run here; the message names the key.
+    /// </exception>
+    public static IResourceBuilder<OllamaModelResource>? AddOllamaForLlmStack(this IDistributedApplicationBuilder builder) =>
+        builder.AddOllamaForLlmStack(OllamaHostProbes.ThisMachine, Console.Out);
+
+    internal static IResourceBuilder<OllamaModelResource>? AddOllamaForLlmStack(
+        this IDistributedApplicationBuilder builder, OllamaHostProbes probes, TextWriter console)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        var settings = OllamaHostingSettings.Read(builder.Configuration);
+        var placement = Choose(settings, builder.ExecutionContext.IsPublishMode, probes,
+            configuredRuntime: builder.Configuration["ASPIRE_CONTAINER_RUNTIME"] ?? builder.Configuration["DOTNET_ASPIRE_CONTAINER_RUNTIME"]);
+
+        console.WriteLine(
+            $"Ollama: {placement.Mode.ToString().ToLowerInvariant()} - {placement.Reason}. " +
+            $"Choose with {OllamaHostingSettings.ModeKey}={OllamaHostingSettings.ModeChoices} " +
+            $"(e.g. dotnet run --project LlmStack.AppHost -- --{OllamaHostingSettings.ModeKey}=local).");
+
+        IResourceBuilder<IOllamaResource>? server = placement.Mode switch
+        {
+            OllamaHostingMode.Container => builder.AddOllamaContainer(settings, placement.ContainerRuntime),
+            OllamaHostingMode.Local => builder.AddOllamaLocal(OllamaResourceName, placement.OllamaExecutable!),
+            OllamaHostingMode.External => builder.AddExternalOllama(OllamaResourceName, settings.Url!),
+            _ => null,
+        };
+        return server?.AddModel(settings.Model);
+    }
+
+    internal static OllamaPlacement Choose(OllamaHostingSettings settings, bool isPublishMode, OllamaHostProbes probes, string? configuredRuntime)
+    {
+        const string demo = "the API serves its built-in demo model";
+        if (isPublishMode)
+        {
+            return new(OllamaHostingMode.Container, "publishing always models the Ollama container (the target host runs Docker)");
+        }
+
+        switch (settings.Mode)
+        {
+            case OllamaHostingMode.None:
+                return new(OllamaHostingMode.None, $"as configured; {demo}");
+            case OllamaHostingMode.External:
+                return new(OllamaHostingMode.External, $"as configured, {settings.Url}");
+            case OllamaHostingMode.Auto when settings.Url is not null:
+                return new(OllamaHostingMode.External, $"{OllamaHostingSettings.UrlKey} is set, {settings.Url}");
+            case OllamaHostingMode.Container:
+            {
+                var runtime = probes.FindContainerRuntime(configuredRuntime);
+                return runtime.Runtime is null
+                    ? throw new DistributedApplicationException(
+                        $"LlmStack cannot start: {OllamaHostingSettings.ModeKey}=container, but no container runtime answered ({runtime.Detail}). " +
+                        $"Start Docker or Podman, or choose another {OllamaHostingSettings.ModeKey} ({OllamaHostingSettings.ModeChoices}).")
+                    : new(OllamaHostingMode.Container, $"as configured, on {runtime.Detail}", ContainerRuntime: runtime.Runtime);
+            }
+            case OllamaHostingMode.Local:
+            {
+                var executable = probes.FindOllamaExecutable();
+                return executable is null
+                    ? throw new DistributedApplicationException(
+                        $"LlmStack cannot start: {OllamaHostingSettings.ModeKey}=local, but 'ollama' is not on PATH. " +
+                        $"Install it from https://ollama.com, or choose another {OllamaHostingSettings.ModeKey} ({OllamaHostingSettings.ModeChoices}).")
+                    : new(OllamaHostingMode.Local, $"as configured, {executable} serve", OllamaExecutable: executable);
+            }
+            default:
+            {
+                var runtime = probes.FindContainerRuntime(configuredRuntime);
+                if (runtime.Runtime is not null)
+                {
+                    return new(OllamaHostingMode.Container, $"auto found {runtime.Detail}", ContainerRuntime: runtime.Runtime);
+                }
+                var executable = probes.FindOllamaExecutable();
+                return executable is not null
+                    ? new(OllamaHostingMode.Local, $"auto found no container runtime ({runtime.Detail}); running {executable} serve", OllamaExecutable: executable)
+                    : new(OllamaHostingMode.None, $"auto found no container runtime ({runtime.Detail}) and no 'ollama' on PATH; {demo}");
+            }
+        }
+    }
+
+    private static IResourceBuilder<IOllamaResource> AddOllamaContainer(
+        this IDistributedApplicationBuilder builder, OllamaHostingSettings settings, string? containerRuntime)
+    {
+        // Aspire talks to docker unless told otherwise; when only Podman answered, it must use Podman.
+        if (containerRuntime is not null && builder.Configuration["ASPIRE_CONTAINER_RUNTIME"] is null)
+        {
+            builder.Configuration["ASPIRE_CONTAINER_RUNTIME"] = containerRuntime;
+        }
+
+        var ollama = builder.AddOllama(OllamaResourceName)
+            // One model store per machine, not per checkout: a 4.7 GB download is worth sharing.
+            .WithDataVolume(ModelVolumeName)
+            // The container outlives the AppHost: the next run finds the server up and the model loaded.
+            .WithLifetime(ContainerLifetime.Persistent);
+        if (settings.Gpu)
+        {
+            ollama.WithGpuSupport();
+        }
+        return ollama;
+    }
+}

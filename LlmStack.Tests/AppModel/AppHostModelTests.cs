@@ -1,0 +1,87 @@
+extern alias apphost;
+
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using apphost::LlmStack.AppHost.Ollama;
+
+namespace LlmStack.Tests.AppModel;
+
+/// <summary>AppHost.cs's wiring, read from the app model it builds (nothing is started).</summary>
+public sealed class AppHostModelTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Api_gets_the_ollama_model_through_its_configuration_contract()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=external", "--Ollama:Url=http://gpu-box:11434", "--Ollama:Model=qwen2.5:7b");
+        var api = Project(builder, "api");
+
+        var env = await ResourceConfiguration.PublishedEnvironmentAsync(api);
+
+        Assert.Equal("qwen2.5:7b", env["LlmStack__Models__0__Id"]);
+        Assert.Equal("ollama", env["LlmStack__Models__0__Backend"]);
+        Assert.Equal("http://gpu-box:11434", env["LlmStack__Models__0__Endpoint"]);
+        Assert.DoesNotContain("LlmStack__Models__1__Id", env.Keys);
+    }
+
+    [Fact]
+    public async Task Api_waits_for_the_model_and_web_waits_for_the_api()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=external", "--Ollama:Url=http://gpu-box:11434");
+        var model = Assert.Single(builder.Resources.OfType<OllamaModelResource>());
+
+        Assert.Contains(Project(builder, "api").Annotations.OfType<WaitAnnotation>(), w => w.Resource == model);
+        Assert.Contains(Project(builder, "web").Annotations.OfType<WaitAnnotation>(), w => w.Resource.Name == "api");
+    }
+
+    [Fact]
+    public async Task Without_ollama_the_api_gets_no_models_and_serves_its_demo_model()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=none");
+        var api = Project(builder, "api");
+
+        var env = await ResourceConfiguration.PublishedEnvironmentAsync(api);
+
+        Assert.DoesNotContain(env.Keys, k => k.StartsWith("LlmStack__Models", StringComparison.Ordinal));
+        Assert.Empty(builder.Resources.OfType<IOllamaResource>());
+        Assert.Empty(builder.Resources.OfType<OllamaModelResource>());
+    }
+
+    [Fact]
+    public async Task Api_and_web_have_http_health_checks()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=none");
+
+        Assert.Single(Project(builder, "api").Annotations.OfType<HealthCheckAnnotation>());
+        Assert.Single(Project(builder, "web").Annotations.OfType<HealthCheckAnnotation>());
+    }
+
+    [Fact]
+    public async Task Web_finds_the_api_through_service_discovery()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=none");
+
+        var env = await ResourceConfiguration.PublishedEnvironmentAsync(Project(builder, "web"));
+
+        // One entry only: a second one (say, a fixed URL from a launch profile) would get half the requests.
+        Assert.Equal("{api.bindings.http.url}", env["services__api__http__0"]);
+        Assert.DoesNotContain("services__api__http__1", env.Keys);
+    }
+
+    [Fact]
+    public async Task Bad_configuration_stops_the_apphost_with_a_message_naming_the_key()
+    {
+        var error = await Assert.ThrowsAsync<DistributedApplicationException>(
+            () => CreateAsync("--Ollama:Mode=banana").AsTask().WaitAsync(Timeout, TestContext.Current.CancellationToken));
+
+        Assert.Contains("Ollama:Mode 'banana' is not a mode", error.Message);
+    }
+
+    private static ValueTask<IDistributedApplicationTestingBuilder> CreateAsync(params string[] args) =>
+        new(DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(args, TestContext.Current.CancellationToken));
+
+    private static ProjectResource Project(IDistributedApplicationTestingBuilder builder, string name) =>
+        builder.Resources.OfType<ProjectResource>().Single(p => p.Name == name);
+}

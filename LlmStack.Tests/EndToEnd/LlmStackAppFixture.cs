@@ -1,0 +1,48 @@
+extern alias apphost;
+
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
+
+namespace LlmStack.Tests.EndToEnd;
+
+/// <summary>
+/// The whole stack started once per test class through its AppHost, with no Ollama (the API serves its
+/// built-in demo model), as on a machine without Docker.
+/// </summary>
+public sealed class LlmStackAppFixture : IAsyncLifetime
+{
+    /// <summary>Cold start on a 2-core machine is a few seconds; the margin is for a loaded CI box.</summary>
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
+
+    private DistributedApplication? _app;
+
+    public DistributedApplication App => _app ?? throw new InvalidOperationException("The app has not started.");
+
+    public async ValueTask InitializeAsync()
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var cancellationToken = timeout.Token;
+
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
+            [
+                "--Ollama:Mode=none",
+                // No dashboard listens in tests: exporters retrying into nothing made every service slow to stop.
+                "--Telemetry:OtlpExport=false",
+            ],
+            cancellationToken);
+        _app = await builder.BuildAsync(cancellationToken);
+        await _app.StartAsync(cancellationToken);
+        await Task.WhenAll(
+            _app.ResourceNotifications.WaitForResourceHealthyAsync("api", cancellationToken),
+            _app.ResourceNotifications.WaitForResourceHealthyAsync("web", cancellationToken));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            await _app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+    }
+}

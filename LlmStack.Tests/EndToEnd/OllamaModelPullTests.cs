@@ -1,0 +1,115 @@
+extern alias apphost;
+
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LlmStack.Tests.EndToEnd;
+
+/// <summary>
+/// The model resource's life against an Ollama server (a fake one, in external mode): pulled once the server
+/// is healthy, progress as its state, logs in its log, healthy once Ollama has it, and the API waiting for it.
+/// </summary>
+public sealed class OllamaModelPullTests
+{
+    private const string Model = "tiny:1b";
+    private const string ModelResource = "tiny-1b";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Model_is_pulled_with_progress_and_the_api_waits_for_it()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var ollama = await FakeOllamaServer.StartAsync();
+        await using var app = await StartAsync(ollama, cancellationToken);
+
+        await app.ResourceNotifications.WaitForResourceAsync(
+            ModelResource, e => e.Snapshot.State?.Text == $"Downloading {Model} 50%", cancellationToken).WaitAsync(Timeout, cancellationToken);
+        // The pull cannot finish before FinishPulls, so the API waits for as long as the test likes.
+        await app.ResourceNotifications.WaitForResourceAsync("api", KnownResourceStates.Waiting, cancellationToken).WaitAsync(Timeout, cancellationToken);
+
+        ollama.FinishPulls();
+        await app.ResourceNotifications.WaitForResourceHealthyAsync(ModelResource, cancellationToken).WaitAsync(Timeout, cancellationToken);
+        await app.ResourceNotifications.WaitForResourceAsync(
+            "api", e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.Waiting, cancellationToken).WaitAsync(Timeout, cancellationToken);
+
+        Assert.Equal([Model], ollama.Models);
+        Assert.Equal(1, ollama.PullCount);
+        await WaitForLogAsync(app, ModelResource, $"Pulled {Model}.", cancellationToken);
+    }
+
+    [Fact]
+    public async Task Failed_pull_marks_the_model_failed_with_the_reason_in_its_log()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var ollama = await FakeOllamaServer.StartAsync();
+        ollama.PullError = "pull model manifest: file does not exist";
+        await using var app = await StartAsync(ollama, cancellationToken);
+
+        await app.ResourceNotifications.WaitForResourceAsync(ModelResource, KnownResourceStates.FailedToStart, cancellationToken).WaitAsync(Timeout, cancellationToken);
+
+        await WaitForLogAsync(app, ModelResource, "pull model manifest: file does not exist", cancellationToken);
+        Assert.Empty(ollama.Models);
+    }
+
+    [Fact]
+    public async Task Model_already_on_the_server_is_not_pulled_again()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var ollama = await FakeOllamaServer.StartAsync(Model);
+        await using var app = await StartAsync(ollama, cancellationToken);
+
+        await app.ResourceNotifications.WaitForResourceHealthyAsync(ModelResource, cancellationToken).WaitAsync(Timeout, cancellationToken);
+
+        Assert.Equal(0, ollama.PullCount);
+        await WaitForLogAsync(app, ModelResource, $"{Model} is already on ollama.", cancellationToken);
+    }
+
+    [Fact]
+    public async Task Dashboard_commands_list_models_and_pull_again()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var ollama = await FakeOllamaServer.StartAsync(Model);
+        ollama.FinishPulls();
+        await using var app = await StartAsync(ollama, cancellationToken);
+        await app.ResourceNotifications.WaitForResourceHealthyAsync(ModelResource, cancellationToken).WaitAsync(Timeout, cancellationToken);
+
+        var list = await app.ResourceCommands.ExecuteCommandAsync("ollama", "list-models", cancellationToken).WaitAsync(Timeout, cancellationToken);
+        var pull = await app.ResourceCommands.ExecuteCommandAsync(ModelResource, "pull-model", cancellationToken).WaitAsync(Timeout, cancellationToken);
+
+        Assert.True(list.Success, list.Message);
+        Assert.StartsWith($"{Model}  4.7 GB", list.Data?.Value);
+        Assert.True(pull.Success, pull.Message);
+        Assert.Equal(1, ollama.PullCount);
+    }
+
+    /// <summary>
+    /// Builds the app and starts it without waiting: starting completes only once every resource has started,
+    /// and the API starts only after the model is pulled, which is what these tests look at.
+    /// </summary>
+    private static async Task<DistributedApplication> StartAsync(FakeOllamaServer ollama, CancellationToken cancellationToken)
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
+            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Url}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false"],
+            cancellationToken);
+        var app = await builder.BuildAsync(cancellationToken).WaitAsync(Timeout, cancellationToken);
+        _ = app.StartAsync(cancellationToken);
+        return app;
+    }
+
+    private static async Task WaitForLogAsync(DistributedApplication app, string resource, string text, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Timeout);
+        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(resource).WithCancellation(timeout.Token))
+        {
+            if (batch.Any(line => line.Content.Contains(text, StringComparison.Ordinal)))
+            {
+                return;
+            }
+        }
+        Assert.Fail($"The log of {resource} ended without \"{text}\".");
+    }
+}
