@@ -75,6 +75,7 @@ public sealed class EmbeddedBackend : IModelBackend
             EmbeddingGenerator = new EmbeddedEmbeddingGenerator(host),
             IsDemo = isDemo,
             ContextLength = host.ContextSize,
+            FirstTokenTimeout = options.FirstTokenTimeout,
             // Weights are loaded before the model is served, so a served embedded model is always ready.
             CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy(
                 isDemo ? "built-in demo model loaded" : $"{Path.GetFileName(host.Path)} loaded")),
