@@ -28,6 +28,7 @@ public sealed class OllamaBackendFixture : IAsyncLifetime
             Model("busy", endpoint, "busy:1b"),
             Model("broken", endpoint, "broken:1b"),
             Model("stalling", endpoint, "stalling:1b"),
+            Model("failing", endpoint, "failing:1b"),
             Model("holding", endpoint, "holding:cancel"),
             Model("holding-timeout", endpoint, "holding:timeout", m => m.FirstTokenTimeout = TimeSpan.FromMilliseconds(500)),
             Model("refused", Unreachable.RefusingEndpoint().ToString(), "scripted:1b"),
@@ -229,6 +230,16 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
         Assert.Contains("model 'missing:7b' not found", missing.Message);
         Assert.Equal(TimeSpan.FromSeconds(7), busy.RetryAfter);
         Assert.Contains("llama runner process has terminated", broken.Message);
+    }
+
+    [Fact]
+    public async Task An_error_line_in_the_stream_becomes_a_backend_error_with_ollamas_message()
+    {
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("failing")
+            .GetStreamingResponseAsync("Start, then fail.", cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token));
+
+        Assert.Equal(502, error.StatusCode);
+        Assert.Contains("an error was encountered while running the model", error.Message);
     }
 
     [Fact]

@@ -17,6 +17,7 @@ namespace LlmStack.Tests.Backends.Ollama;
 /// <list type="bullet">
 /// <item><c>missing*</c>: not pulled (404 from /api/chat, /api/show, /api/embed).</item>
 /// <item><c>busy*</c>: 429 with <c>Retry-After: 7</c>. <c>broken*</c>: 500 with an Ollama error body.</item>
+/// <item><c>failing*</c>: streams a token, then an error line (the runner died mid-generation).</item>
 /// <item><c>stalling*</c>: streams two tokens, then stalls until the client leaves.</item>
 /// <item><c>holding*</c>: sends the stream's headers, then holds it before its first line until the client leaves.</item>
 /// <item>anything else: pulled; replies <see cref="ReplyTokens"/> one line each, honouring <c>num_predict</c>.</item>
@@ -140,6 +141,15 @@ public sealed class OllamaProtocolServer : IAsyncDisposable
                 await WriteLineAsync(context, Line(model, "Let me", done: false), aborted);
                 await WriteLineAsync(context, Line(model, " think", done: false), aborted);
                 await Task.Delay(Timeout.Infinite, aborted);
+            }
+
+            if (model.StartsWith("failing", StringComparison.Ordinal))
+            {
+                // What Ollama sends when the runner dies mid-generation: an error line in place of the next chunk.
+                context.Response.ContentType = "application/x-ndjson";
+                await WriteLineAsync(context, Line(model, "Half", done: false), aborted);
+                await WriteLineAsync(context, new JsonObject { ["error"] = "an error was encountered while running the model: unexpected EOF" }, aborted);
+                return;
             }
 
             var tokens = ReplyTokens.Take(limit).ToArray();
