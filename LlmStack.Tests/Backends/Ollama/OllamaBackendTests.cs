@@ -137,6 +137,16 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Embedding_with_a_model_not_pulled_is_a_model_not_found_error()
+    {
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() =>
+            fixture.Host.Model("missing").EmbeddingGenerator!.GenerateAsync(["a"], cancellationToken: Token).WaitAsync(Bound, Token));
+
+        Assert.Equal(404, error.StatusCode);
+        Assert.Equal("model_not_found", error.Code);
+    }
+
+    [Fact]
     public async Task A_pulled_model_is_ready_and_reports_its_configured_context_length()
     {
         var model = fixture.Host.Model("qwen-test");
