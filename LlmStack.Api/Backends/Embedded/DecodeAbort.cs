@@ -16,6 +16,14 @@ internal static unsafe partial class DecodeAbort
 {
     private static bool s_unavailable;
 
+    // When this thread last told llama.cpp to abort: the decode then logs its own failure ("failed to compute
+    // graph", "failed to decode") on the same thread, which is the expected end of a cancel, not an error.
+    [ThreadStatic]
+    private static long t_abortedAt;
+
+    /// <summary>True when llama.cpp was told to abort on this thread within the last second.</summary>
+    public static bool AbortedRecentlyOnThisThread => t_abortedAt != 0 && Environment.TickCount64 - t_abortedAt < 1000;
+
     /// <summary>Makes <paramref name="context"/>'s decodes abort once <paramref name="cancellationToken"/> is cancelled, until disposed.</summary>
     public static IDisposable? Register(LLamaContext context, CancellationToken cancellationToken, ILogger? logger = null)
     {
@@ -39,8 +47,15 @@ internal static unsafe partial class DecodeAbort
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static byte ShouldAbort(void* data) =>
-        GCHandle.FromIntPtr((nint)data).Target is StrongBox<CancellationToken> { Value.IsCancellationRequested: true } ? (byte)1 : (byte)0;
+    private static byte ShouldAbort(void* data)
+    {
+        if (GCHandle.FromIntPtr((nint)data).Target is StrongBox<CancellationToken> { Value.IsCancellationRequested: true })
+        {
+            t_abortedAt = Environment.TickCount64;
+            return 1;
+        }
+        return 0;
+    }
 
     [LibraryImport("llama")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

@@ -132,6 +132,11 @@ public sealed class EmbeddedBackend : IModelBackend
                 };
                 s_nativeLine.Value = (line, lineLevel);
             }
+            if (lineLevel > LogLevel.Debug && DecodeAbort.AbortedRecentlyOnThisThread)
+            {
+                // A cancelled request's decode reports its abort as a failure; it is the cancel working.
+                lineLevel = LogLevel.Debug;
+            }
             line.Append(message);
             if (!message.EndsWith('\n'))
             {
