@@ -289,7 +289,9 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
             {
                 if (update.Text.Length > 0 && ++received == 2)
                 {
-                    await cancel.CancelAsync();
+                    // Later, so that the cancellation meets a read waiting for the next line (canceling here,
+                    // between two lines, would only test OllamaSharp's own check of the token).
+                    cancel.CancelAfter(TimeSpan.FromMilliseconds(200));
                 }
             }
         }, Token);
