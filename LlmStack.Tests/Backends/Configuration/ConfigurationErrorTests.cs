@@ -47,15 +47,6 @@ public sealed class ConfigurationErrorTests : IDisposable
         Assert.Contains(path, StartFailure(new() { ["0:Id"] = "a", ["0:Backend"] = "embedded", ["0:Path"] = path }));
     }
 
-    [Fact]
-    public void Environment_variable_form_reaches_the_same_validation()
-    {
-        // LlmStack__Models__0__Endpoint is how containers and the AppHost set it; the keys are reported in ':' form.
-        var failure = StartFailure(new() { ["0:Id"] = "a", ["0:Backend"] = "ollama", ["0:Endpoint"] = "nonsense" });
-
-        Assert.Contains("LlmStack:Models:0:Endpoint 'nonsense'", failure);
-    }
-
     private static Dictionary<string, string?> Parse(string settings) =>
         settings.Split(';').Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => (string?)pair[1]);
 
