@@ -46,6 +46,7 @@ internal sealed partial class OllamaBackend(UpstreamHttpClients httpClients) : I
 
         var chat = new ChatClientBuilder(ollama)
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id))
+            .Use(inner => new OllamaDoneCheckChatClient(inner, options.Id))
             .ConfigureOptions(chatOptions => ApplyModelOptions(chatOptions, options))
             .Build();
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(ollama)

@@ -9,10 +9,10 @@ namespace LlmStack.Api.Backends.Ollama;
 /// <summary>
 /// OllamaSharp's client, with two repairs to how it reads a streamed reply:
 /// <list type="bullet">
-/// <item>Prompt cancellation. A call canceled (by its caller or the first-token timeout) while Ollama processes
-/// the prompt would wait for the next line, possibly minutes. Here the call's token owns the response:
-/// canceling it disposes the response, which aborts the pending read and closes the connection, and Ollama
-/// stops generating.</item>
+/// <item>Prompt cancellation. OllamaSharp reads the lines without a token, so a call canceled (by its caller or
+/// the first-token timeout) while Ollama processes the prompt, or between two slow tokens, would wait for the
+/// next line - minutes on a CPU, forever from a stuck server. Here every read of the body carries the call's
+/// token: canceling aborts the read and the connection, and Ollama stops generating.</item>
 /// <item>Errors in the stream. When generation fails after the stream started, Ollama sends
 /// <c>{"error":"..."}</c> in place of the next chunk; OllamaSharp takes it for an empty chunk and the reply
 /// ends quietly, truncated. Here such a line fails the call with Ollama's message.</item>
@@ -32,27 +32,27 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
         return response;
     }
 
-    /// <summary>The response body, disposed (aborting any read in progress) when the call is canceled.</summary>
+    /// <summary>The response body, read through an <see cref="ErrorLineStream"/> bound to the call's token.</summary>
     private sealed class CancelableContent : HttpContent
     {
         private readonly HttpContent _inner;
-        private readonly CancellationTokenRegistration _registration;
+        private readonly CancellationToken _callToken;
 
-        public CancelableContent(HttpContent inner, CancellationToken cancellationToken)
+        public CancelableContent(HttpContent inner, CancellationToken callToken)
         {
             _inner = inner;
+            _callToken = callToken;
             foreach (var header in inner.Headers)
             {
                 Headers.TryAddWithoutValidation(header.Key, header.Value);
             }
-            _registration = cancellationToken.Register(static content => ((HttpContent)content!).Dispose(), inner);
         }
 
         protected override async Task<Stream> CreateContentReadStreamAsync() =>
-            new ErrorLineStream(await _inner.ReadAsStreamAsync());
+            new ErrorLineStream(await _inner.ReadAsStreamAsync(_callToken), _callToken);
 
         protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-            new ErrorLineStream(await _inner.ReadAsStreamAsync(cancellationToken));
+            new ErrorLineStream(await _inner.ReadAsStreamAsync(cancellationToken), _callToken);
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => _inner.CopyToAsync(stream);
 
@@ -69,7 +69,6 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
         {
             if (disposing)
             {
-                _registration.Dispose();
                 _inner.Dispose();
             }
             base.Dispose(disposing);
@@ -77,10 +76,11 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
     }
 
     /// <summary>
-    /// Passes the NDJSON body through and watches for a line starting with <c>{"error":</c>; when one is
-    /// complete, the read fails with an <see cref="UpstreamHttpException"/> carrying Ollama's message.
+    /// Passes the NDJSON body through, reading with the call's token when the reader gives none, and watches
+    /// for a line starting with <c>{"error":</c>: once one is complete, the read fails with an
+    /// <see cref="UpstreamHttpException"/> carrying Ollama's message.
     /// </summary>
-    private sealed class ErrorLineStream(Stream inner) : Stream
+    private sealed class ErrorLineStream(Stream inner, CancellationToken callToken) : Stream
     {
         private static readonly byte[] ErrorPrefix = "{\"error\":"u8.ToArray();
         private const int MaxErrorLineBytes = 8 * 1024;
@@ -91,7 +91,7 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            var read = await inner.ReadAsync(buffer, cancellationToken);
+            var read = await inner.ReadAsync(buffer, cancellationToken.CanBeCanceled ? cancellationToken : callToken);
             Inspect(buffer.Span[..read], endOfStream: read == 0);
             return read;
         }

@@ -82,22 +82,10 @@ internal sealed class OpenAIBackend(UpstreamHttpClients httpClients) : IModelBac
                                    ex is ClientResultException or HttpRequestException or OperationCanceledException)
         {
             var reason = probe.IsCancellationRequested ? $"no answer within {ReadinessProbeTimeout.TotalSeconds:0} s"
-                : Find<UpstreamHttpException>(ex) is { } upstream ? $"GET models answered {upstream.Message}"
-                : Find<TimeoutException>(ex) is { } connectTimeout ? connectTimeout.Message
-                : (Find<HttpRequestException>(ex) ?? ex).Message;
+                : UpstreamErrors.Find<UpstreamHttpException>(ex) is { } upstream ? $"GET models answered {upstream.Message}"
+                : UpstreamErrors.Find<TimeoutException>(ex) is { } connectTimeout ? connectTimeout.Message
+                : (UpstreamErrors.Find<HttpRequestException>(ex) ?? ex).Message;
             return HealthCheckResult.Unhealthy($"{options.Endpoint} is not usable: {reason}", ex);
         }
-    }
-
-    private static T? Find<T>(Exception exception) where T : Exception
-    {
-        for (Exception? current = exception; current is not null; current = current.InnerException)
-        {
-            if (current is T found)
-            {
-                return found;
-            }
-        }
-        return null;
     }
 }

@@ -61,7 +61,7 @@ internal static class UpstreamErrors
     private static ApiErrorException FromStatus(UpstreamHttpException upstream, string model)
     {
         var status = upstream.StatusCode.GetValueOrDefault();
-        var said = $"{(int)status} {status}: {upstream.UpstreamMessage}";
+        var said = upstream.Message;
         return status switch
         {
             HttpStatusCode.NotFound => new ApiErrorException(StatusCodes.Status404NotFound, "invalid_request_error",
@@ -82,7 +82,8 @@ internal static class UpstreamErrors
         };
     }
 
-    private static T? Find<T>(Exception exception) where T : Exception
+    /// <summary>The first exception of type <typeparamref name="T"/> in the chain of inner exceptions.</summary>
+    public static T? Find<T>(Exception exception) where T : Exception
     {
         for (Exception? current = exception; current is not null; current = current.InnerException)
         {

@@ -29,6 +29,7 @@ public sealed class OllamaBackendFixture : IAsyncLifetime
             Model("broken", endpoint, "broken:1b"),
             Model("stalling", endpoint, "stalling:1b"),
             Model("failing", endpoint, "failing:1b"),
+            Model("truncating", endpoint, "truncating:1b"),
             Model("holding", endpoint, "holding:cancel"),
             Model("holding-timeout", endpoint, "holding:timeout", m => m.FirstTokenTimeout = TimeSpan.FromMilliseconds(500)),
             Model("refused", Unreachable.RefusingEndpoint().ToString(), "scripted:1b"),
@@ -210,6 +211,7 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
         { "refused", true, 503, "backend_unavailable" },
         { "refused", false, 503, "backend_unavailable" },
         { "silent", true, 504, "backend_timeout" },
+        { "truncating", true, 502, "backend_error" },
         { "holding-timeout", true, 504, "backend_timeout" },
         { "holding-timeout", false, 504, "backend_timeout" },
     };
@@ -289,7 +291,9 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
             {
                 if (update.Text.Length > 0 && ++received == 2)
                 {
-                    await cancel.CancelAsync();
+                    // Later, so that the cancellation meets a read waiting for the next line (canceling here,
+                    // between two lines, would only test OllamaSharp's own check of the token).
+                    cancel.CancelAfter(TimeSpan.FromMilliseconds(200));
                 }
             }
         }, Token);

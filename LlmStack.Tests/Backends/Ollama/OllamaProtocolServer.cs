@@ -17,6 +17,7 @@ namespace LlmStack.Tests.Backends.Ollama;
 /// <list type="bullet">
 /// <item><c>missing*</c>: not pulled (404 from /api/chat, /api/show, /api/embed).</item>
 /// <item><c>busy*</c>: 429 with <c>Retry-After: 7</c>. <c>broken*</c>: 500 with an Ollama error body.</item>
+/// <item><c>truncating*</c>: streams a token, then ends the body without the done line.</item>
 /// <item><c>failing*</c>: streams a token, then an error line (the runner died mid-generation).</item>
 /// <item><c>stalling*</c>: streams two tokens, then stalls until the client leaves.</item>
 /// <item><c>holding*</c>: sends the stream's headers, then holds it before its first line until the client leaves.</item>
@@ -143,6 +144,13 @@ public sealed class OllamaProtocolServer : IAsyncDisposable
                 await Task.Delay(Timeout.Infinite, aborted);
             }
 
+            if (model.StartsWith("truncating", StringComparison.Ordinal))
+            {
+                // The server going away mid-reply: the body ends cleanly, without the done line.
+                context.Response.ContentType = "application/x-ndjson";
+                await WriteLineAsync(context, Line(model, "Half", done: false), aborted);
+                return;
+            }
             if (model.StartsWith("failing", StringComparison.Ordinal))
             {
                 // What Ollama sends when the runner dies mid-generation: an error line in place of the next chunk.
