@@ -6,14 +6,20 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmStack.Tests.Fixtures;
 
-/// <summary>For factories that run on real Kestrel (<c>UseKestrel</c>): where the server listens.</summary>
+/// <summary>For hosts that run on real Kestrel (<c>UseKestrel</c>): where the server listens.</summary>
 public static class LoopbackServer
 {
     /// <summary>The server's root URL (<c>http://127.0.0.1:&lt;port&gt;/</c>); starts the server on first use.</summary>
     public static Uri RootAddress<TEntryPoint>(this WebApplicationFactory<TEntryPoint> factory) where TEntryPoint : class
     {
         factory.StartServer();
-        var addresses = factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
+        return RootAddress(factory.Services);
+    }
+
+    /// <summary>The root URL (<c>http://127.0.0.1:&lt;port&gt;/</c>) of the started server in <paramref name="services"/>.</summary>
+    public static Uri RootAddress(IServiceProvider services)
+    {
+        var addresses = services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
         return new Uri(addresses.Addresses.First() + "/");
     }
 }

@@ -1,12 +1,7 @@
-using System.Net;
 using System.Text.Json.Nodes;
+using LlmStack.Tests.Fixtures;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LlmStack.Tests.Backends.OpenAI;
 
@@ -20,29 +15,22 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
 {
     public static readonly string[] ListedModels = ["unauthorized", "gone", "limited", "crashing", "overloaded", "holding"];
 
-    private readonly WebApplication _app;
+    private readonly LoopbackWebServer _server;
 
-    private FakeOpenAIServer(WebApplication app) => _app = app;
+    private FakeOpenAIServer(LoopbackWebServer server) => _server = server;
 
     /// <summary>The OpenAI root (<c>http://127.0.0.1:port/v1</c>).</summary>
-    public Uri Endpoint { get; private init; } = null!;
+    public Uri Endpoint => new(_server.RootAddress, "v1");
 
-    public static async Task<FakeOpenAIServer> StartAsync()
+    public static async Task<FakeOpenAIServer> StartAsync() => new(await LoopbackWebServer.StartAsync(endpoints =>
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
-        app.MapGet("/v1/models", () => Results.Json(new JsonObject
+        endpoints.MapGet("/v1/models", () => Results.Json(new JsonObject
         {
             ["object"] = "list",
             ["data"] = new JsonArray([.. ListedModels.Select(id => new JsonObject { ["id"] = id, ["object"] = "model", ["created"] = 0, ["owned_by"] = "fake" })]),
         }));
-        app.MapPost("/v1/chat/completions", CompleteAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new FakeOpenAIServer(app) { Endpoint = new Uri(new Uri(address), "v1") };
-    }
+        endpoints.MapPost("/v1/chat/completions", CompleteAsync);
+    }));
 
     private static async Task CompleteAsync(HttpContext context)
     {
@@ -75,10 +63,5 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
         });
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await _app.StopAsync(stopping.Token);
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
