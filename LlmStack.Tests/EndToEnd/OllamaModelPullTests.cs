@@ -22,7 +22,7 @@ public sealed class OllamaModelPullTests
     public async Task Model_is_pulled_with_progress_and_the_api_waits_for_it()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        await using var ollama = await FakeOllamaServer.StartAsync();
+        await using var ollama = await OllamaTestServer.StartAsync();
         await using var app = await StartAsync(ollama, cancellationToken);
 
         await app.ResourceNotifications.WaitForResourceAsync(
@@ -44,7 +44,7 @@ public sealed class OllamaModelPullTests
     public async Task Failed_pull_marks_the_model_failed_with_the_reason_in_its_log()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        await using var ollama = await FakeOllamaServer.StartAsync();
+        await using var ollama = await OllamaTestServer.StartAsync();
         ollama.PullError = "pull model manifest: file does not exist";
         await using var app = await StartAsync(ollama, cancellationToken);
 
@@ -58,7 +58,7 @@ public sealed class OllamaModelPullTests
     public async Task Model_already_on_the_server_is_not_pulled_again()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        await using var ollama = await FakeOllamaServer.StartAsync(Model);
+        await using var ollama = await OllamaTestServer.StartAsync(Model);
         await using var app = await StartAsync(ollama, cancellationToken);
 
         await app.ResourceNotifications.WaitForResourceHealthyAsync(ModelResource, cancellationToken).WaitAsync(Timeout, cancellationToken);
@@ -71,7 +71,7 @@ public sealed class OllamaModelPullTests
     public async Task Dashboard_commands_list_models_and_pull_again()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        await using var ollama = await FakeOllamaServer.StartAsync(Model);
+        await using var ollama = await OllamaTestServer.StartAsync(Model);
         ollama.FinishPulls();
         await using var app = await StartAsync(ollama, cancellationToken);
         await app.ResourceNotifications.WaitForResourceHealthyAsync(ModelResource, cancellationToken).WaitAsync(Timeout, cancellationToken);
@@ -89,10 +89,10 @@ public sealed class OllamaModelPullTests
     /// Builds the app and starts it without waiting: starting completes only once every resource has started,
     /// and the API starts only after the model is pulled, which is what these tests look at.
     /// </summary>
-    private static async Task<DistributedApplication> StartAsync(FakeOllamaServer ollama, CancellationToken cancellationToken)
+    private static async Task<DistributedApplication> StartAsync(OllamaTestServer ollama, CancellationToken cancellationToken)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
-            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Url}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false"],
+            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Endpoint}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false"],
             cancellationToken);
         var app = await builder.BuildAsync(cancellationToken).WaitAsync(Timeout, cancellationToken);
         _ = app.StartAsync(cancellationToken);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -10,7 +11,7 @@ namespace LlmStack.Tests.Backends.Ollama;
 /// <summary>One Ollama-protocol server and one API host serving a model per behaviour of that server.</summary>
 public sealed class OllamaBackendFixture : IAsyncLifetime
 {
-    public OllamaProtocolServer Server { get; private set; } = null!;
+    public OllamaTestServer Server { get; private set; } = null!;
 
     public BackendHost Host { get; private set; } = null!;
 
@@ -18,7 +19,10 @@ public sealed class OllamaBackendFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Server = await OllamaProtocolServer.StartAsync();
+        // Every upstream model below but missing:7b is on the server.
+        Server = await OllamaTestServer.StartAsync(
+            "scripted:1b", "scripted:plain", "busy:1b", "broken:1b", "stalling:1b", "failing:1b", "truncating:1b",
+            "holding:cancel", "holding:timeout");
         _silent = await Unreachable.SilentListener.StartAsync();
         var endpoint = Server.Endpoint.ToString();
         Host = new BackendHost(
@@ -57,7 +61,7 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    private OllamaProtocolServer Server => fixture.Server;
+    private OllamaTestServer Server => fixture.Server;
 
     [Fact]
     public async Task Streamed_reply_arrives_line_by_line_with_usage_and_finish_reason()
@@ -67,10 +71,10 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
             .GetStreamingResponseAsync(prompt, cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
 
         var texts = updates.Select(u => u.Text).Where(t => t.Length > 0).ToList();
-        Assert.Equal(OllamaProtocolServer.ReplyTokens, texts);
+        Assert.Equal(OllamaTestServer.ReplyTokens, texts);
         var usage = updates.SelectMany(u => u.Contents).OfType<UsageContent>().Single().Details;
         Assert.Equal(prompt.Length, usage.InputTokenCount);
-        Assert.Equal(OllamaProtocolServer.ReplyTokens.Length, usage.OutputTokenCount);
+        Assert.Equal(OllamaTestServer.ReplyTokens.Length, usage.OutputTokenCount);
         Assert.Equal(ChatFinishReason.Stop, updates.Last(u => u.FinishReason is not null).FinishReason);
     }
 
@@ -80,9 +84,9 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
         const string prompt = "Say hello, in one piece.";
         var response = await fixture.Host.ChatClient("qwen-test").GetResponseAsync(prompt, cancellationToken: Token).WaitAsync(Bound, Token);
 
-        Assert.Equal(string.Concat(OllamaProtocolServer.ReplyTokens), response.Text);
+        Assert.Equal(string.Concat(OllamaTestServer.ReplyTokens), response.Text);
         Assert.Equal(prompt.Length, response.Usage?.InputTokenCount);
-        Assert.Equal(OllamaProtocolServer.ReplyTokens.Length, response.Usage?.OutputTokenCount);
+        Assert.Equal(OllamaTestServer.ReplyTokens.Length, response.Usage?.OutputTokenCount);
         Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
         Assert.False(Server.RequestsFor("/api/chat", "scripted:1b").Single(r => Prompt(r) == prompt)["stream"]!.GetValue<bool>());
     }
@@ -112,7 +116,7 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
         Assert.Equal(["END"], sent["stop"]!.AsArray().Select(s => (string?)s));
         Assert.Equal(3, (int?)sent["num_predict"]);
         // The server honoured num_predict, and the backend reports why the reply ended.
-        Assert.Equal(string.Concat(OllamaProtocolServer.ReplyTokens.Take(3)), response.Text);
+        Assert.Equal(string.Concat(OllamaTestServer.ReplyTokens.Take(3)), response.Text);
         Assert.Equal(ChatFinishReason.Length, response.FinishReason);
     }
 
