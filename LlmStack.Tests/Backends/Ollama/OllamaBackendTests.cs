@@ -41,12 +41,8 @@ public sealed class OllamaBackendFixture : IAsyncLifetime
         _ = Host.Services;
     }
 
-    private static ModelOptions Model(string id, string endpoint, string upstream, Action<ModelOptions>? configure = null)
-    {
-        var model = new ModelOptions { Id = id, Backend = "ollama", Endpoint = endpoint, UpstreamModel = upstream };
-        configure?.Invoke(model);
-        return model;
-    }
+    private static ModelOptions Model(string id, string endpoint, string upstream, Action<ModelOptions>? configure = null) =>
+        BackendHost.UpstreamModel("ollama", id, endpoint, upstream, configure);
 
     public async ValueTask DisposeAsync()
     {
@@ -224,10 +220,7 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     [MemberData(nameof(Failures))]
     public async Task Backend_failures_become_api_errors(string model, bool stream, int status, string code)
     {
-        var client = fixture.Host.ChatClient(model);
-        var error = await Assert.ThrowsAsync<ApiErrorException>(() => stream
-            ? client.GetStreamingResponseAsync("Fail, please.", cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token)
-            : client.GetResponseAsync("Fail, please.", cancellationToken: Token).WaitAsync(Bound, Token));
+        var error = await fixture.Host.ChatErrorAsync(model, stream, Bound);
 
         Assert.Equal(status, error.StatusCode);
         Assert.Equal(code, error.Code);
@@ -236,12 +229,9 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     [Fact]
     public async Task Upstream_messages_and_retry_after_are_kept()
     {
-        var missing = await Assert.ThrowsAsync<ApiErrorException>(() =>
-            fixture.Host.ChatClient("missing").GetResponseAsync("Hi", cancellationToken: Token).WaitAsync(Bound, Token));
-        var busy = await Assert.ThrowsAsync<ApiErrorException>(() =>
-            fixture.Host.ChatClient("busy").GetResponseAsync("Hi", cancellationToken: Token).WaitAsync(Bound, Token));
-        var broken = await Assert.ThrowsAsync<ApiErrorException>(() =>
-            fixture.Host.ChatClient("broken").GetResponseAsync("Hi", cancellationToken: Token).WaitAsync(Bound, Token));
+        var missing = await fixture.Host.ChatErrorAsync("missing", stream: false, Bound);
+        var busy = await fixture.Host.ChatErrorAsync("busy", stream: false, Bound);
+        var broken = await fixture.Host.ChatErrorAsync("broken", stream: false, Bound);
 
         Assert.Contains("model 'missing:7b' not found", missing.Message);
         Assert.Equal(TimeSpan.FromSeconds(7), busy.RetryAfter);
@@ -251,8 +241,7 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     [Fact]
     public async Task An_error_line_in_the_stream_becomes_a_backend_error_with_ollamas_message()
     {
-        var error = await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("failing")
-            .GetStreamingResponseAsync("Start, then fail.", cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token));
+        var error = await fixture.Host.ChatErrorAsync("failing", stream: true, Bound);
 
         Assert.Equal(502, error.StatusCode);
         Assert.Contains("an error was encountered while running the model", error.Message);
@@ -261,8 +250,7 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     [Fact]
     public async Task The_first_token_timeout_frees_the_server()
     {
-        await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("holding-timeout")
-            .GetStreamingResponseAsync("Wait for it.", cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token));
+        await fixture.Host.ChatErrorAsync("holding-timeout", stream: true, Bound);
 
         await Server.Abandoned("holding:timeout").WaitAsync(Bound, Token);
     }

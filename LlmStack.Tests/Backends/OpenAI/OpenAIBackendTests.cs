@@ -1,6 +1,4 @@
 using System.ClientModel;
-using System.Text;
-using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
@@ -40,12 +38,8 @@ public sealed class OpenAIBackendFixture(GeneratedModels generated) : IAsyncLife
         _ = Host.BaseAddress;
     }
 
-    private static ModelOptions Model(string id, string endpoint, string upstream, Action<ModelOptions>? configure = null)
-    {
-        var model = new ModelOptions { Id = id, Backend = "openai", Endpoint = endpoint, UpstreamModel = upstream };
-        configure?.Invoke(model);
-        return model;
-    }
+    private static ModelOptions Model(string id, string endpoint, string upstream, Action<ModelOptions>? configure = null) =>
+        BackendHost.UpstreamModel("openai", id, endpoint, upstream, configure);
 
     public async ValueTask DisposeAsync()
     {
@@ -151,10 +145,7 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
     public async Task Upstream_failures_become_api_errors_with_the_upstream_message(
         string model, bool stream, int status, string code, string message)
     {
-        var client = fixture.Host.ChatClient(model);
-        var error = await Assert.ThrowsAsync<ApiErrorException>(() => stream
-            ? client.GetStreamingResponseAsync("Fail, please.", cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token)
-            : client.GetResponseAsync("Fail, please.", cancellationToken: Token).WaitAsync(Bound, Token));
+        var error = await fixture.Host.ChatErrorAsync(model, stream, Bound);
 
         Assert.Equal(status, error.StatusCode);
         Assert.Equal(code, error.Code);
@@ -164,8 +155,7 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
     [Fact]
     public async Task Rate_limits_keep_the_upstream_retry_after()
     {
-        var error = await Assert.ThrowsAsync<ApiErrorException>(() =>
-            fixture.Host.ChatClient("limited").GetResponseAsync("Hi", cancellationToken: Token).WaitAsync(Bound, Token));
+        var error = await fixture.Host.ChatErrorAsync("limited", stream: false, Bound);
 
         Assert.Equal(TimeSpan.FromSeconds(12), error.RetryAfter);
     }
