@@ -191,7 +191,9 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
         var started = Stopwatch.StartNew();
         await using var next = model.Client.GetStreamingResponseAsync("Next", new ChatOptions { MaxOutputTokens = 2 }, TestCancellation).GetAsyncEnumerator(TestCancellation);
         Assert.True(await next.MoveNextAsync().AsTask().WaitAsync(Timeout, TestCancellation));
-        Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(2));
+        // A slot that was not freed would make this wait forever (the looping model never ends); milliseconds
+        // are typical, 5 s leaves room for a loaded CI machine.
+        Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
         Assert.Equal(20, received);
     }
 
@@ -208,7 +210,7 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
         await WaitUntil(() => model.Host.Slots.Queued == 1);
         await second.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(2), TestCancellation));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(5), TestCancellation));
         Assert.Equal(0, model.Host.Slots.Queued);
         await first.CancelAsync();
     }
