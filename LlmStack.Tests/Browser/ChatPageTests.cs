@@ -423,7 +423,9 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         }
         """);
 
-    /// <summary>Polls the API's Prometheus endpoint until its in-flight gauge satisfies <paramref name="condition"/>.</summary>
+    /// <summary>
+    /// Polls the API's Prometheus endpoint until the looping model's in-flight gauge satisfies <paramref name="condition"/>.
+    /// </summary>
     private async Task<int> WaitForRequestsActiveAsync(Func<int, bool> condition)
     {
         using var http = new HttpClient { BaseAddress = stack.Api.BaseAddress };
@@ -433,6 +435,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         {
             var metrics = await http.GetStringAsync("/metrics", timeout.Token);
             active = RequestsActivePattern().Matches(metrics)
+                .Where(m => m.Groups["labels"].Value.Contains($"gen_ai_request_model=\"{ChatUiStack.LoopingModel}\"", StringComparison.Ordinal))
                 .Sum(m => int.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
             if (condition(active))
             {
@@ -452,6 +455,6 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
     [GeneratedRegex(@"^(?<in>\d+) in · (?<out>\d+) out$")]
     private static partial Regex TokensPattern();
 
-    [GeneratedRegex(@"^llmstack_requests_active(?:\{[^}]*\})? (?<value>-?\d+)", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^llmstack_requests_active(?<labels>\{[^}]*\})? (?<value>-?\d+)", RegexOptions.Multiline)]
     private static partial Regex RequestsActivePattern();
 }
