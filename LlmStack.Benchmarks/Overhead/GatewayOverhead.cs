@@ -1,5 +1,4 @@
 using System.Globalization;
-using LlmStack.Api.Backends.Embedded;
 using LlmStack.Benchmarks.Hosting;
 using LlmStack.Benchmarks.Load;
 
@@ -20,8 +19,8 @@ public static class GatewayOverhead
         EmbeddedTuning tuning, CancellationToken cancellationToken)
     {
         await using var api = await ApiProcess.StartAsync(workload.Model, modelPath, tuning, cancellationToken);
-        using var host = EmbeddedModelHost.Load(tuning.ModelOptions(workload.Model, modelPath));
-        var direct = new EmbeddedChatClient(host);
+        await using var served = InProcessModel.Serve(tuning.ModelOptions(workload.Model, modelPath));
+        var direct = served.ChatClient;
         using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
         var overHttp = new ChatStreamClient(http);
 

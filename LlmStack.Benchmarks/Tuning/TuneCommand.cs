@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using LlmStack.Api.Backends.Embedded;
 using LlmStack.Benchmarks.Hosting;
 using LlmStack.Benchmarks.Load;
 
@@ -82,8 +81,8 @@ internal static class TuneCommand
 
     private static async Task<TuningResult> MeasureAsync(string path, Workload workload, EmbeddedTuning tuning, int concurrency, int requests, CancellationToken cancellationToken)
     {
-        using var host = EmbeddedModelHost.Load(tuning.ModelOptions(workload.Model, path));
-        var client = new EmbeddedChatClient(host);
+        await using var served = InProcessModel.Serve(tuning.ModelOptions(workload.Model, path));
+        var client = served.ChatClient;
         var warmup = await InProcessChat.SendAsync(client, workload with { PromptWords = 8, MaxTokens = 4 }, 0, cancellationToken);
         if (!warmup.Succeeded)
         {
@@ -98,9 +97,9 @@ internal static class TuneCommand
         }
         return new TuningResult
         {
-            Threads = host.Parameters.Threads ?? 0,
-            BatchSize = host.Parameters.BatchSize,
-            ParallelSlots = host.Slots.Capacity,
+            Threads = tuning.Threads!.Value,
+            BatchSize = tuning.BatchSize!.Value,
+            ParallelSlots = tuning.ParallelSlots!.Value,
             Concurrency = concurrency,
             PromptTokens = (int?)level.PromptTokensP50,
             TtftMs = level.TtftP50Ms,
