@@ -69,7 +69,8 @@ internal static class BenchOptions
     public static EmbeddedTuning Tuning(ParseResult parse) =>
         new(parse.GetValue(Threads), parse.GetValue(BatchSize), parse.GetValue(ParallelSlots));
 
-    private static Option<int> Positive(Option<int> option)
+    /// <summary>Adds the check that the value is at least 1.</summary>
+    public static Option<int> Positive(Option<int> option)
     {
         option.Validators.Add(result =>
         {
@@ -81,12 +82,19 @@ internal static class BenchOptions
         return option;
     }
 
+    /// <summary>Adds the check that every value is at least 1.</summary>
+    public static Option<int[]> AllPositive(Option<int[]> option)
+    {
+        option.Validators.Add(result => Each(result, 1, int.MaxValue, option.Name));
+        return option;
+    }
+
     private static void Each(OptionResult result, int min, int max, string name)
     {
         var values = result.GetValueOrDefault<int[]>() ?? [];
         if (values.Length == 0 || values.Any(v => v < min || v > max))
         {
-            result.AddError($"{name} takes one or more values from {min} to {max}.");
+            result.AddError(max == int.MaxValue ? $"{name} takes one or more values of at least {min}." : $"{name} takes one or more values from {min} to {max}.");
         }
     }
 }

@@ -84,7 +84,9 @@ public static class GatewayOverhead
         output.WriteLine(string.Create(c, $"  whole request  {SweepTable.Ms(result.DirectEndToEndMs),18} {SweepTable.Ms(result.ApiEndToEndMs),20} {Us(result.AddedPerRequestUs),11}"));
     }
 
-    private static string Us(double microseconds) => microseconds.ToString("+0;-0", CultureInfo.InvariantCulture) + " us";
+    private static string Us(double microseconds) => Math.Abs(microseconds) < 10_000
+        ? microseconds.ToString("+0;-0", CultureInfo.InvariantCulture) + " us"
+        : (microseconds / 1000).ToString("+0.0;-0.0", CultureInfo.InvariantCulture) + " ms";
 
     private static RequestSample Check(RequestSample sample) =>
         sample.Succeeded ? sample : throw new InvalidOperationException($"A measured request failed: {sample.Error}");

@@ -12,20 +12,14 @@ internal static class OverheadCommand
 {
     public static Command Create()
     {
-        var runs = new Option<int>("--runs") { Description = "Paired runs per model (API and direct alternate).", DefaultValueFactory = _ => 7 };
-        var scriptedTokens = new Option<int>("--scripted-tokens") { Description = "max_tokens on the scripted model.", DefaultValueFactory = _ => 200 };
+        var runs = BenchOptions.Positive(new("--runs") { Description = "Paired runs on the Qwen2.5-shaped model (API and direct alternate).", DefaultValueFactory = _ => 7 });
+        var scriptedRuns = BenchOptions.Positive(new("--scripted-runs") { Description = "Paired runs on the scripted model (milliseconds each).", DefaultValueFactory = _ => 60 });
+        var scriptedTokens = BenchOptions.Positive(new("--scripted-tokens") { Description = "max_tokens on the scripted model.", DefaultValueFactory = _ => 200 });
         var command = new Command("overhead", "Compare LlmStack.Api over HTTP with the embedded backend's chat client called in-process, on the same model and requests.")
         {
-            BenchOptions.Shape, BenchOptions.ModelsDir, runs, scriptedTokens, BenchOptions.MaxTokens, BenchOptions.PromptWords,
+            BenchOptions.Shape, BenchOptions.ModelsDir, runs, scriptedRuns, scriptedTokens, BenchOptions.MaxTokens, BenchOptions.PromptWords,
             BenchOptions.Threads, BenchOptions.BatchSize, BenchOptions.Json,
         };
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(runs) < 1 || result.GetValue(scriptedTokens) < 1)
-            {
-                result.AddError("--runs and --scripted-tokens must be at least 1.");
-            }
-        });
         command.SetAction(async (parse, cancellationToken) =>
         {
             var models = new BenchModels(parse.GetValue(BenchOptions.ModelsDir)!);
@@ -38,7 +32,7 @@ internal static class OverheadCommand
             GatewayOverhead.Write(Console.Out, shaped);
 
             var scripted = await GatewayOverhead.MeasureAsync("scripted (near-free inference)", models.Scripted(),
-                new Workload("scripted", PromptWords: 16, MaxTokens: parse.GetValue(scriptedTokens)), count, new EmbeddedTuning(ParallelSlots: 1), cancellationToken);
+                new Workload("scripted", PromptWords: 16, MaxTokens: parse.GetValue(scriptedTokens)), parse.GetValue(scriptedRuns), new EmbeddedTuning(ParallelSlots: 1), cancellationToken);
             GatewayOverhead.Write(Console.Out, scripted);
 
             await new BenchmarkReport { Command = "overhead", Overhead = [shaped, scripted] }.WriteAsync(parse.GetValue(BenchOptions.Json), cancellationToken);

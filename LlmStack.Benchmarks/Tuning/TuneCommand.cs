@@ -14,34 +14,26 @@ internal static class TuneCommand
 {
     public static Command Create()
     {
-        var threads = new Option<int[]>("--threads")
+        var threads = BenchOptions.AllPositive(new("--threads")
         {
             Description = "Thread counts to try.", AllowMultipleArgumentsPerToken = true,
             DefaultValueFactory = _ => Environment.ProcessorCount > 1 ? [1, Environment.ProcessorCount] : [1],
-        };
-        var batchSizes = new Option<uint[]>("--batch-sizes")
+        });
+        var batchSizes = BenchOptions.AllPositive(new("--batch-sizes")
         {
             Description = "Batch sizes to try.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [64, 256, 512],
-        };
-        var slots = new Option<int[]>("--parallel-slots")
+        });
+        var slots = BenchOptions.AllPositive(new("--parallel-slots")
         {
             Description = "ParallelSlots to try under --slot-load concurrent requests.", AllowMultipleArgumentsPerToken = true,
             DefaultValueFactory = _ => [1, 2, 4],
-        };
-        var slotLoad = new Option<int>("--slot-load") { Description = "Concurrent requests for the ParallelSlots runs.", DefaultValueFactory = _ => 4 };
-        var runs = new Option<int>("--runs") { Description = "Measured requests per configuration.", DefaultValueFactory = _ => 2 };
+        });
+        var slotLoad = BenchOptions.Positive(new("--slot-load") { Description = "Concurrent requests for the ParallelSlots runs.", DefaultValueFactory = _ => 4 });
+        var runs = BenchOptions.Positive(new("--runs") { Description = "Measured requests per configuration.", DefaultValueFactory = _ => 2 });
         var command = new Command("tune", "Measure the embedded backend's Threads, BatchSize and ParallelSlots on this machine for a Qwen2.5 shape.")
         {
             BenchOptions.Shape, BenchOptions.ModelsDir, threads, batchSizes, slots, slotLoad, runs, BenchOptions.MaxTokens, BenchOptions.PromptWords, BenchOptions.Json,
         };
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(threads)!.Any(t => t < 1) || result.GetValue(batchSizes)!.Any(b => b < 1) || result.GetValue(slots)!.Any(s => s < 1)
-                || result.GetValue(slotLoad) < 1 || result.GetValue(runs) < 1)
-            {
-                result.AddError("--threads, --batch-sizes, --parallel-slots, --slot-load and --runs take values of at least 1.");
-            }
-        });
         command.SetAction(async (parse, cancellationToken) =>
         {
             var shape = parse.GetValue(BenchOptions.Shape)!;
@@ -56,7 +48,7 @@ internal static class TuneCommand
             {
                 foreach (var batch in parse.GetValue(batchSizes)!)
                 {
-                    var result = await MeasureAsync(path, workload, new EmbeddedTuning(threadCount, batch, 1), concurrency: 1, count, cancellationToken);
+                    var result = await MeasureAsync(path, workload, new EmbeddedTuning(threadCount, (uint)batch, 1), concurrency: 1, count, cancellationToken);
                     results.Add(result);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"{result.Threads,7} {result.BatchSize,6} {result.PromptTokens,7} {SweepTable.Ms(result.TtftMs),9} {result.PrefillTokensPerSecond,14:F1} {result.DecodeTokensPerSecond,13:F1}"));

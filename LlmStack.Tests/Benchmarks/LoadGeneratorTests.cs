@@ -1,0 +1,94 @@
+extern alias bench;
+
+using bench::LlmStack.Benchmarks.Load;
+using LlmStack.Api.Models;
+using LlmStack.Tests.Fixtures;
+
+namespace LlmStack.Tests.Benchmarks;
+
+/// <summary>
+/// The load generator's wire timing and statistics, against the real API serving a scripted model whose reply
+/// length is known: the benchmark's figures are only worth what its counting is.
+/// </summary>
+public sealed class LoadGeneratorTests(GeneratedModels models)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    private static readonly int ReplyTokens = GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply).Count;
+
+    [Fact]
+    public async Task A_streamed_reply_is_timed_chunk_by_chunk_and_counted_from_usage()
+    {
+        await using var api = Serve();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress };
+
+        var sample = await new ChatStreamClient(http)
+            .SendAsync(new Workload("scripted", PromptWords: 5, MaxTokens: 200).Request(1), TestContext.Current.CancellationToken)
+            .WaitAsync(Timeout, TestContext.Current.CancellationToken);
+
+        Assert.Null(sample.Error);
+        Assert.Equal(ReplyTokens, sample.OutputTokens);
+        Assert.True(sample.PromptTokens > 5);
+        Assert.True(sample.ContentChunks > 1);
+        Assert.Equal(sample.ContentChunks - 1, sample.InterTokenMs.Count);
+        Assert.InRange(sample.TimeToFirstTokenMs!.Value, 0, sample.EndToEndMs);
+        Assert.True(sample.TimeToFirstTokenMs + sample.InterTokenMs.Sum() <= sample.EndToEndMs);
+    }
+
+    [Fact]
+    public async Task Sweep_sends_the_requested_count_per_level_and_reports_each_level()
+    {
+        await using var api = Serve();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress };
+        var client = new ChatStreamClient(http);
+        var workload = new Workload("scripted", PromptWords: 5, MaxTokens: 200);
+
+        var levels = await LoadSweep.RunAsync(new SweepLimits([1, 2], RequestsPerLevel: 3, TimeSpan.FromSeconds(30)),
+                (n, ct) => client.SendAsync(workload.Request(n), ct), onLevel: null, TestContext.Current.CancellationToken)
+            .WaitAsync(Timeout, TestContext.Current.CancellationToken);
+
+        Assert.Equal([1, 2], levels.Select(level => level.Concurrency));
+        Assert.All(levels, level =>
+        {
+            Assert.Equal(3, level.Requests);
+            Assert.Equal(0, level.Errors);
+            Assert.Equal(ReplyTokens, level.OutputTokensP50);
+            Assert.True(level.TtftP50Ms <= level.TtftP95Ms);
+            Assert.True(level.ItlP50Ms <= level.ItlP95Ms);
+            Assert.True(level.AggregateTokensPerSecond > 0);
+            // Three replies' tokens over the level's wall time.
+            Assert.Equal(3 * ReplyTokens / level.WallSeconds, level.AggregateTokensPerSecond, 6);
+        });
+    }
+
+    [Fact]
+    public async Task A_refused_request_is_an_error_sample_with_the_servers_message()
+    {
+        await using var api = Serve();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress };
+
+        var sample = await new ChatStreamClient(http)
+            .SendAsync(new Workload("no-such-model", PromptWords: 5, MaxTokens: 8).Request(1), TestContext.Current.CancellationToken)
+            .WaitAsync(Timeout, TestContext.Current.CancellationToken);
+
+        Assert.StartsWith("HTTP 404: ", sample.Error);
+        Assert.Contains("no-such-model", sample.Error);
+        Assert.Null(sample.TimeToFirstTokenMs);
+    }
+
+    [Fact]
+    public void Percentiles_interpolate_between_closest_ranks()
+    {
+        double[] values = [40, 10, 30, 20];
+
+        Assert.Equal(25, Percentiles.Median(values));
+        Assert.Equal(38.5, Percentiles.Of(values, 95)!.Value, 9);
+        Assert.Equal(10, Percentiles.Of(values, 0));
+        Assert.Equal(40, Percentiles.Of(values, 100));
+        Assert.Equal(7, Percentiles.Median([7]));
+        Assert.Null(Percentiles.Median([]));
+    }
+
+    private ApiApplication Serve() =>
+        new([new ModelOptions { Id = "scripted", Backend = "embedded", Path = models.Scripted }]);
+}
