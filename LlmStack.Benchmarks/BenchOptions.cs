@@ -34,7 +34,7 @@ internal static class BenchOptions
     public static readonly Option<int> PromptWords = Positive(new("--prompt-words")
     {
         Description = "Words of the user message (each request's prompt is unique, so no prompt cache helps).",
-        DefaultValueFactory = _ => 100,
+        DefaultValueFactory = _ => 60,
     });
 
     public static readonly Option<int> RequestTimeout = Positive(new("--request-timeout")

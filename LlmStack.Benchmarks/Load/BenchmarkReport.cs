@@ -14,6 +14,12 @@ public sealed record BenchmarkReport
 
     public string? Target { get; init; }
 
+    /// <summary>
+    /// The machine's 1, 5 and 15-minute load averages when the run ended (Linux): on a shared machine, figures
+    /// taken under a load above the core count are slower and noisier, and only ratios within the run compare.
+    /// </summary>
+    public string? LoadAverage { get; init; } = ReadLoadAverage();
+
     public Workload? Workload { get; init; }
 
     public IReadOnlyList<LevelSummary>? Levels { get; init; }
@@ -22,8 +28,13 @@ public sealed record BenchmarkReport
 
     public IReadOnlyList<Tuning.TuningResult>? Tuning { get; init; }
 
+    /// <summary>Prints the machine's load and writes the report to <paramref name="file"/> when one is given.</summary>
     public async Task WriteAsync(FileInfo? file, CancellationToken cancellationToken)
     {
+        if (LoadAverage is not null)
+        {
+            Console.WriteLine($"Load average (1/5/15 min) at the end: {LoadAverage} on {ProcessorCount} cores");
+        }
         if (file is null)
         {
             return;
@@ -32,6 +43,14 @@ public sealed record BenchmarkReport
         await using var stream = file.Create();
         await JsonSerializer.SerializeAsync(stream, this, BenchJsonContext.Default.BenchmarkReport, cancellationToken);
         Console.WriteLine($"Wrote {file.FullName}");
+    }
+
+    private static string? ReadLoadAverage()
+    {
+        const string LoadAverageFile = "/proc/loadavg";
+        return File.Exists(LoadAverageFile)
+            ? string.Join(' ', File.ReadAllText(LoadAverageFile).Split(' ').Take(3))
+            : null;
     }
 }
 
