@@ -44,8 +44,7 @@ internal static class LoadCommand
     /// <summary>Warms the server up with one request, then runs the sweep, printing each level as it completes.</summary>
     public static async Task<IReadOnlyList<LevelSummary>> RunAsync(Uri root, Workload workload, SweepLimits limits, TimeSpan requestTimeout, CancellationToken cancellationToken)
     {
-        // One connection per concurrent stream, never reused across levels mid-request: what separate users look like.
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue })
+        using var http = new HttpClient
         {
             BaseAddress = new Uri(root.ToString().TrimEnd('/') + "/"),
             Timeout = requestTimeout,

@@ -31,6 +31,7 @@ public static class GatewayOverhead
         Check(await Api(0));
         Check(await Direct(0));
 
+        var serverBefore = await ServerHistogram.ReadAsync(http, ServerHistogram.TimePerOutputToken, cancellationToken);
         var pairs = new List<(RequestSample Api, RequestSample Direct)>();
         for (var run = 1; run <= runs; run++)
         {
@@ -51,6 +52,8 @@ public static class GatewayOverhead
             pairs.Add((viaApi, viaDirect));
         }
 
+        var serverPerToken = (await ServerHistogram.ReadAsync(http, ServerHistogram.TimePerOutputToken, cancellationToken)).MeanSince(serverBefore);
+
         static double Ttft(RequestSample s) => s.TimeToFirstTokenMs ?? 0;
         static double PerChunk(RequestSample s) => s.InterTokenMs.Count > 0 ? s.InterTokenMs.Average() : 0;
         double Median(Func<(RequestSample Api, RequestSample Direct), double> of) => Percentiles.Median(pairs.Select(of)) ?? 0;
@@ -68,6 +71,7 @@ public static class GatewayOverhead
             DirectPerChunkMs = Median(p => PerChunk(p.Direct)),
             ApiPerChunkMs = Median(p => PerChunk(p.Api)),
             AddedPerChunkUs = Median(p => (PerChunk(p.Api) - PerChunk(p.Direct)) * 1000),
+            ApiServerPerTokenMs = serverPerToken * 1000,
             DirectEndToEndMs = Median(p => p.Direct.EndToEndMs),
             ApiEndToEndMs = Median(p => p.Api.EndToEndMs),
             AddedPerRequestUs = Median(p => (p.Api.EndToEndMs - p.Direct.EndToEndMs) * 1000),
@@ -82,6 +86,10 @@ public static class GatewayOverhead
         output.WriteLine(string.Create(c, $"  TTFT           {SweepTable.Ms(result.DirectTtftMs),18} {SweepTable.Ms(result.ApiTtftMs),20} {Us(result.AddedTtftUs),11} {result.TtftRatio,9:F3}"));
         output.WriteLine(string.Create(c, $"  per chunk      {SweepTable.Ms(result.DirectPerChunkMs),18} {SweepTable.Ms(result.ApiPerChunkMs),20} {Us(result.AddedPerChunkUs),11} {result.PerChunkRatio,9:F3}"));
         output.WriteLine(string.Create(c, $"  whole request  {SweepTable.Ms(result.DirectEndToEndMs),18} {SweepTable.Ms(result.ApiEndToEndMs),20} {Us(result.AddedPerRequestUs),11}"));
+        if (result.ApiServerPerTokenMs is { } server)
+        {
+            output.WriteLine(string.Create(c, $"  per token as the API measures it (gen_ai.server.time_per_output_token, mean): {SweepTable.Ms(server)}"));
+        }
     }
 
     private static string Us(double microseconds) => Math.Abs(microseconds) < 10_000

@@ -31,6 +31,13 @@ public sealed record OverheadResult
     /// <summary>Median over runs of the (API - direct) mean gap: the API's cost per streamed chunk.</summary>
     public double AddedPerChunkUs { get; init; }
 
+    /// <summary>
+    /// The API's own mean time per output token over the measured runs (its <c>gen_ai.server.time_per_output_token</c>
+    /// metric): close to <see cref="ApiPerChunkMs"/> means the added per-token time is spent inside the API process
+    /// (decode itself ran slower there), close to <see cref="DirectPerChunkMs"/> means it is spent on the way to the client.
+    /// </summary>
+    public double? ApiServerPerTokenMs { get; init; }
+
     public double DirectEndToEndMs { get; init; }
 
     public double ApiEndToEndMs { get; init; }
