@@ -23,6 +23,7 @@ trx=$(find "$results" -name '*.trx' -print -quit 2>/dev/null || true)
 if [ -n "$trx" ]; then
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
   count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
-  echo "Tests: $(count passed) passed, $(count failed) failed, $(count notExecuted) skipped"
+  total=$(count total); executed=$(count executed)
+  echo "Tests: $(count passed) passed, $(count failed) failed, $((total - executed)) skipped"
 fi
 exit "$status"

@@ -37,10 +37,7 @@ public static class ChatCompletionsApi
         {
             var response = await client.GetResponseAsync(request.Messages, request.Options, cancellationToken);
             var completion = response.ToChatCompletion(id, created, model.Id);
-            if (response.Text.Length > 0)
-            {
-                log.ContentArrived(response.Text);
-            }
+            log.Replied(response.Text);
             log.Finished(completion.Choices[0].FinishReason, response.Usage);
             return TypedResults.Json(completion, ApiJsonContext.Default.ChatCompletion);
         }

@@ -52,16 +52,22 @@ public sealed class ModelOptions
 
     // Embedded tuning (LLamaSharp / llama.cpp).
 
-    /// <summary>Context length in tokens per request; default: the model's own, capped at 4096.</summary>
+    /// <summary>
+    /// Context length in tokens per request (prompt + reply); default: the model's own, capped at 4096.
+    /// llama.cpp rounds it up to a multiple of 256.
+    /// </summary>
     public uint? ContextSize { get; set; }
 
-    /// <summary>CPU threads per request; default: a value measured to suit this machine.</summary>
+    /// <summary>
+    /// CPU threads per decode; default: 1 for models under 50M parameters (thread overhead dominates them),
+    /// otherwise every core.
+    /// </summary>
     public int? Threads { get; set; }
 
-    /// <summary>Prompt-processing batch size in tokens.</summary>
+    /// <summary>Prompt tokens per llama.cpp batch; default 128 (as fast as 512 on CPU, smaller buffers).</summary>
     public uint? BatchSize { get; set; }
 
-    /// <summary>Requests generated at once; the rest wait in a FIFO queue.</summary>
+    /// <summary>Requests generated at once (default 4); the rest wait in a FIFO queue.</summary>
     public int? ParallelSlots { get; set; }
 
     /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>

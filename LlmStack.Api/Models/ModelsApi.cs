@@ -32,7 +32,8 @@ public static class ModelsApi
     {
         Id = model.Id,
         Created = model.Created,
-        OwnedBy = model.OwnedBy,
+        // Clients that only read OpenAI's fields still see that the demo model is no real model.
+        OwnedBy = model.IsDemo ? "llmstack-demo" : model.OwnedBy,
         Backend = model.Backend,
         Demo = model.IsDemo ? true : null,
         ContextLength = model.ContextLength,

@@ -75,6 +75,9 @@ public sealed partial class RequestLog
         _completion?.Append(text);
     }
 
+    /// <summary>The whole reply of a non-streamed request: there is no first token to time.</summary>
+    public void Replied(string text) => _completion?.Append(text);
+
     public void Finished(string finishReason, UsageDetails? usage)
     {
         FinishReason = finishReason;

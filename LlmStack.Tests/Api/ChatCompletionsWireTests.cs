@@ -122,6 +122,20 @@ public sealed class ChatCompletionsWireTests
     }
 
     [Fact]
+    public async Task Rate_limited_backend_is_429_with_retry_after()
+    {
+        var backend = new InMemoryChatClient((_, _, _) => FailAfter([], ApiErrorException.RateLimited(Model, TimeSpan.FromSeconds(6.5))));
+        await using var app = InMemoryBackend.Serve((Model, backend));
+        using var client = app.CreateClient();
+
+        using var response = await PostAsync(client, """{"model":"scripted","messages":[{"role":"user","content":"hi"}]}""");
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(7), response.Headers.RetryAfter?.Delta);
+        Assert.Equal("rate_limit_exceeded", (await ErrorEnvelope.ReadAsync(response)).Code);
+    }
+
+    [Fact]
     public async Task Backend_failure_after_the_stream_started_is_an_error_event_that_ends_the_stream()
     {
         var backend = new InMemoryChatClient((_, _, _) => FailAfter(["Hel"], new InvalidOperationException("native crash details")));

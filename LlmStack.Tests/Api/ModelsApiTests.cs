@@ -30,6 +30,21 @@ public sealed class ModelsApiTests
     }
 
     [Fact]
+    public async Task Built_in_demo_model_is_labelled_as_a_demo()
+    {
+        await using var app = new ApiApplication([]);
+        using var client = app.CreateClient();
+
+        using var json = JsonDocument.Parse(await client.GetStringAsync("/v1/models", Cancel));
+
+        var model = Assert.Single(json.RootElement.GetProperty("data").EnumerateArray().ToList());
+        Assert.Equal("llmstack-demo", model.GetProperty("id").GetString());
+        Assert.True(model.GetProperty("demo").GetBoolean());
+        Assert.Equal("embedded", model.GetProperty("backend").GetString());
+        Assert.Contains("demo", model.GetProperty("owned_by").GetString());
+    }
+
+    [Fact]
     public async Task One_model_is_found_by_an_id_with_slashes_and_colons()
     {
         await using var app = InMemoryBackend.Serve(("org/beta:7b", InMemoryChatClient.Replying(["b"])));

@@ -302,6 +302,13 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         await chat.PickModelAsync(ChatUiStack.ScriptedModel);
 
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
+        // Out-of-range numbers are brought into the API's range where the reader can see it.
+        await chat.Page.GetByLabel("Max tokens").FillAsync("0");
+        await chat.Page.GetByLabel("Max tokens").BlurAsync();
+        await Assertions.Expect(chat.Page.GetByLabel("Max tokens")).ToHaveValueAsync("1");
+        await chat.Page.GetByLabel("Temperature").FillAsync("7");
+        await chat.Page.GetByLabel("Temperature").BlurAsync();
+        await Assertions.Expect(chat.Page.GetByLabel("Temperature")).ToHaveValueAsync("2");
         await chat.Page.GetByLabel("Max tokens").FillAsync("3");
         await chat.Page.GetByLabel("Temperature").FillAsync("0.2");
         await chat.Page.GetByLabel("System prompt").FillAsync("Be brief.");

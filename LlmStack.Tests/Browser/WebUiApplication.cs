@@ -1,12 +1,9 @@
 extern alias web;
 
 using System.Net;
+using LlmStack.Tests.Fixtures;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmStack.Tests.Browser;
 
@@ -27,15 +24,7 @@ public sealed class WebUiApplication : WebApplicationFactory<web::Program>
     }
 
     /// <summary>The page's URL; starts the server on first use.</summary>
-    public Uri BaseAddress
-    {
-        get
-        {
-            StartServer();
-            var addresses = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
-            return new Uri(addresses.Addresses.First() + "/");
-        }
-    }
+    public Uri BaseAddress => this.RootAddress();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

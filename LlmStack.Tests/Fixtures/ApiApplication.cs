@@ -2,9 +2,6 @@ using System.Globalization;
 using System.Net;
 using LlmStack.Api.Models;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -41,15 +38,7 @@ public class ApiApplication : WebApplicationFactory<Program>
     }
 
     /// <summary>The server's root URL (<c>http://127.0.0.1:&lt;port&gt;/</c>); starts the server on first use.</summary>
-    public Uri BaseAddress
-    {
-        get
-        {
-            StartServer();
-            var addresses = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
-            return new Uri(addresses.Addresses.First() + "/");
-        }
-    }
+    public Uri BaseAddress => this.RootAddress();
 
     /// <summary>The OpenAI-compatible root: what an OpenAI client takes as its endpoint.</summary>
     public Uri OpenAIEndpoint => new(BaseAddress, "v1/");

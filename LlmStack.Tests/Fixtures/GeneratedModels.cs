@@ -64,7 +64,7 @@ public sealed class GeneratedModels : IDisposable
     /// <summary>Random weights (tiny): arbitrary text, ends whenever it samples end-of-turn.</summary>
     public string Random { get; }
 
-    /// <summary>The number of tokens <see cref="ScriptedModel"/> emits for a reply (end-of-turn excluded).</summary>
+    /// <summary>The tokens a scripted model emits for <paramref name="reply"/>, one streamed piece each (end-of-turn excluded).</summary>
     public static IReadOnlyList<string> PiecesOf(string reply) => ScriptedModel.Pieces(reply);
 
     /// <summary>

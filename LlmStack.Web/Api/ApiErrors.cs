@@ -15,14 +15,16 @@ public static class ApiErrors
         ClientResultException { Status: > 0 } clientError =>
             $"The API answered {clientError.Status}: {ReadErrorMessage(clientError) ?? clientError.Message}",
         ClientResultException { InnerException: { } inner } => DescribeUnreachable(inner, apiAddress),
-        HttpRequestException or SocketException or TimeoutException => DescribeUnreachable(exception, apiAddress),
+        // Not the reader's Stop (the page handles that): the SDK's network timeout ran out.
+        HttpRequestException or SocketException or TimeoutException or OperationCanceledException =>
+            DescribeUnreachable(exception, apiAddress),
         _ => exception.Message,
     };
 
     /// <summary>Describes an API that did not answer (refused, timed out, not an LlmStack API).</summary>
     public static string DescribeUnreachable(Exception exception, Uri apiAddress) => exception switch
     {
-        TaskCanceledException or TimeoutException => $"The LlmStack API at {apiAddress} did not answer in time.",
+        OperationCanceledException or TimeoutException => $"The LlmStack API at {apiAddress} did not answer in time.",
         JsonException => $"{apiAddress} answered, but not like an LlmStack API ({exception.Message}).",
         HttpRequestException { StatusCode: { } status } =>
             $"The LlmStack API at {apiAddress} answered {(int)status} {status}.",

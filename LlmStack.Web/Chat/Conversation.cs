@@ -101,12 +101,18 @@ public sealed class ChatSettings
     /// <summary>Null leaves the API's default.</summary>
     public int? MaxTokens { get; set; }
 
-    public ChatOptions ToChatOptions() => new()
+    /// <summary>Brings typed-in numbers into the API's ranges, so the panel shows what will be sent.</summary>
+    public void Normalize()
     {
-        ModelId = Model,
-        Temperature = Temperature is { } t ? Math.Clamp(t, 0, MaxTemperature) : null,
-        MaxOutputTokens = MaxTokens is { } m ? Math.Clamp(m, 1, MaxOutputTokens) : null,
-    };
+        Temperature = Temperature is { } t ? MathF.Round(Math.Clamp(t, 0, MaxTemperature), 2) : null;
+        MaxTokens = MaxTokens is { } m ? Math.Clamp(m, 1, MaxOutputTokens) : null;
+    }
+
+    public ChatOptions ToChatOptions()
+    {
+        Normalize();
+        return new ChatOptions { ModelId = Model, Temperature = Temperature, MaxOutputTokens = MaxTokens };
+    }
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -1,3 +1,4 @@
+using System.Text;
 using LLama.Native;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
@@ -74,7 +75,10 @@ public sealed class EmbeddedBackend : IModelBackend
             EmbeddingGenerator = new EmbeddedEmbeddingGenerator(host),
             IsDemo = isDemo,
             ContextLength = host.ContextSize,
-            CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy($"{Path.GetFileName(host.Path)} loaded")),
+            FirstTokenTimeout = options.FirstTokenTimeout,
+            // Weights are loaded before the model is served, so a served embedded model is always ready.
+            CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy(
+                isDemo ? "built-in demo model loaded" : $"{Path.GetFileName(host.Path)} loaded")),
             Owned = new HostLease(host),
         };
     }
@@ -95,26 +99,55 @@ public sealed class EmbeddedBackend : IModelBackend
         }
     }
 
-    // llama.cpp logs every context it creates at info level; only its warnings and errors deserve more than Debug.
+    // llama.cpp's log callback is process-wide and outlives a host (tests start many), so it is set once
+    // and writes to the logger of the latest backend. It logs every context it creates at info level: only
+    // its warnings and errors deserve more than Debug. It must never throw back into native code.
+    private static volatile ILogger? s_nativeLogger;
+    private static int s_nativeLogsRouted;
+    private static readonly ThreadLocal<(StringBuilder Line, LogLevel Level)> s_nativeLine = new(() => (new StringBuilder(), LogLevel.Debug));
+
     private static void RouteNativeLogs(ILogger logger)
     {
-        if (NativeLibraryConfig.LLama.LibraryHasLoaded)
+        s_nativeLogger = logger;
+        if (Interlocked.Exchange(ref s_nativeLogsRouted, 1) == 0)
         {
-            return;
+            NativeLogConfig.llama_log_set(WriteNativeLog);
         }
-        NativeLibraryConfig.All.WithLogCallback((level, message) =>
+    }
+
+    private static void WriteNativeLog(LLamaLogLevel level, string message)
+    {
+        try
         {
-            var logLevel = level switch
+            // llama.cpp writes a line in fragments; "Continue" carries on the previous fragment's level.
+            var (line, lineLevel) = s_nativeLine.Value;
+            if (line.Length == 0 || level != LLamaLogLevel.Continue)
             {
-                LLamaLogLevel.Error => LogLevel.Error,
-                LLamaLogLevel.Warning => LogLevel.Warning,
-                _ => LogLevel.Debug,
-            };
-            if (logger.IsEnabled(logLevel) && !string.IsNullOrWhiteSpace(message))
-            {
-                logger.Log(logLevel, "{Message}", message.TrimEnd());
+                lineLevel = level switch
+                {
+                    LLamaLogLevel.Error => LogLevel.Error,
+                    LLamaLogLevel.Warning => LogLevel.Warning,
+                    LLamaLogLevel.Continue => lineLevel,
+                    _ => LogLevel.Debug,
+                };
+                s_nativeLine.Value = (line, lineLevel);
             }
-        });
+            line.Append(message);
+            if (!message.EndsWith('\n'))
+            {
+                return;
+            }
+            var text = line.ToString().TrimEnd();
+            line.Clear();
+            if (s_nativeLogger is { } target && target.IsEnabled(lineLevel) && text.Length > 0)
+            {
+                target.Log(lineLevel, "{Message}", text);
+            }
+        }
+        catch (Exception)
+        {
+            // An exception must not unwind into llama.cpp; a lost log line is the lesser harm.
+        }
     }
 
     private sealed class HostLease(EmbeddedModelHost host) : IAsyncDisposable

@@ -40,6 +40,7 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         {
             throw ApiErrorException.InvalidRequest("max_tokens must be at least 1.", "max_tokens");
         }
+        using var sampling = CreateSampling(options);
 
         using var slot = await host.Slots.AcquireAsync(cancellationToken).ConfigureAwait(false);
         var prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
@@ -53,7 +54,6 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         using var cached = host.RentContext(promptTokens);
         var context = cached.Context;
         using var abort = DecodeAbort.Register(context, cancellationToken);
-        using var sampling = CreateSampling(options);
         var responseId = $"chatcmpl-{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow;
         var decoder = new StreamingTokenDecoder(context);
@@ -180,6 +180,22 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         }
     }
 
+    // A required tool call is enforced, not hoped for; any JSON format (with or without a schema) is at
+    // least a JSON object.
+    private static Grammar? ChooseGrammar(ChatOptions? options)
+    {
+        var tools = options?.Tools?.OfType<AIFunctionDeclaration>().Select(t => t.Name).ToList() ?? [];
+        if (options?.ToolMode is RequiredChatToolMode required && tools.Count > 0)
+        {
+            if (required.RequiredFunctionName is { } name && !tools.Contains(name))
+            {
+                throw ApiErrorException.InvalidRequest($"tool_choice names the function '{name}', which is not among the tools.", "tool_choice");
+            }
+            return JsonGrammar.ToolCall(required.RequiredFunctionName is { } only ? [only] : tools);
+        }
+        return options?.ResponseFormat is ChatResponseFormatJson ? JsonGrammar.Object : null;
+    }
+
     private static DefaultSamplingPipeline CreateSampling(ChatOptions? options)
     {
         try
@@ -193,11 +209,10 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
                 FrequencyPenalty = options?.FrequencyPenalty ?? 0,
                 PresencePenalty = options?.PresencePenalty ?? 0,
                 Seed = options?.Seed is { } seed ? unchecked((uint)seed) : (uint)Random.Shared.Next(),
-                // Any JSON format (with or without a schema) is at least a JSON object.
-                Grammar = options?.ResponseFormat is ChatResponseFormatJson ? JsonGrammar.Object : null,
+                Grammar = ChooseGrammar(options),
             };
         }
-        catch (ArgumentOutOfRangeException ex)
+        catch (ArgumentOutOfRangeException ex) when (ex.ParamName == "value")
         {
             throw ApiErrorException.InvalidRequest(ex.Message);
         }

@@ -17,8 +17,12 @@ public sealed class EmbeddedModelHost : IDisposable
     /// <summary>Context length when the model's own is larger and none is configured.</summary>
     public const uint DefaultMaxContextSize = 4096;
 
-    /// <summary>Prompt tokens decoded per llama.cpp batch when none is configured (llama.cpp's own default).</summary>
-    public const uint DefaultBatchSize = 512;
+    /// <summary>
+    /// Prompt tokens decoded per llama.cpp batch when none is configured. Measured on a Qwen2.5-0.5B-shaped
+    /// model: prompt throughput at 128 matched llama.cpp's default of 512, while compute buffers shrink and
+    /// other requests' tokens interleave sooner (LLamaSharp runs one decode at a time per process).
+    /// </summary>
+    public const uint DefaultBatchSize = 128;
 
     /// <summary>Requests generating at once when none is configured; the rest wait in a FIFO queue.</summary>
     public const int DefaultParallelSlots = 4;

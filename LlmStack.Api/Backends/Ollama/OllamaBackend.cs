@@ -14,7 +14,7 @@ namespace LlmStack.Api.Backends.Ollama;
 /// travel with every request (Ollama has no per-model server setting for them); the model is ready once the
 /// server answers and has it pulled.
 /// </summary>
-internal sealed partial class OllamaBackend(IHttpClientFactory httpClients) : IModelBackend
+internal sealed partial class OllamaBackend(UpstreamHttpClients httpClients) : IModelBackend
 {
     // A probe that waits longer than this only tells the prober what a timeout would: the server is stuck.
     private static readonly TimeSpan ReadinessProbeTimeout = TimeSpan.FromSeconds(10);
@@ -40,7 +40,7 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients) : IM
 
     public ServedModel Create(ModelOptions options)
     {
-        var http = httpClients.CreateClient(UpstreamHttpClients.NameOf(options));
+        var http = httpClients.CreateClient(options);
         http.BaseAddress = UpstreamModelValidation.BaseAddress(options);
         var ollama = new OllamaServerClient(http, options.BackendModelName);
 

@@ -1,14 +1,22 @@
 using System.Net;
+using System.Text.Json;
+using LlmStack.Api.Backends.Upstream;
 using OllamaSharp;
 using OllamaSharp.Models;
 
 namespace LlmStack.Api.Backends.Ollama;
 
 /// <summary>
-/// OllamaSharp's client with prompt cancellation. OllamaSharp reads the NDJSON stream with
-/// <c>ReadLineAsync()</c> and no token, so a call canceled while Ollama processes the prompt would wait for
-/// the next line, possibly minutes. Here the call's token owns the response: canceling it disposes the
-/// response, which aborts the pending read and closes the connection, and Ollama stops generating.
+/// OllamaSharp's client, with two repairs to how it reads a streamed reply:
+/// <list type="bullet">
+/// <item>Prompt cancellation. A call canceled (by its caller or the first-token timeout) while Ollama processes
+/// the prompt would wait for the next line, possibly minutes. Here the call's token owns the response:
+/// canceling it disposes the response, which aborts the pending read and closes the connection, and Ollama
+/// stops generating.</item>
+/// <item>Errors in the stream. When generation fails after the stream started, Ollama sends
+/// <c>{"error":"..."}</c> in place of the next chunk; OllamaSharp takes it for an empty chunk and the reply
+/// ends quietly, truncated. Here such a line fails the call with Ollama's message.</item>
+/// </list>
 /// </summary>
 internal sealed class OllamaServerClient(HttpClient http, string model) : OllamaApiClient(http, model)
 {
@@ -40,10 +48,11 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
             _registration = cancellationToken.Register(static content => ((HttpContent)content!).Dispose(), inner);
         }
 
-        protected override Task<Stream> CreateContentReadStreamAsync() => _inner.ReadAsStreamAsync();
+        protected override async Task<Stream> CreateContentReadStreamAsync() =>
+            new ErrorLineStream(await _inner.ReadAsStreamAsync());
 
-        protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-            _inner.ReadAsStreamAsync(cancellationToken);
+        protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
+            new ErrorLineStream(await _inner.ReadAsStreamAsync(cancellationToken));
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => _inner.CopyToAsync(stream);
 
@@ -65,5 +74,123 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
             }
             base.Dispose(disposing);
         }
+    }
+
+    /// <summary>
+    /// Passes the NDJSON body through and watches for a line starting with <c>{"error":</c>; when one is
+    /// complete, the read fails with an <see cref="UpstreamHttpException"/> carrying Ollama's message.
+    /// </summary>
+    private sealed class ErrorLineStream(Stream inner) : Stream
+    {
+        private static readonly byte[] ErrorPrefix = "{\"error\":"u8.ToArray();
+        private const int MaxErrorLineBytes = 8 * 1024;
+
+        private bool _atLineStart = true;
+        private int _matched;
+        private MemoryStream? _errorLine;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await inner.ReadAsync(buffer, cancellationToken);
+            Inspect(buffer.Span[..read], endOfStream: read == 0);
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var read = inner.Read(buffer, offset, count);
+            Inspect(buffer.AsSpan(offset, read), endOfStream: read == 0);
+            return read;
+        }
+
+        private void Inspect(ReadOnlySpan<byte> bytes, bool endOfStream)
+        {
+            foreach (var b in bytes)
+            {
+                if (_errorLine is not null)
+                {
+                    if (b == (byte)'\n')
+                    {
+                        throw ErrorFrom(_errorLine);
+                    }
+                    if (_errorLine.Length < MaxErrorLineBytes)
+                    {
+                        _errorLine.WriteByte(b);
+                    }
+                }
+                else if ((_atLineStart || _matched > 0) && b == ErrorPrefix[_matched])
+                {
+                    _atLineStart = false;
+                    if (++_matched == ErrorPrefix.Length)
+                    {
+                        _errorLine = new MemoryStream();
+                        _errorLine.Write(ErrorPrefix);
+                    }
+                }
+                else
+                {
+                    _matched = 0;
+                    _atLineStart = b == (byte)'\n';
+                }
+            }
+            if (endOfStream && _errorLine is not null)
+            {
+                throw ErrorFrom(_errorLine);
+            }
+        }
+
+        private static UpstreamHttpException ErrorFrom(MemoryStream line)
+        {
+            string? message = null;
+            try
+            {
+                using var json = JsonDocument.Parse(line.ToArray());
+                message = json.RootElement.GetProperty("error").GetString();
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                // A cut-off line still says that generation failed.
+            }
+            return new UpstreamHttpException(HttpStatusCode.InternalServerError,
+                message ?? "Ollama reported an error in the middle of the stream", retryAfter: null);
+        }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+
+        public override ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

@@ -14,7 +14,7 @@ namespace LlmStack.Api.Backends.OpenAI;
 /// the server's base URL including its <c>/v1</c>. Ready once <c>GET {endpoint}/models</c> answers and,
 /// when the server lists its models, lists this one.
 /// </summary>
-internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBackend
+internal sealed class OpenAIBackend(UpstreamHttpClients httpClients) : IModelBackend
 {
     private static readonly TimeSpan ReadinessProbeTimeout = TimeSpan.FromSeconds(10);
 
@@ -28,7 +28,7 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
 
     public ServedModel Create(ModelOptions options)
     {
-        var http = httpClients.CreateClient(UpstreamHttpClients.NameOf(options));
+        var http = httpClients.CreateClient(options);
         var client = new OpenAIClient(
             new ApiKeyCredential(string.IsNullOrWhiteSpace(options.ApiKey) ? NoApiKey : options.ApiKey),
             new OpenAIClientOptions

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http;
@@ -9,22 +10,29 @@ namespace LlmStack.Api.Backends.Upstream;
 /// <summary>
 /// One named <see cref="HttpClient"/> per model served over HTTP (ollama, openai), from
 /// <see cref="IHttpClientFactory"/> so that service discovery (<c>http://ollama</c> under Aspire) and HTTP
-/// telemetry apply. The models are only known once configuration is bound, so the clients are configured
-/// on first use from <c>LlmStack:Models</c> rather than registered one by one at start.
+/// telemetry apply. Models are only known once configuration is bound, so each client is configured on first
+/// use from the model's settings rather than registered one by one at start.
 /// </summary>
-internal static class UpstreamHttpClients
+internal sealed class UpstreamHttpClients(IHttpClientFactory factory)
 {
     private const string NamePrefix = "LlmStack.Models:";
 
-    /// <summary>The factory name of a model's client.</summary>
-    public static string NameOf(ModelOptions model) => NamePrefix + model.Id;
+    private readonly ConcurrentDictionary<string, ModelOptions> _models = new(StringComparer.Ordinal);
 
-    public static IServiceCollection AddUpstreamHttpClients(this IServiceCollection services)
+    /// <summary>The client for <paramref name="model"/>, configured from its settings.</summary>
+    public HttpClient CreateClient(ModelOptions model)
+    {
+        var name = NamePrefix + model.Id;
+        _models[name] = model;
+        return factory.CreateClient(name);
+    }
+
+    public static void AddTo(IServiceCollection services)
     {
         services.AddHttpClient();
+        services.TryAddSingleton<UpstreamHttpClients>();
         services.TryAddEnumerable(
             ServiceDescriptor.Singleton<IConfigureOptions<HttpClientFactoryOptions>, UpstreamHttpClientSetup>());
-        return services;
     }
 
     /// <summary>
@@ -39,23 +47,17 @@ internal static class UpstreamHttpClients
     /// </list>
     /// Service discovery and telemetry from the defaults are kept.
     /// </summary>
-    /// <remarks>
-    /// Options are resolved when a client is first configured, not injected: validating
-    /// <see cref="LlmStackOptions"/> needs the backends, which need <see cref="IHttpClientFactory"/>, whose
-    /// setup is this class - injecting the options would make a dependency cycle that hangs the container.
-    /// </remarks>
+    // Resolves the clients through the service provider: taking UpstreamHttpClients directly would make the
+    // factory's options depend on the factory.
     private sealed class UpstreamHttpClientSetup(IServiceProvider services) : IConfigureNamedOptions<HttpClientFactoryOptions>
     {
         public void Configure(string? name, HttpClientFactoryOptions options)
         {
-            if (name is null || !name.StartsWith(NamePrefix, StringComparison.Ordinal))
+            if (name is null || !name.StartsWith(NamePrefix, StringComparison.Ordinal) ||
+                !services.GetRequiredService<UpstreamHttpClients>()._models.TryGetValue(name, out var model))
             {
                 return;
             }
-            var id = name[NamePrefix.Length..];
-            var llmStack = services.GetRequiredService<IOptions<LlmStackOptions>>();
-            var model = llmStack.Value.Models.FirstOrDefault(m => m.Id == id)
-                ?? throw new InvalidOperationException($"No model '{id}' is configured under LlmStack:Models.");
 
             options.HttpMessageHandlerBuilderActions.Add(handlers =>
             {

@@ -48,6 +48,27 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task Character_split_over_two_tokens_streams_whole()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"llmstack-utf8-{Guid.NewGuid():N}.gguf");
+        // "é" is the two bytes C3 A9, here two tokens of their own ("Ã" and "©" in byte-level form).
+        ScriptedModel.Write(path, new ScriptedModelSpec("Café au lait") { Tokens = ["Caf", "Ã", "©", ByteLevelBpeVocabulary.Encode(" au lait")] });
+        try
+        {
+            using var model = Load(path);
+
+            var updates = await Collect(model.Client.GetStreamingResponseAsync("Coffee?", cancellationToken: TestCancellation));
+
+            Assert.Equal(["Caf", "é", " au lait"], updates.Where(u => u.Text.Length > 0).Select(u => u.Text));
+            Assert.Equal(4, updates[^1].Contents.OfType<UsageContent>().Single().Details.OutputTokenCount);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task Usage_counts_the_templated_prompt_and_every_generated_token()
     {
         using var model = Load(models.Scripted);
@@ -245,6 +266,35 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
         Assert.Equal("get_weather", call.Name);
         Assert.Equal("Paris", Assert.IsType<JsonElement>(call.Arguments?["city"]).GetString());
         Assert.Equal("", response.Text);
+    }
+
+    [Fact]
+    public async Task Required_tool_choice_forces_a_call_even_from_random_weights()
+    {
+        using var model = Load(models.Random);
+        var options = new ChatOptions
+        {
+            Tools = [AIFunctionFactory.Create((string city) => "", "get_weather"), AIFunctionFactory.Create((int n) => "", "roll_dice")],
+            ToolMode = ChatToolMode.RequireSpecific("roll_dice"),
+            Seed = 4,
+            MaxOutputTokens = 2000,
+        };
+
+        var response = await model.Client.GetResponseAsync("Anything", options, TestCancellation).WaitAsync(Timeout, TestCancellation);
+
+        Assert.Equal(ChatFinishReason.ToolCalls, response.FinishReason);
+        Assert.Equal("roll_dice", Assert.Single(response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()).Name);
+    }
+
+    [Fact]
+    public async Task Required_tool_that_is_not_offered_is_an_invalid_request()
+    {
+        using var model = Load(models.Scripted);
+        var options = new ChatOptions { Tools = [AIFunctionFactory.Create(() => "", "noop")], ToolMode = ChatToolMode.RequireSpecific("missing") };
+
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() => model.Client.GetResponseAsync("Hi", options, TestCancellation));
+
+        Assert.Equal("tool_choice", error.Param);
     }
 
     [Fact]

@@ -23,6 +23,18 @@ public sealed class GeneratedModelTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task Scripted_model_carries_its_metadata_and_chatml_template()
+    {
+        using var weights = await LLamaWeights.LoadFromFileAsync(new ModelParams(models.Scripted), TestContext.Current.CancellationToken);
+
+        Assert.Equal(ByteLevelBpeVocabulary.ChatMLTemplate, weights.Metadata["tokenizer.chat_template"]);
+        Assert.Equal("qwen2", weights.Metadata["general.architecture"]);
+        Assert.Equal("llmstack-scripted", weights.Metadata["general.name"]);
+        Assert.Equal(weights.Vocab.EOT, weights.Vocab.EOS);
+        Assert.False(weights.Vocab.ShouldAddBOS);
+    }
+
+    [Fact]
     public async Task Scripted_model_keeps_its_script_at_high_temperature()
     {
         var sampling = new DefaultSamplingPipeline { Temperature = 1.5f, TopP = 1f, MinP = 0f, Seed = 1234 };

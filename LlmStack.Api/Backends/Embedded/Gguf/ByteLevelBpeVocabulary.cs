@@ -60,10 +60,11 @@ public sealed class ByteLevelBpeVocabulary
     public int ImEndId => _ids[ImEnd];
 
     /// <summary>
-    /// Builds the vocabulary. <paramref name="texts"/> become tokens of their own unless the vocabulary
-    /// already has them; <paramref name="size"/> adds filler words up to that count.
+    /// Builds the vocabulary. <paramref name="tokens"/> (in byte-level form, see <see cref="Encode"/>) become
+    /// tokens of their own unless the vocabulary already has them; <paramref name="size"/> adds filler words
+    /// up to that count.
     /// </summary>
-    public static ByteLevelBpeVocabulary Create(IEnumerable<string>? texts = null, int? size = null)
+    public static ByteLevelBpeVocabulary Create(IEnumerable<string>? tokens = null, int? size = null)
     {
         var vocabulary = new ByteLevelBpeVocabulary { Merges = BaseMerges.Select(m => $"{m.Left} {m.Right}").ToArray() };
         foreach (var b in ByteTable.Order)
@@ -74,9 +75,9 @@ public sealed class ByteLevelBpeVocabulary
         {
             vocabulary.AddToken(left + right, TokenType.Normal);
         }
-        foreach (var text in texts ?? [])
+        foreach (var token in tokens ?? [])
         {
-            vocabulary.AddToken(Encode(text), TokenType.Normal);
+            vocabulary.AddToken(token, TokenType.Normal);
         }
         vocabulary.AddToken(EndOfText, TokenType.Control);
         vocabulary.AddToken(ImStart, TokenType.Control);
@@ -122,11 +123,9 @@ public sealed class ByteLevelBpeVocabulary
         }
     }
 
-    /// <summary>The id of the token whose decoded text is <paramref name="text"/>.</summary>
-    public int IdOf(string text) =>
-        _ids.TryGetValue(Encode(text), out var id) || _ids.TryGetValue(text, out id)
-            ? id
-            : throw new KeyNotFoundException($"No token decodes to '{text}'.");
+    /// <summary>The id of <paramref name="token"/> (in byte-level form).</summary>
+    public int IdOf(string token) =>
+        _ids.TryGetValue(token, out var id) ? id : throw new KeyNotFoundException($"No token '{token}' in the vocabulary.");
 
     /// <summary>Maps UTF-8 text to its byte-level token form (e.g. a space becomes <c>Ġ</c>).</summary>
     public static string Encode(string text)
@@ -137,6 +136,22 @@ public sealed class ByteLevelBpeVocabulary
             builder.Append(ByteToUnicode[b]);
         }
         return builder.ToString();
+    }
+
+    /// <summary>The bytes a token in byte-level form stands for (the inverse of <see cref="Encode"/>).</summary>
+    public static byte[] Decode(string token)
+    {
+        var bytes = new List<byte>();
+        foreach (var rune in token.EnumerateRunes())
+        {
+            var index = Array.IndexOf(ByteToUnicode, rune.ToString());
+            if (index < 0)
+            {
+                throw new ArgumentException($"'{rune}' is not a byte-level symbol.", nameof(token));
+            }
+            bytes.Add((byte)index);
+        }
+        return [.. bytes];
     }
 
     /// <summary>Writes the <c>tokenizer.*</c> metadata.</summary>

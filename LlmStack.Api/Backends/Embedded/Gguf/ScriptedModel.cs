@@ -19,6 +19,14 @@ public sealed record ScriptedModelSpec(string Reply)
 
     /// <summary>Seed of the small random attention and feed-forward weights.</summary>
     public ulong Seed { get; init; } = 42;
+
+    /// <summary>
+    /// The reply as explicit tokens in byte-level form (see <see cref="ByteLevelBpeVocabulary.Encode"/>),
+    /// instead of <see cref="ScriptedModel.Pieces"/> of <see cref="Reply"/>; they must spell
+    /// <see cref="Reply"/> exactly. Lets a test split a character's UTF-8 bytes over tokens
+    /// (e.g. <c>"Ã"</c>, <c>"©"</c> for the two bytes of <c>é</c>).
+    /// </summary>
+    public IReadOnlyList<string>? Tokens { get; init; }
 }
 
 /// <summary>
@@ -37,10 +45,22 @@ public static partial class ScriptedModel
     private const float Strength = 40f;
     private const float NoiseAmplitude = 0.02f;
 
-    /// <summary>Writes the model to <paramref name="path"/> and returns the pieces the reply was split into.</summary>
-    public static IReadOnlyList<string> Write(string path, ScriptedModelSpec spec)
+    /// <summary>Writes the model to <paramref name="path"/>.</summary>
+    public static void Write(string path, ScriptedModelSpec spec)
     {
-        var pieces = Pieces(spec.Reply);
+        var pieces = spec.Tokens ?? Pieces(spec.Reply).Select(ByteLevelBpeVocabulary.Encode).ToList();
+        if (spec.Tokens is not null)
+        {
+            var spelled = spec.Tokens.SelectMany(ByteLevelBpeVocabulary.Decode).ToArray();
+            if (!spelled.AsSpan().SequenceEqual(System.Text.Encoding.UTF8.GetBytes(spec.Reply)))
+            {
+                throw new ArgumentException("The tokens do not spell the reply.", nameof(spec));
+            }
+            if (pieces.Distinct(StringComparer.Ordinal).Count() != pieces.Count || pieces.Contains(ByteLevelBpeVocabulary.Encode("\n")))
+            {
+                throw new ArgumentException("The tokens must be distinct and none a lone newline.", nameof(spec));
+            }
+        }
         var vocabulary = ByteLevelBpeVocabulary.Create(pieces);
         var pieceIds = pieces.Select(vocabulary.IdOf).ToArray();
         var biasDimension = pieces.Count;
@@ -91,7 +111,6 @@ public static partial class ScriptedModel
                 },
                 _ => GgufModelBuilder.Noise(slot.Name, spec.Seed, NoiseAmplitude),
             });
-        return pieces;
     }
 
     /// <summary>

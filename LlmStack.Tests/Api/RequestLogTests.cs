@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Text;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Models;
+using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LlmStack.Tests.Api;
+
+/// <summary>One structured log event per request; prompt and completion text only when configured.</summary>
+public sealed class RequestLogTests
+{
+    private const string Prompt = "my secret prompt";
+    private const string Reply = "my secret reply";
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Each_request_logs_one_event_with_its_figures_and_no_text()
+    {
+        var logs = new CapturedLogs();
+        await using (var app = Serve(logs, logContent: false))
+        {
+            using var client = app.CreateClient();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Headers = { { "x-request-id", "log-test-1" } },
+                Content = new StringContent($$"""{"model":"m","stream":true,"messages":[{"role":"user","content":"{{Prompt}}"}]}""", Encoding.UTF8, "application/json"),
+            };
+            using var response = await client.SendAsync(request, Cancel);
+            await response.Content.ReadAsStringAsync(Cancel);
+        }
+
+        var entry = Assert.Single(logs.Entries, e => e.Category == "LlmStack.Api.Telemetry.RequestLog");
+        Assert.Equal("log-test-1", entry.State["RequestId"]);
+        Assert.Equal("m", entry.State["Model"]);
+        Assert.Equal(true, entry.State["Stream"]);
+        Assert.Equal(200, entry.State["Status"]);
+        Assert.Equal("stop", entry.State["FinishReason"]);
+        Assert.Equal(7L, entry.State["PromptTokens"]);
+        Assert.Equal(1L, entry.State["CompletionTokens"]);
+        Assert.IsType<double>(entry.State["TimeToFirstTokenMs"]);
+        Assert.IsType<double>(entry.State["DurationMs"]);
+        Assert.DoesNotContain(logs.Entries, e => e.Message.Contains("secret", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Text_is_logged_only_when_LogContent_is_on()
+    {
+        var logs = new CapturedLogs();
+        await using (var app = Serve(logs, logContent: true))
+        {
+            using var client = app.CreateClient();
+            using var response = await client.PostAsync("/v1/chat/completions",
+                new StringContent($$"""{"model":"m","messages":[{"role":"user","content":"{{Prompt}}"}]}""", Encoding.UTF8, "application/json"), Cancel);
+            await response.Content.ReadAsStringAsync(Cancel);
+        }
+
+        var entry = Assert.Single(logs.Entries, e => e.Category == "LlmStack.Api.Telemetry.RequestLog");
+        Assert.Contains(Prompt, (string)entry.State["Prompt"]!);
+        Assert.Equal(Reply, entry.State["Completion"]);
+    }
+
+    private static ApiApplication Serve(CapturedLogs logs, bool logContent)
+    {
+        var backend = new InMemoryBackend(new Dictionary<string, InMemoryChatClient> { ["m"] = InMemoryChatClient.Replying([Reply]) });
+        return new ApiApplication(
+            [new ModelOptions { Id = "m", Backend = InMemoryBackend.BackendName }],
+            new Dictionary<string, string?> { ["LlmStack:LogContent"] = logContent ? "true" : "false" },
+            services =>
+            {
+                services.AddSingleton<IModelBackend>(backend);
+                services.AddSingleton<ILoggerProvider>(logs);
+            });
+    }
+
+    private sealed record Entry(string Category, string Message, IReadOnlyDictionary<string, object?> State);
+
+    private sealed class CapturedLogs : ILoggerProvider
+    {
+        public ConcurrentQueue<Entry> Entries { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Entries);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(string category, ConcurrentQueue<Entry> entries) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                var values = state as IEnumerable<KeyValuePair<string, object?>> ?? [];
+                entries.Enqueue(new Entry(category, formatter(state, exception) + exception, values.ToDictionary(kv => kv.Key, kv => kv.Value)));
+            }
+        }
+    }
+}

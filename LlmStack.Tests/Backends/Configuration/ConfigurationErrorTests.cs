@@ -1,0 +1,93 @@
+using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.Options;
+
+namespace LlmStack.Tests.Backends.Configuration;
+
+/// <summary>Each bad <c>LlmStack:Models</c> setting stops the API at start, with a message naming the key or file.</summary>
+public sealed class ConfigurationErrorTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("llmstack-config-").FullName;
+
+    public static TheoryData<string, string> BadSettings => new()
+    {
+        { "0:Id=a;0:Backend=vllm;0:Endpoint=http://localhost:8000/v1", "LlmStack:Models:0:Backend 'vllm' is not a backend; use one of: embedded, ollama, openai." },
+        { "0:Id=a;0:Backend=ollama", "LlmStack:Models:0:Endpoint is required for the ollama backend" },
+        { "0:Id=a;0:Backend=openai", "LlmStack:Models:0:Endpoint is required for the openai backend" },
+        { "0:Id=a;0:Backend=ollama;0:Endpoint=localhost:11434", "LlmStack:Models:0:Endpoint 'localhost:11434' is not an absolute http(s) URL" },
+        { "0:Id=a;0:Backend=openai;0:Endpoint=/v1", "LlmStack:Models:0:Endpoint '/v1' is not an absolute http(s) URL" },
+        { "0:Id=a;0:Backend=openai;0:Endpoint=ftp://models.example/v1", "LlmStack:Models:0:Endpoint 'ftp://models.example/v1' is not an absolute http(s) URL" },
+        { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;1:Id=a;1:Backend=ollama;1:Endpoint=http://localhost:11434", "LlmStack:Models:1:Id 'a' is configured twice." },
+        { "0:Backend=ollama;0:Endpoint=http://localhost:11434", "LlmStack:Models:0:Id is required" },
+        { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:ConnectTimeout=-00:00:01", "LlmStack:Models:0:ConnectTimeout must be positive" },
+        { "0:Id=a;0:Backend=openai;0:Endpoint=http://localhost:8000/v1;0:FirstTokenTimeout=00:00:00", "LlmStack:Models:0:FirstTokenTimeout must be positive" },
+        { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:NumCtx=0", "LlmStack:Models:0:NumCtx must be a positive number of tokens" },
+        { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:KeepAlive=forever", "LlmStack:Models:0:KeepAlive 'forever' is not a duration Ollama understands" },
+        { "0:Id=a;0:Backend=embedded", "LlmStack:Models:0:Path is required for the embedded backend" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSettings))]
+    public void A_bad_setting_stops_the_api_at_start_naming_its_key(string settings, string expected) =>
+        Assert.Contains(expected, StartFailure(Parse(settings)));
+
+    [Fact]
+    public void A_missing_gguf_file_stops_the_api_naming_the_file()
+    {
+        var path = Path.Combine(_directory, "absent.gguf");
+
+        Assert.Contains(path, StartFailure(new() { ["0:Id"] = "a", ["0:Backend"] = "embedded", ["0:Path"] = path }));
+    }
+
+    [Fact]
+    public void A_file_that_is_not_gguf_stops_the_api_naming_the_file()
+    {
+        var path = Path.Combine(_directory, "notes.gguf");
+        File.WriteAllText(path, "These are notes, not weights.");
+
+        Assert.Contains(path, StartFailure(new() { ["0:Id"] = "a", ["0:Backend"] = "embedded", ["0:Path"] = path }));
+    }
+
+    [Fact]
+    public void Environment_variable_form_reaches_the_same_validation()
+    {
+        // LlmStack__Models__0__Endpoint is how containers and the AppHost set it; the keys are reported in ':' form.
+        var failure = StartFailure(new() { ["0:Id"] = "a", ["0:Backend"] = "ollama", ["0:Endpoint"] = "nonsense" });
+
+        Assert.Contains("LlmStack:Models:0:Endpoint 'nonsense'", failure);
+    }
+
+    private static Dictionary<string, string?> Parse(string settings) =>
+        settings.Split(';').Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => (string?)pair[1]);
+
+    /// <summary>Starts the API with the settings (relative to <c>LlmStack:Models:</c>) and returns every message of the failure.</summary>
+    private static string StartFailure(Dictionary<string, string?> settings)
+    {
+        using var app = new ApiApplication([], settings.ToDictionary(s => "LlmStack:Models:" + s.Key, s => s.Value));
+        var error = Assert.ThrowsAny<Exception>(() => app.BaseAddress);
+        return string.Join("\n", Messages(error));
+    }
+
+    private static IEnumerable<string> Messages(Exception error)
+    {
+        for (Exception? current = error; current is not null; current = current.InnerException)
+        {
+            yield return current.Message;
+            if (current is OptionsValidationException validation)
+            {
+                foreach (var failure in validation.Failures)
+                {
+                    yield return failure;
+                }
+            }
+            if (current is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions.SelectMany(Messages))
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}

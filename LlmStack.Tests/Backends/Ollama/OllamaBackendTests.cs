@@ -1,0 +1,316 @@
+using System.Diagnostics;
+using System.Net;
+using LlmStack.Api.Errors;
+using LlmStack.Api.Models;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace LlmStack.Tests.Backends.Ollama;
+
+/// <summary>One Ollama-protocol server and one API host serving a model per behaviour of that server.</summary>
+public sealed class OllamaBackendFixture : IAsyncLifetime
+{
+    public OllamaProtocolServer Server { get; private set; } = null!;
+
+    public BackendHost Host { get; private set; } = null!;
+
+    private Unreachable.SilentListener _silent = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        Server = await OllamaProtocolServer.StartAsync();
+        _silent = await Unreachable.SilentListener.StartAsync();
+        var endpoint = Server.Endpoint.ToString();
+        Host = new BackendHost(
+            Model("qwen-test", endpoint, "scripted:1b", m => { m.NumCtx = 8192; m.KeepAlive = "30m"; }),
+            Model("plain", endpoint, "scripted:plain"),
+            Model("missing", endpoint, "missing:7b"),
+            Model("busy", endpoint, "busy:1b"),
+            Model("broken", endpoint, "broken:1b"),
+            Model("stalling", endpoint, "stalling:1b"),
+            Model("failing", endpoint, "failing:1b"),
+            Model("holding", endpoint, "holding:cancel"),
+            Model("holding-timeout", endpoint, "holding:timeout", m => m.FirstTokenTimeout = TimeSpan.FromMilliseconds(500)),
+            Model("refused", Unreachable.RefusingEndpoint().ToString(), "scripted:1b"),
+            Model("silent", _silent.Endpoint.ToString(), "scripted:1b", m => m.ConnectTimeout = TimeSpan.FromMilliseconds(500)));
+        _ = Host.Services;
+    }
+
+    private static ModelOptions Model(string id, string endpoint, string upstream, Action<ModelOptions>? configure = null)
+    {
+        var model = new ModelOptions { Id = id, Backend = "ollama", Endpoint = endpoint, UpstreamModel = upstream };
+        configure?.Invoke(model);
+        return model;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await Server.DisposeAsync();
+        _silent.Dispose();
+    }
+}
+
+public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFixture<OllamaBackendFixture>
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private OllamaProtocolServer Server => fixture.Server;
+
+    [Fact]
+    public async Task Streamed_reply_arrives_line_by_line_with_usage_and_finish_reason()
+    {
+        const string prompt = "Say hello, stream 1.";
+        var updates = await fixture.Host.ChatClient("qwen-test")
+            .GetStreamingResponseAsync(prompt, cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+
+        var texts = updates.Select(u => u.Text).Where(t => t.Length > 0).ToList();
+        Assert.Equal(OllamaProtocolServer.ReplyTokens, texts);
+        var usage = updates.SelectMany(u => u.Contents).OfType<UsageContent>().Single().Details;
+        Assert.Equal(prompt.Length, usage.InputTokenCount);
+        Assert.Equal(OllamaProtocolServer.ReplyTokens.Length, usage.OutputTokenCount);
+        Assert.Equal(ChatFinishReason.Stop, updates.Last(u => u.FinishReason is not null).FinishReason);
+    }
+
+    [Fact]
+    public async Task Non_streamed_reply_carries_the_whole_text_and_usage()
+    {
+        const string prompt = "Say hello, in one piece.";
+        var response = await fixture.Host.ChatClient("qwen-test").GetResponseAsync(prompt, cancellationToken: Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(string.Concat(OllamaProtocolServer.ReplyTokens), response.Text);
+        Assert.Equal(prompt.Length, response.Usage?.InputTokenCount);
+        Assert.Equal(OllamaProtocolServer.ReplyTokens.Length, response.Usage?.OutputTokenCount);
+        Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
+        Assert.False(Server.RequestsFor("/api/chat", "scripted:1b").Single(r => Prompt(r) == prompt)["stream"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Model_settings_and_request_options_reach_ollama()
+    {
+        const string prompt = "Which options arrive?";
+        var options = new ChatOptions
+        {
+            ModelId = "qwen-test",
+            Temperature = 0.25f,
+            TopP = 0.5f,
+            Seed = 42,
+            StopSequences = ["END"],
+            MaxOutputTokens = 3,
+        };
+        var response = await fixture.Host.ChatClient("qwen-test").GetResponseAsync(prompt, options, Token).WaitAsync(Bound, Token);
+
+        var request = Server.RequestsFor("/api/chat", "scripted:1b").Single(r => Prompt(r) == prompt);
+        Assert.Equal("30m", (string?)request["keep_alive"]);
+        var sent = request["options"]!;
+        Assert.Equal(8192, (int?)sent["num_ctx"]);
+        Assert.Equal(0.25, (double)sent["temperature"]!, 3);
+        Assert.Equal(0.5, (double)sent["top_p"]!, 3);
+        Assert.Equal(42, (int?)sent["seed"]);
+        Assert.Equal(["END"], sent["stop"]!.AsArray().Select(s => (string?)s));
+        Assert.Equal(3, (int?)sent["num_predict"]);
+        // The server honoured num_predict, and the backend reports why the reply ended.
+        Assert.Equal(string.Concat(OllamaProtocolServer.ReplyTokens.Take(3)), response.Text);
+        Assert.Equal(ChatFinishReason.Length, response.FinishReason);
+    }
+
+    [Fact]
+    public async Task A_model_without_settings_sends_neither_num_ctx_nor_keep_alive()
+    {
+        const string prompt = "No settings here.";
+        await fixture.Host.ChatClient("plain").GetResponseAsync(prompt, cancellationToken: Token).WaitAsync(Bound, Token);
+
+        var request = Server.RequestsFor("/api/chat", "scripted:plain").Single(r => Prompt(r) == prompt);
+        Assert.Null(request["keep_alive"]);
+        Assert.Null(request["options"]?["num_ctx"]);
+    }
+
+    [Fact]
+    public async Task Embeddings_come_back_in_input_order()
+    {
+        var generator = fixture.Host.Model("qwen-test").EmbeddingGenerator!;
+        var embeddings = await generator.GenerateAsync(["a", "three"], cancellationToken: Token).WaitAsync(Bound, Token);
+
+        Assert.Equal([[1f, 0.5f, -1f], [5f, 0.5f, -1f]], embeddings.Select(e => e.Vector.ToArray()));
+        Assert.Equal("scripted:1b", (string?)Server.RequestsFor("/api/embed", "scripted:1b").Last()["model"]);
+    }
+
+    [Fact]
+    public async Task Embedding_with_a_model_not_pulled_is_a_model_not_found_error()
+    {
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() =>
+            fixture.Host.Model("missing").EmbeddingGenerator!.GenerateAsync(["a"], cancellationToken: Token).WaitAsync(Bound, Token));
+
+        Assert.Equal(404, error.StatusCode);
+        Assert.Equal("model_not_found", error.Code);
+    }
+
+    [Fact]
+    public async Task A_pulled_model_is_ready_and_reports_its_configured_context_length()
+    {
+        var model = fixture.Host.Model("qwen-test");
+        var result = await model.CheckReadyAsync(Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.Equal(8192, model.ContextLength);
+    }
+
+    [Fact]
+    public async Task Without_NumCtx_the_context_length_is_learned_from_api_show()
+    {
+        var model = fixture.Host.Model("plain");
+        var result = await model.CheckReadyAsync(Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.Equal(6144, model.ContextLength);
+    }
+
+    [Fact]
+    public async Task A_model_not_pulled_is_not_ready_and_says_so()
+    {
+        var result = await fixture.Host.Model("missing").CheckReadyAsync(Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.StartsWith("model missing:7b is not pulled yet", result.Description);
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_is_not_ready_and_says_why()
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var result = await fixture.Host.Model("refused").CheckReadyAsync(Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("is unreachable: Connection refused", result.Description);
+        // Refused connections are not retried: the answer comes at once, not after a retry schedule.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3), $"took {stopwatch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Readyz_names_each_model_state()
+    {
+        using var client = fixture.Host.CreateClient();
+        using var response = await client.GetAsync("/readyz", Token).WaitAsync(Bound, Token);
+        var body = await response.Content.ReadAsStringAsync(Token);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("model missing:7b is not pulled yet", body);
+        Assert.Contains("model scripted:1b is pulled", body);
+    }
+
+    public static TheoryData<string, bool, int, string> Failures => new()
+    {
+        { "missing", true, 404, "model_not_found" },
+        { "missing", false, 404, "model_not_found" },
+        { "busy", true, 429, "rate_limit_exceeded" },
+        { "busy", false, 429, "rate_limit_exceeded" },
+        { "broken", true, 502, "backend_error" },
+        { "broken", false, 502, "backend_error" },
+        { "refused", true, 503, "backend_unavailable" },
+        { "refused", false, 503, "backend_unavailable" },
+        { "silent", true, 504, "backend_timeout" },
+        { "holding-timeout", true, 504, "backend_timeout" },
+        { "holding-timeout", false, 504, "backend_timeout" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public async Task Backend_failures_become_api_errors(string model, bool stream, int status, string code)
+    {
+        var client = fixture.Host.ChatClient(model);
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() => stream
+            ? client.GetStreamingResponseAsync("Fail, please.", cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token)
+            : client.GetResponseAsync("Fail, please.", cancellationToken: Token).WaitAsync(Bound, Token));
+
+        Assert.Equal(status, error.StatusCode);
+        Assert.Equal(code, error.Code);
+    }
+
+    [Fact]
+    public async Task Upstream_messages_and_retry_after_are_kept()
+    {
+        var missing = await Assert.ThrowsAsync<ApiErrorException>(() =>
+            fixture.Host.ChatClient("missing").GetResponseAsync("Hi", cancellationToken: Token).WaitAsync(Bound, Token));
+        var busy = await Assert.ThrowsAsync<ApiErrorException>(() =>
+            fixture.Host.ChatClient("busy").GetResponseAsync("Hi", cancellationToken: Token).WaitAsync(Bound, Token));
+        var broken = await Assert.ThrowsAsync<ApiErrorException>(() =>
+            fixture.Host.ChatClient("broken").GetResponseAsync("Hi", cancellationToken: Token).WaitAsync(Bound, Token));
+
+        Assert.Contains("model 'missing:7b' not found", missing.Message);
+        Assert.Equal(TimeSpan.FromSeconds(7), busy.RetryAfter);
+        Assert.Contains("llama runner process has terminated", broken.Message);
+    }
+
+    [Fact]
+    public async Task An_error_line_in_the_stream_becomes_a_backend_error_with_ollamas_message()
+    {
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("failing")
+            .GetStreamingResponseAsync("Start, then fail.", cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token));
+
+        Assert.Equal(502, error.StatusCode);
+        Assert.Contains("an error was encountered while running the model", error.Message);
+    }
+
+    [Fact]
+    public async Task The_first_token_timeout_frees_the_server()
+    {
+        await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("holding-timeout")
+            .GetStreamingResponseAsync("Wait for it.", cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token));
+
+        await Server.Abandoned("holding:timeout").WaitAsync(Bound, Token);
+    }
+
+    [Fact]
+    public async Task Canceling_while_ollama_holds_the_prompt_stops_at_once_and_frees_the_server()
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        var consuming = fixture.Host.ChatClient("holding")
+            .GetStreamingResponseAsync("A long prompt to process.", cancellationToken: cancel.Token).ToListAsync(cancel.Token).AsTask();
+        await Server.Holding("holding:cancel").WaitAsync(Bound, Token);
+
+        var stopwatch = Stopwatch.StartNew();
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => consuming.WaitAsync(Bound, Token));
+        await Server.Abandoned("holding:cancel").WaitAsync(Bound, Token);
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"took {stopwatch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Canceling_a_stalled_stream_ends_it_at_once_and_frees_the_server()
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        var received = 0;
+        var consuming = Task.Run(async () =>
+        {
+            await foreach (var update in fixture.Host.ChatClient("stalling")
+                               .GetStreamingResponseAsync("Think hard.", cancellationToken: cancel.Token))
+            {
+                if (update.Text.Length > 0 && ++received == 2)
+                {
+                    await cancel.CancelAsync();
+                }
+            }
+        }, Token);
+
+        // OllamaSharp alone would wait for a third line that never comes.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => consuming.WaitAsync(TimeSpan.FromSeconds(2), Token));
+        await Server.Abandoned("stalling:1b").WaitAsync(Bound, Token);
+        Assert.Equal(2, received);
+    }
+
+    [Theory]
+    [InlineData("30m", "30m")]
+    [InlineData("1h30m", "1h30m")]
+    [InlineData("-1", "-1s")]
+    [InlineData("300", "300s")]
+    [InlineData("0", "0s")]
+    [InlineData("forever", null)]
+    [InlineData("5 minutes", null)]
+    public void KeepAlive_is_sent_as_a_duration_ollama_parses(string configured, string? sent) =>
+        Assert.Equal(sent, LlmStack.Api.Backends.Ollama.OllamaBackend.KeepAliveFor(configured));
+
+    private static string? Prompt(System.Text.Json.Nodes.JsonObject request) =>
+        (string?)request["messages"]!.AsArray().Last()!["content"];
+}

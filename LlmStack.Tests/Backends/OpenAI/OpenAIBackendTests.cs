@@ -1,0 +1,185 @@
+using System.ClientModel;
+using System.Text;
+using LlmStack.Api.Errors;
+using LlmStack.Api.Models;
+using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection;
+using OpenAI;
+
+namespace LlmStack.Tests.Backends.OpenAI;
+
+/// <summary>
+/// A real OpenAI-compatible upstream (a second LlmStack API running a generated model through llama.cpp), a
+/// failing fake one, and the API under test serving models from both on the openai backend.
+/// </summary>
+public sealed class OpenAIBackendFixture(GeneratedModels generated) : IAsyncLifetime
+{
+    public const string UpstreamId = "upstream-scripted";
+
+    public ApiApplication Upstream { get; private set; } = null!;
+
+    public FakeOpenAIServer Fake { get; private set; } = null!;
+
+    public BackendHost Host { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        Upstream = new ApiApplication([new ModelOptions { Id = UpstreamId, Backend = "embedded", Path = generated.Scripted }]);
+        Fake = await FakeOpenAIServer.StartAsync();
+        var fake = Fake.Endpoint.ToString();
+        Host = new BackendHost(
+            [
+                Model("chained", Upstream.OpenAIEndpoint.ToString(), UpstreamId),
+                Model("unlisted", Upstream.OpenAIEndpoint.ToString(), "not-served-there"),
+                .. FakeOpenAIServer.ListedModels.Where(id => id != "holding").Select(id => Model(id, fake, id)),
+                Model("holding", fake, "holding", m => m.FirstTokenTimeout = TimeSpan.FromMilliseconds(500)),
+                Model("refused", Unreachable.RefusingEndpoint().ToString(), "anything"),
+            ]);
+        _ = Host.BaseAddress;
+    }
+
+    private static ModelOptions Model(string id, string endpoint, string upstream, Action<ModelOptions>? configure = null)
+    {
+        var model = new ModelOptions { Id = id, Backend = "openai", Endpoint = endpoint, UpstreamModel = upstream };
+        configure?.Invoke(model);
+        return model;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await Upstream.DisposeAsync();
+        await Fake.DisposeAsync();
+    }
+}
+
+public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFixture<OpenAIBackendFixture>
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task The_chain_api_to_api_to_llama_cpp_streams_the_exact_text()
+    {
+        // An OpenAI client of the API under test, whose model lives on another LlmStack API's llama.cpp.
+        var client = new OpenAIClient(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = fixture.Host.OpenAIEndpoint })
+            .GetChatClient("chained");
+        var pieces = new List<string>();
+        var stream = client.CompleteChatStreamingAsync([new global::OpenAI.Chat.UserChatMessage("Hello?")], cancellationToken: Token);
+        await foreach (var update in stream.WithCancellation(Token))
+        {
+            pieces.AddRange(update.ContentUpdate.Select(part => part.Text).Where(text => text.Length > 0));
+        }
+
+        Assert.Equal(GeneratedModels.ScriptedReply, string.Concat(pieces));
+        // Token by token all the way through: the middle API passes every piece on as it comes.
+        Assert.Equal(GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply), pieces);
+    }
+
+    [Fact]
+    public async Task A_non_streamed_reply_through_the_backend_has_text_usage_and_finish_reason()
+    {
+        var response = await fixture.Host.ChatClient("chained").GetResponseAsync("Hello?", cancellationToken: Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(GeneratedModels.ScriptedReply, response.Text);
+        Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
+        Assert.Equal(GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply).Count, response.Usage?.OutputTokenCount);
+        Assert.True(response.Usage?.InputTokenCount > 0);
+    }
+
+    [Fact]
+    public async Task Embeddings_through_the_backend_are_the_upstream_models_own()
+    {
+        var direct = await fixture.Upstream.Services.GetRequiredService<ModelCatalog>().Models.Single().EmbeddingGenerator!
+            .GenerateAsync(["The same text."], cancellationToken: Token).WaitAsync(Bound, Token);
+        var chained = await fixture.Host.Model("chained").EmbeddingGenerator!
+            .GenerateAsync(["The same text."], cancellationToken: Token).WaitAsync(Bound, Token);
+
+        Assert.NotEmpty(direct[0].Vector.ToArray());
+        Assert.Equal(direct[0].Vector.ToArray(), chained[0].Vector.ToArray());
+    }
+
+    [Fact]
+    public async Task A_listed_model_is_ready()
+    {
+        var result = await fixture.Host.Model("chained").CheckReadyAsync(Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+    }
+
+    [Fact]
+    public async Task A_model_the_upstream_does_not_list_is_not_ready_and_says_so()
+    {
+        var result = await fixture.Host.Model("unlisted").CheckReadyAsync(Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("does not serve model not-served-there", result.Description);
+        Assert.Contains(OpenAIBackendFixture.UpstreamId, result.Description);
+    }
+
+    [Fact]
+    public async Task An_unreachable_upstream_is_not_ready_and_says_why()
+    {
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        var result = await fixture.Host.Model("refused").CheckReadyAsync(Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("Connection refused", result.Description);
+        // GET /models is not retried (the service defaults would retry a GET three times, ~14 s): the prober repeats.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3), $"took {stopwatch.Elapsed}");
+    }
+
+    public static TheoryData<string, bool, int, string, string> Failures => new()
+    {
+        { "unauthorized", false, 502, "backend_error", "Incorrect API key provided" },
+        { "gone", false, 404, "model_not_found", "The model `gone` does not exist." },
+        { "gone", true, 404, "model_not_found", "The model `gone` does not exist." },
+        { "limited", false, 429, "rate_limit_exceeded", "rate limiting" },
+        { "limited", true, 429, "rate_limit_exceeded", "rate limiting" },
+        { "crashing", false, 502, "backend_error", "The server had an error while processing your request." },
+        { "crashing", true, 502, "backend_error", "The server had an error while processing your request." },
+        { "overloaded", false, 503, "backend_unavailable", "The engine is currently overloaded." },
+        { "refused", true, 503, "backend_unavailable", "Connection refused" },
+        { "holding", true, 504, "backend_timeout", "FirstTokenTimeout" },
+        { "holding", false, 504, "backend_timeout", "FirstTokenTimeout" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public async Task Upstream_failures_become_api_errors_with_the_upstream_message(
+        string model, bool stream, int status, string code, string message)
+    {
+        var client = fixture.Host.ChatClient(model);
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() => stream
+            ? client.GetStreamingResponseAsync("Fail, please.", cancellationToken: Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token)
+            : client.GetResponseAsync("Fail, please.", cancellationToken: Token).WaitAsync(Bound, Token));
+
+        Assert.Equal(status, error.StatusCode);
+        Assert.Equal(code, error.Code);
+        Assert.Contains(message, error.Message);
+    }
+
+    [Fact]
+    public async Task Rate_limits_keep_the_upstream_retry_after()
+    {
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() =>
+            fixture.Host.ChatClient("limited").GetResponseAsync("Hi", cancellationToken: Token).WaitAsync(Bound, Token));
+
+        Assert.Equal(TimeSpan.FromSeconds(12), error.RetryAfter);
+    }
+
+    [Fact]
+    public async Task Canceling_while_the_upstream_holds_the_stream_stops_at_once()
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        cancel.CancelAfter(TimeSpan.FromMilliseconds(200));
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+
+        // The 500 ms first-token timeout must not turn the caller's own cancellation into a 504.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fixture.Host.ChatClient("holding")
+            .GetStreamingResponseAsync("Wait.", cancellationToken: cancel.Token).ToListAsync(cancel.Token).AsTask().WaitAsync(Bound, Token));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromMilliseconds(450), $"took {stopwatch.Elapsed}");
+    }
+}
