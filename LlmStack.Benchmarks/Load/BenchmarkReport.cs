@@ -70,7 +70,7 @@ public static class SweepTable
             Ms(level.TtftP50Ms), Ms(level.TtftP95Ms), Ms(level.ItlP50Ms), Ms(level.ItlP95Ms), Ms(level.EndToEndP50Ms),
             level.AggregateTokensPerSecond.ToString("F1", CultureInfo.InvariantCulture),
             level.PerStreamTokensPerSecond?.ToString("F1", CultureInfo.InvariantCulture) ?? "-",
-            $"{level.PromptTokensP50:F0}/{level.OutputTokensP50:F0}"));
+            level.OutputTokensP50 is null ? "-" : $"{level.PromptTokensP50:F0}/{level.OutputTokensP50:F0}"));
         if (level.FirstError is { } error)
         {
             output.WriteLine($"      first error: {error}");

@@ -11,16 +11,15 @@ internal static class LoadCommand
         {
             Description = "Root of the OpenAI-compatible server (its /v1/chat/completions is called), e.g. http://127.0.0.1:5080/.",
             Required = true,
-            Validators =
+            CustomParser = result =>
             {
-                result =>
+                var text = result.Tokens.Single().Value;
+                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri is { IsLoopback: true, Scheme: "http" or "https" })
                 {
-                    if (result.GetValueOrDefault<Uri>() is { IsAbsoluteUri: true, IsLoopback: true, Scheme: "http" or "https" })
-                    {
-                        return;
-                    }
-                    result.AddError("--url must be an absolute http(s) URL on this machine (localhost, 127.0.0.1 or ::1): the load generator only targets loopback.");
-                },
+                    return uri;
+                }
+                result.AddError($"--url '{text}' must be an absolute http(s) URL on this machine (localhost, 127.0.0.1 or ::1): the load generator only targets loopback.");
+                return null;
             },
         };
         var model = new Option<string>("--model") { Description = "The model id to send.", Required = true };
