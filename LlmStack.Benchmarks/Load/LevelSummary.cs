@@ -35,6 +35,9 @@ public sealed record LevelSummary
 
     public double WallSeconds { get; init; }
 
+    /// <summary>Every request of the level, in completion order (for the JSON report).</summary>
+    public IReadOnlyList<RequestSample> Samples { get; init; } = [];
+
     public static LevelSummary From(int concurrency, IReadOnlyList<RequestSample> samples, TimeSpan wall)
     {
         var ok = samples.Where(s => s.Succeeded).ToList();
@@ -56,6 +59,7 @@ public sealed record LevelSummary
             PromptTokensP50 = Percentiles.Median(ok.Select(s => s.PromptTokens).OfType<int>().Select(t => (double)t)),
             OutputTokensP50 = Percentiles.Median(ok.Select(s => s.OutputTokens).OfType<int>().Select(t => (double)t)),
             WallSeconds = wall.TotalSeconds,
+            Samples = samples,
         };
     }
 }

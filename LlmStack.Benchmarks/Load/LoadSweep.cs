@@ -24,7 +24,7 @@ public static class LoadSweep
         var requestNumber = 0;
         foreach (var concurrency in limits.Concurrency)
         {
-            var samples = new ConcurrentBag<RequestSample>();
+            var samples = new ConcurrentQueue<RequestSample>();
             var started = 0;
             var clock = Stopwatch.StartNew();
             async Task Client()
@@ -32,7 +32,7 @@ public static class LoadSweep
                 while (Interlocked.Increment(ref started) <= limits.RequestsPerLevel && clock.Elapsed < limits.TimePerLevel)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    samples.Add(await send(Interlocked.Increment(ref requestNumber), cancellationToken));
+                    samples.Enqueue(await send(Interlocked.Increment(ref requestNumber), cancellationToken));
                 }
             }
             await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(Client, cancellationToken)));

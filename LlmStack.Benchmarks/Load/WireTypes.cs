@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace LlmStack.Benchmarks.Load;
@@ -44,7 +45,7 @@ public sealed record BenchError(
 /// <summary>An error response body: <c>{"error": {...}}</c>.</summary>
 public sealed record BenchErrorBody([property: JsonPropertyName("error")] BenchError? Error);
 
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = true)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = true)]
 [JsonSerializable(typeof(BenchChatRequest))]
 [JsonSerializable(typeof(BenchChunk))]
 [JsonSerializable(typeof(BenchErrorBody))]
