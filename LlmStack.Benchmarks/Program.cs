@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlmStack.Benchmarks;
 using LlmStack.Benchmarks.Hosting;
 using LlmStack.Benchmarks.Load;
 using LlmStack.Benchmarks.Overhead;
@@ -11,4 +12,12 @@ var root = new RootCommand("LlmStack load benchmark: time to first token, inter-
     OverheadCommand.Create(),
     TuneCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (BenchmarkException ex)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 1;
+}

@@ -11,11 +11,16 @@ public sealed partial class ApiProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
-    private readonly Process _process;
+    // The API's last lines of output, to tell why it failed to start or stopped.
+    private const int OutputLinesKept = 40;
 
-    private ApiProcess(Process process, Uri baseAddress)
+    private readonly Process _process;
+    private readonly Queue<string> _output;
+
+    private ApiProcess(Process process, Queue<string> output, Uri baseAddress)
     {
         _process = process;
+        _output = output;
         BaseAddress = baseAddress;
     }
 
@@ -38,7 +43,7 @@ public sealed partial class ApiProcess : IAsyncDisposable
         environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         // No collector to export to; a blank endpoint switches the OTLP exporter off.
         environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "";
-        // One log line per request written to a pipe would be measured as API overhead; production logs at Warning too.
+        // A log line per request written to a pipe would be measured as API overhead: keep what an operator keeps.
         environment["Logging__LogLevel__Default"] = "Warning";
         environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         environment["LlmStack__Models__0__Id"] = modelId;
@@ -51,16 +56,25 @@ public sealed partial class ApiProcess : IAsyncDisposable
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {start.FileName}.");
         var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var output = new List<string>();
+        var output = new Queue<string>();
         void Read(object? sender, DataReceivedEventArgs e)
         {
             if (e.Data is null)
             {
                 return;
             }
+            // Stack frames would crowd the API's own message out of the lines kept.
+            if (e.Data.TrimStart().StartsWith("at ", StringComparison.Ordinal))
+            {
+                return;
+            }
             lock (output)
             {
-                output.Add(e.Data);
+                output.Enqueue(e.Data);
+                if (output.Count > OutputLinesKept)
+                {
+                    output.Dequeue();
+                }
             }
             if (ListeningOn().Match(e.Data) is { Success: true } match)
             {
@@ -81,16 +95,16 @@ public sealed partial class ApiProcess : IAsyncDisposable
             if (first == exited)
             {
                 await exited; // a timeout or cancellation surfaces here
-                throw new InvalidOperationException($"LlmStack.Api exited with code {process.ExitCode} before listening:\n{Tail(output)}");
+                throw new BenchmarkException($"LlmStack.Api exited with code {process.ExitCode} before listening:\n{Tail(output)}");
             }
-            var api = new ApiProcess(process, await listening.Task);
+            var api = new ApiProcess(process, output, await listening.Task);
             await api.WaitUntilReadyAsync(timeout.Token);
             return api;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             Stop(process);
-            throw new TimeoutException($"LlmStack.Api was not ready within {StartTimeout.TotalSeconds:F0} s:\n{Tail(output)}");
+            throw new BenchmarkException($"LlmStack.Api was not ready within {StartTimeout.TotalSeconds:F0} s:\n{Tail(output)}");
         }
         catch
         {
@@ -111,11 +125,23 @@ public sealed partial class ApiProcess : IAsyncDisposable
         using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
         while (true)
         {
-            using var response = await http.GetAsync("readyz", cancellationToken);
-            if (response.IsSuccessStatusCode)
+            try
             {
-                return;
+                using var response = await http.GetAsync("readyz", cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
             }
+            catch (HttpRequestException) when (_process.HasExited)
+            {
+                // Reported below with the API's own words.
+            }
+            if (_process.HasExited)
+            {
+                throw new BenchmarkException($"LlmStack.Api exited with code {_process.ExitCode} while loading the model:\n{Tail(_output)}");
+            }
+            // Model loading has no completion signal but readiness: poll it.
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
     }
@@ -135,11 +161,11 @@ public sealed partial class ApiProcess : IAsyncDisposable
         }
     }
 
-    private static string Tail(List<string> output)
+    private static string Tail(Queue<string> output)
     {
         lock (output)
         {
-            return string.Join('\n', output.TakeLast(20));
+            return string.Join('\n', output);
         }
     }
 

@@ -97,5 +97,5 @@ public static class GatewayOverhead
         : (microseconds / 1000).ToString("+0.0;-0.0", CultureInfo.InvariantCulture) + " ms";
 
     private static RequestSample Check(RequestSample sample) =>
-        sample.Succeeded ? sample : throw new InvalidOperationException($"A measured request failed: {sample.Error}");
+        sample.Succeeded ? sample : throw new BenchmarkException($"A measured request failed: {sample.Error}");
 }

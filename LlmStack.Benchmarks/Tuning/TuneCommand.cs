@@ -78,14 +78,14 @@ internal static class TuneCommand
         var warmup = await InProcessChat.SendAsync(client, workload with { PromptWords = 8, MaxTokens = 4 }, 0, cancellationToken);
         if (!warmup.Succeeded)
         {
-            throw new InvalidOperationException($"The warm-up request failed ({tuning}): {warmup.Error}");
+            throw new BenchmarkException($"The warm-up request failed ({tuning}): {warmup.Error}");
         }
         var levels = await LoadSweep.RunAsync(new SweepLimits([concurrency], requests, TimeSpan.FromMinutes(10)),
             (n, ct) => InProcessChat.SendAsync(client, workload, n, ct), onLevel: null, cancellationToken);
         var level = levels[0];
         if (level.FirstError is { } error)
         {
-            throw new InvalidOperationException($"A measured request failed ({tuning}): {error}");
+            throw new BenchmarkException($"A measured request failed ({tuning}): {error}");
         }
         return new TuningResult
         {
