@@ -89,6 +89,27 @@ public sealed class LoadGeneratorTests(GeneratedModels models)
         Assert.Null(Percentiles.Median([]));
     }
 
+    [Fact]
+    public void Level_figures_count_failures_and_take_latencies_from_successful_requests_only()
+    {
+        RequestSample[] samples =
+        [
+            new() { TimeToFirstTokenMs = 100, InterTokenMs = [10, 30], EndToEndMs = 140, OutputTokens = 3, PromptTokens = 20 },
+            new() { TimeToFirstTokenMs = 300, InterTokenMs = [20], EndToEndMs = 400, OutputTokens = 2, PromptTokens = 20 },
+            new() { TimeToFirstTokenMs = 5, InterTokenMs = [1], EndToEndMs = 6, Error = "stream error: boom" },
+        ];
+
+        var level = LevelSummary.From(2, samples, TimeSpan.FromSeconds(2));
+
+        Assert.Equal((3, 1, "stream error: boom"), (level.Requests, level.Errors, level.FirstError));
+        Assert.Equal(200, level.TtftP50Ms);
+        Assert.Equal(20, level.ItlP50Ms);
+        Assert.Equal(270, level.EndToEndP50Ms);
+        Assert.Equal(2.5, level.AggregateTokensPerSecond);
+        // Stream speeds: 2 tokens in 40 ms = 50 tok/s, 1 token in 100 ms = 10 tok/s.
+        Assert.Equal(30, level.PerStreamTokensPerSecond!.Value, 9);
+    }
+
     private ApiApplication Serve() =>
         new([new ModelOptions { Id = "scripted", Backend = "embedded", Path = models.Scripted }]);
 }
