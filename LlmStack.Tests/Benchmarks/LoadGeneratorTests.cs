@@ -19,12 +19,7 @@ public sealed class LoadGeneratorTests(GeneratedModels models)
     [Fact]
     public async Task A_streamed_reply_is_timed_chunk_by_chunk_and_counted_from_usage()
     {
-        await using var api = Serve();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress };
-
-        var sample = await new ChatStreamClient(http)
-            .SendAsync(new Workload("scripted", PromptWords: 5, MaxTokens: 200).Request(1), TestContext.Current.CancellationToken)
-            .WaitAsync(Timeout, TestContext.Current.CancellationToken);
+        var sample = await SendOneAsync("scripted", maxTokens: 200);
 
         Assert.Null(sample.Error);
         Assert.Equal(ReplyTokens, sample.OutputTokens);
@@ -64,12 +59,7 @@ public sealed class LoadGeneratorTests(GeneratedModels models)
     [Fact]
     public async Task A_refused_request_is_an_error_sample_with_the_servers_message()
     {
-        await using var api = Serve();
-        using var http = new HttpClient { BaseAddress = api.BaseAddress };
-
-        var sample = await new ChatStreamClient(http)
-            .SendAsync(new Workload("no-such-model", PromptWords: 5, MaxTokens: 8).Request(1), TestContext.Current.CancellationToken)
-            .WaitAsync(Timeout, TestContext.Current.CancellationToken);
+        var sample = await SendOneAsync("no-such-model", maxTokens: 8);
 
         Assert.StartsWith("HTTP 404: ", sample.Error);
         Assert.Contains("no-such-model", sample.Error);
@@ -108,6 +98,15 @@ public sealed class LoadGeneratorTests(GeneratedModels models)
         Assert.Equal(2.5, level.AggregateTokensPerSecond);
         // Stream speeds: 2 tokens in 40 ms = 50 tok/s, 1 token in 100 ms = 10 tok/s.
         Assert.Equal(30, level.PerStreamTokensPerSecond!.Value, 9);
+    }
+
+    private async Task<RequestSample> SendOneAsync(string model, int maxTokens)
+    {
+        await using var api = Serve();
+        using var http = new HttpClient { BaseAddress = api.BaseAddress };
+        return await new ChatStreamClient(http)
+            .SendAsync(new Workload(model, PromptWords: 5, MaxTokens: maxTokens).Request(1), TestContext.Current.CancellationToken)
+            .WaitAsync(Timeout, TestContext.Current.CancellationToken);
     }
 
     private ApiApplication Serve() =>
