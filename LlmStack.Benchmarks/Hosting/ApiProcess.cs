@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace LlmStack.Benchmarks.Hosting;
+
+/// <summary>
+/// LlmStack.Api started as its own process, the way users run it, serving one embedded model configured
+/// through <c>LlmStack__Models__0__*</c> environment variables, on a loopback port the OS picks.
+/// </summary>
+public sealed partial class ApiProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
+
+    // The API's last lines of output, to tell why it failed to start or stopped.
+    private const int OutputLinesKept = 40;
+
+    private readonly Process _process;
+    private readonly Queue<string> _output;
+
+    private ApiProcess(Process process, Queue<string> output, Uri baseAddress)
+    {
+        _process = process;
+        _output = output;
+        BaseAddress = baseAddress;
+    }
+
+    /// <summary><c>http://127.0.0.1:&lt;port&gt;/</c>.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>Starts the API and returns once <c>/readyz</c> says the model is loaded.</summary>
+    /// <param name="tuning">The embedded backend settings to pass as <c>LlmStack:Models:0:*</c> keys.</param>
+    public static async Task<ApiProcess> StartAsync(string modelId, string modelPath, EmbeddedTuning tuning, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo(ApiExecutable())
+        {
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var environment = start.Environment;
+        environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // No collector to export to; a blank endpoint switches the OTLP exporter off.
+        environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "";
+        // A log line per request written to a pipe would be measured as API overhead: keep what an operator keeps.
+        environment["Logging__LogLevel__Default"] = "Warning";
+        environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        environment["LlmStack__Models__0__Id"] = modelId;
+        environment["LlmStack__Models__0__Backend"] = "embedded";
+        environment["LlmStack__Models__0__Path"] = modelPath;
+        foreach (var (key, value) in tuning.Settings())
+        {
+            environment[$"LlmStack__Models__0__{key}"] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {start.FileName}.");
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new Queue<string>();
+        void Read(object? sender, DataReceivedEventArgs e)
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+            // Stack frames would crowd the API's own message out of the lines kept.
+            if (e.Data.TrimStart().StartsWith("at ", StringComparison.Ordinal))
+            {
+                return;
+            }
+            lock (output)
+            {
+                output.Enqueue(e.Data);
+                if (output.Count > OutputLinesKept)
+                {
+                    output.Dequeue();
+                }
+            }
+            if (ListeningOn().Match(e.Data) is { Success: true } match)
+            {
+                listening.TrySetResult(new Uri(match.Groups["url"].Value.TrimEnd('/') + "/"));
+            }
+        }
+        process.OutputDataReceived += Read;
+        process.ErrorDataReceived += Read;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(StartTimeout);
+        try
+        {
+            var exited = process.WaitForExitAsync(timeout.Token);
+            var first = await Task.WhenAny(listening.Task, exited);
+            if (first == exited)
+            {
+                await exited; // a timeout or cancellation surfaces here
+                throw new BenchmarkException($"LlmStack.Api exited with code {process.ExitCode} before listening:\n{Tail(output)}");
+            }
+            var api = new ApiProcess(process, output, await listening.Task);
+            await api.WaitUntilReadyAsync(timeout.Token);
+            return api;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Stop(process);
+            throw new BenchmarkException($"LlmStack.Api was not ready within {StartTimeout.TotalSeconds:F0} s:\n{Tail(output)}");
+        }
+        catch
+        {
+            Stop(process);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Stop(_process);
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        _process.Dispose();
+    }
+
+    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        while (true)
+        {
+            try
+            {
+                using var response = await http.GetAsync("readyz", cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException) when (_process.HasExited)
+            {
+                // Reported below with the API's own words.
+            }
+            if (_process.HasExited)
+            {
+                throw new BenchmarkException($"LlmStack.Api exited with code {_process.ExitCode} while loading the model:\n{Tail(_output)}");
+            }
+            // Model loading has no completion signal but readiness: poll it.
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+    }
+
+    private static string ApiExecutable()
+    {
+        // The project reference copies the API's app host next to the benchmark.
+        var path = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "LlmStack.Api.exe" : "LlmStack.Api");
+        return File.Exists(path) ? path : throw new FileNotFoundException($"LlmStack.Api was not found next to the benchmark: {path}. Build the solution first.");
+    }
+
+    private static void Stop(Process process)
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+    }
+
+    private static string Tail(Queue<string> output)
+    {
+        lock (output)
+        {
+            return string.Join('\n', output);
+        }
+    }
+
+    [GeneratedRegex(@"Now listening on: (?<url>http://\S+)")]
+    private static partial Regex ListeningOn();
+}

@@ -1,0 +1,35 @@
+using System.Globalization;
+using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Models;
+
+namespace LlmStack.Benchmarks.Hosting;
+
+/// <summary>The embedded backend's tuning keys a run sets; null leaves the API's default.</summary>
+public sealed record EmbeddedTuning(int? Threads = null, uint? BatchSize = null, int? ParallelSlots = null)
+{
+    /// <summary>The model's options as the API would bind them from <c>LlmStack:Models:0:*</c>.</summary>
+    public ModelOptions ModelOptions(string id, string path) => new()
+    {
+        Id = id, Backend = EmbeddedBackend.BackendName, Path = path, Threads = Threads, BatchSize = BatchSize, ParallelSlots = ParallelSlots,
+    };
+
+    /// <summary>The keys under <c>LlmStack:Models:0:</c> that are set.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Settings()
+    {
+        if (Threads is { } threads)
+        {
+            yield return new(nameof(Threads), threads.ToString(CultureInfo.InvariantCulture));
+        }
+        if (BatchSize is { } batch)
+        {
+            yield return new(nameof(BatchSize), batch.ToString(CultureInfo.InvariantCulture));
+        }
+        if (ParallelSlots is { } slots)
+        {
+            yield return new(nameof(ParallelSlots), slots.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    public override string ToString() =>
+        Settings().Any() ? string.Join(", ", Settings().Select(s => $"{s.Key}={s.Value}")) : "default tuning";
+}

@@ -1,0 +1,23 @@
+using System.CommandLine;
+using LlmStack.Benchmarks;
+using LlmStack.Benchmarks.Hosting;
+using LlmStack.Benchmarks.Load;
+using LlmStack.Benchmarks.Overhead;
+using LlmStack.Benchmarks.Tuning;
+
+var root = new RootCommand("LlmStack load benchmark: time to first token, inter-token latency and tokens/s, over HTTP and in-process.")
+{
+    LoadCommand.Create(),
+    ApiCommand.Create(),
+    OverheadCommand.Create(),
+    TuneCommand.Create(),
+};
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (BenchmarkException ex)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 1;
+}
