@@ -14,9 +14,7 @@ namespace LlmStack.Tests.Browser;
 public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
 {
     public const string ScriptedModel = "scripted";
-    // Unique in the test run: OpenTelemetry sees the meters of every API host in the process, so the
-    // in-flight gauge on this API's /metrics is read by this model's label.
-    public const string LoopingModel = "endless";
+    public const string LoopingModel = "looping";
     public const string HostileModel = "hostile";
 
     /// <summary>Debian's package; browser downloads are impossible here, and test.sh installs it.</summary>

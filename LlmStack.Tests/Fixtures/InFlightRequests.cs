@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace LlmStack.Tests.Api;
+namespace LlmStack.Tests.Fixtures;
 
 /// <summary>
 /// Follows <c>llmstack.requests.active</c> of one API instance (its own meter factory, so parallel tests do not
