@@ -6,6 +6,12 @@ using LlmStack.Tests.Fixtures;
 namespace LlmStack.Tests.Api;
 
 /// <summary>What Prometheus scrapes from <c>/metrics</c> after real requests.</summary>
+/// <remarks>
+/// Run alone: OpenTelemetry aggregates the same-named instruments of every API host in the test process into
+/// one stream, and drops that stream when any of those hosts stops - a test host stopping in parallel would
+/// take this test's series with it. (One API per process, as in production, has neither effect.)
+/// </remarks>
+[Collection(nameof(MetricsTests))]
 public sealed class MetricsTests(GeneratedModels models)
 {
     private const int Requests = 5;
@@ -48,3 +54,6 @@ public sealed class MetricsTests(GeneratedModels models)
             .Where(line => line.StartsWith(name + "{", StringComparison.Ordinal) && labels.All(label => line.Contains(label, StringComparison.Ordinal)))
             .Sum(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
 }
+
+[CollectionDefinition(nameof(MetricsTests), DisableParallelization = true)]
+public sealed class MetricsTestsCollection;
