@@ -25,13 +25,20 @@ internal static unsafe partial class DecodeAbort
     public static bool AbortedRecentlyOnThisThread => t_abortedAt != 0 && Environment.TickCount64 - t_abortedAt < 1000;
 
     /// <summary>Makes <paramref name="context"/>'s decodes abort once <paramref name="cancellationToken"/> is cancelled, until disposed.</summary>
-    public static IDisposable? Register(SafeLLamaContextHandle context, CancellationToken cancellationToken, ILogger? logger = null)
+    public static IDisposable? Register(SafeLLamaContextHandle context, CancellationToken cancellationToken, ILogger? logger = null) =>
+        cancellationToken.CanBeCanceled ? Register(context, () => cancellationToken.IsCancellationRequested, logger) : null;
+
+    /// <summary>
+    /// Makes <paramref name="context"/>'s decodes abort whenever <paramref name="shouldAbort"/> says so, until disposed.
+    /// It is asked often during a decode, on llama.cpp's thread: it must be quick and must not throw.
+    /// </summary>
+    public static IDisposable? Register(SafeLLamaContextHandle context, Func<bool> shouldAbort, ILogger? logger = null)
     {
-        if (s_unavailable || !cancellationToken.CanBeCanceled)
+        if (s_unavailable)
         {
             return null;
         }
-        var state = GCHandle.Alloc(new StrongBox<CancellationToken>(cancellationToken));
+        var state = GCHandle.Alloc(shouldAbort);
         try
         {
             llama_set_abort_callback(context.DangerousGetHandle(), &ShouldAbort, (void*)GCHandle.ToIntPtr(state));
@@ -49,7 +56,7 @@ internal static unsafe partial class DecodeAbort
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static byte ShouldAbort(void* data)
     {
-        if (GCHandle.FromIntPtr((nint)data).Target is StrongBox<CancellationToken> { Value.IsCancellationRequested: true })
+        if (GCHandle.FromIntPtr((nint)data).Target is Func<bool> shouldAbort && shouldAbort())
         {
             t_abortedAt = Environment.TickCount64;
             return 1;

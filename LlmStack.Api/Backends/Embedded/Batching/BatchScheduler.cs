@@ -55,8 +55,9 @@ public sealed class BatchScheduler : IDisposable
         _metrics = metrics;
         _modelTag = new(LlmStackMetrics.RequestModel, modelId);
         _logger = logger;
-        // Lets a shutdown interrupt a decode in progress (a prompt chunk of a large model takes seconds).
-        _abort = DecodeAbort.Register(context, _shutdown.Token, logger);
+        // Interrupts a decode in progress (a prompt chunk of a large model takes seconds) at shutdown, and when
+        // every request in the step has been cancelled: then nobody waits for its result.
+        _abort = DecodeAbort.Register(context, ShouldAbortStep, logger);
         _loop = new Thread(Run) { IsBackground = true, Name = $"llama batch loop ({modelId})" };
         _loop.Start();
     }
@@ -246,6 +247,11 @@ public sealed class BatchScheduler : IDisposable
             {
                 throw new OperationCanceledException(_shutdown.Token);
             }
+            if (result == DecodeResult.ComputeAborted && AllCancelled())
+            {
+                // Ended with their cancellation at the start of the next step.
+                return;
+            }
             if (result != DecodeResult.NoKvSlot)
             {
                 var error = new InvalidOperationException($"llama.cpp failed to decode: {result}.");
@@ -292,6 +298,21 @@ public sealed class BatchScheduler : IDisposable
                 Sample(generation);
             }
         }
+    }
+
+    // Called by llama.cpp during a decode, while the loop thread waits in it: _batched does not change meanwhile.
+    private bool ShouldAbortStep() => _shutdown.IsCancellationRequested || AllCancelled();
+
+    private bool AllCancelled()
+    {
+        foreach (var (generation, _) in _batched)
+        {
+            if (!generation.IsCancelled)
+            {
+                return false;
+            }
+        }
+        return _batched.Count > 0;
     }
 
     // The next token of every generating sequence, then prompt chunks in arrival order up to the step's budget.
