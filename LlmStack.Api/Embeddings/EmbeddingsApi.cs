@@ -74,8 +74,7 @@ public static class EmbeddingsApi
                         JsonValueKind.String => NonEmpty(item.GetString()!, param),
                         JsonValueKind.Number or JsonValueKind.Array => throw ApiErrorException.InvalidRequest(
                             "Token arrays are not supported as 'input': send text.", param, "unsupported_value"),
-                        _ => throw ApiErrorException.InvalidRequest(
-                            $"Invalid type for '{param}': expected a string, but got {ChatRequestMapping.Describe(item)}.", param, "invalid_type"),
+                        _ => throw ApiErrorException.InvalidType(param, "a string", JsonKinds.Describe(item)),
                     });
                 }
                 return inputs.Count switch
@@ -85,8 +84,7 @@ public static class EmbeddingsApi
                     _ => inputs,
                 };
             default:
-                throw ApiErrorException.InvalidRequest(
-                    $"Invalid type for 'input': expected a string or an array of strings, but got {ChatRequestMapping.Describe(input.Value)}.", "input", "invalid_type");
+                throw ApiErrorException.InvalidType("input", "a string or an array of strings", JsonKinds.Describe(input.Value));
         }
 
         static string NonEmpty(string text, string param) =>
