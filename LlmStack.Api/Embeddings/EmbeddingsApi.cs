@@ -19,7 +19,11 @@ public static class EmbeddingsApi
         var api = app.MapGroup("/v1").WithTags("Embeddings");
         api.MapPost("/embeddings", CreateEmbeddings)
             .WithName(nameof(CreateEmbeddings))
-            .WithSummary("Creates an embedding vector for each input string.");
+            .WithSummary("Creates an embedding vector for each input string.")
+            .Accepts<EmbeddingRequest>("application/json")
+            .Produces<EmbeddingList>(StatusCodes.Status200OK, "application/json")
+            .ProducesOpenAIErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge,
+                StatusCodes.Status429TooManyRequests, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
         return api;
     }
 
