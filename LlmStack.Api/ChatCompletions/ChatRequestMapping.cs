@@ -7,9 +7,6 @@ using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.ChatCompletions;
 
-/// <summary>What a valid chat completion request asks of a model, in Microsoft.Extensions.AI's terms.</summary>
-internal sealed record ChatRequest(List<ChatMessage> Messages, ChatOptions Options, bool Stream, bool IncludeUsage);
-
 /// <summary>
 /// Checks a <see cref="ChatCompletionRequest"/> and turns it into <see cref="ChatMessage"/>s and
 /// <see cref="ChatOptions"/>. Every refusal is a 400 naming the field at fault, including values the backends

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
