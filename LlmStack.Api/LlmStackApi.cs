@@ -1,3 +1,4 @@
+using LlmStack.Api.Access;
 using LlmStack.Api.Backends;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Embeddings;
@@ -21,6 +22,7 @@ public static class LlmStackApi
         builder.AddModelBackends();
         builder.AddModelCatalog();
         builder.AddChatTelemetry();
+        builder.AddApiKeys();
         builder.AddApiDocument();
         return builder;
     }
@@ -29,12 +31,15 @@ public static class LlmStackApi
     {
         app.UseRequestIds();
         app.UseOpenAIErrors();
+        app.UseApiKeys();
 
-        app.MapDefaultEndpoints();
+        app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy);
         app.MapApiDocument();
-        app.MapChatCompletionsApi();
-        app.MapModelsApi();
-        app.MapEmbeddingsApi();
+        // Every OpenAI endpoint goes into this group: API keys and per-key budgets apply to each of them.
+        var api = app.MapOpenAIApi();
+        api.MapChatCompletionsApi();
+        api.MapModelsApi();
+        api.MapEmbeddingsApi();
         return app;
     }
 }

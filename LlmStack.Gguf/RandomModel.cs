@@ -20,6 +20,10 @@ public static class RandomModel
         HashSet<long> suppressed = spec.SuppressEndOfTurn
             ? [vocabulary.EndOfTextId, vocabulary.ImStartId, vocabulary.ImEndId]
             : [];
+        if (spec.AsciiOnly)
+        {
+            suppressed.UnionWith(Enumerable.Range(0x80, 0x80).Select(b => (long)vocabulary.IdOf(ByteLevelBpeVocabulary.ByteToken((byte)b))));
+        }
 
         new GgufModelBuilder(spec.Shape, vocabulary) { MatrixType = spec.MatrixType, Name = spec.Name }.Write(path, slot =>
         {
@@ -31,7 +35,7 @@ public static class RandomModel
             // moves the hidden state; with weaker blocks a model with tied embeddings repeats its last token.
             var amplitude = slot.Role is TensorRole.TokenEmbedding or TensorRole.Output ? EmbeddingAmplitude : MathF.Sqrt(3f / slot.RowLength);
             var noise = GgufModelBuilder.Noise(slot.Name, spec.Seed, amplitude);
-            if (!spec.SuppressEndOfTurn)
+            if (suppressed.Count == 0)
             {
                 return noise;
             }

@@ -16,6 +16,13 @@ public sealed record RandomModelSpec
     /// </summary>
     public bool SuppressEndOfTurn { get; init; }
 
+    /// <summary>
+    /// Make every byte token above 0x7F practically impossible, so the model writes ASCII only. Sampled freely,
+    /// single byte tokens also form malformed UTF-8 (overlong forms) that no trained model writes and that a
+    /// grammar, which sees decoded code points, cannot tell from valid text.
+    /// </summary>
+    public bool AsciiOnly { get; init; }
+
     /// <summary><c>general.name</c>.</summary>
     public string Name { get; init; } = "llmstack-random";
 }
