@@ -3,6 +3,7 @@ using LlmStack.Benchmarks;
 using LlmStack.Benchmarks.Hosting;
 using LlmStack.Benchmarks.Load;
 using LlmStack.Benchmarks.Overhead;
+using LlmStack.Benchmarks.Pipeline;
 using LlmStack.Benchmarks.Tuning;
 
 var root = new RootCommand("LlmStack load benchmark: time to first token, inter-token latency and tokens/s, over HTTP and in-process.")
@@ -11,6 +12,7 @@ var root = new RootCommand("LlmStack load benchmark: time to first token, inter-
     ApiCommand.Create(),
     ConversationCommand.Create(),
     OverheadCommand.Create(),
+    PipelineCommand.Create(),
     TuneCommand.Create(),
 };
 try
