@@ -1,6 +1,6 @@
 using System.Text.Json;
 using LlmStack.Api.Backends.Embedded;
-using LlmStack.Api.Backends.Embedded.Gguf;
+using LlmStack.Gguf;
 using LlmStack.Api.Models;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
