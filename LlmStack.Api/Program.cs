@@ -1,3 +1,4 @@
+using LlmStack.Api.Access;
 using LlmStack.Api.Backends;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Embeddings;
@@ -11,15 +12,19 @@ builder.AddServiceDefaults();
 builder.AddModelBackends();
 builder.AddModelCatalog();
 builder.AddChatTelemetry();
+builder.AddApiKeys();
 
 var app = builder.Build();
 
 app.UseRequestIds();
 app.UseOpenAIErrors();
+app.UseApiKeys();
 
-app.MapDefaultEndpoints();
-app.MapChatCompletionsApi();
-app.MapModelsApi();
-app.MapEmbeddingsApi();
+app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy);
+// Every OpenAI endpoint goes into this group: API keys and per-key budgets apply to each of them.
+var api = app.MapOpenAIApi();
+api.MapChatCompletionsApi();
+api.MapModelsApi();
+api.MapEmbeddingsApi();
 
 app.Run();
