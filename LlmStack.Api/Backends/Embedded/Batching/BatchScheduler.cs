@@ -204,11 +204,25 @@ public sealed class BatchScheduler : IDisposable
         }
     }
 
-    // Strictly in arrival order: the oldest waiter gets the next free sequence.
+    // Strictly in arrival order: the oldest waiter gets the next free sequence once the KV cache has room for the
+    // part of its prompt that is not cached yet - idle conversations are forgotten (least recently used first) to
+    // make room; when running requests hold the cache, the waiter waits for them.
     private void Admit()
     {
-        while (_waiting.First is { } first && _sequences.TryAssign(first.Value))
+        while (_waiting.First is { } first && _sequences.Free > 0)
         {
+            var prompt = first.Value.Request.Prompt;
+            var (holder, cached) = _sequences.LongestPrefix(prompt);
+            // Admitted prompts not yet processed have their room reserved too.
+            var needed = prompt.Length - cached + _active.Sum(g => g.Request.Prompt.Length - g.PromptDone);
+            while (_sequences.UsedCells + needed > Settings.KvCacheTokens && _sequences.EvictIdle(keep: holder))
+            {
+            }
+            if (_sequences.UsedCells + needed > Settings.KvCacheTokens && _active.Count > 0)
+            {
+                return;
+            }
+            _sequences.TryAssign(first.Value);
             Dequeue(first.Value);
             _active.Add(first.Value);
             Interlocked.Increment(ref _busy);
@@ -272,9 +286,11 @@ public sealed class BatchScheduler : IDisposable
                 withPrompts = false;
                 continue;
             }
+            // Its reply so far stands, cut like a reply that fills its context.
             var newest = _active[^1];
-            End(newest, () => newest.Fail(new InvalidOperationException(
-                $"The KV cache of the model is full ({_context.ContextSize} tokens for {Settings.Slots} sequences): the request was ended. Lower the load or raise ContextSize.")));
+            _logger?.LogWarning("The KV cache ({Cells} tokens) is full with {Active} generating requests: the newest one ends with finish reason length. Raise KvCacheSize or lower ParallelSlots.",
+                Settings.KvCacheTokens, _active.Count);
+            End(newest, () => newest.Finish(ChatFinishReason.Length));
         }
         Interlocked.Increment(ref _steps);
 
