@@ -245,6 +245,16 @@ public sealed class BatchScheduler : IDisposable
             Fill(withPrompts);
             if (_batch.TokenCount == 0)
             {
+                if (!withPrompts && _active.Count > 0)
+                {
+                    // Only prompts were left and even they found no room (admission reserves it, so llama.cpp's
+                    // cache is smaller than counted): refuse the newest rather than retry forever.
+                    var refused = _active[^1];
+                    End(refused, () => refused.Fail(new InvalidOperationException(
+                        $"The model's KV cache ({Settings.KvCacheTokens} tokens) has no room for this prompt. Raise KvCacheSize or lower the load.")));
+                    withPrompts = true;
+                    continue;
+                }
                 return;
             }
             var result = _context.Decode(_batch);
