@@ -4,6 +4,7 @@ using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Embeddings;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Responses;
 using LlmStack.Api.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -12,6 +13,7 @@ builder.AddServiceDefaults();
 builder.AddModelBackends();
 builder.AddModelCatalog();
 builder.AddChatTelemetry();
+builder.AddResponses();
 builder.AddApiKeys();
 
 var app = builder.Build();
@@ -24,6 +26,7 @@ app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy);
 // Every OpenAI endpoint goes into this group: API keys and per-key budgets apply to each of them.
 var api = app.MapOpenAIApi();
 api.MapChatCompletionsApi();
+api.MapResponsesApi();
 api.MapModelsApi();
 api.MapEmbeddingsApi();
 
