@@ -90,8 +90,7 @@ internal static class ResponseRequestMapping
                     ? items
                     : throw ApiErrorException.InvalidRequest("'input' must contain at least one item.", "input");
             default:
-                throw ApiErrorException.InvalidRequest(
-                    $"Invalid type for 'input': expected a string or an array of input items, but got {Describe(input.Value)}.", "input", "invalid_type");
+                throw ApiErrorException.InvalidType("input", "a string or an array of input items", JsonKinds.Describe(input.Value));
         }
     }
 
@@ -107,7 +106,7 @@ internal static class ResponseRequestMapping
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
-            throw ApiErrorException.InvalidRequest($"Invalid type for '{param}': expected an input item object, but got {Describe(item)}.", param, "invalid_type");
+            throw ApiErrorException.InvalidType(param, "an input item object", JsonKinds.Describe(item));
         }
         // A message may leave its type out ({"role": ..., "content": ...}).
         var type = item.TryGetProperty("type", out _) ? RequiredString(item, "type", param) : ResponseItem.MessageType;
@@ -169,8 +168,7 @@ internal static class ResponseRequestMapping
         }
         else
         {
-            throw ApiErrorException.InvalidRequest(
-                $"Invalid type for '{param}.content': expected a string or an array of content parts, but got {Describe(content)}.", $"{param}.content", "invalid_type");
+            throw ApiErrorException.InvalidType($"{param}.content", "a string or an array of content parts", JsonKinds.Describe(content));
         }
         return new ResponseItem { Type = ResponseItem.MessageType, Role = role, Content = parts };
     }
@@ -179,7 +177,7 @@ internal static class ResponseRequestMapping
     {
         if (part.ValueKind != JsonValueKind.Object)
         {
-            throw ApiErrorException.InvalidRequest($"Invalid type for '{param}': expected a content part object, but got {Describe(part)}.", param, "invalid_type");
+            throw ApiErrorException.InvalidType(param, "a content part object", JsonKinds.Describe(part));
         }
         var type = RequiredString(part, "type", param);
         switch (type)
@@ -214,9 +212,8 @@ internal static class ResponseRequestMapping
             JsonValueKind.String => output.GetString()!,
             JsonValueKind.Array => string.Concat(output.EnumerateArray().Select((part, j) => part.ValueKind == JsonValueKind.Object
                 ? RequiredString(part, "text", $"{param}.output[{j}]")
-                : throw ApiErrorException.InvalidRequest($"Invalid type for '{param}.output[{j}]': expected a content part object.", $"{param}.output[{j}]", "invalid_type"))),
-            _ => throw ApiErrorException.InvalidRequest(
-                $"Invalid type for '{param}.output': expected a string, but got {Describe(output)}.", $"{param}.output", "invalid_type"),
+                : throw ApiErrorException.InvalidType($"{param}.output[{j}]", "a content part object", JsonKinds.Describe(part)))),
+            _ => throw ApiErrorException.InvalidType($"{param}.output", "a string or an array of content parts", JsonKinds.Describe(output)),
         };
     }
 
