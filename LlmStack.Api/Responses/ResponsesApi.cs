@@ -1,6 +1,7 @@
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.OpenApi;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -18,13 +19,30 @@ public static class ResponsesApi
         var api = app.MapGroup("/v1/responses").WithTags("Responses");
         api.MapPost("", CreateResponse)
             .WithName(nameof(CreateResponse))
-            .WithSummary("Creates a model response; streams it as server-sent events when stream is true.");
+            .WithSummary("Creates a model response; streams it as server-sent events (event: + data: lines) when stream is true.")
+            // The handler reads the body itself (JsonBody: 400s that name the field), so the document is told its shape.
+            .Accepts<CreateResponseRequest>("application/json")
+            .Produces<ResponseObject>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+            .AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+            {
+                // One status, two bodies: the response object, or (stream: true) one server-sent event per step.
+                if (operation.Responses?["200"].Content?["text/event-stream"] is { } stream)
+                {
+                    stream.Schema = await context.GetOrCreateSchemaAsync(typeof(ResponseStreamEvent), cancellationToken: cancellationToken);
+                }
+            })
+            .ProducesOpenAIErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge,
+                StatusCodes.Status429TooManyRequests, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
         api.MapGet("/{id}", GetResponse)
             .WithName(nameof(GetResponse))
-            .WithSummary("Retrieves a stored response.");
+            .WithSummary("Retrieves a stored response.")
+            .Produces<ResponseObject>(StatusCodes.Status200OK, "application/json")
+            .ProducesOpenAIErrors(StatusCodes.Status404NotFound);
         api.MapDelete("/{id}", DeleteResponse)
             .WithName(nameof(DeleteResponse))
-            .WithSummary("Deletes a stored response.");
+            .WithSummary("Deletes a stored response.")
+            .Produces<ResponseDeleted>(StatusCodes.Status200OK, "application/json")
+            .ProducesOpenAIErrors(StatusCodes.Status404NotFound);
         return api;
     }
 
