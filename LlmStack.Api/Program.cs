@@ -3,6 +3,7 @@ using LlmStack.Api.Backends;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Embeddings;
 using LlmStack.Api.Errors;
+using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
 
@@ -13,11 +14,13 @@ builder.AddModelBackends();
 builder.AddModelCatalog();
 builder.AddChatTelemetry();
 builder.AddApiKeys();
+builder.AddRequestLimits();
 
 var app = builder.Build();
 
 app.UseRequestIds();
 app.UseOpenAIErrors();
+app.UseRequestLimits();
 app.UseApiKeys();
 
 app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy);

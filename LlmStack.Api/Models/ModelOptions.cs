@@ -17,6 +17,24 @@ public sealed class LlmStackOptions
 
     /// <summary><c>LlmStack:LogContent</c>: include prompt and completion text in logs. Off by default.</summary>
     public bool LogContent { get; set; }
+
+    /// <summary>
+    /// <c>LlmStack:MaxOutputTokens</c>: the largest <c>max_tokens</c> (or <c>max_completion_tokens</c>) a request may
+    /// ask for (default 32768); more is a 400. A request that sets none is bounded by the model's context.
+    /// </summary>
+    public int MaxOutputTokens { get; set; } = 32_768;
+
+    /// <summary>
+    /// <c>LlmStack:MaxRequestDuration</c>: the longest a request may run, queueing and streaming included
+    /// (default 30 minutes). Past it a stream ends with an error event and <c>[DONE]</c>; a non-streamed request gets 504.
+    /// </summary>
+    public TimeSpan MaxRequestDuration { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// <c>LlmStack:DrainTimeout</c>: on shutdown (SIGTERM, Ctrl+C) how long requests in flight may still finish
+    /// (default 8 s, within docker stop's 10 s grace); the rest then end with an error event and <c>[DONE]</c>.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(8);
 }
 
 /// <summary>
@@ -25,6 +43,9 @@ public sealed class LlmStackOptions
 public sealed class ModelOptions
 {
     public static readonly TimeSpan DefaultFirstTokenTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>Requests admitted at once to a model whose backend does not say how many it serves in parallel.</summary>
+    public const int DefaultMaxConcurrentRequests = 8;
 
     /// <summary>The name clients send as <c>model</c> (e.g. <c>qwen2.5:7b</c>).</summary>
     public string Id { get; set; } = "";
@@ -49,6 +70,20 @@ public sealed class ModelOptions
 
     /// <summary>How long to wait for the first token (includes queueing and prompt processing) before a 504.</summary>
     public TimeSpan FirstTokenTimeout { get; set; } = DefaultFirstTokenTimeout;
+
+    // Admission (every backend): beyond these bounds a request gets 503 "the model is overloaded" at once.
+
+    /// <summary>
+    /// Requests served at once; the rest queue. Default: the backend's own parallelism (embedded: ParallelSlots),
+    /// otherwise 8 - so a slow Ollama or upstream never holds more than that many open requests.
+    /// </summary>
+    public int? MaxConcurrentRequests { get; set; }
+
+    /// <summary>Requests that may wait for a slot (default 16); one more is refused at once.</summary>
+    public int MaxQueue { get; set; } = 16;
+
+    /// <summary>How long a request may wait for a slot (default 60 s) before it is refused.</summary>
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     // Embedded tuning (LLamaSharp / llama.cpp).
 

@@ -1,0 +1,62 @@
+using LlmStack.Api.Errors;
+using LlmStack.Api.Models;
+using LlmStack.Api.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace LlmStack.Api.Limits;
+
+public static class RequestLimitsExtensions
+{
+    /// <summary>
+    /// Per-model admission (bounded concurrency and queue), the total request time, and the graceful drain at
+    /// shutdown; the body size and max_tokens ceilings are checked where requests are read.
+    /// </summary>
+    public static IHostApplicationBuilder AddRequestLimits(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ModelAdmission>();
+        builder.Services.AddSingleton<ServerDrain>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ServerDrain>());
+        // The host gives the drain its time, plus a moment for the last error events to go out.
+        builder.Services.AddOptions<HostOptions>().Configure<ServerDrain>((host, drain) => host.ShutdownTimeout = drain.ShutdownTimeout);
+        return builder;
+    }
+
+    /// <summary>
+    /// Gives every request its <see cref="RequestCutoff"/> (as <see cref="HttpContext.RequestAborted"/>), and
+    /// refuses new requests once the server drains.
+    /// </summary>
+    public static WebApplication UseRequestLimits(this WebApplication app)
+    {
+        var drain = app.Services.GetRequiredService<ServerDrain>();
+        var maxDuration = app.Services.GetRequiredService<IOptions<LlmStackOptions>>().Value.MaxRequestDuration;
+        app.Use(async (context, next) =>
+        {
+            if (drain.IsDraining)
+            {
+                context.RequestServices.GetRequiredService<LlmStackMetrics>().Rejected(RejectionReason.Draining, model: null);
+                // Tells a keep-alive client to take its next request elsewhere.
+                context.Response.Headers.Connection = "close";
+                await OpenAIErrors.WriteAsync(context.Response, RequestCutoff.ShuttingDown());
+                return;
+            }
+            var clientAborted = context.RequestAborted;
+            using var cutoff = new RequestCutoff(clientAborted, drain.DrainEnded, maxDuration);
+            context.Features.Set(cutoff);
+            context.RequestAborted = cutoff.Token;
+            try
+            {
+                await next(context);
+            }
+            catch (OperationCanceledException) when (cutoff.Error is { } error)
+            {
+                // Our own cutoff, not the client leaving: the exception handler must answer it, not log a 499.
+                throw error;
+            }
+            finally
+            {
+                context.RequestAborted = clientAborted;
+            }
+        });
+        return app;
+    }
+}
