@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
@@ -264,6 +265,10 @@ internal static partial class ChatRequestMapping
             AllowMultipleToolCalls = request.ParallelToolCalls,
         };
         (options.Tools, options.ToolMode) = ToTools(request.Tools, request.ToolChoice);
+        if (request.ResponseFormat?.JsonSchema?.Strict == true)
+        {
+            (options.AdditionalProperties ??= [])[SchemaGrammar.StrictKey] = true;
+        }
         if (request.User is not null)
         {
             (options.AdditionalProperties ??= [])["user"] = request.User;
@@ -399,7 +404,7 @@ internal static partial class ChatRequestMapping
             throw ApiErrorException.InvalidRequest($"'{param}.function.parameters' must be a JSON Schema object.", $"{param}.function.parameters");
         }
         var schema = function.Parameters is { ValueKind: JsonValueKind.Object } parameters ? parameters : EmptyObjectSchema;
-        return AIFunctionFactory.CreateDeclaration(function.Name, function.Description, schema);
+        return new ToolDeclaration(function.Name, function.Description, schema, function.Strict == true);
     }
 
     /// <summary>"a string", "a number", ... for error messages.</summary>

@@ -44,6 +44,8 @@ public sealed class GeneratedModels : IDisposable
         ToolCalling = WriteScripted("tool-calling.gguf", new ScriptedModelSpec(ToolCallReply));
         Random = Path.Combine(_directory, "random.gguf");
         RandomModel.Write(Random, new RandomModelSpec());
+        RandomAscii = Path.Combine(_directory, "random-ascii.gguf");
+        RandomModel.Write(RandomAscii, new RandomModelSpec { AsciiOnly = true });
     }
 
     /// <summary>qwen2 architecture; replies <see cref="ScriptedReply"/>, then end-of-turn.</summary>
@@ -63,6 +65,9 @@ public sealed class GeneratedModels : IDisposable
 
     /// <summary>Random weights (tiny): arbitrary text, ends whenever it samples end-of-turn.</summary>
     public string Random { get; }
+
+    /// <summary>Random weights that write ASCII only (see <see cref="RandomModelSpec.AsciiOnly"/>).</summary>
+    public string RandomAscii { get; }
 
     /// <summary>The tokens a scripted model emits for <paramref name="reply"/>, one streamed piece each (end-of-turn excluded).</summary>
     public static IReadOnlyList<string> PiecesOf(string reply) => ScriptedModel.Pieces(reply);

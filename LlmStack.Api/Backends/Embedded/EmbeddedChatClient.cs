@@ -180,20 +180,26 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         }
     }
 
-    // A required tool call is enforced, not hoped for; any JSON format (with or without a schema) is at
-    // least a JSON object.
+    // A required tool call is enforced, not hoped for, its arguments following the function's parameter
+    // schema; a JSON schema response format is enforced by the schema's grammar; plain JSON mode is at least
+    // a JSON object.
     private static Grammar? ChooseGrammar(ChatOptions? options)
     {
-        var tools = options?.Tools?.OfType<AIFunctionDeclaration>().Select(t => t.Name).ToList() ?? [];
+        var tools = options?.Tools?.OfType<AIFunctionDeclaration>().ToList() ?? [];
         if (options?.ToolMode is RequiredChatToolMode required && tools.Count > 0)
         {
-            if (required.RequiredFunctionName is { } name && !tools.Contains(name))
+            if (required.RequiredFunctionName is { } name && !tools.Any(t => t.Name == name))
             {
                 throw ApiErrorException.InvalidRequest($"tool_choice names the function '{name}', which is not among the tools.", "tool_choice");
             }
-            return JsonGrammar.ToolCall(required.RequiredFunctionName is { } only ? [only] : tools);
+            return SchemaGrammar.ToolCall(required.RequiredFunctionName is { } only ? tools.Where(t => t.Name == only) : tools);
         }
-        return options?.ResponseFormat is ChatResponseFormatJson ? JsonGrammar.Object : null;
+        return options?.ResponseFormat switch
+        {
+            ChatResponseFormatJson { Schema: { } schema } => SchemaGrammar.ForResponse(schema, SchemaGrammar.IsStrict(options.AdditionalProperties)),
+            ChatResponseFormatJson => JsonGrammar.Object,
+            _ => null,
+        };
     }
 
     private static DefaultSamplingPipeline CreateSampling(ChatOptions? options)

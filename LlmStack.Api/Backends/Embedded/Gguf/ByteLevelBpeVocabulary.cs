@@ -127,6 +127,9 @@ public sealed class ByteLevelBpeVocabulary
     public int IdOf(string token) =>
         _ids.TryGetValue(token, out var id) ? id : throw new KeyNotFoundException($"No token '{token}' in the vocabulary.");
 
+    /// <summary>The byte-level token form of the single byte <paramref name="value"/>.</summary>
+    public static string ByteToken(byte value) => ByteToUnicode[value];
+
     /// <summary>Maps UTF-8 text to its byte-level token form (e.g. a space becomes <c>Ġ</c>).</summary>
     public static string Encode(string text)
     {

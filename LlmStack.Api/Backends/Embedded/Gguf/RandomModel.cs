@@ -16,6 +16,13 @@ public sealed record RandomModelSpec
     /// </summary>
     public bool SuppressEndOfTurn { get; init; }
 
+    /// <summary>
+    /// Make every byte token above 0x7F practically impossible, so the model writes ASCII only. Sampled freely,
+    /// single byte tokens also form malformed UTF-8 (overlong forms) that no trained model writes and that a
+    /// grammar, which sees decoded code points, cannot tell from valid text.
+    /// </summary>
+    public bool AsciiOnly { get; init; }
+
     /// <summary><c>general.name</c>.</summary>
     public string Name { get; init; } = "llmstack-random";
 }
@@ -40,6 +47,10 @@ public static class RandomModel
         HashSet<long> suppressed = spec.SuppressEndOfTurn
             ? [vocabulary.EndOfTextId, vocabulary.ImStartId, vocabulary.ImEndId]
             : [];
+        if (spec.AsciiOnly)
+        {
+            suppressed.UnionWith(Enumerable.Range(0x80, 0x80).Select(b => (long)vocabulary.IdOf(ByteLevelBpeVocabulary.ByteToken((byte)b))));
+        }
 
         new GgufModelBuilder(spec.Shape, vocabulary) { MatrixType = spec.MatrixType, Name = spec.Name }.Write(path, slot =>
         {
@@ -51,7 +62,7 @@ public static class RandomModel
             // moves the hidden state; with weaker blocks a model with tied embeddings repeats its last token.
             var amplitude = slot.Role is TensorRole.TokenEmbedding or TensorRole.Output ? EmbeddingAmplitude : MathF.Sqrt(3f / slot.RowLength);
             var noise = GgufModelBuilder.Noise(slot.Name, spec.Seed, amplitude);
-            if (!spec.SuppressEndOfTurn)
+            if (suppressed.Count == 0)
             {
                 return noise;
             }
