@@ -8,12 +8,11 @@ namespace LlmStack.Api.Limits;
 public static class RequestLimitsExtensions
 {
     /// <summary>
-    /// Per-model admission (bounded concurrency and queue), the total request time, and the graceful drain at
-    /// shutdown; the body size and max_tokens ceilings are checked where requests are read.
+    /// The total request time and the graceful drain at shutdown. (Per-model admission is part of the chat
+    /// pipeline, registered with the model catalog; body size and max_tokens are checked where requests are read.)
     /// </summary>
     public static IHostApplicationBuilder AddRequestLimits(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<ModelAdmission>();
         builder.Services.AddSingleton<ServerDrain>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ServerDrain>());
         // The host gives the drain its time, plus a moment for the last error events to go out.

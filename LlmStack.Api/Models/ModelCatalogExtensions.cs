@@ -1,4 +1,5 @@
 using LlmStack.Api.Backends;
+using LlmStack.Api.Limits;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -18,6 +19,8 @@ public static class ModelCatalogExtensions
 
         builder.Services.AddSingleton<LlmStackMetrics>();
         builder.Services.AddSingleton<ChatPipeline>();
+        // Every model's pipeline (and the embeddings endpoint) passes its admission gate.
+        builder.Services.AddSingleton<ModelAdmission>();
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<ModelCatalogLoader>();
 
