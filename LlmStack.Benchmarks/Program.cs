@@ -3,6 +3,7 @@ using LlmStack.Benchmarks;
 using LlmStack.Benchmarks.Hosting;
 using LlmStack.Benchmarks.Load;
 using LlmStack.Benchmarks.Overhead;
+using LlmStack.Benchmarks.Pipeline;
 using LlmStack.Benchmarks.Tuning;
 
 var root = new RootCommand("LlmStack load benchmark: time to first token, inter-token latency and tokens/s, over HTTP and in-process.")
@@ -10,6 +11,7 @@ var root = new RootCommand("LlmStack load benchmark: time to first token, inter-
     LoadCommand.Create(),
     ApiCommand.Create(),
     OverheadCommand.Create(),
+    PipelineCommand.Create(),
     TuneCommand.Create(),
 };
 try

@@ -31,6 +31,10 @@ public class ApiErrorException(
     public static ApiErrorException InvalidRequest(string message, string? param = null, string code = "invalid_value") =>
         new(StatusCodes.Status400BadRequest, "invalid_request_error", message, code, param);
 
+    /// <summary>A value of the wrong JSON type: <c>Invalid type for 'temperature': expected a number, but got a string.</c></summary>
+    public static ApiErrorException InvalidType(string param, string expected, string got) =>
+        InvalidRequest($"Invalid type for '{param}': expected {expected}, but got {got}.", param, "invalid_type");
+
     public static ApiErrorException ModelNotFound(string model) =>
         new(StatusCodes.Status404NotFound, "invalid_request_error",
             $"The model '{model}' does not exist or you do not have access to it.", "model_not_found", "model");

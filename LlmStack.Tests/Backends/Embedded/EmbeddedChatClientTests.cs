@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using LlmStack.Api.Backends.Embedded;
-using LlmStack.Api.Backends.Embedded.Gguf;
+using LlmStack.Gguf;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Tests.Fixtures;

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace LlmStack.Api.Backends.Embedded.Gguf;
+namespace LlmStack.Gguf;
 
 /// <summary>
 /// A byte-level BPE ("gpt2") vocabulary in Qwen2.5's style: the 256 byte tokens in GPT-2's
