@@ -1,3 +1,4 @@
+using System.Globalization;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
@@ -16,7 +17,11 @@ public static class RequestLimitsExtensions
         builder.Services.AddSingleton<ServerDrain>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ServerDrain>());
         // The host gives the drain its time, plus a moment for the last error events to go out.
-        builder.Services.AddOptions<HostOptions>().Configure<ServerDrain>((host, drain) => host.ShutdownTimeout = drain.ShutdownTimeout);
+        // Read from configuration as it stands: the host reads its options when it is built, before options
+        // validation can report a bad value (which then stops the start with its message).
+        var drainTimeout = TimeSpan.TryParse(builder.Configuration[$"{LlmStackOptions.SectionName}:{nameof(LlmStackOptions.DrainTimeout)}"],
+            CultureInfo.InvariantCulture, out var configured) && configured >= TimeSpan.Zero ? configured : new LlmStackOptions().DrainTimeout;
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = ServerDrain.ShutdownTimeout(drainTimeout));
         return builder;
     }
 
@@ -26,10 +31,12 @@ public static class RequestLimitsExtensions
     /// </summary>
     public static WebApplication UseRequestLimits(this WebApplication app)
     {
-        var drain = app.Services.GetRequiredService<ServerDrain>();
-        var maxDuration = app.Services.GetRequiredService<IOptions<LlmStackOptions>>().Value.MaxRequestDuration;
         app.Use(async (context, next) =>
         {
+            // Resolved per request (singletons, so cheaply): options read while the pipeline is built would fail
+            // before the host starts, where a bad value cannot stop the start with its message.
+            var drain = context.RequestServices.GetRequiredService<ServerDrain>();
+            var maxDuration = context.RequestServices.GetRequiredService<IOptions<LlmStackOptions>>().Value.MaxRequestDuration;
             if (drain.IsDraining)
             {
                 context.RequestServices.GetRequiredService<LlmStackMetrics>().Rejected(RejectionReason.Draining, model: null);

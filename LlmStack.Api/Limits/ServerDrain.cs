@@ -20,12 +20,11 @@ public sealed partial class ServerDrain(IHostApplicationLifetime lifetime, IOpti
     // Not disposed: under WebApplicationFactory the host may be stopped once more after it was disposed, and the
     // source's timer ends by itself.
     private readonly CancellationTokenSource _drainEnded = new();
-    private readonly TimeSpan _drainTimeout = options.Value.DrainTimeout;
     private CancellationTokenRegistration _stopping;
     private volatile bool _draining;
 
     /// <summary>What the host gives the server to stop: the drain, then time for the last error events.</summary>
-    public TimeSpan ShutdownTimeout => _drainTimeout + CutoffGrace;
+    public static TimeSpan ShutdownTimeout(TimeSpan drainTimeout) => drainTimeout + CutoffGrace;
 
     public bool IsDraining => _draining;
 
@@ -33,11 +32,13 @@ public sealed partial class ServerDrain(IHostApplicationLifetime lifetime, IOpti
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        // Read at start, not at construction: invalid options must fail the start with their message.
+        var drainTimeout = options.Value.DrainTimeout;
         _stopping = lifetime.ApplicationStopping.Register(() =>
         {
             _draining = true;
-            LogDraining(logger, _drainTimeout.TotalSeconds);
-            _drainEnded.CancelAfter(_drainTimeout);
+            LogDraining(logger, drainTimeout.TotalSeconds);
+            _drainEnded.CancelAfter(drainTimeout);
         });
         return Task.CompletedTask;
     }
