@@ -54,7 +54,8 @@ internal static class ResponseRequestMapping
     }
 
     /// <param name="history">The stored conversation of previous_response_id, or none.</param>
-    public static ResponseRequest ToResponseRequest(this CreateResponseRequest request, ServedModel model, IReadOnlyList<ResponseItem> history)
+    /// <param name="maxOutputTokens">The ceiling on max_output_tokens (<c>LlmStack:MaxOutputTokens</c>).</param>
+    public static ResponseRequest ToResponseRequest(this CreateResponseRequest request, ServedModel model, IReadOnlyList<ResponseItem> history, int maxOutputTokens)
     {
         var input = ToItems(request.Input, model);
         var messages = new List<ChatMessage>();
@@ -65,7 +66,7 @@ internal static class ResponseRequestMapping
         }
         AddMessages(messages, history);
         AddMessages(messages, input);
-        return new ResponseRequest(input, messages, ToOptions(request), request.Stream ?? false, request.Store ?? true);
+        return new ResponseRequest(input, messages, ToOptions(request, maxOutputTokens), request.Stream ?? false, request.Store ?? true);
     }
 
     private static List<ResponseItem> ToItems(JsonElement? input, ServedModel model)
@@ -259,11 +260,11 @@ internal static class ResponseRequestMapping
     private static AIContent ToContent(ResponseContent part) =>
         part.ImageUrl is { } url ? ImageFromUrl(url, "image_url") : new TextContent(part.Text);
 
-    private static ChatOptions ToOptions(CreateResponseRequest request)
+    private static ChatOptions ToOptions(CreateResponseRequest request, int maxOutputTokens)
     {
         var options = new ChatOptions
         {
-            MaxOutputTokens = AtLeastOne(request.MaxOutputTokens, "max_output_tokens"),
+            MaxOutputTokens = AtMost(AtLeastOne(request.MaxOutputTokens, "max_output_tokens"), maxOutputTokens, "max_output_tokens"),
             Temperature = (float?)InRange(request.Temperature, 0, 2, "temperature"),
             TopP = (float?)InRange(request.TopP, 0, 1, "top_p"),
             ResponseFormat = ToResponseFormat(request.Text?.Format),

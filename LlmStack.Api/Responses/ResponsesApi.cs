@@ -4,6 +4,7 @@ using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Responses;
 
@@ -47,7 +48,7 @@ public static class ResponsesApi
     }
 
     public static async Task<Results<JsonHttpResult<ResponseObject>, ResponseEventStream>> CreateResponse(
-        HttpContext context, ModelCatalog catalog, ResponseStore store)
+        HttpContext context, ModelCatalog catalog, ResponseStore store, IOptions<LlmStackOptions> options)
     {
         var log = RequestLog.Start(context, "responses");
         var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateResponseRequest);
@@ -58,7 +59,7 @@ public static class ResponsesApi
         var history = body.PreviousResponseId is { } previousId
             ? (await store.GetAsync(previousId, cancellationToken) ?? throw PreviousNotFound(previousId)).Conversation
             : [];
-        var request = body.ToResponseRequest(model, history);
+        var request = body.ToResponseRequest(model, history, options.Value.MaxOutputTokens);
         log.Stream = request.Stream;
         log.Received(request.Messages);
 
