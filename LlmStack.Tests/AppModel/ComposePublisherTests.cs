@@ -246,7 +246,7 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     public void Dashboard_queries_only_name_metrics_the_readme_documents()
     {
         // The container tests check these names against a live API's /metrics; this keeps the README honest too.
-        var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md"));
+        var readme = File.ReadAllText(Repository.PathOf("README.md"));
         foreach (var metric in GrafanaDashboard.Panels.SelectMany(p => p.Queries).SelectMany(q => MetricNames(q.Expression)))
         {
             Assert.Contains($"`{metric}`", readme);
@@ -256,16 +256,6 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     /// <summary>The metric families a PromQL expression reads (histogram series suffixes removed).</summary>
     public static IEnumerable<string> MetricNames(string expression) =>
         MetricName().Matches(expression).Select(m => Regex.Replace(m.Value, "_(bucket|sum|count)$", "")).Distinct();
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "LlmStack.sln")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new DirectoryNotFoundException("LlmStack.sln not found above " + AppContext.BaseDirectory);
-    }
 
     // Not $${...}: that is Compose's escape for a shell variable.
     [GeneratedRegex(@"(?<!\$)\$\{([A-Z0-9_]+)(?::[-?][^}]*)?\}")]
