@@ -1,25 +1,12 @@
-using LlmStack.Api.Backends;
-using LlmStack.Api.ChatCompletions;
-using LlmStack.Api.Embeddings;
-using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
-using LlmStack.Api.Telemetry;
+using LlmStack.Api;
 
 var builder = WebApplication.CreateBuilder(args);
 
-builder.AddServiceDefaults();
-builder.AddModelBackends();
-builder.AddModelCatalog();
-builder.AddChatTelemetry();
+// Services, middleware and endpoints are listed in LlmStackApi.cs, shared with the hosts of the tests and benchmarks.
+builder.AddLlmStackApi();
 
 var app = builder.Build();
 
-app.UseRequestIds();
-app.UseOpenAIErrors();
-
-app.MapDefaultEndpoints();
-app.MapChatCompletionsApi();
-app.MapModelsApi();
-app.MapEmbeddingsApi();
+app.UseLlmStackApi();
 
 app.Run();

@@ -3,13 +3,16 @@ using LlmStack.Benchmarks;
 using LlmStack.Benchmarks.Hosting;
 using LlmStack.Benchmarks.Load;
 using LlmStack.Benchmarks.Overhead;
+using LlmStack.Benchmarks.Pipeline;
 using LlmStack.Benchmarks.Tuning;
 
 var root = new RootCommand("LlmStack load benchmark: time to first token, inter-token latency and tokens/s, over HTTP and in-process.")
 {
     LoadCommand.Create(),
     ApiCommand.Create(),
+    ConversationCommand.Create(),
     OverheadCommand.Create(),
+    PipelineCommand.Create(),
     TuneCommand.Create(),
 };
 try

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -119,19 +120,31 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>Maps <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c>, in every environment.</summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    /// <summary>
+    /// Maps <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c>, in every environment. Health probes never need
+    /// credentials (orchestrators and load balancers send none); <c>/metrics</c> is open unless
+    /// <paramref name="metricsPolicy"/> names an authorization policy for it.
+    /// </summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app, string? metricsPolicy = null)
     {
         app.MapHealthChecks(LivenessPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),
-        });
+        }).AllowAnonymous();
         app.MapHealthChecks(ReadinessPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
             ResponseWriter = HealthReportWriter.WriteJsonAsync,
-        });
-        app.MapPrometheusScrapingEndpoint(MetricsPath);
+        }).AllowAnonymous();
+        var metrics = app.MapPrometheusScrapingEndpoint(MetricsPath);
+        if (metricsPolicy is null)
+        {
+            metrics.AllowAnonymous();
+        }
+        else
+        {
+            metrics.RequireAuthorization(metricsPolicy);
+        }
         return app;
     }
 

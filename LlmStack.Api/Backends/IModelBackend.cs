@@ -24,6 +24,3 @@ public interface IModelBackend
     /// </summary>
     ServedModel Create(ModelOptions options);
 }
-
-/// <summary>A configured model that cannot be brought up (unreadable or invalid GGUF, ...).</summary>
-public sealed class ModelLoadException(string message, Exception? inner = null) : Exception(message, inner);

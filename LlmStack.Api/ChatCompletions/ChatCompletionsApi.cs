@@ -14,7 +14,20 @@ public static class ChatCompletionsApi
         var api = app.MapGroup("/v1").WithTags("Chat completions");
         api.MapPost("/chat/completions", CreateChatCompletion)
             .WithName(nameof(CreateChatCompletion))
-            .WithSummary("Creates a model response for the given chat conversation; streams it as server-sent events when stream is true.");
+            .WithSummary("Creates a model response for the given chat conversation; streams it as server-sent events when stream is true.")
+            // The handler reads the body itself (JsonBody: 400s that name the field), so the document is told its shape.
+            .Accepts<ChatCompletionRequest>("application/json")
+            .Produces<ChatCompletion>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+            .AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+            {
+                // One status, two bodies: a JSON completion, or (stream: true) a server-sent event per chunk.
+                if (operation.Responses?["200"].Content?["text/event-stream"] is { } stream)
+                {
+                    stream.Schema = await context.GetOrCreateSchemaAsync(typeof(ChatCompletionChunk), cancellationToken: cancellationToken);
+                }
+            })
+            .ProducesOpenAIErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge,
+                StatusCodes.Status429TooManyRequests, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
         return api;
     }
 

@@ -1,14 +1,12 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.ChatCompletions;
-
-/// <summary>What a valid chat completion request asks of a model, in Microsoft.Extensions.AI's terms.</summary>
-internal sealed record ChatRequest(List<ChatMessage> Messages, ChatOptions Options, bool Stream, bool IncludeUsage);
 
 /// <summary>
 /// Checks a <see cref="ChatCompletionRequest"/> and turns it into <see cref="ChatMessage"/>s and
@@ -169,8 +167,7 @@ internal static partial class ChatRequestMapping
                 }
                 return parts;
             default:
-                throw ApiErrorException.InvalidRequest(
-                    $"Invalid type for '{param}': expected a string or an array of content parts, but got {Describe(content.Value)}.", param, "invalid_type");
+                throw ApiErrorException.InvalidType(param, "a string or an array of content parts", JsonKinds.Describe(content.Value));
         }
     }
 
@@ -178,7 +175,7 @@ internal static partial class ChatRequestMapping
     {
         if (part.ValueKind != JsonValueKind.Object)
         {
-            throw ApiErrorException.InvalidRequest($"Invalid type for '{param}': expected a content part object, but got {Describe(part)}.", param, "invalid_type");
+            throw ApiErrorException.InvalidType(param, "a content part object", JsonKinds.Describe(part));
         }
         var type = RequiredString(part, "type", param);
         switch (type)
@@ -226,8 +223,7 @@ internal static partial class ChatRequestMapping
         {
             false => throw ApiErrorException.InvalidRequest($"Missing required parameter: '{param}.{name}'.", $"{param}.{name}", "missing_required_parameter"),
             true when value.ValueKind == JsonValueKind.String => value.GetString()!,
-            true => throw ApiErrorException.InvalidRequest(
-                $"Invalid type for '{param}.{name}': expected a string, but got {Describe(value)}.", $"{param}.{name}", "invalid_type"),
+            true => throw ApiErrorException.InvalidType($"{param}.{name}", "a string", JsonKinds.Describe(value)),
         };
 
     private static ChatOptions ToOptions(ChatCompletionRequest request)
@@ -263,6 +259,10 @@ internal static partial class ChatRequestMapping
             AllowMultipleToolCalls = request.ParallelToolCalls,
         };
         (options.Tools, options.ToolMode) = ToTools(request.Tools, request.ToolChoice);
+        if (request.ResponseFormat?.JsonSchema?.Strict == true)
+        {
+            (options.AdditionalProperties ??= [])[SchemaGrammar.StrictKey] = true;
+        }
         if (request.User is not null)
         {
             (options.AdditionalProperties ??= [])["user"] = request.User;
@@ -294,14 +294,13 @@ internal static partial class ChatRequestMapping
                     var param = $"stop[{i++}]";
                     sequences.Add(item.ValueKind == JsonValueKind.String
                         ? NonEmpty(item, param)
-                        : throw ApiErrorException.InvalidRequest($"Invalid type for '{param}': expected a string, but got {Describe(item)}.", param, "invalid_type"));
+                        : throw ApiErrorException.InvalidType(param, "a string", JsonKinds.Describe(item)));
                 }
                 return sequences.Count <= MaxStopSequences
                     ? sequences
                     : throw ApiErrorException.InvalidRequest($"'stop' takes at most {MaxStopSequences} sequences; got {sequences.Count}.", "stop");
             default:
-                throw ApiErrorException.InvalidRequest(
-                    $"Invalid type for 'stop': expected a string or an array of strings, but got {Describe(stop.Value)}.", "stop", "invalid_type");
+                throw ApiErrorException.InvalidType("stop", "a string or an array of strings", JsonKinds.Describe(stop.Value));
         }
 
         static string NonEmpty(JsonElement value, string param) =>
@@ -347,8 +346,7 @@ internal static partial class ChatRequestMapping
                     $"Invalid value for 'tool_choice': '{value}'. Supported values are: 'none', 'auto', 'required' or a function.", "tool_choice"),
             },
             JsonValueKind.Object => ChatToolMode.RequireSpecific(ToolChoiceName(choice.Value)),
-            _ => throw ApiErrorException.InvalidRequest(
-                $"Invalid type for 'tool_choice': expected a string or an object, but got {Describe(choice.Value)}.", "tool_choice", "invalid_type"),
+            _ => throw ApiErrorException.InvalidType("tool_choice", "a string or an object", JsonKinds.Describe(choice.Value)),
         };
 
         if (mode is RequiredChatToolMode required && (tools is null || (required.RequiredFunctionName is { } name && !tools.Any(t => t.Name == name))))
@@ -393,19 +391,9 @@ internal static partial class ChatRequestMapping
             throw ApiErrorException.InvalidRequest($"'{param}.function.parameters' must be a JSON Schema object.", $"{param}.function.parameters");
         }
         var schema = function.Parameters is { ValueKind: JsonValueKind.Object } parameters ? parameters : EmptyObjectSchema;
-        return AIFunctionFactory.CreateDeclaration(function.Name, function.Description, schema);
+        return new ToolDeclaration(function.Name, function.Description, schema, function.Strict == true);
     }
 
-    /// <summary>"a string", "a number", ... for error messages.</summary>
-    internal static string Describe(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.Object => "an object",
-        _ => "null",
-    };
 
     [GeneratedRegex("^[a-zA-Z0-9_-]{1,64}$")]
     private static partial Regex FunctionName();

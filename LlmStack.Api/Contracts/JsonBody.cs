@@ -9,8 +9,9 @@ namespace LlmStack.Api.Contracts;
 
 /// <summary>
 /// Reads a request body into a wire record. Malformed JSON and values of the wrong type become a 400 that
-/// names the field (<c>temperature</c>, <c>messages[1].role</c>), never a 500 or a serializer message with
-/// .NET type names in it.
+/// names the field and says what the contract expects there and what was sent
+/// (<c>Invalid type for 'temperature': expected a number, but got a string.</c>), never a 500 or a serializer
+/// message with .NET type names in it.
 /// </summary>
 internal static class JsonBody
 {
@@ -27,46 +28,99 @@ internal static class JsonBody
             sizeLimit.MaxRequestBodySize = limit;
         }
 
+        // Buffered (it is bounded above): a rejected body is read a second time to say what it holds.
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
+        var json = new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
         T? body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync(request.Body, typeInfo, request.HttpContext.RequestAborted);
+            body = JsonSerializer.Deserialize(json.Span, typeInfo);
         }
         catch (JsonException ex)
         {
-            throw ToInvalidRequest(ex);
+            throw ToInvalidRequest(ex, json, typeInfo);
         }
-        return body ?? throw ApiErrorException.InvalidRequest("The request body must be a JSON object.");
+        return body ?? throw ApiErrorException.InvalidRequest("The request body must be a JSON object.", null, "invalid_type");
     }
 
     private static ApiErrorException TooLarge(long limit) => new(
         StatusCodes.Status413PayloadTooLarge, "invalid_request_error",
         $"The request body is larger than the {limit} bytes this server accepts (LlmStack:MaxRequestBodySize).", "request_too_large");
 
-    private const string ConversionError = "The JSON value could not be converted to ";
-
-    private static ApiErrorException ToInvalidRequest(JsonException ex)
+    /// <summary>
+    /// The serializer stopped at <see cref="JsonException.Path"/>. When the body is not valid JSON, the reader's
+    /// message says why and where; otherwise the value there does not fit the contract, and the contract says
+    /// what it expects at that path.
+    /// </summary>
+    private static ApiErrorException ToInvalidRequest(JsonException ex, ReadOnlyMemory<byte> json, JsonTypeInfo contract)
     {
-        var param = ex.Path is null or "$" ? null : ex.Path.StartsWith("$.", StringComparison.Ordinal) ? ex.Path[2..] : ex.Path[1..];
-        if (!ex.Message.StartsWith(ConversionError, StringComparison.Ordinal))
+        JsonDocument document;
+        try
         {
-            // The reader's own messages say what is malformed and where, without type names; no field is at fault.
-            return ApiErrorException.InvalidRequest($"The request body is not valid JSON: {ex.Message}", null, "invalid_json");
+            document = JsonDocument.Parse(json);
         }
-        if (param is null)
+        catch (JsonException syntax)
         {
-            return ApiErrorException.InvalidRequest("The request body must be a JSON object.", null, "invalid_type");
+            return ApiErrorException.InvalidRequest($"The request body is not valid JSON: {syntax.Message}", null, "invalid_json");
         }
-        var target = ex.Message[ConversionError.Length..];
-        var expected = target switch
+
+        using (document)
         {
-            _ when target.StartsWith("System.Nullable`1[System.Double]", StringComparison.Ordinal) => "a number",
-            _ when target.StartsWith("System.Nullable`1[System.Int", StringComparison.Ordinal) => "an integer",
-            _ when target.StartsWith("System.Nullable`1[System.Boolean]", StringComparison.Ordinal) => "a boolean",
-            _ when target.StartsWith("System.String", StringComparison.Ordinal) => "a string",
-            _ when target.StartsWith("System.Collections.Generic.List", StringComparison.Ordinal) => "an array",
-            _ => "an object",
-        };
-        return ApiErrorException.InvalidRequest($"Invalid type for '{param}': expected {expected}.", param, "invalid_type");
+            var path = JsonPath.Parse(ex.Path);
+            var expected = ExpectedAt(contract, path);
+            var sent = ValueAt(document.RootElement, path);
+            if (path.Count == 0)
+            {
+                return ApiErrorException.InvalidRequest(
+                    $"The request body must be a JSON object{(sent is { } root ? $", but got {JsonKinds.Describe(root)}" : "")}.", null, "invalid_type");
+            }
+            var param = JsonPath.Format(path);
+            return sent is { } value
+                ? ApiErrorException.InvalidType(param, expected, JsonKinds.Describe(value))
+                : ApiErrorException.InvalidRequest($"Invalid type for '{param}': expected {expected}.", param, "invalid_type");
+        }
+    }
+
+    /// <summary>What the contract takes at <paramref name="path"/>, in the words of the API's messages.</summary>
+    private static string ExpectedAt(JsonTypeInfo contract, IReadOnlyList<JsonPath.Segment> path)
+    {
+        var type = contract;
+        foreach (var segment in path)
+        {
+            Type? next = segment.Name is { } name
+                ? type.Properties.FirstOrDefault(p => p.Name == name)?.PropertyType
+                : type.ElementType;
+            if (next is null)
+            {
+                break;
+            }
+            type = contract.Options.GetTypeInfo(Nullable.GetUnderlyingType(next) ?? next);
+        }
+        return JsonKinds.Expected(type);
+    }
+
+    private static JsonElement? ValueAt(JsonElement root, IReadOnlyList<JsonPath.Segment> path)
+    {
+        var current = root;
+        foreach (var segment in path)
+        {
+            if (segment.Name is { } name)
+            {
+                if (current.ValueKind != JsonValueKind.Object || !current.TryGetProperty(name, out current))
+                {
+                    return null;
+                }
+            }
+            else if (current.ValueKind != JsonValueKind.Array || segment.Index >= current.GetArrayLength())
+            {
+                return null;
+            }
+            else
+            {
+                current = current[segment.Index];
+            }
+        }
+        return current;
     }
 }

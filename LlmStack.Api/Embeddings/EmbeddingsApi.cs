@@ -1,5 +1,4 @@
 using System.Text.Json;
-using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
@@ -19,7 +18,11 @@ public static class EmbeddingsApi
         var api = app.MapGroup("/v1").WithTags("Embeddings");
         api.MapPost("/embeddings", CreateEmbeddings)
             .WithName(nameof(CreateEmbeddings))
-            .WithSummary("Creates an embedding vector for each input string.");
+            .WithSummary("Creates an embedding vector for each input string.")
+            .Accepts<EmbeddingRequest>("application/json")
+            .Produces<EmbeddingList>(StatusCodes.Status200OK, "application/json")
+            .ProducesOpenAIErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge,
+                StatusCodes.Status429TooManyRequests, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
         return api;
     }
 
@@ -74,8 +77,7 @@ public static class EmbeddingsApi
                         JsonValueKind.String => NonEmpty(item.GetString()!, param),
                         JsonValueKind.Number or JsonValueKind.Array => throw ApiErrorException.InvalidRequest(
                             "Token arrays are not supported as 'input': send text.", param, "unsupported_value"),
-                        _ => throw ApiErrorException.InvalidRequest(
-                            $"Invalid type for '{param}': expected a string, but got {ChatRequestMapping.Describe(item)}.", param, "invalid_type"),
+                        _ => throw ApiErrorException.InvalidType(param, "a string", JsonKinds.Describe(item)),
                     });
                 }
                 return inputs.Count switch
@@ -85,8 +87,7 @@ public static class EmbeddingsApi
                     _ => inputs,
                 };
             default:
-                throw ApiErrorException.InvalidRequest(
-                    $"Invalid type for 'input': expected a string or an array of strings, but got {ChatRequestMapping.Describe(input.Value)}.", "input", "invalid_type");
+                throw ApiErrorException.InvalidType("input", "a string or an array of strings", JsonKinds.Describe(input.Value));
         }
 
         static string NonEmpty(string text, string param) =>

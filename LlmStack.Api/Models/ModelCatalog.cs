@@ -76,9 +76,3 @@ public sealed class ModelCatalog : IAsyncDisposable
 
     private sealed record CatalogEntry(ServedModel Model, IChatClient ChatClient);
 }
-
-/// <summary>Supplies the built-in model served when no model is configured.</summary>
-public interface IDemoModelSource
-{
-    ServedModel CreateDemoModel();
-}

@@ -1,4 +1,3 @@
-using LlmStack.Api.Backends;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -25,60 +24,4 @@ public static class ModelCatalogExtensions
             .AddCheck<ModelReadinessHealthCheck>("models", tags: [Extensions.ReadyTag]);
         return builder;
     }
-}
-
-/// <summary>Checks every model entry: an id, a unique id, a known backend, and the backend's own rules.</summary>
-internal sealed class LlmStackOptionsValidator(IEnumerable<IModelBackend> backends) : IValidateOptions<LlmStackOptions>
-{
-    public ValidateOptionsResult Validate(string? name, LlmStackOptions options)
-    {
-        var byName = backends.ToDictionary(b => b.Name, StringComparer.OrdinalIgnoreCase);
-        var failures = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < options.Models.Count; i++)
-        {
-            var model = options.Models[i];
-            var key = $"{LlmStackOptions.SectionName}:Models:{i}";
-            if (string.IsNullOrWhiteSpace(model.Id))
-            {
-                failures.Add($"{key}:Id is required: the name clients send as \"model\".");
-            }
-            else if (!seen.Add(model.Id))
-            {
-                failures.Add($"{key}:Id '{model.Id}' is configured twice.");
-            }
-
-            if (model.FirstTokenTimeout <= TimeSpan.Zero)
-            {
-                failures.Add($"{key}:FirstTokenTimeout must be positive (e.g. 00:05:00), not '{model.FirstTokenTimeout}'.");
-            }
-
-            if (!byName.TryGetValue(model.Backend, out var backend))
-            {
-                failures.Add($"{key}:Backend '{model.Backend}' is not a backend; use one of: {string.Join(", ", byName.Keys.Order())}.");
-                continue;
-            }
-            failures.AddRange(backend.Validate(model, key));
-        }
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-}
-
-/// <summary>
-/// Builds the catalog while the host starts, so that an unloadable model stops the API at start with its
-/// message instead of failing the first request.
-/// </summary>
-internal sealed class ModelCatalogLoader(ModelCatalog catalog, ILogger<ModelCatalogLoader> logger) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        foreach (var model in catalog.Models)
-        {
-            logger.LogInformation("Serving model {Model} on the {Backend} backend{Demo}",
-                model.Id, model.Backend, model.IsDemo ? " (built-in demo model)" : "");
-        }
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

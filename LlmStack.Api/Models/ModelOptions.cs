@@ -1,25 +1,6 @@
 namespace LlmStack.Api.Models;
 
 /// <summary>
-/// The <c>LlmStack</c> configuration section: which models the API serves and where each one runs.
-/// </summary>
-public sealed class LlmStackOptions
-{
-    public const string SectionName = "LlmStack";
-
-    /// <summary><c>LlmStack:Models:&lt;n&gt;</c>. Empty means "serve the built-in demo model".</summary>
-    public List<ModelOptions> Models { get; set; } = [];
-
-    /// <summary>
-    /// <c>LlmStack:MaxRequestBodySize</c>: the largest request body accepted, in bytes (default 16 MiB); larger is a 413.
-    /// </summary>
-    public long MaxRequestBodySize { get; set; } = 16 * 1024 * 1024;
-
-    /// <summary><c>LlmStack:LogContent</c>: include prompt and completion text in logs. Off by default.</summary>
-    public bool LogContent { get; set; }
-}
-
-/// <summary>
 /// One served model: <c>LlmStack:Models:&lt;n&gt;:*</c>, or <c>LlmStack__Models__&lt;n&gt;__*</c> as environment variables.
 /// </summary>
 public sealed class ModelOptions
@@ -53,8 +34,8 @@ public sealed class ModelOptions
     // Embedded tuning (LLamaSharp / llama.cpp).
 
     /// <summary>
-    /// Context length in tokens per request (prompt + reply); default: the model's own, capped at 4096.
-    /// llama.cpp rounds it up to a multiple of 256.
+    /// Context length in tokens per request (prompt + reply; embedded: per sequence of the batch context, which
+    /// holds <see cref="ParallelSlots"/> of them); default: the model's own, capped at 4096.
     /// </summary>
     public uint? ContextSize { get; set; }
 
@@ -64,10 +45,17 @@ public sealed class ModelOptions
     /// </summary>
     public int? Threads { get; set; }
 
-    /// <summary>Prompt tokens per llama.cpp batch; default 128 (as fast as 512 on CPU, smaller buffers).</summary>
+    /// <summary>Prompt tokens per llama.cpp decode while no stream is generating; default 128 (as fast as 512 on CPU, smaller buffers).</summary>
     public uint? BatchSize { get; set; }
 
-    /// <summary>Requests generated at once (default 4); the rest wait in a FIFO queue.</summary>
+    /// <summary>
+    /// Embedded: tokens per decode step while streams are generating - one for each stream plus a chunk of a
+    /// waiting prompt; default 64. Smaller keeps the streams flowing while prompts arrive, larger starts new
+    /// requests sooner. Must exceed <see cref="ParallelSlots"/>.
+    /// </summary>
+    public int? StepTokens { get; set; }
+
+    /// <summary>Requests generated at once, batched into one decode per token (default 8); the rest wait in a FIFO queue.</summary>
     public int? ParallelSlots { get; set; }
 
     /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>

@@ -12,11 +12,14 @@ public static class ModelsApi
         var api = app.MapGroup("/v1/models").WithTags("Models");
         api.MapGet("/", ListModels)
             .WithName(nameof(ListModels))
-            .WithSummary("Lists the models this server serves, with the backend each runs on.");
+            .WithSummary("Lists the models this server serves, with the backend each runs on.")
+            .Produces<ModelList>(StatusCodes.Status200OK, "application/json");
         // Model ids contain ':' and '/' (qwen2.5:7b, org/model): a catch-all takes the rest of the path.
         api.MapGet("/{**id}", GetModel)
             .WithName(nameof(GetModel))
-            .WithSummary("Describes one model.");
+            .WithSummary("Describes one model.")
+            .Produces<ModelObject>(StatusCodes.Status200OK, "application/json")
+            .ProducesOpenAIErrors(StatusCodes.Status404NotFound);
         return api;
     }
 

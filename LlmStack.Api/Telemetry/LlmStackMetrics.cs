@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace LlmStack.Api.Telemetry;
@@ -17,6 +18,8 @@ public sealed class LlmStackMetrics : IDisposable
     public const string ProviderName = "gen_ai.provider.name";
     public const string TokenType = "gen_ai.token.type";
     public const string ErrorType = "error.type";
+    public const string RejectionReasonTag = "llmstack.rejection.reason";
+    public const string ApiKeyTag = "llmstack.api_key";
 
     // Fine around the 300 ms target: the conventions' own buckets jump from 0.25 s to 0.5 s.
     private static readonly double[] TimeToFirstTokenBuckets =
@@ -55,6 +58,13 @@ public sealed class LlmStackMetrics : IDisposable
         QueueTime = _meter.CreateHistogram("llmstack.request.queue_time", "s",
             "Time a request waited for a generation slot.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimeToFirstTokenBuckets });
+        RequestsRejected = _meter.CreateCounter<long>("llmstack.requests.rejected", "{request}",
+            "Requests refused before reaching a model, by llmstack.rejection.reason: auth, rate, queue_full, queue_timeout, draining.");
+        // Present at 0 from the start: an alert on a rate of rejections must not see "no data" before the first one.
+        foreach (var reason in RejectionReason.All)
+        {
+            RequestsRejected.Add(0, new KeyValuePair<string, object?>(RejectionReasonTag, reason));
+        }
     }
 
     public Histogram<double> TimeToFirstToken { get; }
@@ -71,5 +81,34 @@ public sealed class LlmStackMetrics : IDisposable
 
     public Histogram<double> QueueTime { get; }
 
+    public Counter<long> RequestsRejected { get; }
+
+    /// <summary>Counts a refused request; <paramref name="model"/> and <paramref name="apiKey"/> (its name, never the secret) when known.</summary>
+    public void Rejected(string reason, string? model, string? apiKey = null)
+    {
+        var tags = new TagList { { RejectionReasonTag, reason } };
+        if (model is not null)
+        {
+            tags.Add(RequestModel, model);
+        }
+        if (apiKey is not null)
+        {
+            tags.Add(ApiKeyTag, apiKey);
+        }
+        RequestsRejected.Add(1, tags);
+    }
+
     public void Dispose() => _meter.Dispose();
+}
+
+/// <summary>Why a request was refused before it reached a model (<c>llmstack.rejection.reason</c>).</summary>
+public static class RejectionReason
+{
+    public const string Auth = "auth";
+    public const string Rate = "rate";
+    public const string QueueFull = "queue_full";
+    public const string QueueTimeout = "queue_timeout";
+    public const string Draining = "draining";
+
+    public static readonly IReadOnlyList<string> All = [Auth, Rate, QueueFull, QueueTimeout, Draining];
 }

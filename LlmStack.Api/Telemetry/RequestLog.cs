@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using LlmStack.Api.Access;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.AI;
@@ -22,12 +23,14 @@ public sealed partial class RequestLog
     private readonly string _operation;
     private readonly StringBuilder? _completion;
     private TimeSpan? _timeToFirstToken;
+    private readonly UsageCharge? _usageCharge;
     private bool _clientClosed;
 
-    private RequestLog(string operation, bool logContent)
+    private RequestLog(string operation, bool logContent, UsageCharge? usageCharge)
     {
         _operation = operation;
         _completion = logContent ? new StringBuilder() : null;
+        _usageCharge = usageCharge;
     }
 
     public string? Model { get; set; }
@@ -49,7 +52,7 @@ public sealed partial class RequestLog
     public static RequestLog Start(HttpContext context, string operation)
     {
         var logContent = context.RequestServices.GetRequiredService<IOptions<LlmStackOptions>>().Value.LogContent;
-        var log = new RequestLog(operation, logContent);
+        var log = new RequestLog(operation, logContent, context.Features.Get<UsageCharge>());
         context.Features.Set(log);
         var logger = context.RequestServices.GetRequiredService<ILogger<RequestLog>>();
         context.Response.OnCompleted(() =>
@@ -83,6 +86,8 @@ public sealed partial class RequestLog
         FinishReason = finishReason;
         PromptTokens = usage?.InputTokenCount;
         CompletionTokens = usage?.OutputTokenCount;
+        // The calling key's token budget pays for the real usage, before the reply's last bytes go out.
+        _usageCharge?.Charge(usage);
     }
 
     public void Failed(ApiErrorException error) => ErrorCode = error.Code ?? error.Type;

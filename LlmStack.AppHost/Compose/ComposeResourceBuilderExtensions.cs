@@ -1,3 +1,4 @@
+using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 
 namespace LlmStack.AppHost.Compose;
@@ -20,6 +21,27 @@ internal static class ComposeResourceBuilderExtensions
         }
         configure(annotation);
         return builder;
+    }
+
+    /// <summary>
+    /// An HTTP health check on <paramref name="path"/> in both worlds: Aspire's (what <c>WaitFor</c> waits for under
+    /// <c>dotnet run</c>) and the compose service's (<c>llmstack-probe</c>, the probe LlmStack's images carry).
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithHttpHealthProbe(this IResourceBuilder<ProjectResource> builder, string path)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+
+        return builder
+            .WithHttpHealthCheck(path)
+            .PublishAsComposeService(service => service.Healthcheck = new ComposeHealthcheck
+            {
+                Test = ["CMD", "llmstack-probe", path],
+                Interval = "10s",
+                Timeout = "5s",
+                Retries = 5,
+                StartPeriod = "1m",
+            });
     }
 
     /// <summary>

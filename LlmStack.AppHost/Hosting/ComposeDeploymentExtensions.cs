@@ -66,7 +66,6 @@ internal static class ComposeDeploymentExtensions
 
         api.PublishAsComposeService(service =>
             {
-                service.Healthcheck = Healthcheck(["CMD", "llmstack-probe", "/readyz"], startPeriod: "5m");
                 service.PublishedPorts.Add(new("http", ComposeSettings.ApiPort, 5080, ComposeSettings.BindAddress));
             })
             .WithComposeProfileVariant(ComposeSettings.CpuProfile, variant =>
@@ -75,7 +74,9 @@ internal static class ComposeDeploymentExtensions
                 {
                     variant.Environment[key] = value;
                 }
-                variant.Waits.Add(new WaitAnnotation(ollamaModel.Resource, WaitType.WaitUntilHealthy));
+                // Like under dotnet run, the API does not wait for the download: it answers at once, with 503
+                // "model is loading" until the pull job has brought the model. It needs the server it talks to.
+                variant.Waits.Add(new WaitAnnotation(ollama, WaitType.WaitUntilHealthy));
                 variant.Limits = GatewayMemory;
             })
             .WithComposeProfileVariant(ComposeSettings.GpuProfile, variant =>
@@ -85,7 +86,9 @@ internal static class ComposeDeploymentExtensions
                 {
                     variant.Environment[key] = value;
                 }
-                variant.Waits.Add(new WaitAnnotation(vllm.Resource, WaitType.WaitUntilHealthy));
+                // vLLM turns healthy only once its weights are downloaded and loaded (minutes); meanwhile the API
+                // already answers, its /readyz saying the model is not ready.
+                variant.Waits.Add(new WaitAnnotation(vllm.Resource, WaitType.WaitUntilStarted));
                 variant.Limits = GatewayMemory;
             })
             .WithComposeProfileVariant(ComposeSettings.EmbeddedProfile, variant =>
@@ -102,7 +105,6 @@ internal static class ComposeDeploymentExtensions
 
         web.PublishAsComposeService(service =>
         {
-            service.Healthcheck = Healthcheck(["CMD", "llmstack-probe", "/healthz"], startPeriod: "1m");
             service.PublishedPorts.Add(new("http", ComposeSettings.WebPort, 5090, ComposeSettings.BindAddress));
             service.Limits = new ComposeResourceLimits { Memory = "512m" };
             // ASP.NET Core's Data Protection keys (antiforgery, circuits) survive a restart of the container.

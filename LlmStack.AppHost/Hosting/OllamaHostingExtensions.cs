@@ -47,7 +47,7 @@ public static class OllamaHostingExtensions
 
         var settings = OllamaHostingSettings.Read(builder.Configuration);
         var placement = Choose(settings, builder.ExecutionContext.IsPublishMode, probes,
-            configuredRuntime: builder.Configuration["ASPIRE_CONTAINER_RUNTIME"] ?? builder.Configuration["DOTNET_ASPIRE_CONTAINER_RUNTIME"]);
+            configuredRuntime: AspireContainerRuntime.Configured(builder.Configuration));
 
         console.WriteLine(
             $"Ollama: {placement.Mode.ToString().ToLowerInvariant()} - {placement.Reason}. " +
@@ -117,9 +117,9 @@ public static class OllamaHostingExtensions
         this IDistributedApplicationBuilder builder, OllamaHostingSettings settings, string? containerRuntime)
     {
         // Aspire talks to docker unless told otherwise; when only Podman answered, it must use Podman.
-        if (containerRuntime is not null && builder.Configuration["ASPIRE_CONTAINER_RUNTIME"] is null)
+        if (containerRuntime is not null && AspireContainerRuntime.Configured(builder.Configuration) is null)
         {
-            builder.Configuration["ASPIRE_CONTAINER_RUNTIME"] = containerRuntime;
+            builder.Configuration[AspireContainerRuntime.Key] = containerRuntime;
         }
 
         var ollama = builder.AddOllama(OllamaResourceName)

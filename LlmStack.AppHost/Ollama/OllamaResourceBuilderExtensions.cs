@@ -136,9 +136,7 @@ public static class OllamaResourceBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
 
-        var runtime = builder.ApplicationBuilder.Configuration["ASPIRE_CONTAINER_RUNTIME"]
-            ?? builder.ApplicationBuilder.Configuration["DOTNET_ASPIRE_CONTAINER_RUNTIME"];
-        return string.Equals(runtime, "podman", StringComparison.OrdinalIgnoreCase)
+        return string.Equals(AspireContainerRuntime.Configured(builder.ApplicationBuilder.Configuration), "podman", StringComparison.OrdinalIgnoreCase)
             ? builder.WithContainerRuntimeArgs("--device", "nvidia.com/gpu=all")
             : builder.WithContainerRuntimeArgs("--gpus", "all");
     }

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LlmStack.Api.Backends.Embedded.Gguf;
+using LlmStack.Gguf;
 
 namespace LlmStack.Benchmarks.Hosting;
 

@@ -102,6 +102,40 @@ public sealed class MalformedRequestTests(MalformedRequestTests.Server server) :
         Assert.Null(server.Backend.LastMessages);
     }
 
+    [Theory]
+    [InlineData("\"temperature\":\"0.7\"", "Invalid type for 'temperature': expected a number, but got a string.")]
+    [InlineData("\"max_tokens\":\"5\"", "Invalid type for 'max_tokens': expected an integer, but got a string.")]
+    [InlineData("\"max_tokens\":1.5", "Invalid type for 'max_tokens': expected an integer, but got a number.")]
+    [InlineData("\"stream\":\"yes\"", "Invalid type for 'stream': expected a boolean, but got a string.")]
+    [InlineData("\"seed\":\"x\"", "Invalid type for 'seed': expected an integer, but got a string.")]
+    [InlineData("\"user\":5", "Invalid type for 'user': expected a string, but got a number.")]
+    [InlineData("\"n\":\"1\"", "Invalid type for 'n': expected an integer, but got a string.")]
+    [InlineData("\"stream_options\":true", "Invalid type for 'stream_options': expected an object, but got a boolean.")]
+    [InlineData("\"tools\":{}", "Invalid type for 'tools': expected an array, but got an object.")]
+    [InlineData("\"tools\":[{\"type\":\"function\",\"function\":{\"name\":7}}]", "Invalid type for 'tools[0].function.name': expected a string, but got a number.")]
+    public async Task Wrong_type_is_named_from_the_contract_with_what_was_sent(string field, string message)
+    {
+        using var response = await server.Client.PostAsync("/v1/chat/completions", new StringContent(Chat(field), Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = await ErrorEnvelope.ReadAsync(response);
+        Assert.Equal(message, error.Message);
+        Assert.Equal("invalid_type", error.Code);
+    }
+
+    [Theory]
+    [InlineData("""{"model":42,"messages":[]}""", "Invalid type for 'model': expected a string, but got a number.")]
+    [InlineData("""{"model":"text","messages":"hi"}""", "Invalid type for 'messages': expected an array, but got a string.")]
+    [InlineData("""{"model":"text","messages":["hi"]}""", "Invalid type for 'messages[0]': expected an object, but got a string.")]
+    [InlineData("""{"model":"text","messages":[{"role":1}]}""", "Invalid type for 'messages[0].role': expected a string, but got a number.")]
+    [InlineData("[]", "The request body must be a JSON object, but got an array.")]
+    public async Task Wrong_type_in_the_body_structure_is_named_from_the_contract(string body, string message)
+    {
+        using var response = await server.Client.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+
+        Assert.Equal(message, (await ErrorEnvelope.ReadAsync(response)).Message);
+    }
+
     [Fact]
     public async Task Body_over_the_size_limit_is_413()
     {

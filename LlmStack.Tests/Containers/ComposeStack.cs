@@ -55,6 +55,26 @@ public sealed class ComposeStack : IAsyncLifetime
         _started = true;
         await ComposeAsync(UpTimeout, ["up", "-d", .. Services]);
         await WaitUntilHealthyAsync();
+        await WaitUntilApiReadyAsync();
+    }
+
+    /// <summary>Healthy means the API answers; ready means its model answers too (the demo model loads at start).</summary>
+    private async Task WaitUntilApiReadyAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        var status = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            using var response = await http.GetAsync(new Uri(Api, "readyz"));
+            if (response.IsSuccessStatusCode)
+            {
+                return;
+            }
+            status = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+        throw new InvalidOperationException($"The API container did not turn ready within a minute: /readyz {status}");
     }
 
     /// <summary>Runs docker-compose on this stack's project (its folder, its name).</summary>

@@ -1,4 +1,4 @@
-using LlmStack.Api.Backends.Embedded.Gguf;
+using LlmStack.Gguf;
 using LlmStack.Tests.Fixtures;
 
 [assembly: AssemblyFixture(typeof(GeneratedModels))]
@@ -44,6 +44,8 @@ public sealed class GeneratedModels : IDisposable
         ToolCalling = WriteScripted("tool-calling.gguf", new ScriptedModelSpec(ToolCallReply));
         Random = Path.Combine(_directory, "random.gguf");
         RandomModel.Write(Random, new RandomModelSpec());
+        RandomAscii = Path.Combine(_directory, "random-ascii.gguf");
+        RandomModel.Write(RandomAscii, new RandomModelSpec { AsciiOnly = true });
     }
 
     /// <summary>qwen2 architecture; replies <see cref="ScriptedReply"/>, then end-of-turn.</summary>
@@ -64,34 +66,11 @@ public sealed class GeneratedModels : IDisposable
     /// <summary>Random weights (tiny): arbitrary text, ends whenever it samples end-of-turn.</summary>
     public string Random { get; }
 
+    /// <summary>Random weights that write ASCII only (see <see cref="RandomModelSpec.AsciiOnly"/>).</summary>
+    public string RandomAscii { get; }
+
     /// <summary>The tokens a scripted model emits for <paramref name="reply"/>, one streamed piece each (end-of-turn excluded).</summary>
     public static IReadOnlyList<string> PiecesOf(string reply) => ScriptedModel.Pieces(reply);
-
-    /// <summary>
-    /// <c>LlmStack:Models:&lt;n&gt;:*</c> settings serving <paramref name="models"/> on the embedded backend, for
-    /// <c>WebApplicationFactory</c> (<c>UseSetting</c>/in-memory configuration) or an AppHost's environment.
-    /// </summary>
-    public static Dictionary<string, string?> EmbeddedModelSettings(params EmbeddedModel[] models)
-    {
-        var settings = new Dictionary<string, string?>();
-        for (var i = 0; i < models.Length; i++)
-        {
-            var key = $"LlmStack:Models:{i}";
-            var model = models[i];
-            settings[$"{key}:Id"] = model.Id;
-            settings[$"{key}:Backend"] = "embedded";
-            settings[$"{key}:Path"] = model.Path;
-            if (model.ParallelSlots is { } slots)
-            {
-                settings[$"{key}:ParallelSlots"] = slots.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            }
-            if (model.ContextSize is { } context)
-            {
-                settings[$"{key}:ContextSize"] = context.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            }
-        }
-        return settings;
-    }
 
     public void Dispose()
     {
@@ -111,12 +90,4 @@ public sealed class GeneratedModels : IDisposable
         ScriptedModel.Write(path, spec);
         return path;
     }
-}
-
-/// <summary>One embedded model to serve: the id clients send, the GGUF file, and optional tuning.</summary>
-public sealed record EmbeddedModel(string Id, string Path)
-{
-    public int? ParallelSlots { get; init; }
-
-    public uint? ContextSize { get; init; }
 }

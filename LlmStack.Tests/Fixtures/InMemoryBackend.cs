@@ -37,13 +37,22 @@ public sealed class InMemoryBackend(IReadOnlyDictionary<string, InMemoryChatClie
         Serve(new Dictionary<string, string?>(), models);
 
     /// <summary>An API with extra settings serving each client under its id.</summary>
-    public static ApiApplication Serve(IReadOnlyDictionary<string, string?> settings, params (string Id, InMemoryChatClient Client)[] models)
+    public static ApiApplication Serve(IReadOnlyDictionary<string, string?> settings, params (string Id, InMemoryChatClient Client)[] models) =>
+        Serve(settings, configureServices: null, models);
+
+    /// <summary>An API with extra settings and test services (e.g. a fake clock) serving each client under its id.</summary>
+    public static ApiApplication Serve(
+        IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? configureServices, params (string Id, InMemoryChatClient Client)[] models)
     {
         var backend = new InMemoryBackend(models.ToDictionary(m => m.Id, m => m.Client));
         return new ApiApplication(
             models.Select(m => new ModelOptions { Id = m.Id, Backend = BackendName }),
             settings,
-            services => services.AddSingleton<IModelBackend>(backend));
+            services =>
+            {
+                services.AddSingleton<IModelBackend>(backend);
+                configureServices?.Invoke(services);
+            });
     }
 }
 

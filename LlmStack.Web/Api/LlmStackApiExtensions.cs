@@ -28,6 +28,7 @@ public static class LlmStackApiExtensions
                     : null);
         builder.Services.AddSingleton<IValidateOptions<LlmStackApiEndpoint>, LlmStackApiEndpointValidator>();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<LlmStackApiEndpoint>>().Value);
+        builder.Services.Configure<ModelDownloadOptions>(builder.Configuration.GetSection(ModelDownloadOptions.SectionName));
 
         var probes = builder.Services.AddHttpClient<LlmStackApiClient>(http =>
         {

@@ -1,4 +1,4 @@
-using LlmStack.Api.Backends.Embedded.Gguf;
+using LlmStack.Gguf;
 using LlmStack.Api.Models;
 
 namespace LlmStack.Api.Backends.Embedded;

@@ -7,7 +7,8 @@ namespace LlmStack.Api.Backends.Upstream;
 /// Wraps a chat client that talks to a backend server so that its failures reach the API as
 /// <see cref="LlmStack.Api.Errors.ApiErrorException"/>s (see <see cref="UpstreamErrors"/>).
 /// </summary>
-internal sealed class UpstreamErrorChatClient(IChatClient inner, string model) : DelegatingChatClient(inner)
+internal sealed class UpstreamErrorChatClient(IChatClient inner, string model, MissingModel missingModel = MissingModel.NotFound)
+    : DelegatingChatClient(inner)
 {
     public override async Task<ChatResponse> GetResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -16,7 +17,7 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model) :
         {
             return await base.GetResponseAsync(messages, options, cancellationToken);
         }
-        catch (Exception ex) when (UpstreamErrors.Translate(ex, model, cancellationToken) is var translated && translated != ex)
+        catch (Exception ex) when (UpstreamErrors.Translate(ex, model, cancellationToken, missingModel) is var translated && translated != ex)
         {
             throw translated;
         }
@@ -37,7 +38,7 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model) :
                     break;
                 }
             }
-            catch (Exception ex) when (UpstreamErrors.Translate(ex, model, cancellationToken) is var translated && translated != ex)
+            catch (Exception ex) when (UpstreamErrors.Translate(ex, model, cancellationToken, missingModel) is var translated && translated != ex)
             {
                 throw translated;
             }
@@ -54,7 +55,7 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model) :
 /// pipeline, so the first-token timeout bounds the whole call here.
 /// </summary>
 internal sealed class UpstreamErrorEmbeddingGenerator(
-    IEmbeddingGenerator<string, Embedding<float>> inner, string model, TimeSpan timeout)
+    IEmbeddingGenerator<string, Embedding<float>> inner, string model, TimeSpan timeout, MissingModel missingModel = MissingModel.NotFound)
     : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
 {
     public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
@@ -70,7 +71,7 @@ internal sealed class UpstreamErrorEmbeddingGenerator(
         {
             throw FirstTokenTimeoutChatClient.TimedOut(model, timeout, ex);
         }
-        catch (Exception ex) when (UpstreamErrors.Translate(ex, model, deadline.Token) is var translated && translated != ex)
+        catch (Exception ex) when (UpstreamErrors.Translate(ex, model, deadline.Token, missingModel) is var translated && translated != ex)
         {
             if (translated is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {

@@ -1,10 +1,8 @@
 using System.Net;
-using LlmStack.Api.Backends;
-using LlmStack.Api.Models;
+using LlmStack.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace LlmStack.Tests.Backends.Configuration;
@@ -58,9 +56,9 @@ public sealed class ConfigurationErrorTests : IDisposable
 
     /// <summary>
     /// Starts the API's services with the settings (relative to <c>LlmStack:Models:</c>) and returns every message
-    /// of the failure. The host is composed here the way Program.cs composes it, rather than through
-    /// WebApplicationFactory, which reports a failed start from the entry point's thread and sometimes loses the
-    /// failure to an ObjectDisposedException of its own.
+    /// of the failure. The host is composed by the same two calls as Program.cs (<see cref="LlmStackApi"/>), rather than
+    /// through WebApplicationFactory, which reports a failed start from the entry point's thread and sometimes loses
+    /// the failure to an ObjectDisposedException of its own.
     /// </summary>
     private static async Task<string> StartFailure(Dictionary<string, string?> settings)
     {
@@ -68,10 +66,9 @@ public sealed class ConfigurationErrorTests : IDisposable
         builder.Configuration.AddInMemoryCollection(
             settings.Select(s => KeyValuePair.Create("LlmStack:Models:" + s.Key, s.Value)).Append(KeyValuePair.Create("OTEL_EXPORTER_OTLP_ENDPOINT", (string?)"")));
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        builder.AddServiceDefaults();
-        builder.AddModelBackends();
-        builder.AddModelCatalog();
+        builder.AddLlmStackApi();
         await using var app = builder.Build();
+        app.UseLlmStackApi();
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync(TestContext.Current.CancellationToken));
         return string.Join("\n", Messages(error));

@@ -2,7 +2,7 @@ using System.Text;
 using LLama;
 using LLama.Common;
 using LLama.Sampling;
-using LlmStack.Api.Backends.Embedded.Gguf;
+using LlmStack.Gguf;
 using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.Backends.Embedded;

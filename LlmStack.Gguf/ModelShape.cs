@@ -1,4 +1,4 @@
-namespace LlmStack.Api.Backends.Embedded.Gguf;
+namespace LlmStack.Gguf;
 
 /// <summary>
 /// The dimensions of a transformer, which alone decide its compute per token. <see cref="Architecture"/> is

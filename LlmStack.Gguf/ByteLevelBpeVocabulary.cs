@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace LlmStack.Api.Backends.Embedded.Gguf;
+namespace LlmStack.Gguf;
 
 /// <summary>
 /// A byte-level BPE ("gpt2") vocabulary in Qwen2.5's style: the 256 byte tokens in GPT-2's
@@ -126,6 +126,9 @@ public sealed class ByteLevelBpeVocabulary
     /// <summary>The id of <paramref name="token"/> (in byte-level form).</summary>
     public int IdOf(string token) =>
         _ids.TryGetValue(token, out var id) ? id : throw new KeyNotFoundException($"No token '{token}' in the vocabulary.");
+
+    /// <summary>The byte-level token form of the single byte <paramref name="value"/>.</summary>
+    public static string ByteToken(byte value) => ByteToUnicode[value];
 
     /// <summary>Maps UTF-8 text to its byte-level token form (e.g. a space becomes <c>Ġ</c>).</summary>
     public static string Encode(string text)

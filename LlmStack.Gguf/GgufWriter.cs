@@ -2,22 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace LlmStack.Api.Backends.Embedded.Gguf;
-
-/// <summary>Tensor element types this writer can encode (ggml's type ids).</summary>
-public enum GgmlType : uint
-{
-    F32 = 0,
-    F16 = 1,
-    Q8_0 = 8,
-}
-
-/// <summary>
-/// Produces the values of a tensor, a chunk at a time: <paramref name="destination"/> receives the elements
-/// starting at <paramref name="firstElement"/> (row-major in ggml order: the first dimension is contiguous).
-/// Chunks keep memory flat for multi-gigabyte tensors.
-/// </summary>
-public delegate void TensorFill(long firstElement, Span<float> destination);
+namespace LlmStack.Gguf;
 
 /// <summary>
 /// Writes GGUF v3 files (the format llama.cpp loads): metadata key/values of every GGUF value type, tensor

@@ -1,24 +1,4 @@
-namespace LlmStack.Api.Backends.Embedded.Gguf;
-
-/// <summary>How a random-weight model is written.</summary>
-public sealed record RandomModelSpec
-{
-    /// <summary>The dimensions; e.g. <see cref="ModelShape.Qwen25_7B"/> to reproduce that model's cost per token.</summary>
-    public ModelShape Shape { get; init; } = ModelShape.Tiny();
-
-    public GgmlType MatrixType { get; init; } = GgmlType.F32;
-
-    public ulong Seed { get; init; } = 7;
-
-    /// <summary>
-    /// Make end-of-turn (and every control token) practically impossible, so generation always runs to the
-    /// requested number of tokens - what a benchmark needs for a fixed output length.
-    /// </summary>
-    public bool SuppressEndOfTurn { get; init; }
-
-    /// <summary><c>general.name</c>.</summary>
-    public string Name { get; init; } = "llmstack-random";
-}
+namespace LlmStack.Gguf;
 
 /// <summary>
 /// A model with random weights: it writes arbitrary text, through the same kernels and at the same cost per
@@ -40,6 +20,10 @@ public static class RandomModel
         HashSet<long> suppressed = spec.SuppressEndOfTurn
             ? [vocabulary.EndOfTextId, vocabulary.ImStartId, vocabulary.ImEndId]
             : [];
+        if (spec.AsciiOnly)
+        {
+            suppressed.UnionWith(Enumerable.Range(0x80, 0x80).Select(b => (long)vocabulary.IdOf(ByteLevelBpeVocabulary.ByteToken((byte)b))));
+        }
 
         new GgufModelBuilder(spec.Shape, vocabulary) { MatrixType = spec.MatrixType, Name = spec.Name }.Write(path, slot =>
         {
@@ -51,7 +35,7 @@ public static class RandomModel
             // moves the hidden state; with weaker blocks a model with tied embeddings repeats its last token.
             var amplitude = slot.Role is TensorRole.TokenEmbedding or TensorRole.Output ? EmbeddingAmplitude : MathF.Sqrt(3f / slot.RowLength);
             var noise = GgufModelBuilder.Noise(slot.Name, spec.Seed, amplitude);
-            if (!spec.SuppressEndOfTurn)
+            if (suppressed.Count == 0)
             {
                 return noise;
             }

@@ -1,30 +1,4 @@
-namespace LlmStack.Api.Backends.Embedded.Gguf;
-
-/// <summary>What a tensor is for, so a weight source can give each kind its own values.</summary>
-public enum TensorRole
-{
-    /// <summary><c>token_embd.weight</c>: one row of <see cref="TensorSlot.RowLength"/> values per token.</summary>
-    TokenEmbedding,
-
-    /// <summary><c>output.weight</c>: one row per token, read against the final hidden state.</summary>
-    Output,
-
-    /// <summary>RMS norm weights (<c>*_norm.weight</c>).</summary>
-    Norm,
-
-    /// <summary>qwen2's q/k/v biases.</summary>
-    Bias,
-
-    /// <summary>Attention and feed-forward projections.</summary>
-    Projection,
-}
-
-/// <summary>
-/// A tensor to fill: <see cref="RowLength"/> is the contiguous dimension (ggml order), so element
-/// <c>e</c> is at row <c>e / RowLength</c>, column <c>e % RowLength</c>. Projections map
-/// <see cref="RowLength"/> inputs to <see cref="Rows"/> outputs.
-/// </summary>
-public sealed record TensorSlot(string Name, TensorRole Role, long RowLength, long Rows);
+namespace LlmStack.Gguf;
 
 /// <summary>
 /// Writes a llama/qwen2 transformer as GGUF with a byte-level BPE vocabulary and a ChatML template; the

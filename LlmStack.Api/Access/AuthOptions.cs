@@ -1,0 +1,37 @@
+namespace LlmStack.Api.Access;
+
+/// <summary>
+/// <c>LlmStack:Auth</c>: who may call the API. No keys = open (as Ollama and vLLM are by default); with keys,
+/// every <c>/v1</c> request needs <c>Authorization: Bearer &lt;key&gt;</c>.
+/// </summary>
+public sealed class AuthOptions
+{
+    public const string SectionName = "LlmStack:Auth";
+
+    /// <summary><c>LlmStack:Auth:Keys:&lt;n&gt;</c>; from environment variables, user secrets or a mounted secrets file.</summary>
+    public List<ApiKeyOptions> Keys { get; set; } = [];
+
+    /// <summary><c>LlmStack:Auth:ProtectMetrics</c>: <c>/metrics</c> needs a key too (it names models and keys). Off by default.</summary>
+    public bool ProtectMetrics { get; set; }
+
+    public bool Enabled => Keys.Count > 0;
+}
+
+/// <summary>One API key: <c>LlmStack:Auth:Keys:&lt;n&gt;:*</c>.</summary>
+public sealed class ApiKeyOptions
+{
+    /// <summary>Shortest key accepted: a short key can be guessed by anyone who can reach the port.</summary>
+    public const int MinimumKeyLength = 16;
+
+    /// <summary>The secret clients send as the bearer token.</summary>
+    public string Key { get; set; } = "";
+
+    /// <summary>Shown in logs and metrics instead of the secret; default <c>key-&lt;n&gt;</c>.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Requests a minute this key may send (a continuously refilled budget); unlimited when unset.</summary>
+    public int? RequestsPerMinute { get; set; }
+
+    /// <summary>Prompt + completion tokens a minute, charged with each reply's real usage when it ends; unlimited when unset.</summary>
+    public int? TokensPerMinute { get; set; }
+}

@@ -1,0 +1,45 @@
+using LlmStack.Api.Access;
+using LlmStack.Api.Backends;
+using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Embeddings;
+using LlmStack.Api.Errors;
+using LlmStack.Api.Models;
+using LlmStack.Api.OpenApi;
+using LlmStack.Api.Telemetry;
+
+namespace LlmStack.Api;
+
+/// <summary>
+/// The API's table of contents: what it registers, in which order its middleware runs, and what it maps.
+/// Program.cs calls these two methods; so do the tests and benchmarks that host the API in-process, so every
+/// host is composed exactly alike.
+/// </summary>
+public static class LlmStackApi
+{
+    public static WebApplicationBuilder AddLlmStackApi(this WebApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults();
+        builder.AddModelBackends();
+        builder.AddModelCatalog();
+        builder.AddChatTelemetry();
+        builder.AddApiKeys();
+        builder.AddApiDocument();
+        return builder;
+    }
+
+    public static WebApplication UseLlmStackApi(this WebApplication app)
+    {
+        app.UseRequestIds();
+        app.UseOpenAIErrors();
+        app.UseApiKeys();
+
+        app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy);
+        app.MapApiDocument();
+        // Every OpenAI endpoint goes into this group: API keys and per-key budgets apply to each of them.
+        var api = app.MapOpenAIApi();
+        api.MapChatCompletionsApi();
+        api.MapModelsApi();
+        api.MapEmbeddingsApi();
+        return app;
+    }
+}

@@ -1,0 +1,7 @@
+namespace LlmStack.Api.Models;
+
+/// <summary>Supplies the built-in model served when no model is configured.</summary>
+public interface IDemoModelSource
+{
+    ServedModel CreateDemoModel();
+}
