@@ -34,8 +34,8 @@ public sealed class ModelOptions
     // Embedded tuning (LLamaSharp / llama.cpp).
 
     /// <summary>
-    /// Context length in tokens per request (prompt + reply); default: the model's own, capped at 4096.
-    /// llama.cpp rounds it up to a multiple of 256.
+    /// Context length in tokens per request (prompt + reply; embedded: per sequence of the batch context, which
+    /// holds <see cref="ParallelSlots"/> of them); default: the model's own, capped at 4096.
     /// </summary>
     public uint? ContextSize { get; set; }
 
@@ -45,10 +45,17 @@ public sealed class ModelOptions
     /// </summary>
     public int? Threads { get; set; }
 
-    /// <summary>Prompt tokens per llama.cpp batch; default 128 (as fast as 512 on CPU, smaller buffers).</summary>
+    /// <summary>Prompt tokens per llama.cpp decode while no stream is generating; default 128 (as fast as 512 on CPU, smaller buffers).</summary>
     public uint? BatchSize { get; set; }
 
-    /// <summary>Requests generated at once (default 4); the rest wait in a FIFO queue.</summary>
+    /// <summary>
+    /// Embedded: tokens per decode step while streams are generating - one for each stream plus a chunk of a
+    /// waiting prompt; default 64. Smaller keeps the streams flowing while prompts arrive, larger starts new
+    /// requests sooner. Must exceed <see cref="ParallelSlots"/>.
+    /// </summary>
+    public int? StepTokens { get; set; }
+
+    /// <summary>Requests generated at once, batched into one decode per token (default 8); the rest wait in a FIFO queue.</summary>
     public int? ParallelSlots { get; set; }
 
     /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>
