@@ -3,8 +3,10 @@ using LlmStack.Api.Backends;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Embeddings;
 using LlmStack.Api.Errors;
+using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
+using LlmStack.Api.Responses;
 using LlmStack.Api.Telemetry;
 
 namespace LlmStack.Api;
@@ -22,7 +24,9 @@ public static class LlmStackApi
         builder.AddModelBackends();
         builder.AddModelCatalog();
         builder.AddChatTelemetry();
+        builder.AddResponses();
         builder.AddApiKeys();
+        builder.AddRequestLimits();
         builder.AddApiDocument();
         return builder;
     }
@@ -31,6 +35,7 @@ public static class LlmStackApi
     {
         app.UseRequestIds();
         app.UseOpenAIErrors();
+        app.UseRequestLimits();
         app.UseApiKeys();
 
         app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy);
@@ -38,6 +43,7 @@ public static class LlmStackApi
         // Every OpenAI endpoint goes into this group: API keys and per-key budgets apply to each of them.
         var api = app.MapOpenAIApi();
         api.MapChatCompletionsApi();
+        api.MapResponsesApi();
         api.MapModelsApi();
         api.MapEmbeddingsApi();
         return app;

@@ -3,6 +3,7 @@ using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.ChatCompletions;
 
@@ -31,13 +32,14 @@ public static class ChatCompletionsApi
         return api;
     }
 
-    public static async Task<Results<JsonHttpResult<ChatCompletion>, ChatCompletionStream>> CreateChatCompletion(HttpContext context, ModelCatalog catalog)
+    public static async Task<Results<JsonHttpResult<ChatCompletion>, ChatCompletionStream>> CreateChatCompletion(
+        HttpContext context, ModelCatalog catalog, IOptions<LlmStackOptions> options)
     {
         var log = RequestLog.Start(context, "chat");
         var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.ChatCompletionRequest);
         var (model, client) = catalog.Find(body.Model);
         log.Model = model.Id;
-        var request = body.ToChatRequest(model);
+        var request = body.ToChatRequest(model, options.Value.MaxOutputTokens);
         log.Stream = request.Stream;
         log.Received(request.Messages);
 

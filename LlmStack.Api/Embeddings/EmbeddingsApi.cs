@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
+using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -26,7 +27,7 @@ public static class EmbeddingsApi
         return api;
     }
 
-    public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCatalog catalog)
+    public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCatalog catalog, ModelAdmission admission)
     {
         var log = RequestLog.Start(context, "embeddings");
         var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.EmbeddingRequest);
@@ -47,7 +48,12 @@ public static class EmbeddingsApi
         }
         var inputs = ToInputs(body.Input);
 
-        var embeddings = await generator.GenerateAsync(inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions }, context.RequestAborted);
+        // Embeddings take the model's compute as chats do: the same admission bounds them.
+        GeneratedEmbeddings<Embedding<float>> embeddings;
+        using (await admission.For(model).EnterAsync(context.RequestAborted))
+        {
+            embeddings = await generator.GenerateAsync(inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions }, context.RequestAborted);
+        }
         var promptTokens = (int)(embeddings.Usage?.InputTokenCount ?? 0);
         log.Finished("stop", embeddings.Usage);
         return TypedResults.Json(new EmbeddingList

@@ -1,3 +1,4 @@
+using LlmStack.Api.Limits;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -17,6 +18,8 @@ public static class ModelCatalogExtensions
 
         builder.Services.AddSingleton<LlmStackMetrics>();
         builder.Services.AddSingleton<ChatPipeline>();
+        // Every model's pipeline (and the embeddings endpoint) passes its admission gate.
+        builder.Services.AddSingleton<ModelAdmission>();
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<ModelCatalogLoader>();
 

@@ -7,6 +7,9 @@ public sealed class ModelOptions
 {
     public static readonly TimeSpan DefaultFirstTokenTimeout = TimeSpan.FromMinutes(5);
 
+    /// <summary>Requests admitted at once to a model whose backend does not say how many it serves in parallel.</summary>
+    public const int DefaultMaxConcurrentRequests = 8;
+
     /// <summary>The name clients send as <c>model</c> (e.g. <c>qwen2.5:7b</c>).</summary>
     public string Id { get; set; } = "";
 
@@ -30,6 +33,20 @@ public sealed class ModelOptions
 
     /// <summary>How long to wait for the first token (includes queueing and prompt processing) before a 504.</summary>
     public TimeSpan FirstTokenTimeout { get; set; } = DefaultFirstTokenTimeout;
+
+    // Admission (every backend): beyond these bounds a request gets 503 "the model is overloaded" at once.
+
+    /// <summary>
+    /// Requests served at once; the rest queue. Default: the backend's own parallelism (embedded: ParallelSlots),
+    /// otherwise 8 - so a slow Ollama or upstream never holds more than that many open requests.
+    /// </summary>
+    public int? MaxConcurrentRequests { get; set; }
+
+    /// <summary>Requests that may wait for a slot (default 16); one more is refused at once.</summary>
+    public int MaxQueue { get; set; } = 16;
+
+    /// <summary>How long a request may wait for a slot (default 60 s) before it is refused.</summary>
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     // Embedded tuning (LLamaSharp / llama.cpp).
 

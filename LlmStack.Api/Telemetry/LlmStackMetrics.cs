@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -35,6 +36,7 @@ public sealed class LlmStackMetrics : IDisposable
         [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
 
     private readonly Meter _meter;
+    private readonly ConcurrentDictionary<(string Reason, string? Model, string? ApiKey), long> _rejections = new();
 
     public LlmStackMetrics(IMeterFactory meterFactory)
     {
@@ -58,13 +60,14 @@ public sealed class LlmStackMetrics : IDisposable
         QueueTime = _meter.CreateHistogram("llmstack.request.queue_time", "s",
             "Time a request waited for a generation slot.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimeToFirstTokenBuckets });
-        RequestsRejected = _meter.CreateCounter<long>("llmstack.requests.rejected", "{request}",
-            "Requests refused before reaching a model, by llmstack.rejection.reason: auth, rate, queue_full, queue_timeout, draining.");
-        // Present at 0 from the start: an alert on a rate of rejections must not see "no data" before the first one.
+        // Observed rather than added to: the series exist at 0 from the start, whenever the exporter subscribes -
+        // an alert on a rate of rejections must not see "no data" before the first one.
         foreach (var reason in RejectionReason.All)
         {
-            RequestsRejected.Add(0, new KeyValuePair<string, object?>(RejectionReasonTag, reason));
+            _rejections[(reason, null, null)] = 0;
         }
+        _meter.CreateObservableCounter("llmstack.requests.rejected", ObserveRejections, "{request}",
+            "Requests refused before reaching a model, by llmstack.rejection.reason: auth, rate, queue_full, queue_timeout, draining.");
     }
 
     public Histogram<double> TimeToFirstToken { get; }
@@ -81,21 +84,25 @@ public sealed class LlmStackMetrics : IDisposable
 
     public Histogram<double> QueueTime { get; }
 
-    public Counter<long> RequestsRejected { get; }
-
     /// <summary>Counts a refused request; <paramref name="model"/> and <paramref name="apiKey"/> (its name, never the secret) when known.</summary>
-    public void Rejected(string reason, string? model, string? apiKey = null)
+    public void Rejected(string reason, string? model, string? apiKey = null) =>
+        _rejections.AddOrUpdate((reason, model, apiKey), 1, (_, count) => count + 1);
+
+    private IEnumerable<Measurement<long>> ObserveRejections()
     {
-        var tags = new TagList { { RejectionReasonTag, reason } };
-        if (model is not null)
+        foreach (var ((reason, model, apiKey), count) in _rejections)
         {
-            tags.Add(RequestModel, model);
+            var tags = new TagList { { RejectionReasonTag, reason } };
+            if (model is not null)
+            {
+                tags.Add(RequestModel, model);
+            }
+            if (apiKey is not null)
+            {
+                tags.Add(ApiKeyTag, apiKey);
+            }
+            yield return new Measurement<long>(count, tags);
         }
-        if (apiKey is not null)
-        {
-            tags.Add(ApiKeyTag, apiKey);
-        }
-        RequestsRejected.Add(1, tags);
     }
 
     public void Dispose() => _meter.Dispose();

@@ -11,21 +11,30 @@ namespace LlmStack.Api.Telemetry;
 /// time to the first non-empty content (an empty first update - a role, a keep-alive - is not a token),
 /// time per output token after it, duration, and token usage; failures carry <c>error.type</c>.
 /// </summary>
-public sealed class MeteredChatClient(IChatClient innerClient, ServedModel model, LlmStackMetrics metrics) : DelegatingChatClient(innerClient)
+public sealed class MeteredChatClient : DelegatingChatClient
 {
     private const string Operation = "chat";
 
-    private readonly TagList _tags = new()
+    private readonly LlmStackMetrics _metrics;
+    private readonly TagList _tags;
+
+    public MeteredChatClient(IChatClient innerClient, ServedModel model, LlmStackMetrics metrics) : base(innerClient)
     {
-        { LlmStackMetrics.RequestModel, model.Id },
-        { LlmStackMetrics.OperationName, Operation },
-        { LlmStackMetrics.ProviderName, model.Backend },
-    };
+        _metrics = metrics;
+        _tags = new TagList
+        {
+            { LlmStackMetrics.RequestModel, model.Id },
+            { LlmStackMetrics.OperationName, Operation },
+            { LlmStackMetrics.ProviderName, model.Backend },
+        };
+        // Present at 0 from the start: a dashboard or an alert must not see "no data" before the first request.
+        metrics.RequestsActive.Add(0, _tags);
+    }
 
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var started = Stopwatch.GetTimestamp();
-        metrics.RequestsActive.Add(1, _tags);
+        _metrics.RequestsActive.Add(1, _tags);
         string? errorType = null;
         UsageDetails? usage = null;
         try
@@ -41,7 +50,7 @@ public sealed class MeteredChatClient(IChatClient innerClient, ServedModel model
         }
         finally
         {
-            metrics.RequestsActive.Add(-1, _tags);
+            _metrics.RequestsActive.Add(-1, _tags);
             Record(started, firstToken: null, contentUpdates: 0, usage, errorType);
         }
     }
@@ -50,7 +59,7 @@ public sealed class MeteredChatClient(IChatClient innerClient, ServedModel model
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var started = Stopwatch.GetTimestamp();
-        metrics.RequestsActive.Add(1, _tags);
+        _metrics.RequestsActive.Add(1, _tags);
         long? firstToken = null;
         var contentUpdates = 0;
         UsageDetails? usage = null;
@@ -93,7 +102,7 @@ public sealed class MeteredChatClient(IChatClient innerClient, ServedModel model
             {
                 await updates.DisposeAsync();
             }
-            metrics.RequestsActive.Add(-1, _tags);
+            _metrics.RequestsActive.Add(-1, _tags);
             // A consumer that stops early (the client disconnected) ends the call without an exception here.
             errorType ??= cancellationToken.IsCancellationRequested ? "cancelled" : null;
             Record(started, firstToken, contentUpdates, usage, errorType);
@@ -108,28 +117,28 @@ public sealed class MeteredChatClient(IChatClient innerClient, ServedModel model
         {
             tags.Add(LlmStackMetrics.ErrorType, errorType);
         }
-        metrics.RequestDuration.Record(Stopwatch.GetElapsedTime(started, ended).TotalSeconds, tags);
+        _metrics.RequestDuration.Record(Stopwatch.GetElapsedTime(started, ended).TotalSeconds, tags);
         if (firstToken is { } first)
         {
-            metrics.TimeToFirstToken.Record(Stopwatch.GetElapsedTime(started, first).TotalSeconds, tags);
+            _metrics.TimeToFirstToken.Record(Stopwatch.GetElapsedTime(started, first).TotalSeconds, tags);
             // Backends that report no usage still stream one update per token or so.
             var outputTokens = usage?.OutputTokenCount ?? contentUpdates;
             if (outputTokens > 1)
             {
-                metrics.TimePerOutputToken.Record(Stopwatch.GetElapsedTime(first, ended).TotalSeconds / (outputTokens - 1), tags);
+                _metrics.TimePerOutputToken.Record(Stopwatch.GetElapsedTime(first, ended).TotalSeconds / (outputTokens - 1), tags);
             }
         }
         if (usage?.InputTokenCount is { } input)
         {
             var inputTags = tags;
             inputTags.Add(LlmStackMetrics.TokenType, "input");
-            metrics.TokenUsage.Record((int)input, inputTags);
+            _metrics.TokenUsage.Record((int)input, inputTags);
         }
         if (usage?.OutputTokenCount is { } output)
         {
             var outputTags = tags;
             outputTags.Add(LlmStackMetrics.TokenType, "output");
-            metrics.TokenUsage.Record((int)output, outputTags);
+            _metrics.TokenUsage.Record((int)output, outputTags);
         }
     }
 

@@ -49,10 +49,32 @@ public sealed class MetricsTests(GeneratedModels models)
         Assert.Single(metrics.Split('\n'), line => line.StartsWith("# TYPE gen_ai_client_token_usage ", StringComparison.Ordinal));
     }
 
-    private static double Sum(string metrics, string name, params string[] labels) =>
+    [Fact]
+    public async Task Queue_and_activity_gauges_and_rejection_counters_exist_at_0_before_the_first_request()
+    {
+        const string model = "gauges-scripted";
+        await using var app = new ApiApplication([new ModelOptions { Id = model, Backend = "embedded", Path = models.Scripted }]);
+        using var client = app.CreateClient();
+
+        var metrics = await client.GetStringAsync("/metrics", Cancel);
+
+        foreach (var gauge in new[] { "llmstack_requests_queued", "llmstack_requests_active" })
+        {
+            Assert.Equal([0.0], Values(metrics, gauge, $"gen_ai_request_model=\"{model}\""));
+        }
+        foreach (var reason in new[] { "auth", "rate", "queue_full", "queue_timeout", "draining" })
+        {
+            Assert.Contains(0.0, Values(metrics, "llmstack_requests_rejected_total", $"llmstack_rejection_reason=\"{reason}\""));
+        }
+    }
+
+    private static double Sum(string metrics, string name, params string[] labels) => Values(metrics, name, labels).Sum();
+
+    private static List<double> Values(string metrics, string name, params string[] labels) =>
         metrics.Split('\n')
             .Where(line => line.StartsWith(name + "{", StringComparison.Ordinal) && labels.All(label => line.Contains(label, StringComparison.Ordinal)))
-            .Sum(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+            .Select(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
+            .ToList();
 }
 
 [CollectionDefinition(nameof(MetricsTests), DisableParallelization = true)]

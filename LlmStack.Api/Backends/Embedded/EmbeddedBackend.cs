@@ -92,6 +92,7 @@ public sealed class EmbeddedBackend : IModelBackend
             EmbeddingGenerator = new EmbeddedEmbeddingGenerator(host),
             IsDemo = isDemo,
             ContextLength = host.ContextSize,
+            Parallelism = options.ParallelSlots ?? EmbeddedModelHost.DefaultParallelSlots,
             FirstTokenTimeout = options.FirstTokenTimeout,
             // Weights are loaded before the model is served, so a served embedded model is always ready.
             CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy(
