@@ -144,7 +144,7 @@ public sealed class EmbeddedModelHost : IDisposable
             {
                 logger?.LogWarning("Model {Model}: the GGUF's chat template is missing or not one llama.cpp recognises; using {Template}", options.Id, fallbackTemplate);
             }
-            var scheduler = new BatchScheduler(options.Id, weights, context, settings, metrics, logger);
+            var scheduler = new BatchScheduler(options.Id, weights, context, settings, logger);
             var host = new EmbeddedModelHost(options.Id, path, weights, parameters, fallbackTemplate, scheduler,
                 new SlotPool(settings.Slots, options.Id, metrics));
             logger?.LogInformation(

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using LLama;
 using LLama.Native;
-using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Embedded.Batching;
@@ -17,16 +16,16 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 /// <remarks>
 /// On a CPU a decode step is bound by reading the weights: one step for eight sequences reads them once, which is
 /// why this beats one context per request (LLamaSharp serialises every decode of the process anyway). Requests are
-/// admitted in arrival order (FIFO) when a sequence is free; a cancelled or finished request frees its sequence
-/// within one step, and its KV stays cached for the next turn (see <see cref="KvSequences"/>).
+/// admitted in arrival order (FIFO) when a sequence is free and the KV cache has room; a cancelled or finished
+/// request frees its sequence within one step, and its KV stays cached for the next turn (see
+/// <see cref="KvSequences"/>). The API's admission gate above the backend bounds and measures the queue
+/// (<c>llmstack_requests_queued</c>, queue time); the waiting here is only for a sequence or KV room.
 /// </remarks>
 public sealed class BatchScheduler : IDisposable
 {
     private readonly LLamaWeights _weights;
     private readonly SafeLLamaContextHandle _context;
     private readonly KvSequences _sequences;
-    private readonly LlmStackMetrics? _metrics;
-    private readonly KeyValuePair<string, object?> _modelTag;
     private readonly ILogger? _logger;
     private readonly IDisposable? _abort;
 
@@ -46,14 +45,12 @@ public sealed class BatchScheduler : IDisposable
     private int _busy;
     private long _steps;
 
-    public BatchScheduler(string modelId, LLamaWeights weights, SafeLLamaContextHandle context, BatchSettings settings, LlmStackMetrics? metrics = null, ILogger? logger = null)
+    public BatchScheduler(string modelId, LLamaWeights weights, SafeLLamaContextHandle context, BatchSettings settings, ILogger? logger = null)
     {
         _weights = weights;
         _context = context;
         Settings = settings;
         _sequences = new KvSequences(context, settings.Slots);
-        _metrics = metrics;
-        _modelTag = new(LlmStackMetrics.RequestModel, modelId);
         _logger = logger;
         // Interrupts a decode in progress (a prompt chunk of a large model takes seconds) at shutdown, and when
         // every request in the step has been cancelled: then nobody waits for its result.
@@ -95,7 +92,6 @@ public sealed class BatchScheduler : IDisposable
                 throw new ObjectDisposedException(nameof(BatchScheduler), "The model was unloaded (the API is stopping).");
             }
             Interlocked.Increment(ref _queued);
-            _metrics?.RequestsQueued.Add(1, _modelTag);
             _incoming.Enqueue(generation);
         }
         Wake();
@@ -233,8 +229,6 @@ public sealed class BatchScheduler : IDisposable
     {
         _waiting.Remove(generation);
         Interlocked.Decrement(ref _queued);
-        _metrics?.RequestsQueued.Add(-1, _modelTag);
-        _metrics?.QueueTime.Record(generation.QueueTime.TotalSeconds, _modelTag);
     }
 
     private void Step()
