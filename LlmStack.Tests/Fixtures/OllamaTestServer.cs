@@ -32,6 +32,9 @@ public sealed class OllamaTestServer : IAsyncDisposable
 {
     public static readonly string[] ReplyTokens = ["Hello", " from", " the", " Ollama", " test", " server", "."];
 
+    /// <summary>What a <c>thinking*</c> model sends as <c>message.thinking</c> before its reply, as Ollama does for reasoning models.</summary>
+    public static readonly string[] ThinkingTokens = ["The", " user", " says", " hello", "."];
+
     /// <summary>The Modelfile parameters /api/show reports, as a real Ollama prints them.</summary>
     public const string ShownParameters = "num_ctx                        6144\nstop                           \"<|im_end|>\"";
 
@@ -197,14 +200,25 @@ public sealed class OllamaTestServer : IAsyncDisposable
 
             var tokens = ReplyTokens.Take(limit).ToArray();
             var doneReason = tokens.Length < ReplyTokens.Length ? "length" : "stop";
+            var thinking = model.StartsWith("thinking", StringComparison.Ordinal) ? ThinkingTokens : [];
             if (!stream)
             {
                 var reply = Line(model, string.Concat(tokens), done: true);
+                if (thinking.Length > 0)
+                {
+                    reply["message"]!["thinking"] = string.Concat(thinking);
+                }
                 AddDone(reply, doneReason, promptTokens, tokens.Length);
                 await context.Response.WriteAsJsonAsync(reply, aborted);
                 return;
             }
             context.Response.ContentType = "application/x-ndjson";
+            foreach (var token in thinking)
+            {
+                var line = Line(model, "", done: false);
+                line["message"]!["thinking"] = token;
+                await WriteLineAsync(context, line);
+            }
             foreach (var token in tokens)
             {
                 await WriteLineAsync(context, Line(model, token, done: false));
