@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -69,10 +70,13 @@ public sealed class OllamaTestServer : IAsyncDisposable
     public string? PullError { get; set; }
 
     /// <summary>Starts a server that has <paramref name="models"/> (pulled before the test began).</summary>
-    public static async Task<OllamaTestServer> StartAsync(params string[] models)
+    public static Task<OllamaTestServer> StartAsync(params string[] models) => StartAsync(endpoint: null, models);
+
+    /// <summary>Starts a server listening on <paramref name="endpoint"/> (a free loopback port when null).</summary>
+    public static async Task<OllamaTestServer> StartAsync(IPEndPoint? endpoint, params string[] models)
     {
         var server = new OllamaTestServer(models);
-        server._server = await LoopbackWebServer.StartAsync(server.Map);
+        server._server = await LoopbackWebServer.StartAsync(server.Map, endpoint);
         return server;
     }
 
