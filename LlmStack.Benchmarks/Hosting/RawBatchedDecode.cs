@@ -29,6 +29,8 @@ public static class RawBatchedDecode
             Threads = threads,
             BatchThreads = threads,
         };
+        // llama.cpp logs a screenful per context to stdout: it would bury the table.
+        NativeLogConfig.llama_log_set((_, _) => { });
         using var weights = LLamaWeights.LoadFromFile(parameters);
         // The same kind of context as the API's scheduler: one KV cache shared by the sequences.
         parameters.ToLlamaContextParams(out var native);

@@ -225,22 +225,6 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
         Assert.Equal(5, next.Usage!.OutputTokenCount);
     }
 
-    private static LoadedModel Load(string path, int slots, uint contextSize = 512, uint? kvCacheSize = null)
-    {
-        var host = EmbeddedModelHost.Load(new ModelOptions
-        {
-            Id = Path.GetFileNameWithoutExtension(path),
-            Backend = EmbeddedBackend.BackendName,
-            Path = path,
-            ParallelSlots = slots,
-            ContextSize = contextSize,
-            KvCacheSize = kvCacheSize,
-        });
-        return new LoadedModel(host, new EmbeddedChatClient(host));
-    }
-
-    private sealed record LoadedModel(EmbeddedModelHost Host, EmbeddedChatClient Client) : IDisposable
-    {
-        public void Dispose() => Host.Dispose();
-    }
+    private static LoadedModel Load(string path, int slots, uint contextSize = 512, uint? kvCacheSize = null) =>
+        LoadedModel.Load(path, slots, contextSize, kvCacheSize);
 }

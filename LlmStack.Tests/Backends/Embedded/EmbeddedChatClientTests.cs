@@ -321,18 +321,8 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
         Assert.Equal("max_tokens", error.Param);
     }
 
-    private static LoadedModel Load(string path, int? parallelSlots = null, uint? contextSize = null)
-    {
-        var host = EmbeddedModelHost.Load(new ModelOptions
-        {
-            Id = Path.GetFileNameWithoutExtension(path),
-            Backend = EmbeddedBackend.BackendName,
-            Path = path,
-            ParallelSlots = parallelSlots,
-            ContextSize = contextSize,
-        });
-        return new LoadedModel(host, new EmbeddedChatClient(host));
-    }
+    private static LoadedModel Load(string path, int? parallelSlots = null, uint? contextSize = null) =>
+        LoadedModel.Load(path, parallelSlots, contextSize);
 
     private static async Task<List<ChatResponseUpdate>> Collect(IAsyncEnumerable<ChatResponseUpdate> stream)
     {
@@ -353,10 +343,5 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
             Assert.True(deadline.Elapsed < Timeout, "The condition did not become true in time.");
             await Task.Delay(5, TestCancellation);
         }
-    }
-
-    private sealed record LoadedModel(EmbeddedModelHost Host, EmbeddedChatClient Client) : IDisposable
-    {
-        public void Dispose() => Host.Dispose();
     }
 }

@@ -1,0 +1,25 @@
+using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Models;
+
+namespace LlmStack.Tests.Backends.Embedded;
+
+/// <summary>A generated GGUF loaded by the embedded engine, and its chat client; dispose it to unload the model.</summary>
+internal sealed record LoadedModel(EmbeddedModelHost Host, EmbeddedChatClient Client) : IDisposable
+{
+    /// <summary>Loads <paramref name="path"/> as the embedded backend would, named after the file.</summary>
+    public static LoadedModel Load(string path, int? parallelSlots = null, uint? contextSize = null, uint? kvCacheSize = null)
+    {
+        var host = EmbeddedModelHost.Load(new ModelOptions
+        {
+            Id = Path.GetFileNameWithoutExtension(path),
+            Backend = EmbeddedBackend.BackendName,
+            Path = path,
+            ParallelSlots = parallelSlots,
+            ContextSize = contextSize,
+            KvCacheSize = kvCacheSize,
+        });
+        return new LoadedModel(host, new EmbeddedChatClient(host));
+    }
+
+    public void Dispose() => Host.Dispose();
+}
