@@ -70,14 +70,15 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
                 }
 
                 var text = update.Text;
+                var reasoning = ChatResponseMapping.ReasoningOf(update.Contents);
                 var calls = update.Contents.OfType<FunctionCallContent>()
                     .Select(call => ToDelta(call, toolCallIndex++))
                     .ToList();
-                if (!first && text.Length == 0 && calls.Count == 0)
+                if (!first && text.Length == 0 && reasoning.Length == 0 && calls.Count == 0)
                 {
                     continue;
                 }
-                if (text.Length > 0 || calls.Count > 0)
+                if (text.Length > 0 || reasoning.Length > 0 || calls.Count > 0)
                 {
                     _log.ContentArrived(text);
                 }
@@ -85,6 +86,7 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
                 {
                     Role = first ? "assistant" : null,
                     Content = text.Length > 0 || first ? text : null,
+                    ReasoningContent = reasoning.Length > 0 ? reasoning : null,
                     ToolCalls = calls.Count > 0 ? calls : null,
                 }), ApiJsonContext.Default.ChatCompletionChunk, cancellationToken);
                 first = false;

@@ -46,7 +46,8 @@ internal sealed class ResponseOutput
     {
         FinishReason = response.FinishReason;
         var events = new List<ResponseStreamEvent>();
-        foreach (var content in response.Messages.SelectMany(m => m.Contents))
+        // A message's reasoning came before its reply, wherever a backend put it in the list.
+        foreach (var content in response.Messages.SelectMany(m => m.Contents.OrderBy(c => c is TextReasoningContent ? 0 : 1)))
         {
             Add(content, events);
         }

@@ -236,6 +236,21 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     }
 
     [Fact]
+    public async Task A_parameter_of_the_app_model_becomes_a_required_env_variable()
+    {
+        // How a secret such as an API key reaches the deployment: one AddParameter, passed through .env.
+        var builder = DistributedApplication.CreateBuilder(["--publisher", "compose", "--output-path", compose.Directory]);
+        var key = builder.AddParameter("llmstack-api-key", secret: true).WithDescription("The key the Web sends to the API.");
+        builder.AddContainer("proxy", "nginx", "1.27").WithEnvironment("API_KEY", key);
+
+        var publisher = new ComposeFileBuilder(new DistributedApplicationModel(builder.Resources), builder.ExecutionContext, "1.0.0");
+        var file = await publisher.BuildAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal("${LLMSTACK_API_KEY:?set LLMSTACK_API_KEY in .env (see .env.example)}", file.Services["proxy"].Environment["API_KEY"]);
+        Assert.Contains("# The key the Web sends to the API.\nLLMSTACK_API_KEY=\n", publisher.Variables.ToEnvExample("header").ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public async Task A_bind_mount_of_this_machine_stops_the_publish()
     {
         var builder = DistributedApplication.CreateBuilder(["--publisher", "compose", "--output-path", compose.Directory]);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -34,6 +35,9 @@ public sealed class OllamaTestServer : IAsyncDisposable
 {
     public static readonly string[] ReplyTokens = ["Hello", " from", " the", " Ollama", " test", " server", "."];
 
+    /// <summary>What a <c>thinking*</c> model sends as <c>message.thinking</c> before its reply, as Ollama does for reasoning models.</summary>
+    public static readonly string[] ThinkingTokens = ["The", " user", " says", " hello", "."];
+
     /// <summary>The Modelfile parameters /api/show reports, as a real Ollama prints them.</summary>
     public const string ShownParameters = "num_ctx                        6144\nstop                           \"<|im_end|>\"";
 
@@ -68,10 +72,13 @@ public sealed class OllamaTestServer : IAsyncDisposable
     public string? PullError { get; set; }
 
     /// <summary>Starts a server that has <paramref name="models"/> (pulled before the test began).</summary>
-    public static async Task<OllamaTestServer> StartAsync(params string[] models)
+    public static Task<OllamaTestServer> StartAsync(params string[] models) => StartAsync(endpoint: null, models);
+
+    /// <summary>Starts a server listening on <paramref name="endpoint"/> (a free loopback port when null).</summary>
+    public static async Task<OllamaTestServer> StartAsync(IPEndPoint? endpoint, params string[] models)
     {
         var server = new OllamaTestServer(models);
-        server._server = await LoopbackWebServer.StartAsync(server.Map);
+        server._server = await LoopbackWebServer.StartAsync(server.Map, endpoint);
         return server;
     }
 
@@ -215,14 +222,25 @@ public sealed class OllamaTestServer : IAsyncDisposable
 
             var tokens = ReplyTokens.Take(limit).ToArray();
             var doneReason = tokens.Length < ReplyTokens.Length ? "length" : "stop";
+            var thinking = model.StartsWith("thinking", StringComparison.Ordinal) ? ThinkingTokens : [];
             if (!stream)
             {
                 var reply = Line(model, string.Concat(tokens), done: true);
+                if (thinking.Length > 0)
+                {
+                    reply["message"]!["thinking"] = string.Concat(thinking);
+                }
                 AddDone(reply, doneReason, promptTokens, tokens.Length);
                 await context.Response.WriteAsJsonAsync(reply, aborted);
                 return;
             }
             context.Response.ContentType = "application/x-ndjson";
+            foreach (var token in thinking)
+            {
+                var line = Line(model, "", done: false);
+                line["message"]!["thinking"] = token;
+                await WriteLineAsync(context, line);
+            }
             foreach (var token in tokens)
             {
                 await WriteLineAsync(context, Line(model, token, done: false));
