@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LlmStack.Api.Errors;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Upstream;
@@ -29,6 +30,7 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model, M
     {
         await using var updates = base.GetStreamingResponseAsync(messages, options, cancellationToken)
             .GetAsyncEnumerator(cancellationToken);
+        var any = false;
         while (true)
         {
             try
@@ -42,11 +44,18 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model, M
             {
                 throw translated;
             }
+            any = true;
             yield return updates.Current;
         }
 
         // OllamaSharp ends its stream quietly when canceled between two lines: that is no finished reply.
         cancellationToken.ThrowIfCancellationRequested();
+        if (!any)
+        {
+            // A real server sends at least its finish; the OpenAI SDK skips whatever is not an SSE event, so a
+            // server answering something else (an HTML page, plain JSON) reads as an empty stream.
+            throw ApiErrorException.BackendFailed(model, "its answer held no chat completion chunk (not a chat completion stream).");
+        }
     }
 }
 
