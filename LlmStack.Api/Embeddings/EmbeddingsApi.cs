@@ -26,13 +26,13 @@ public static class EmbeddingsApi
         return api;
     }
 
-    public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCatalog catalog)
+    public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCatalog catalog, RequestTelemetry telemetry)
     {
-        var log = RequestLog.Start(context, "embeddings");
+        var outcome = telemetry.Start(context, "embeddings");
         var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.EmbeddingRequest);
-        var (model, _) = catalog.Find(body.Model);
-        log.Model = model.Id;
-        var generator = model.EmbeddingGenerator ?? throw ApiErrorException.InvalidRequest(
+        var pipeline = catalog.Find(body.Model);
+        var model = pipeline.Model;
+        var generator = outcome.TrackEmbeddings(pipeline) ?? throw ApiErrorException.InvalidRequest(
             $"The model '{model.Id}' cannot create embeddings: its backend ({model.Backend}) has no embedding support.", "model", "unsupported_model");
         var asBase64 = body.EncodingFormat switch
         {
@@ -49,7 +49,6 @@ public static class EmbeddingsApi
 
         var embeddings = await generator.GenerateAsync(inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions }, context.RequestAborted);
         var promptTokens = (int)(embeddings.Usage?.InputTokenCount ?? 0);
-        log.Finished("stop", embeddings.Usage);
         return TypedResults.Json(new EmbeddingList
         {
             Data = [.. embeddings.Select((e, i) => new EmbeddingData { Index = i, Embedding = new EmbeddingVector(e.Vector, asBase64) })],

@@ -1,4 +1,3 @@
-using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Models;
@@ -7,7 +6,7 @@ public static class ModelCatalogExtensions
 {
     /// <summary>
     /// Binds <c>LlmStack:Models</c>, validates it at start (a bad entry stops the API with a message naming
-    /// the key), builds the <see cref="ModelCatalog"/> before the first request, and adds the readiness check.
+    /// the key), loads the <see cref="ModelCatalog"/> at start, before the first request, and adds the readiness check.
     /// </summary>
     public static IHostApplicationBuilder AddModelCatalog(this IHostApplicationBuilder builder)
     {
@@ -15,8 +14,6 @@ public static class ModelCatalogExtensions
             .Bind(builder.Configuration.GetSection(LlmStackOptions.SectionName));
         builder.Services.AddSingleton<IValidateOptions<LlmStackOptions>, LlmStackOptionsValidator>();
 
-        builder.Services.AddSingleton<LlmStackMetrics>();
-        builder.Services.AddSingleton<ChatPipeline>();
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<ModelCatalogLoader>();
 

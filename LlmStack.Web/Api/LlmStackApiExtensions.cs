@@ -29,18 +29,16 @@ public static class LlmStackApiExtensions
         builder.Services.AddSingleton<IValidateOptions<LlmStackApiEndpoint>, LlmStackApiEndpointValidator>();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<LlmStackApiEndpoint>>().Value);
 
-        var probes = builder.Services.AddHttpClient<LlmStackApiClient>(http =>
+        // No resilience handler: a probe that retries for half a minute would hide an API that is down; the next poll is the retry.
+        builder.Services.AddHttpClient<LlmStackApiClient>(http =>
         {
             http.BaseAddress = LlmStackApiEndpoint.ServiceAddress;
             http.Timeout = ProbeTimeout;
         });
-        // A probe that retries for half a minute would hide an API that is down; the next poll is the retry.
-#pragma warning disable EXTEXP0001 // Experimental, but the only way to opt one client out of the service defaults.
-        probes.RemoveAllResilienceHandlers();
-#pragma warning restore EXTEXP0001
 
-        // The service defaults give this client LLM-sized timeouts (minutes) and never retry a POST.
-        builder.Services.AddHttpClient(ChatHttpClientName, http => http.BaseAddress = LlmStackApiEndpoint.ServiceAddress);
+        // LLM-sized timeouts (minutes), and a POST is never retried.
+        builder.Services.AddHttpClient(ChatHttpClientName, http => http.BaseAddress = LlmStackApiEndpoint.ServiceAddress)
+            .AddLlmResilienceHandler();
 
         builder.Services.AddChatClient(CreateOpenAIChatClient)
             .UseOpenTelemetry();

@@ -35,11 +35,9 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        // Requests are validated above the backends (ChatRequestMapping): max_tokens is at least 1 and a required
+        // tool is among the tools.
         var maxOutputTokens = options?.MaxOutputTokens;
-        if (maxOutputTokens is <= 0)
-        {
-            throw ApiErrorException.InvalidRequest("max_tokens must be at least 1.", "max_tokens");
-        }
         using var sampling = CreateSampling(options);
 
         using var slot = await host.Slots.AcquireAsync(cancellationToken).ConfigureAwait(false);
@@ -54,7 +52,6 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         using var cached = host.RentContext(promptTokens);
         var context = cached.Context;
         using var abort = DecodeAbort.Register(context, cancellationToken);
-        var responseId = $"chatcmpl-{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow;
         var decoder = new StreamingTokenDecoder(context);
         var stops = new StopSequenceMatcher(options?.StopSequences);
@@ -131,8 +128,6 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
         ChatResponseUpdate Stamp(ChatResponseUpdate update)
         {
-            update.ResponseId = responseId;
-            update.MessageId = responseId;
             update.ModelId = host.Id;
             update.CreatedAt = created;
             return update;
@@ -188,10 +183,6 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         var tools = options?.Tools?.OfType<AIFunctionDeclaration>().ToList() ?? [];
         if (options?.ToolMode is RequiredChatToolMode required && tools.Count > 0)
         {
-            if (required.RequiredFunctionName is { } name && !tools.Any(t => t.Name == name))
-            {
-                throw ApiErrorException.InvalidRequest($"tool_choice names the function '{name}', which is not among the tools.", "tool_choice");
-            }
             return SchemaGrammar.ToolCall(required.RequiredFunctionName is { } only ? tools.Where(t => t.Name == only) : tools);
         }
         return options?.ResponseFormat switch

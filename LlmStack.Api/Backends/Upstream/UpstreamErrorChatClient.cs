@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Upstream;
@@ -26,57 +27,14 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model) :
         IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await using var updates = base.GetStreamingResponseAsync(messages, options, cancellationToken)
-            .GetAsyncEnumerator(cancellationToken);
-        while (true)
+        var updates = base.GetStreamingResponseAsync(messages, options, cancellationToken)
+            .MapErrors(ex => UpstreamErrors.Translate(ex, model, cancellationToken));
+        await foreach (var update in updates)
         {
-            try
-            {
-                if (!await updates.MoveNextAsync())
-                {
-                    break;
-                }
-            }
-            catch (Exception ex) when (UpstreamErrors.Translate(ex, model, cancellationToken) is var translated && translated != ex)
-            {
-                throw translated;
-            }
-            yield return updates.Current;
+            yield return update;
         }
 
         // OllamaSharp ends its stream quietly when canceled between two lines: that is no finished reply.
         cancellationToken.ThrowIfCancellationRequested();
-    }
-}
-
-/// <summary>
-/// The embedding counterpart of <see cref="UpstreamErrorChatClient"/>. Embeddings do not pass through the chat
-/// pipeline, so the first-token timeout bounds the whole call here.
-/// </summary>
-internal sealed class UpstreamErrorEmbeddingGenerator(
-    IEmbeddingGenerator<string, Embedding<float>> inner, string model, TimeSpan timeout)
-    : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
-{
-    public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
-        IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            return await base.GenerateAsync(values, options, deadline.Token);
-        }
-        catch (OperationCanceledException ex) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            throw FirstTokenTimeoutChatClient.TimedOut(model, timeout, ex);
-        }
-        catch (Exception ex) when (UpstreamErrors.Translate(ex, model, deadline.Token) is var translated && translated != ex)
-        {
-            if (translated is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                throw FirstTokenTimeoutChatClient.TimedOut(model, timeout, ex);
-            }
-            throw translated;
-        }
     }
 }

@@ -1,0 +1,29 @@
+using LlmStack.Api.Models;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace LlmStack.Api.Pipeline;
+
+/// <summary>
+/// Wraps every model's clients, once at start, in the layers all backends share, so that every backend is
+/// traced and bounded the same way. Per request, <see cref="RequestOutcome"/> adds the outermost layer.
+/// </summary>
+public sealed class ModelPipelineBuilder(ILoggerFactory loggerFactory, IOptions<LlmStackOptions> options)
+{
+    public ModelPipeline Build(ServedModel model)
+    {
+        var chat = new ChatClientBuilder(model.ChatClient)
+            // Once only: a second OpenTelemetry layer would count every call twice.
+            .UseOpenTelemetry(loggerFactory, configure: otel => otel.EnableSensitiveData = options.Value.LogContent)
+            // Innermost: a backend that never answers becomes a 504 that the layers above trace and record.
+            .Use(inner => new FirstTokenTimeoutChatClient(inner, model.Id, model.FirstTokenTimeout))
+            .Build();
+        var embeddings = model.EmbeddingGenerator is { } generator
+            ? new EmbeddingGeneratorBuilder<string, Embedding<float>>(generator)
+                .UseOpenTelemetry(loggerFactory, configure: otel => otel.EnableSensitiveData = options.Value.LogContent)
+                .Use(inner => new EmbeddingDeadlineGenerator(inner, model.Id, model.FirstTokenTimeout))
+                .Build()
+            : null;
+        return new ModelPipeline(model, chat, embeddings);
+    }
+}
