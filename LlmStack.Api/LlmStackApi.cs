@@ -3,6 +3,7 @@ using LlmStack.Api.Backends;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Embeddings;
 using LlmStack.Api.Errors;
+using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
 using LlmStack.Api.Telemetry;
@@ -23,6 +24,7 @@ public static class LlmStackApi
         builder.AddModelCatalog();
         builder.AddChatTelemetry();
         builder.AddApiKeys();
+        builder.AddRequestLimits();
         builder.AddApiDocument();
         return builder;
     }
@@ -31,6 +33,7 @@ public static class LlmStackApi
     {
         app.UseRequestIds();
         app.UseOpenAIErrors();
+        app.UseRequestLimits();
         app.UseApiKeys();
 
         app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy);

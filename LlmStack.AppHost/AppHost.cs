@@ -8,20 +8,27 @@ var model = builder.AddOllamaForLlmStack();
 
 var api = builder.AddProject<Projects.LlmStack_Api>("api")
     .WithUrlForEndpoint("http", url => url.DisplayText = "OpenAI-compatible API")
-    // Ready = every model answers; what waits for the API waits for that, not just for the process.
-    .WithHttpHealthCheck("/readyz");
+    // Healthy = the API answers (liveness), not /readyz: while a model downloads - minutes for 4.7 GB - the API
+    // already serves /v1/models and answers chats for it with 503 "model is loading" and Retry-After, so what
+    // waits for the API must not wait for the download. The model's own resource shows the download's progress.
+    .WithHttpHealthCheck("/healthz");
 if (model is not null)
 {
-    // The API reads its models from configuration; waiting for the model means waiting for the download.
-    api.WithOllamaModel(model)
-        .WaitFor(model);
+    // No WaitFor(model): the API starts at once and reports the model as loading until Ollama has it.
+    api.WithOllamaModel(model);
 }
 
-builder.AddProject<Projects.LlmStack_Web>("web")
+var web = builder.AddProject<Projects.LlmStack_Web>("web")
     .WithUrlForEndpoint("http", url => url.DisplayText = "Chat")
     .WithHttpHealthCheck("/healthz")
     .WithReference(api)
+    // The Web's one real dependency is an API that answers; the chat page shows a model download and enables
+    // sending once the model is there.
     .WaitFor(api);
+if (model is not null)
+{
+    web.WithModelDownloadLink(model);
+}
 
 builder.ApplyOtlpExportSetting();
 

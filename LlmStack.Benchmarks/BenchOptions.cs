@@ -60,6 +60,8 @@ internal static class BenchOptions
 
     public static readonly Option<int?> ParallelSlots = new("--parallel-slots") { Description = "Embedded ParallelSlots (default: the API's)." };
 
+    public static readonly Option<int?> StepTokens = new("--step-tokens") { Description = "Embedded StepTokens (default: the API's)." };
+
     public static SweepLimits Limits(ParseResult parse) =>
         new(parse.GetValue(Concurrency)!, parse.GetValue(Requests), TimeSpan.FromSeconds(parse.GetValue(Duration)));
 
@@ -67,7 +69,7 @@ internal static class BenchOptions
         new(model, parse.GetValue(PromptWords), parse.GetValue(MaxTokens));
 
     public static EmbeddedTuning Tuning(ParseResult parse) =>
-        new(parse.GetValue(Threads), parse.GetValue(BatchSize), parse.GetValue(ParallelSlots));
+        new(parse.GetValue(Threads), parse.GetValue(BatchSize), parse.GetValue(ParallelSlots), parse.GetValue(StepTokens));
 
     /// <summary>Adds the check that the value is at least 1.</summary>
     public static Option<int> Positive(Option<int> option)

@@ -10,6 +10,7 @@ var root = new RootCommand("LlmStack load benchmark: time to first token, inter-
 {
     LoadCommand.Create(),
     ApiCommand.Create(),
+    ConversationCommand.Create(),
     OverheadCommand.Create(),
     PipelineCommand.Create(),
     TuneCommand.Create(),

@@ -7,16 +7,40 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>
 /// Writes a health report as JSON so a person (or the Web UI's banner) can tell which check is not ready
 /// and why: <c>{"status":"Unhealthy","checks":[{"name":"model:qwen2.5:7b","status":"Unhealthy","description":"..."}]}</c>.
+/// A report that is not healthy (503) also carries OpenAI's error envelope (<c>"error":{"message","type","param","code"}</c>,
+/// code <c>not_ready</c>) and <c>Retry-After</c>, so that an OpenAI client probing it reads the same shape as
+/// from any other failed call, and knows when to ask again.
 /// </summary>
 public static class HealthReportWriter
 {
+    /// <summary>When a client should probe again: a model being downloaded or loaded is minutes away, not hours.</summary>
+    public static readonly TimeSpan NotReadyRetryAfter = TimeSpan.FromSeconds(5);
+
     public static Task WriteJsonAsync(HttpContext context, HealthReport report)
     {
         context.Response.ContentType = "application/json; charset=utf-8";
+        // Degraded still answers 200: only Unhealthy is "not ready".
+        var healthy = report.Status != HealthStatus.Unhealthy;
+        if (!healthy)
+        {
+            context.Response.Headers.RetryAfter = NotReadyRetryAfter.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
+            if (!healthy)
+            {
+                var reasons = report.Entries
+                    .Where(e => e.Value.Status != HealthStatus.Healthy)
+                    .Select(e => e.Value.Description is { } description ? $"{e.Key}: {description}" : e.Key);
+                json.WriteStartObject("error");
+                json.WriteString("message", $"Not ready yet ({string.Join("; ", reasons)}). Retry later.");
+                json.WriteString("type", "server_error");
+                json.WriteNull("param");
+                json.WriteString("code", "not_ready");
+                json.WriteEndObject();
+            }
             json.WriteString("status", report.Status.ToString());
             json.WriteNumber("durationMs", Math.Round(report.TotalDuration.TotalMilliseconds, 1));
             json.WriteStartArray("checks");

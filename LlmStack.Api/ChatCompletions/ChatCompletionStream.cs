@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
+using LlmStack.Api.Limits;
 using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.AI;
@@ -13,7 +14,7 @@ namespace LlmStack.Api.ChatCompletions;
 /// Writes a streamed chat completion as server-sent events, the way OpenAI does: one <c>data: {chunk}\n\n</c>
 /// per update, flushed at once; the first delta carries the role, the last choice chunk the finish reason,
 /// then the usage chunk (when asked) and <c>data: [DONE]</c>. A failure after the first byte can only be told
-/// in-band: a <c>data: {"error":...}</c> event, and the stream ends.
+/// in-band: a <c>data: {"error":...}</c> event, then <c>data: [DONE]</c>.
 /// </summary>
 /// <remarks>
 /// The handler reads the first update before this result runs, so that a backend that fails before producing
@@ -101,20 +102,26 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
             response.BodyWriter.Write(Done);
             await response.BodyWriter.FlushAsync(cancellationToken);
         }
-        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested && RequestCutoff.Of(context)?.Error is null)
         {
             // The client went away: the backend call is already cancelled and there is no one left to tell.
         }
         catch (Exception ex)
         {
-            var error = OpenAIErrors.ToApiError(ex);
+            // The server's own cutoff (drain at shutdown, total request time) ends the stream as a failure would.
+            var cutoff = RequestCutoff.Of(context)?.Error;
+            var error = cutoff ?? OpenAIErrors.ToApiError(ex);
             _outcome.Failed(error);
-            if (error.StatusCode >= StatusCodes.Status500InternalServerError)
+            if (cutoff is null && error.StatusCode >= StatusCodes.Status500InternalServerError)
             {
                 context.RequestServices.GetRequiredService<ILogger<ChatCompletionStream>>()
                     .LogError(ex, "Chat completion {RequestId} failed after its stream started", context.TraceIdentifier);
             }
+            await DisposeAsync();
+            // The client is still reading: the error event, then [DONE], so that every SSE client sees a finished stream.
             await WriteAsync(json, response, error.ToErrorResponse(), ApiJsonContext.Default.ErrorResponse, CancellationToken.None);
+            response.BodyWriter.Write(Done);
+            await response.BodyWriter.FlushAsync(CancellationToken.None);
         }
     }
 

@@ -3,6 +3,7 @@ using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.ChatCompletions;
 
@@ -32,13 +33,13 @@ public static class ChatCompletionsApi
     }
 
     public static async Task<Results<JsonHttpResult<ChatCompletion>, ChatCompletionStream>> CreateChatCompletion(
-        HttpContext context, ModelCatalog catalog, RequestTelemetry telemetry)
+        HttpContext context, ModelCatalog catalog, RequestTelemetry telemetry, IOptions<LlmStackOptions> options)
     {
         var outcome = telemetry.Start(context, "chat");
         var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.ChatCompletionRequest);
         var pipeline = catalog.Find(body.Model);
         var client = outcome.Track(pipeline);
-        var request = body.ToChatRequest(pipeline.Model);
+        var request = body.ToChatRequest(pipeline.Model, options.Value.MaxOutputTokens);
         outcome.Stream = request.Stream;
         outcome.Received(request.Messages);
 

@@ -19,7 +19,8 @@ internal static partial class ChatRequestMapping
 
     private static readonly JsonElement EmptyObjectSchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement;
 
-    public static ChatRequest ToChatRequest(this ChatCompletionRequest request, ServedModel model)
+    /// <param name="maxOutputTokens">The ceiling on max_tokens (<c>LlmStack:MaxOutputTokens</c>).</param>
+    public static ChatRequest ToChatRequest(this ChatCompletionRequest request, ServedModel model, int maxOutputTokens)
     {
         var stream = request.Stream ?? false;
         if (request.StreamOptions is not null && !stream)
@@ -28,7 +29,7 @@ internal static partial class ChatRequestMapping
         }
         return new ChatRequest(
             ToMessages(request.Messages, model),
-            ToOptions(request),
+            ToOptions(request, maxOutputTokens),
             stream,
             request.StreamOptions?.IncludeUsage ?? false);
     }
@@ -226,7 +227,7 @@ internal static partial class ChatRequestMapping
             true => throw ApiErrorException.InvalidType($"{param}.{name}", "a string", JsonKinds.Describe(value)),
         };
 
-    private static ChatOptions ToOptions(ChatCompletionRequest request)
+    private static ChatOptions ToOptions(ChatCompletionRequest request, int maxOutputTokens)
     {
         if (request.N is { } n && n != 1)
         {
@@ -243,8 +244,8 @@ internal static partial class ChatRequestMapping
             throw ApiErrorException.InvalidRequest("'top_logprobs' is not supported by this server.", "top_logprobs", "unsupported_parameter");
         }
 
-        var maxTokens = AtLeastOne(request.MaxTokens, "max_tokens");
-        var maxCompletionTokens = AtLeastOne(request.MaxCompletionTokens, "max_completion_tokens");
+        var maxTokens = AtMost(AtLeastOne(request.MaxTokens, "max_tokens"), maxOutputTokens, "max_tokens");
+        var maxCompletionTokens = AtMost(AtLeastOne(request.MaxCompletionTokens, "max_completion_tokens"), maxOutputTokens, "max_completion_tokens");
         var options = new ChatOptions
         {
             // max_completion_tokens is OpenAI's newer name for max_tokens; clients send either.
@@ -272,6 +273,11 @@ internal static partial class ChatRequestMapping
 
     private static int? AtLeastOne(int? value, string param) =>
         value is < 1 ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of 1 - '{param}'.", param) : value;
+
+    private static int? AtMost(int? value, int ceiling, string param) =>
+        value > ceiling
+            ? throw ApiErrorException.InvalidRequest($"{value} is greater than the maximum of {ceiling} - '{param}' (this server's LlmStack:MaxOutputTokens).", param)
+            : value;
 
     private static double? InRange(double? value, double min, double max, string param) =>
         value < min ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of {min} - '{param}'.", param)

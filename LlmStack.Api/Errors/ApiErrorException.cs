@@ -39,6 +39,20 @@ public class ApiErrorException(
         new(StatusCodes.Status404NotFound, "invalid_request_error",
             $"The model '{model}' does not exist or you do not have access to it.", "model_not_found", "model");
 
+    /// <summary>How long a client should wait before asking again for a model that is still loading.</summary>
+    public static readonly TimeSpan ModelLoadingRetryAfter = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// 503 for a served model its backend does not have yet (still downloading or loading), with
+    /// <c>Retry-After</c>: llama.cpp's server answers the same while it loads its model.
+    /// </summary>
+    public static ApiErrorException ModelLoading(string model, string detail, Exception? inner = null) =>
+        new(StatusCodes.Status503ServiceUnavailable, "server_error",
+            $"The model '{model}' is loading: {detail} Retry later.", "model_loading", innerException: inner)
+        {
+            RetryAfter = ModelLoadingRetryAfter,
+        };
+
     public static ApiErrorException ContextLengthExceeded(int promptTokens, int contextLength) =>
         new(StatusCodes.Status400BadRequest, "invalid_request_error",
             $"This model's maximum context length is {contextLength} tokens. However, your messages resulted in {promptTokens} tokens.",

@@ -1,4 +1,5 @@
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Limits;
 using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
@@ -19,7 +20,9 @@ public static class OpenAIErrors
         {
             ExceptionHandler = WriteExceptionAsync,
             // Errors the client caused are answers, not incidents: only unexpected exceptions are logged as errors.
-            SuppressDiagnosticsCallback = context => ToApiError(context.Exception) is not { StatusCode: >= 500 },
+            // A request the server itself cut off (drain, time limit) is policy at work, not an incident either.
+            SuppressDiagnosticsCallback = context =>
+                RequestCutoff.Of(context.HttpContext)?.Error is not null || ToApiError(context.Exception) is not { StatusCode: >= 500 },
         });
         // Unknown routes and wrong methods get the envelope too, not an empty body.
         app.UseStatusCodePages(context => WriteAsync(context.HttpContext.Response, new ApiErrorException(
@@ -62,6 +65,6 @@ public static class OpenAIErrors
     private static Task WriteExceptionAsync(HttpContext context)
     {
         var exception = context.Features.GetRequiredFeature<IExceptionHandlerFeature>().Error;
-        return WriteAsync(context.Response, ToApiError(exception));
+        return WriteAsync(context.Response, RequestCutoff.Of(context)?.Error ?? ToApiError(exception));
     }
 }

@@ -17,4 +17,22 @@ public sealed class LlmStackOptions
 
     /// <summary><c>LlmStack:LogContent</c>: include prompt and completion text in logs. Off by default.</summary>
     public bool LogContent { get; set; }
+
+    /// <summary>
+    /// <c>LlmStack:MaxOutputTokens</c>: the largest <c>max_tokens</c> (or <c>max_completion_tokens</c>) a request may
+    /// ask for (default 32768); more is a 400. A request that sets none is bounded by the model's context.
+    /// </summary>
+    public int MaxOutputTokens { get; set; } = 32_768;
+
+    /// <summary>
+    /// <c>LlmStack:MaxRequestDuration</c>: the longest a request may run, queueing and streaming included
+    /// (default 30 minutes). Past it a stream ends with an error event and <c>[DONE]</c>; a non-streamed request gets 504.
+    /// </summary>
+    public TimeSpan MaxRequestDuration { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// <c>LlmStack:DrainTimeout</c>: on shutdown (SIGTERM, Ctrl+C) how long requests in flight may still finish
+    /// (default 8 s, within docker stop's 10 s grace); the rest then end with an error event and <c>[DONE]</c>.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(8);
 }

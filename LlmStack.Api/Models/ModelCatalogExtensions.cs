@@ -1,3 +1,4 @@
+using LlmStack.Api.Limits;
 using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Models;
@@ -14,6 +15,8 @@ public static class ModelCatalogExtensions
             .Bind(builder.Configuration.GetSection(LlmStackOptions.SectionName));
         builder.Services.AddSingleton<IValidateOptions<LlmStackOptions>, LlmStackOptionsValidator>();
 
+        // Every model's pipeline (chat and embeddings) passes its admission gate.
+        builder.Services.AddSingleton<ModelAdmission>();
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<ModelCatalogLoader>();
 

@@ -7,6 +7,9 @@ public sealed class ModelOptions
 {
     public static readonly TimeSpan DefaultFirstTokenTimeout = TimeSpan.FromMinutes(5);
 
+    /// <summary>Requests admitted at once to a model whose backend does not say how many it serves in parallel.</summary>
+    public const int DefaultMaxConcurrentRequests = 8;
+
     /// <summary>The name clients send as <c>model</c> (e.g. <c>qwen2.5:7b</c>).</summary>
     public string Id { get; set; } = "";
 
@@ -31,11 +34,25 @@ public sealed class ModelOptions
     /// <summary>How long to wait for the first token (includes queueing and prompt processing) before a 504.</summary>
     public TimeSpan FirstTokenTimeout { get; set; } = DefaultFirstTokenTimeout;
 
+    // Admission (every backend): beyond these bounds a request gets 503 "the model is overloaded" at once.
+
+    /// <summary>
+    /// Requests served at once; the rest queue. Default: the backend's own parallelism (embedded: ParallelSlots),
+    /// otherwise 8 - so a slow Ollama or upstream never holds more than that many open requests.
+    /// </summary>
+    public int? MaxConcurrentRequests { get; set; }
+
+    /// <summary>Requests that may wait for a slot (default 16); one more is refused at once.</summary>
+    public int MaxQueue { get; set; } = 16;
+
+    /// <summary>How long a request may wait for a slot (default 60 s) before it is refused.</summary>
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     // Embedded tuning (LLamaSharp / llama.cpp).
 
     /// <summary>
-    /// Context length in tokens per request (prompt + reply); default: the model's own, capped at 4096.
-    /// llama.cpp rounds it up to a multiple of 256.
+    /// Context length in tokens per request (prompt + reply; embedded: per sequence of the batch context, which
+    /// holds <see cref="ParallelSlots"/> of them); default: the model's own, capped at 4096.
     /// </summary>
     public uint? ContextSize { get; set; }
 
@@ -45,10 +62,17 @@ public sealed class ModelOptions
     /// </summary>
     public int? Threads { get; set; }
 
-    /// <summary>Prompt tokens per llama.cpp batch; default 128 (as fast as 512 on CPU, smaller buffers).</summary>
+    /// <summary>Prompt tokens per llama.cpp decode while no stream is generating; default 128 (as fast as 512 on CPU, smaller buffers).</summary>
     public uint? BatchSize { get; set; }
 
-    /// <summary>Requests generated at once (default 4); the rest wait in a FIFO queue.</summary>
+    /// <summary>
+    /// Embedded: tokens per decode step while streams are generating - one for each stream plus a chunk of a
+    /// waiting prompt; default 64. Smaller keeps the streams flowing while prompts arrive, larger starts new
+    /// requests sooner. Must exceed <see cref="ParallelSlots"/>.
+    /// </summary>
+    public int? StepTokens { get; set; }
+
+    /// <summary>Requests generated at once, batched into one decode per token (default 8); the rest wait in a FIFO queue.</summary>
     public int? ParallelSlots { get; set; }
 
     /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>

@@ -39,6 +39,12 @@ public sealed class ServedModel : IAsyncDisposable
     /// </summary>
     public int? ContextLength { get; init; }
 
+    /// <summary>
+    /// How many requests the backend serves at once when it has a fixed number (the embedded engine's slots); the
+    /// model's admission gate admits that many unless <c>MaxConcurrentRequests</c> says otherwise.
+    /// </summary>
+    public int? Parallelism { get; init; }
+
     /// <summary>How long a call may wait for its first token (or a whole non-streamed reply) before a 504.</summary>
     public TimeSpan FirstTokenTimeout { get; init; } = ModelOptions.DefaultFirstTokenTimeout;
 

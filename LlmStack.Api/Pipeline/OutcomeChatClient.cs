@@ -28,6 +28,8 @@ internal sealed class OutcomeChatClient(IChatClient pipeline, RequestOutcome out
             outcome.Observe(update);
             yield return update;
         }
+        // Some backends end a cancelled generation without throwing: that is no finished reply.
+        cancellationToken.ThrowIfCancellationRequested();
         outcome.EndChatReply();
     }
 }

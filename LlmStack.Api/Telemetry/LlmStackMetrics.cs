@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Api.Telemetry;
@@ -40,6 +42,7 @@ public sealed class LlmStackMetrics : IDisposable
         [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
 
     private readonly Meter _meter;
+    private readonly ConcurrentDictionary<(string Reason, string? Model, string? ApiKey), long> _rejections = new();
 
     public LlmStackMetrics(IMeterFactory meterFactory)
     {
@@ -63,13 +66,14 @@ public sealed class LlmStackMetrics : IDisposable
         QueueTime = _meter.CreateHistogram("llmstack.request.queue_time", "s",
             "Time a request waited for a generation slot.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimeToFirstTokenBuckets });
-        RequestsRejected = _meter.CreateCounter<long>("llmstack.requests.rejected", "{request}",
-            "Requests refused before reaching a model, by llmstack.rejection.reason: auth, rate, queue_full, queue_timeout, draining.");
-        // Present at 0 from the start: an alert on a rate of rejections must not see "no data" before the first one.
+        // Observed rather than added to: the series exist at 0 from the start, whenever the exporter subscribes -
+        // an alert on a rate of rejections must not see "no data" before the first one.
         foreach (var reason in RejectionReason.All)
         {
-            RequestsRejected.Add(0, new KeyValuePair<string, object?>(RejectionReasonTag, reason));
+            _rejections[(reason, null, null)] = 0;
         }
+        _meter.CreateObservableCounter("llmstack.requests.rejected", ObserveRejections, "{request}",
+            "Requests refused before reaching a model, by llmstack.rejection.reason: auth, rate, queue_full, queue_timeout, draining.");
     }
 
     public Histogram<double> TimeToFirstToken { get; }
@@ -86,27 +90,44 @@ public sealed class LlmStackMetrics : IDisposable
 
     public Histogram<double> QueueTime { get; }
 
-    public Counter<long> RequestsRejected { get; }
-
     /// <summary>Counts a refused request; <paramref name="model"/> and <paramref name="apiKey"/> (its name, never the secret) when known.</summary>
-    public void Rejected(string reason, string? model, string? apiKey = null)
+    public void Rejected(string reason, string? model, string? apiKey = null) =>
+        _rejections.AddOrUpdate((reason, model, apiKey), 1, (_, count) => count + 1);
+
+    private IEnumerable<Measurement<long>> ObserveRejections()
     {
-        var tags = new TagList { { RejectionReasonTag, reason } };
-        if (model is not null)
+        foreach (var ((reason, model, apiKey), count) in _rejections)
         {
-            tags.Add(RequestModel, model);
+            var tags = new TagList { { RejectionReasonTag, reason } };
+            if (model is not null)
+            {
+                tags.Add(RequestModel, model);
+            }
+            if (apiKey is not null)
+            {
+                tags.Add(ApiKeyTag, apiKey);
+            }
+            yield return new Measurement<long>(count, tags);
         }
-        if (apiKey is not null)
+    }
+
+    /// <summary>
+    /// A model is served: its in-flight gauges are present at 0 from the start, so a dashboard or an alert does not
+    /// see "no data" before the first request.
+    /// </summary>
+    internal void Served(ServedModel model, bool embeds)
+    {
+        RequestsActive.Add(0, Tags(model, "chat"));
+        if (embeds)
         {
-            tags.Add(ApiKeyTag, apiKey);
+            RequestsActive.Add(0, Tags(model, "embeddings"));
         }
-        RequestsRejected.Add(1, tags);
     }
 
     /// <summary>Counts a call to the request's model in flight until the returned scope is disposed.</summary>
     internal InFlightScope InFlight(RequestOutcome outcome)
     {
-        var tags = Tags(outcome);
+        var tags = Tags(outcome.Model, outcome.Operation);
         RequestsActive.Add(1, tags);
         return new InFlightScope(RequestsActive, tags);
     }
@@ -114,7 +135,7 @@ public sealed class LlmStackMetrics : IDisposable
     /// <summary>Records a finished request from its outcome: duration, time to first token, time per output token, usage.</summary>
     internal void Record(RequestOutcome outcome, TimeSpan duration, string? errorType)
     {
-        var tags = Tags(outcome);
+        var tags = Tags(outcome.Model, outcome.Operation);
         if (errorType is not null)
         {
             tags.Add(ErrorType, errorType);
@@ -147,11 +168,11 @@ public sealed class LlmStackMetrics : IDisposable
         }
     }
 
-    private static TagList Tags(RequestOutcome outcome) => new()
+    private static TagList Tags(ServedModel? model, string operation) => new()
     {
-        { RequestModel, outcome.Model?.Id },
-        { OperationName, outcome.Operation },
-        { ProviderName, outcome.Model?.Backend },
+        { RequestModel, model?.Id },
+        { OperationName, operation },
+        { ProviderName, model?.Backend },
     };
 
     public void Dispose() => _meter.Dispose();

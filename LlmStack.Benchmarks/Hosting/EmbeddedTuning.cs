@@ -5,12 +5,12 @@ using LlmStack.Api.Models;
 namespace LlmStack.Benchmarks.Hosting;
 
 /// <summary>The embedded backend's tuning keys a run sets; null leaves the API's default.</summary>
-public sealed record EmbeddedTuning(int? Threads = null, uint? BatchSize = null, int? ParallelSlots = null)
+public sealed record EmbeddedTuning(int? Threads = null, uint? BatchSize = null, int? ParallelSlots = null, int? StepTokens = null)
 {
     /// <summary>The model's options as the API would bind them from <c>LlmStack:Models:0:*</c>.</summary>
     public ModelOptions ModelOptions(string id, string path) => new()
     {
-        Id = id, Backend = EmbeddedBackend.BackendName, Path = path, Threads = Threads, BatchSize = BatchSize, ParallelSlots = ParallelSlots,
+        Id = id, Backend = EmbeddedBackend.BackendName, Path = path, Threads = Threads, BatchSize = BatchSize, ParallelSlots = ParallelSlots, StepTokens = StepTokens,
     };
 
     /// <summary>The keys under <c>LlmStack:Models:0:</c> that are set.</summary>
@@ -27,6 +27,10 @@ public sealed record EmbeddedTuning(int? Threads = null, uint? BatchSize = null,
         if (ParallelSlots is { } slots)
         {
             yield return new(nameof(ParallelSlots), slots.ToString(CultureInfo.InvariantCulture));
+        }
+        if (StepTokens is { } step)
+        {
+            yield return new(nameof(StepTokens), step.ToString(CultureInfo.InvariantCulture));
         }
     }
 

@@ -12,7 +12,8 @@ public sealed class ChatStreamClient(HttpClient http)
     private static ReadOnlySpan<char> DataPrefix => "data:";
 
     /// <summary>Sends one request; a failure (status, in-band error, broken stream) is a sample with an error, not an exception.</summary>
-    public async Task<RequestSample> SendAsync(BenchChatRequest request, CancellationToken cancellationToken)
+    /// <param name="reply">Collects the reply's text when given.</param>
+    public async Task<RequestSample> SendAsync(BenchChatRequest request, CancellationToken cancellationToken, System.Text.StringBuilder? reply = null)
     {
         var timer = new StreamTimer();
         int? outputTokens = null, promptTokens = null;
@@ -47,9 +48,10 @@ public sealed class ChatStreamClient(HttpClient http)
                 {
                     return timer.Finish(outputTokens, promptTokens, $"stream error: {error.Message ?? error.Code}");
                 }
-                if (chunk?.Choices is { Count: > 0 } choices && choices[0].Delta?.Content is { Length: > 0 })
+                if (chunk?.Choices is { Count: > 0 } choices && choices[0].Delta?.Content is { Length: > 0 } content)
                 {
                     timer.Content();
+                    reply?.Append(content);
                 }
                 if (chunk?.Usage is { } usage)
                 {

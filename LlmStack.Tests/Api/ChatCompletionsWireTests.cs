@@ -136,7 +136,7 @@ public sealed class ChatCompletionsWireTests
     }
 
     [Fact]
-    public async Task Backend_failure_after_the_stream_started_is_an_error_event_that_ends_the_stream()
+    public async Task Backend_failure_after_the_stream_started_is_an_error_event_then_done()
     {
         var backend = new InMemoryChatClient((_, _, _) => FailAfter(["Hel"], new InvalidOperationException("native crash details")));
         await using var app = InMemoryBackend.Serve((Model, backend));
@@ -146,11 +146,12 @@ public sealed class ChatCompletionsWireTests
         var events = SseEvents(await response.Content.ReadAsStringAsync(Cancel));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(2, events.Count);
+        Assert.Equal(3, events.Count);
         Assert.Contains("\"content\":\"Hel\"", events[0]);
         var error = ErrorEnvelope.Parse(events[1]);
         Assert.Equal("server_error", error.Type);
         Assert.DoesNotContain("native crash details", events[1]);
+        Assert.Equal("[DONE]", events[2]);
     }
 
     [Fact]

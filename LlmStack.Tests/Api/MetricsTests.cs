@@ -77,6 +77,27 @@ public sealed class MetricsTests(GeneratedModels models)
         // Traced and measured by Microsoft.Extensions.AI too, like chat.
         Assert.True(Sum(metrics, "gen_ai_client_operation_duration_seconds_count", embeddings) >= 1);
     }
+
+    [Fact]
+    public async Task Queue_and_activity_gauges_and_rejection_counters_exist_at_0_before_the_first_request()
+    {
+        const string model = "gauges-scripted";
+        await using var app = new ApiApplication([new ModelOptions { Id = model, Backend = "embedded", Path = models.Scripted }]);
+        using var client = app.CreateClient();
+
+        var metrics = await client.GetStringAsync("/metrics", Cancel);
+
+        foreach (var gauge in new[] { "llmstack_requests_queued", "llmstack_requests_active" })
+        {
+            var values = Values(metrics, gauge, $"gen_ai_request_model=\"{model}\"");
+            Assert.NotEmpty(values);
+            Assert.All(values, value => Assert.Equal(0.0, value));
+        }
+        foreach (var reason in new[] { "auth", "rate", "queue_full", "queue_timeout", "draining" })
+        {
+            Assert.Contains(0.0, Values(metrics, "llmstack_requests_rejected_total", $"llmstack_rejection_reason=\"{reason}\""));
+        }
+    }
 }
 
 [CollectionDefinition(nameof(MetricsTests), DisableParallelization = true)]

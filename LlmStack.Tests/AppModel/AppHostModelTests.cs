@@ -27,13 +27,40 @@ public sealed class AppHostModelTests
     }
 
     [Fact]
-    public async Task Api_waits_for_the_model_and_web_waits_for_the_api()
+    public async Task Nothing_waits_for_the_model_download_and_web_waits_only_for_the_api()
     {
         await using var builder = await CreateAsync("--Ollama:Mode=external", "--Ollama:Url=http://gpu-box:11434");
-        var model = Assert.Single(builder.Resources.OfType<OllamaModelResource>());
+        var api = Project(builder, "api");
+        var web = Project(builder, "web");
 
-        Assert.Contains(Project(builder, "api").Annotations.OfType<WaitAnnotation>(), w => w.Resource == model);
-        Assert.Contains(Project(builder, "web").Annotations.OfType<WaitAnnotation>(), w => w.Resource.Name == "api");
+        // The API still knows the model (its configuration and the dashboard's relationship) but starts at once.
+        Assert.Empty(api.Annotations.OfType<WaitAnnotation>());
+        Assert.Contains(api.Annotations.OfType<ResourceRelationshipAnnotation>(), r => r.Resource is OllamaModelResource);
+        var wait = Assert.Single(web.Annotations.OfType<WaitAnnotation>());
+        Assert.Same(api, wait.Resource);
+        Assert.Equal(WaitType.WaitUntilHealthy, wait.WaitType);
+    }
+
+    [Fact]
+    public async Task The_api_counts_as_healthy_once_it_answers_not_once_its_model_is_ready()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=external", "--Ollama:Url=http://gpu-box:11434");
+
+        // What waits for the API (the Web) waits for /healthz; /readyz stays 503 for as long as the download lasts.
+        var check = Assert.Single(Project(builder, "api").Annotations.OfType<HealthCheckAnnotation>());
+        Assert.Contains("/healthz", check.Key, StringComparison.Ordinal);
+        Assert.DoesNotContain("/readyz", check.Key, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Web_links_to_the_model_download_in_the_dashboard()
+    {
+        await using var builder = await CreateAsync(
+            "--Ollama:Mode=external", "--Ollama:Url=http://gpu-box:11434", "--Ollama:Model=qwen2.5:7b", "--ASPNETCORE_URLS=http://localhost:15080");
+
+        var env = await ResourceConfiguration.PublishedEnvironmentAsync(Project(builder, "web"));
+
+        Assert.Equal("http://localhost:15080/consolelogs/resource/qwen2-5-7b", env["ModelDownload__DashboardUrl"]);
     }
 
     [Fact]

@@ -41,18 +41,18 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
     public IBrowser Browser { get; private set; } = null!;
 
     /// <summary>Another Web UI in front of <paramref name="api"/>; both are stopped with the stack.</summary>
-    public WebUiApplication StartWebFor(ApiApplication api)
+    public WebUiApplication StartWebFor(ApiApplication api, IReadOnlyDictionary<string, string?>? settings = null)
     {
         _owned.Add(api);
-        return StartWeb(api.BaseAddress);
+        return StartWeb(api.BaseAddress, settings);
     }
 
     /// <summary>A Web UI whose API address answers nothing (a port that was just closed).</summary>
     public WebUiApplication StartWebWithoutApi() => StartWeb(ClosedLoopbackAddress());
 
-    private WebUiApplication StartWeb(Uri apiAddress)
+    private WebUiApplication StartWeb(Uri apiAddress, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var web = new WebUiApplication(apiAddress);
+        var web = new WebUiApplication(apiAddress, settings: settings);
         _owned.Add(web);
         return web;
     }
@@ -79,16 +79,33 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
     public async Task<ChatPage> OpenChatAsync(
         WebUiApplication? web = null, ColorScheme colorScheme = ColorScheme.Light, int width = 1280, int height = 800)
     {
+        var chat = await NewChatPageAsync(colorScheme, width, height);
+        await chat.GotoAsync((web ?? Web).BaseAddress);
+        return chat;
+    }
+
+    /// <summary>
+    /// Opens the chat page in a fresh browser context and returns as soon as the browser has the page's first bytes,
+    /// as a person who starts typing at once sees it: nothing waits for the page to be interactive.
+    /// </summary>
+    public async Task<ChatPage> OpenChatWithoutWaitingAsync(WebUiApplication? web = null)
+    {
+        var chat = await NewChatPageAsync(ColorScheme.Light, 1280, 800);
+        await chat.Page.GotoAsync((web ?? Web).BaseAddress.ToString(), new() { WaitUntil = WaitUntilState.Commit });
+        return chat;
+    }
+
+    /// <summary>A page in a fresh browser context (its own storage), allowed to use the clipboard.</summary>
+    private async Task<ChatPage> NewChatPageAsync(ColorScheme colorScheme, int width, int height)
+    {
         var context = await Browser.NewContextAsync(new()
         {
             ColorScheme = colorScheme,
             ViewportSize = new() { Width = width, Height = height },
+            AcceptDownloads = true,
         });
         context.SetDefaultTimeout(20_000);
-        var page = await context.NewPageAsync();
-        var chat = new ChatPage(page);
-        await chat.GotoAsync((web ?? Web).BaseAddress);
-        return chat;
+        return new ChatPage(await context.NewPageAsync());
     }
 
     public async ValueTask DisposeAsync()

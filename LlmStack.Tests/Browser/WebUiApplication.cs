@@ -14,12 +14,15 @@ namespace LlmStack.Tests.Browser;
 public sealed class WebUiApplication : WebApplicationFactory<web::Program>
 {
     private readonly Uri _apiAddress;
+    private readonly IReadOnlyDictionary<string, string?> _settings;
 
     /// <param name="apiAddress">The API this UI talks to.</param>
     /// <param name="port">0 for any free port; a fixed one to restart the UI where a browser already knows it.</param>
-    public WebUiApplication(Uri apiAddress, int port = 0)
+    /// <param name="settings">Further configuration (e.g. <c>ModelDownload:DashboardUrl</c>).</param>
+    public WebUiApplication(Uri apiAddress, int port = 0, IReadOnlyDictionary<string, string?>? settings = null)
     {
         _apiAddress = apiAddress;
+        _settings = settings ?? new Dictionary<string, string?>();
         UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
     }
 
@@ -30,5 +33,9 @@ public sealed class WebUiApplication : WebApplicationFactory<web::Program>
     {
         builder.UseSetting("OTEL_EXPORTER_OTLP_ENDPOINT", "");
         builder.UseSetting("services:api:http:0", _apiAddress.ToString());
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
     }
 }

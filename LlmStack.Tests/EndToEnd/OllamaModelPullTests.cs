@@ -1,5 +1,9 @@
 extern alias apphost;
 
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
@@ -10,7 +14,8 @@ namespace LlmStack.Tests.EndToEnd;
 
 /// <summary>
 /// The model resource's life against an Ollama server (a fake one, in external mode): pulled once the server
-/// is healthy, progress as its state, logs in its log, healthy once Ollama has it, and the API waiting for it.
+/// is healthy, progress as its state, logs in its log, healthy once Ollama has it - and the API and the Web
+/// answering from the start, the API saying "model is loading" until then.
 /// </summary>
 public sealed class OllamaModelPullTests
 {
@@ -19,22 +24,52 @@ public sealed class OllamaModelPullTests
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task Model_is_pulled_with_progress_and_the_api_waits_for_it()
+    public async Task Model_is_pulled_with_progress_while_api_and_web_already_answer()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         await using var ollama = await OllamaTestServer.StartAsync();
+        var started = Stopwatch.StartNew();
         await using var app = await StartAsync(ollama, cancellationToken);
 
+        // The pull cannot finish before FinishPulls: everything below happens while the model is missing.
         await app.ResourceNotifications.WaitForResourceAsync(
             ModelResource, e => e.Snapshot.State?.Text == $"Downloading {Model} 50%", cancellationToken).WaitAsync(Timeout, cancellationToken);
-        // The pull cannot finish before FinishPulls, so the API waits for as long as the test likes.
-        await app.ResourceNotifications.WaitForResourceAsync("api", KnownResourceStates.Waiting, cancellationToken).WaitAsync(Timeout, cancellationToken);
+        await app.ResourceNotifications.WaitForResourceHealthyAsync("web", cancellationToken).WaitAsync(Timeout, cancellationToken);
+        TestContext.Current.TestOutputHelper?.WriteLine($"The chat page answered {started.Elapsed.TotalSeconds:0.0} s after the AppHost started, the model still downloading.");
+
+        using var web = app.CreateHttpClient("web");
+        using var page = await web.GetAsync("/", cancellationToken).WaitAsync(Timeout, cancellationToken);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("_framework/blazor.web", await page.Content.ReadAsStringAsync(cancellationToken), StringComparison.Ordinal);
+
+        using var api = app.CreateHttpClient("api");
+        using (var loading = await ChatAsync(api, cancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, loading.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(10), loading.Headers.RetryAfter?.Delta);
+            var error = JsonNode.Parse(await loading.Content.ReadAsStringAsync(cancellationToken))!["error"]!;
+            Assert.Equal("model_loading", (string?)error["code"]);
+            Assert.StartsWith($"The model '{Model}' is loading", (string?)error["message"], StringComparison.Ordinal);
+        }
+        using (var notReady = await api.GetAsync("/readyz", cancellationToken).WaitAsync(Timeout, cancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        }
+        Assert.Equal(KnownResourceStates.Running, app.ResourceNotifications.TryGetCurrentState("api", out var apiState) ? apiState.Snapshot.State?.Text : null);
 
         ollama.FinishPulls();
         await app.ResourceNotifications.WaitForResourceHealthyAsync(ModelResource, cancellationToken).WaitAsync(Timeout, cancellationToken);
-        await app.ResourceNotifications.WaitForResourceAsync(
-            "api", e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.Waiting, cancellationToken).WaitAsync(Timeout, cancellationToken);
 
+        using (var ready = await api.GetAsync("/readyz", cancellationToken).WaitAsync(Timeout, cancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+        using (var reply = await ChatAsync(api, cancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
+            var completion = JsonNode.Parse(await reply.Content.ReadAsStringAsync(cancellationToken))!;
+            Assert.Equal(string.Concat(OllamaTestServer.ReplyTokens), (string?)completion["choices"]![0]!["message"]!["content"]);
+        }
         Assert.Equal([Model], ollama.Models);
         Assert.Equal(1, ollama.PullCount);
         await WaitForLogAsync(app, ModelResource, $"Pulled {Model}.", cancellationToken);
@@ -85,9 +120,16 @@ public sealed class OllamaModelPullTests
         Assert.Equal(1, ollama.PullCount);
     }
 
+    private static Task<HttpResponseMessage> ChatAsync(HttpClient api, CancellationToken cancellationToken) =>
+        api.PostAsJsonAsync("/v1/chat/completions", new JsonObject
+        {
+            ["model"] = Model,
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Hello?" }),
+        }, cancellationToken).WaitAsync(Timeout, cancellationToken);
+
     /// <summary>
     /// Builds the app and starts it without waiting: starting completes only once every resource has started,
-    /// and the API starts only after the model is pulled, which is what these tests look at.
+    /// and a model pull may outlast that, which is what these tests look at.
     /// </summary>
     private static async Task<DistributedApplication> StartAsync(OllamaTestServer ollama, CancellationToken cancellationToken)
     {

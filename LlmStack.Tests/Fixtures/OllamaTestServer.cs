@@ -73,6 +73,9 @@ public sealed class OllamaTestServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Gives the server <paramref name="model"/>, as a pull by someone else would when it ends.</summary>
+    public void AddModel(string model) => _models[model] = true;
+
     /// <summary>Lets every pull, current and future, run to completion.</summary>
     public void FinishPulls() => _finishPulls.TrySetResult();
 

@@ -6,10 +6,14 @@ namespace LlmStack.Tests.Fixtures;
 public static class PrometheusText
 {
     /// <summary>The sum of every sample of <paramref name="name"/> whose labels include all of <paramref name="labels"/>.</summary>
-    public static double Sum(string metrics, string name, params string[] labels) =>
+    public static double Sum(string metrics, string name, params string[] labels) => Values(metrics, name, labels).Sum();
+
+    /// <summary>Every sample of <paramref name="name"/> whose labels include all of <paramref name="labels"/>.</summary>
+    public static List<double> Values(string metrics, string name, params string[] labels) =>
         metrics.Split('\n')
             .Where(line => line.StartsWith(name + "{", StringComparison.Ordinal) && labels.All(label => line.Contains(label, StringComparison.Ordinal)))
-            .Sum(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+            .Select(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
+            .ToList();
 
     /// <summary>
     /// Scrapes <c>/metrics</c> until <paramref name="ready"/> holds: a request is recorded when its response has

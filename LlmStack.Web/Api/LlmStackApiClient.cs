@@ -9,6 +9,9 @@ namespace LlmStack.Web.Api;
 /// </summary>
 public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpoint)
 {
+    /// <summary>The API's readiness check whose data holds one entry per model (LlmStack.Api's ModelReadinessHealthCheck).</summary>
+    private const string ModelsCheckName = "models";
+
     /// <summary>Where the API was found, for messages a person reads.</summary>
     public Uri Address => endpoint.Address!; // Validated at start.
 
@@ -19,7 +22,10 @@ public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpo
         {
             var readiness = await GetReadinessAsync(cancellationToken);
             var models = await http.GetFromJsonAsync("/v1/models", ApiJsonContext.Default.ModelList, cancellationToken);
-            return new ApiStatus(readiness.IsReady ? ApiState.Ready : ApiState.NotReady, readiness.Detail, models?.Data ?? []);
+            return new ApiStatus(readiness.IsReady ? ApiState.Ready : ApiState.NotReady, readiness.Detail, models?.Data ?? [])
+            {
+                NotReadyModels = readiness.NotReadyModels,
+            };
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -29,12 +35,13 @@ public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpo
         }
     }
 
-    private async Task<(bool IsReady, string? Detail)> GetReadinessAsync(CancellationToken cancellationToken)
+    private async Task<(bool IsReady, string? Detail, IReadOnlyDictionary<string, string> NotReadyModels)> GetReadinessAsync(
+        CancellationToken cancellationToken)
     {
         using var response = await http.GetAsync("/readyz", cancellationToken);
         if (response.IsSuccessStatusCode)
         {
-            return (true, null);
+            return (true, null, ApiStatus.NoModels);
         }
         if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
         {
@@ -44,14 +51,20 @@ public sealed class LlmStackApiClient(HttpClient http, LlmStackApiEndpoint endpo
         // 503: some model is not ready yet (being pulled, loading, or its backend unreachable). The report names it.
         var report = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.ReadinessReport, cancellationToken);
         // Each model's entry reads "<backend>: <status> - <why>"; a person needs the model and the why.
-        var reasons = (report?.Checks ?? [])
+        var notReady = (report?.Checks ?? [])
             .Where(check => !string.Equals(check.Status, "Healthy", StringComparison.OrdinalIgnoreCase))
-            .SelectMany(check => check.Data is { Count: > 0 } data
-                ? data.Where(d => !d.Value.Contains(": Healthy", StringComparison.OrdinalIgnoreCase))
-                      .Select(d => $"{d.Key}: {d.Value.Split(" - ", 2)[^1]}")
+            .ToList();
+        var models = notReady
+            .Where(check => check.Name == ModelsCheckName && check.Data is { Count: > 0 })
+            .SelectMany(check => check.Data!)
+            .Where(d => !d.Value.Contains(": Healthy", StringComparison.OrdinalIgnoreCase))
+            .ToDictionary(d => d.Key, d => d.Value.Split(" - ", 2)[^1], StringComparer.Ordinal);
+        var reasons = notReady
+            .SelectMany(check => check.Name == ModelsCheckName && check.Data is { Count: > 0 }
+                ? models.Select(m => $"{m.Key}: {m.Value}")
                 : [check.Description ?? check.Name])
             .ToList();
-        return (false, reasons.Count > 0 ? string.Join("; ", reasons) : null);
+        return (false, reasons.Count > 0 ? string.Join("; ", reasons) : null, models);
     }
 }
 
@@ -67,13 +80,27 @@ public enum ApiState
     Unreachable,
 }
 
-/// <summary>What the status banner and the model picker show.</summary>
+/// <summary>What the status banner, the model picker and the send button show.</summary>
 public sealed record ApiStatus(ApiState State, string? Detail, IReadOnlyList<ModelEntry> Models)
 {
+    internal static readonly IReadOnlyDictionary<string, string> NoModels = new Dictionary<string, string>();
+
     /// <summary>Before the first probe answers: no banner, no models yet.</summary>
     public static ApiStatus Unknown { get; } = new(ApiState.Ready, null, []);
 
+    /// <summary>
+    /// The served models that cannot answer yet (still downloading or loading, or their backend unreachable), each
+    /// with the API's reason. A message to one of them would only get 503 "model is loading".
+    /// </summary>
+    public IReadOnlyDictionary<string, string> NotReadyModels { get; init; } = NoModels;
+
+    /// <summary>Why <paramref name="model"/> cannot answer yet; null when it can (or is unknown).</summary>
+    public string? WhyNotReady(string? model) =>
+        model is not null && NotReadyModels.TryGetValue(model, out var reason) ? reason : null;
+
     /// <summary>Equal as far as a person can see (the record's own equality compares the model list by reference).</summary>
     public bool IsSameAs(ApiStatus other) =>
-        State == other.State && Detail == other.Detail && Models.SequenceEqual(other.Models);
+        State == other.State && Detail == other.Detail && Models.SequenceEqual(other.Models)
+        && NotReadyModels.Count == other.NotReadyModels.Count
+        && NotReadyModels.All(m => other.NotReadyModels.TryGetValue(m.Key, out var reason) && reason == m.Value);
 }

@@ -34,3 +34,17 @@ internal sealed class LlmStackApiEndpointValidator(IConfiguration configuration)
         _ => ValidateOptionsResult.Success,
     };
 }
+
+/// <summary>
+/// <c>ModelDownload:DashboardUrl</c>: where a person can follow a model's download (the AppHost sets it to the
+/// model's log in the Aspire dashboard). The chat page links to it while a model is not ready; unset, no link.
+/// </summary>
+public sealed class ModelDownloadOptions
+{
+    public const string SectionName = "ModelDownload";
+
+    public Uri? DashboardUrl { get; set; }
+
+    /// <summary>The link to show, when it is one a browser may follow (an absolute http or https URL).</summary>
+    public Uri? Link => DashboardUrl is { IsAbsoluteUri: true, Scheme: "http" or "https" } url ? url : null;
+}

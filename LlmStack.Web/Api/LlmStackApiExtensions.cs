@@ -28,6 +28,7 @@ public static class LlmStackApiExtensions
                     : null);
         builder.Services.AddSingleton<IValidateOptions<LlmStackApiEndpoint>, LlmStackApiEndpointValidator>();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<LlmStackApiEndpoint>>().Value);
+        builder.Services.Configure<ModelDownloadOptions>(builder.Configuration.GetSection(ModelDownloadOptions.SectionName));
 
         // No resilience handler: a probe that retries for half a minute would hide an API that is down; the next poll is the retry.
         builder.Services.AddHttpClient<LlmStackApiClient>(http =>

@@ -123,3 +123,4 @@ async function copyText(text) {
         return copied;
     }
 }
+

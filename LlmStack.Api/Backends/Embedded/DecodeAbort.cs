@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using LLama;
+using LLama.Native;
 
 namespace LlmStack.Api.Backends.Embedded;
 
@@ -25,16 +25,23 @@ internal static unsafe partial class DecodeAbort
     public static bool AbortedRecentlyOnThisThread => t_abortedAt != 0 && Environment.TickCount64 - t_abortedAt < 1000;
 
     /// <summary>Makes <paramref name="context"/>'s decodes abort once <paramref name="cancellationToken"/> is cancelled, until disposed.</summary>
-    public static IDisposable? Register(LLamaContext context, CancellationToken cancellationToken, ILogger? logger = null)
+    public static IDisposable? Register(SafeLLamaContextHandle context, CancellationToken cancellationToken, ILogger? logger = null) =>
+        cancellationToken.CanBeCanceled ? Register(context, () => cancellationToken.IsCancellationRequested, logger) : null;
+
+    /// <summary>
+    /// Makes <paramref name="context"/>'s decodes abort whenever <paramref name="shouldAbort"/> says so, until disposed.
+    /// It is asked often during a decode, on llama.cpp's thread: it must be quick and must not throw.
+    /// </summary>
+    public static IDisposable? Register(SafeLLamaContextHandle context, Func<bool> shouldAbort, ILogger? logger = null)
     {
-        if (s_unavailable || !cancellationToken.CanBeCanceled)
+        if (s_unavailable)
         {
             return null;
         }
-        var state = GCHandle.Alloc(new StrongBox<CancellationToken>(cancellationToken));
+        var state = GCHandle.Alloc(shouldAbort);
         try
         {
-            llama_set_abort_callback(context.NativeHandle.DangerousGetHandle(), &ShouldAbort, (void*)GCHandle.ToIntPtr(state));
+            llama_set_abort_callback(context.DangerousGetHandle(), &ShouldAbort, (void*)GCHandle.ToIntPtr(state));
             return new Registration(context, state);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
@@ -49,7 +56,7 @@ internal static unsafe partial class DecodeAbort
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static byte ShouldAbort(void* data)
     {
-        if (GCHandle.FromIntPtr((nint)data).Target is StrongBox<CancellationToken> { Value.IsCancellationRequested: true })
+        if (GCHandle.FromIntPtr((nint)data).Target is Func<bool> shouldAbort && shouldAbort())
         {
             t_abortedAt = Environment.TickCount64;
             return 1;
@@ -61,14 +68,14 @@ internal static unsafe partial class DecodeAbort
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     private static partial void llama_set_abort_callback(nint context, delegate* unmanaged[Cdecl]<void*, byte> callback, void* data);
 
-    private sealed class Registration(LLamaContext context, GCHandle state) : IDisposable
+    private sealed class Registration(SafeLLamaContextHandle context, GCHandle state) : IDisposable
     {
         public void Dispose()
         {
             // Detach before freeing the state the callback reads.
-            if (!context.NativeHandle.IsClosed)
+            if (!context.IsClosed)
             {
-                llama_set_abort_callback(context.NativeHandle.DangerousGetHandle(), null, null);
+                llama_set_abort_callback(context.DangerousGetHandle(), null, null);
             }
             state.Free();
         }

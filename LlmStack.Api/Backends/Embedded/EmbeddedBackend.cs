@@ -8,8 +8,8 @@ namespace LlmStack.Api.Backends.Embedded;
 
 /// <summary>
 /// <c>embedded</c>: a GGUF file run in-process by llama.cpp (LLamaSharp's CPU backend), so the stack serves
-/// a model with no Docker and no Ollama. Tuning keys: <c>ContextSize</c>, <c>Threads</c>, <c>BatchSize</c>,
-/// <c>ParallelSlots</c>, <c>GpuLayers</c> (see <see cref="EmbeddedModelHost"/> for their defaults).
+/// a model with no Docker and no Ollama. Tuning keys: <c>ParallelSlots</c>, <c>ContextSize</c> (per sequence),
+/// <c>StepTokens</c>, <c>BatchSize</c>, <c>Threads</c>, <c>GpuLayers</c> (see <see cref="EmbeddedModelHost"/> for their defaults).
 /// </summary>
 public sealed class EmbeddedBackend : IModelBackend
 {
@@ -56,6 +56,15 @@ public sealed class EmbeddedBackend : IModelBackend
         {
             yield return $"{keyPrefix}:ParallelSlots {options.ParallelSlots} is out of range: use 1 to 256.";
         }
+        if (options.StepTokens is < 2 or > 65_536)
+        {
+            yield return $"{keyPrefix}:StepTokens {options.StepTokens} is out of range: use 2 to 65536 tokens.";
+        }
+        else if (options.ParallelSlots is null or (>= 1 and <= 256) && (options.StepTokens ?? EmbeddedModelHost.DefaultStepTokens) is var step
+            && (options.ParallelSlots ?? EmbeddedModelHost.DefaultParallelSlots) is var slots && step <= slots)
+        {
+            yield return $"{keyPrefix}:StepTokens {step} must exceed ParallelSlots {slots}: a step carries one token of every generating sequence, and a waiting prompt needs room too.";
+        }
         if (options.GpuLayers < 0)
         {
             yield return $"{keyPrefix}:GpuLayers {options.GpuLayers} must be 0 or more.";
@@ -76,6 +85,7 @@ public sealed class EmbeddedBackend : IModelBackend
             EmbeddingGenerator = new EmbeddedEmbeddingGenerator(host),
             IsDemo = isDemo,
             ContextLength = host.ContextSize,
+            Parallelism = options.ParallelSlots ?? EmbeddedModelHost.DefaultParallelSlots,
             FirstTokenTimeout = options.FirstTokenTimeout,
             // Weights are loaded before the model is served, so a served embedded model is always ready.
             CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy(

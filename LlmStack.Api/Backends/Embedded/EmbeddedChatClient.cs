@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using LLama;
-using LLama.Native;
+using LlmStack.Api.Backends.Embedded.Batching;
 using LLama.Sampling;
 using LlmStack.Api.Errors;
 using Microsoft.Extensions.AI;
@@ -8,9 +8,9 @@ using Microsoft.Extensions.AI;
 namespace LlmStack.Api.Backends.Embedded;
 
 /// <summary>
-/// Chat with a GGUF model in-process. Each request waits for a slot of the model's <see cref="SlotPool"/>,
-/// then gets its own llama.cpp context (one context shared by concurrent requests crashes llama.cpp),
-/// renders the conversation with the GGUF's chat template, and streams one update per decoded piece of text.
+/// Chat with a GGUF model in-process. A request renders the conversation with the GGUF's chat template, hands its
+/// tokens and sampling settings to the model's <see cref="BatchScheduler"/> (which decodes every request of the
+/// model in one batch per token), and streams one update per decoded piece of text it receives back.
 /// </summary>
 /// <remarks>
 /// Sampling defaults when a request does not say (llama.cpp's own): temperature 0.8, top_p 0.95, top_k 40,
@@ -37,92 +37,65 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
     {
         // Requests are validated above the backends (ChatRequestMapping): max_tokens is at least 1 and a required
         // tool is among the tools.
-        var maxOutputTokens = options?.MaxOutputTokens;
-        using var sampling = CreateSampling(options);
-
-        using var slot = await host.Slots.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        var prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
-        var promptTokens = host.Weights.Tokenize(prompt, host.Weights.Vocab.ShouldAddBOS, special: true, LLamaTemplate.Encoding);
-        // At least one token must fit after the prompt.
-        if (promptTokens.Length >= host.ContextSize)
-        {
-            throw ApiErrorException.ContextLengthExceeded(promptTokens.Length, host.ContextSize);
-        }
-
-        using var cached = host.RentContext(promptTokens);
-        var context = cached.Context;
-        using var abort = DecodeAbort.Register(context, cancellationToken);
-        var created = DateTimeOffset.UtcNow;
-        var decoder = new StreamingTokenDecoder(context);
-        var stops = new StopSequenceMatcher(options?.StopSequences);
-        var tools = options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode ? new ToolCallParser() : null;
-        var batch = new LLamaBatch();
-        await PrefillAsync(cached, batch, promptTokens, cancellationToken).ConfigureAwait(false);
-        var position = promptTokens.Length;
-
-        var outputTokens = 0;
-        var finish = ChatFinishReason.Length;
-        var calledTools = false;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            var token = sampling.Sample(context.NativeHandle, batch.TokenCount - 1);
-            if (token.IsEndOfGeneration(host.Weights.Vocab))
-            {
-                finish = ChatFinishReason.Stop;
-                break;
-            }
-            outputTokens++;
-            decoder.Add(token);
-            var text = stops.Push(decoder.Read());
-            foreach (var update in Updates(text, tools))
-            {
-                calledTools |= update.Contents.Any(c => c is FunctionCallContent);
-                yield return update;
-            }
-            if (stops.Stopped)
-            {
-                finish = ChatFinishReason.Stop;
-                break;
-            }
-            if (outputTokens == maxOutputTokens || position + 1 >= context.ContextSize)
-            {
-                break;
-            }
-
-            batch.Clear();
-            batch.Add(token, position++, LLamaSeqId.Zero, logits: true);
-            EnsureDecoded(await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false), cancellationToken);
-            cached.Decoded([token]);
-        }
-        // llama.cpp can end a cancelled run quietly; the caller must still see the cancellation.
         cancellationToken.ThrowIfCancellationRequested();
-        cached.Complete();
-
-        foreach (var update in Updates(stops.Flush(), tools, flush: true))
+        var generation = Submit(messages, options, cancellationToken);
+        var created = DateTimeOffset.UtcNow;
+        var tools = options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode ? new ToolCallParser() : null;
+        var calledTools = false;
+        try
         {
-            calledTools |= update.Contents.Any(c => c is FunctionCallContent);
-            yield return update;
+            var events = generation.Events;
+            while (await events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (events.TryRead(out var generated))
+                {
+                    // Text already generated is not sent once the caller has cancelled.
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (generated is TextGenerated text)
+                    {
+                        foreach (var update in Updates(text.Text))
+                        {
+                            yield return update;
+                        }
+                        continue;
+                    }
+                    var finished = (GenerationFinished)generated;
+                    foreach (var update in Updates("", flush: true))
+                    {
+                        yield return update;
+                    }
+                    yield return Stamp(new ChatResponseUpdate(ChatRole.Assistant,
+                    [
+                        new UsageContent(new UsageDetails
+                        {
+                            InputTokenCount = finished.PromptTokens,
+                            CachedInputTokenCount = finished.CachedPromptTokens,
+                            OutputTokenCount = finished.OutputTokens,
+                            TotalTokenCount = finished.PromptTokens + finished.OutputTokens,
+                        }),
+                    ])
+                    {
+                        FinishReason = calledTools ? ChatFinishReason.ToolCalls : finished.Reason,
+                    });
+                }
+            }
+        }
+        finally
+        {
+            // A no-op once the generation ended. Otherwise the caller stopped reading: the scheduler frees the
+            // sequence (or the queue place) within a step, and the request ends only then, so that what it
+            // held is free when it returns.
+            generation.Cancel();
+            host.Scheduler.Wake();
+            await generation.Ended.ConfigureAwait(false);
         }
 
-        yield return Stamp(new ChatResponseUpdate(ChatRole.Assistant,
-        [
-            new UsageContent(new UsageDetails
-            {
-                InputTokenCount = promptTokens.Length,
-                CachedInputTokenCount = cached.ReusedTokens,
-                OutputTokenCount = outputTokens,
-                TotalTokenCount = promptTokens.Length + outputTokens,
-            }),
-        ])
+        IEnumerable<ChatResponseUpdate> Updates(string text, bool flush = false)
         {
-            FinishReason = calledTools ? ChatFinishReason.ToolCalls : finish,
-        });
-
-        IEnumerable<ChatResponseUpdate> Updates(string text, ToolCallParser? parser, bool flush = false)
-        {
-            IReadOnlyList<AIContent> contents = parser is null
+            IReadOnlyList<AIContent> contents = tools is null
                 ? text.Length > 0 ? [new TextContent(text)] : []
-                : [.. parser.Push(text), .. flush ? parser.Flush() : []];
+                : [.. tools.Push(text), .. flush ? tools.Flush() : []];
+            calledTools |= contents.Any(c => c is FunctionCallContent);
             return contents.Select(content => Stamp(new ChatResponseUpdate(ChatRole.Assistant, [content])));
         }
 
@@ -146,32 +119,25 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         // The host owns the weights; the served model disposes it.
     }
 
-    // Only the tokens the cache lacks, a batch at a time: without llama.cpp's abort callback a cancelled
-    // request still stops between batches.
-    private static async Task PrefillAsync(EmbeddedModelHost.CachedContext cached, LLamaBatch batch, LLamaToken[] tokens, CancellationToken cancellationToken)
+    // Renders and tokenizes on the caller's thread; only decoding and sampling happen on the scheduler's loop.
+    private Generation Submit(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
-        var context = cached.Context;
-        var batchSize = (int)context.BatchSize;
-        for (var start = cached.Tokens.Count; start < tokens.Length; start += batchSize)
+        var sampling = CreateSampling(options);
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var chunk = new ArraySegment<LLamaToken>(tokens, start, Math.Min(batchSize, tokens.Length - start));
-            batch.Clear();
-            batch.AddRange(chunk, start, LLamaSeqId.Zero, logitsLast: start + chunk.Count == tokens.Length);
-            EnsureDecoded(await context.DecodeAsync(batch, cancellationToken).ConfigureAwait(false), cancellationToken);
-            cached.Decoded(chunk);
+            var prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
+            var promptTokens = host.Weights.Tokenize(prompt, host.Weights.Vocab.ShouldAddBOS, special: true, LLamaTemplate.Encoding);
+            // At least one token must fit after the prompt.
+            if (promptTokens.Length >= host.ContextSize)
+            {
+                throw ApiErrorException.ContextLengthExceeded(promptTokens.Length, host.ContextSize);
+            }
+            return host.Scheduler.Submit(new GenerationRequest(promptTokens, sampling, options?.StopSequences, options?.MaxOutputTokens), cancellationToken);
         }
-    }
-
-    private static void EnsureDecoded(DecodeResult result, CancellationToken cancellationToken)
-    {
-        if (result == DecodeResult.ComputeAborted)
+        catch
         {
-            cancellationToken.ThrowIfCancellationRequested();
-        }
-        if (result != DecodeResult.Ok)
-        {
-            throw new InvalidOperationException($"llama.cpp failed to decode: {result}.");
+            sampling.Dispose();
+            throw;
         }
     }
 

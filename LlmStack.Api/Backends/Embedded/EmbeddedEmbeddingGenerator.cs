@@ -7,7 +7,7 @@ namespace LlmStack.Api.Backends.Embedded;
 
 /// <summary>
 /// Embeddings from the served GGUF model: the mean of its last hidden states over the input's tokens,
-/// L2-normalised. A request takes a slot of the model's <see cref="SlotPool"/> like a chat request.
+/// L2-normalised, in a context of its own; <see cref="EmbeddedModelHost.EmbeddingSlots"/> bounds how many run at once.
 /// </summary>
 /// <remarks>
 /// Written here because LLamaSharp 0.30's own <c>LLamaEmbedder</c> fails as an <see cref="IEmbeddingGenerator"/>
@@ -33,9 +33,9 @@ public sealed class EmbeddedEmbeddingGenerator(EmbeddedModelHost host) : IEmbedd
         CancellationToken cancellationToken = default)
     {
         var inputs = values.ToList();
-        using var slot = await host.Slots.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var slot = await host.EmbeddingSlots.AcquireAsync(cancellationToken).ConfigureAwait(false);
         using var context = host.Weights.CreateContext(_parameters);
-        using var abort = DecodeAbort.Register(context, cancellationToken);
+        using var abort = DecodeAbort.Register(context.NativeHandle, cancellationToken);
         var results = new GeneratedEmbeddings<Embedding<float>>(inputs.Count);
         var totalTokens = 0;
         var batch = new LLamaBatch();

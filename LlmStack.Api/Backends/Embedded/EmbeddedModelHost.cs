@@ -1,47 +1,52 @@
 using LLama;
 using LLama.Common;
 using LLama.Exceptions;
+using LLama.Extensions;
 using LLama.Native;
+using LlmStack.Api.Backends.Embedded.Batching;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
 
 namespace LlmStack.Api.Backends.Embedded;
 
 /// <summary>
-/// One GGUF model loaded in-process: the weights (loaded once, shared by every request), the settings each
-/// request's context is created with, the chat template, and the <see cref="SlotPool"/> that bounds how many
-/// requests generate at once.
+/// One GGUF model loaded in-process: the weights (loaded once), the chat template, and the
+/// <see cref="BatchScheduler"/> that runs every chat request of the model in one llama.cpp context. Embedding
+/// requests get a context of their own, bounded by <see cref="EmbeddingSlots"/>.
 /// </summary>
 public sealed class EmbeddedModelHost : IDisposable
 {
-    /// <summary>Context length when the model's own is larger and none is configured.</summary>
+    /// <summary>Context length per sequence when the model's own is larger and none is configured.</summary>
     public const uint DefaultMaxContextSize = 4096;
 
     /// <summary>
-    /// Prompt tokens decoded per llama.cpp batch when none is configured. Measured on a Qwen2.5-0.5B-shaped
-    /// model: prompt throughput at 128 matched llama.cpp's default of 512, while compute buffers shrink and
-    /// other requests' tokens interleave sooner (LLamaSharp runs one decode at a time per process).
+    /// Prompt tokens decoded at once while no stream is generating. Measured on a Qwen2.5-0.5B-shaped model:
+    /// prompt throughput at 128 matched llama.cpp's default of 512 with smaller compute buffers.
     /// </summary>
     public const uint DefaultBatchSize = 128;
 
-    /// <summary>Requests generating at once when none is configured; the rest wait in a FIFO queue.</summary>
-    public const int DefaultParallelSlots = 4;
+    /// <summary>
+    /// Tokens per decode step while streams are generating (their next tokens plus a prompt chunk). Measured on the
+    /// 0.5B shape with 8 streams: see docs/benchmarks.md ("continuous batching").
+    /// </summary>
+    public const int DefaultStepTokens = 64;
+
+    /// <summary>Sequences generating at once when none is configured; the rest wait in a FIFO queue.</summary>
+    public const int DefaultParallelSlots = 8;
 
     // Below this size, thread coordination costs more than it saves: measured ~5,500 tok/s with 1 thread
     // against an erratic 1,000-1,700 tok/s with 2 on a tiny model.
     private const ulong SingleThreadParameterLimit = 50_000_000;
 
-    private readonly List<CachedContext> _idle = [];
-    private bool _disposed;
-
-    private EmbeddedModelHost(string id, string path, LLamaWeights weights, ModelParams parameters, string? fallbackTemplate, SlotPool slots)
+    private EmbeddedModelHost(string id, string path, LLamaWeights weights, ModelParams parameters, string? fallbackTemplate, BatchScheduler scheduler, SlotPool embeddingSlots)
     {
         Id = id;
         Path = path;
         Weights = weights;
         Parameters = parameters;
         FallbackTemplate = fallbackTemplate;
-        Slots = slots;
+        Scheduler = scheduler;
+        EmbeddingSlots = embeddingSlots;
     }
 
     public string Id { get; }
@@ -51,18 +56,30 @@ public sealed class EmbeddedModelHost : IDisposable
 
     public LLamaWeights Weights { get; }
 
-    /// <summary>Context settings of every request (context size, threads, batch size).</summary>
+    /// <summary>Settings of a single-sequence context (context size per sequence, threads, batch size).</summary>
     public ModelParams Parameters { get; }
 
-    public int ContextSize => (int)Parameters.ContextSize!.Value;
+    /// <summary>Tokens one request may hold (prompt + reply).</summary>
+    public int ContextSize => Scheduler.Settings.SequenceContext;
 
-    public SlotPool Slots { get; }
+    /// <summary>Runs every chat generation of this model.</summary>
+    public BatchScheduler Scheduler { get; }
+
+    /// <summary>Bounds the embedding requests computed at once (each in a context of its own).</summary>
+    public SlotPool EmbeddingSlots { get; }
 
     /// <summary>
     /// A template llama.cpp knows, used when the GGUF carries none or one llama.cpp does not recognise;
     /// null when the model's own template applies.
     /// </summary>
     public string? FallbackTemplate { get; }
+
+    /// <summary>The batching settings <paramref name="options"/> ask for, defaults filled in (the context size needs the model's own).</summary>
+    public static BatchSettings SettingsFor(ModelOptions options, int modelContext) => new(
+        Slots: options.ParallelSlots ?? DefaultParallelSlots,
+        SequenceContext: (int)(options.ContextSize ?? Math.Min((uint)modelContext, DefaultMaxContextSize)),
+        StepTokens: options.StepTokens ?? DefaultStepTokens,
+        BatchSize: (int)(options.BatchSize ?? DefaultBatchSize));
 
     /// <summary>Loads the weights once. Throws <see cref="ModelLoadException"/> naming the file when it cannot.</summary>
     public static EmbeddedModelHost Load(ModelOptions options, LlmStackMetrics? metrics = null, ILogger? logger = null)
@@ -85,86 +102,45 @@ public sealed class EmbeddedModelHost : IDisposable
             throw new ModelLoadException($"The GGUF file '{path}' of model '{options.Id}' could not be loaded: {ex.Message}", ex);
         }
 
+        SafeLLamaContextHandle? context = null;
         try
         {
-            parameters.ContextSize = options.ContextSize ?? Math.Min((uint)weights.ContextSize, DefaultMaxContextSize);
+            var settings = SettingsFor(options, weights.ContextSize);
+            parameters.ContextSize = (uint)settings.SequenceContext;
             parameters.Threads = options.Threads ?? (weights.ParameterCount < SingleThreadParameterLimit ? 1 : Environment.ProcessorCount);
             parameters.BatchThreads = parameters.Threads;
-            // A first context proves the settings work (at start, not at the first request) and tells the
-            // context size llama.cpp really uses: it rounds the requested one up (to a multiple of 256).
-            using (var probe = weights.CreateContext(parameters))
-            {
-                parameters.ContextSize = probe.ContextSize;
-            }
+            // Created at start, not at the first request: bad settings (or too little memory for the KV cache of
+            // every slot) fail here, naming the model.
+            context = CreateBatchContext(weights, parameters, settings);
             var fallbackTemplate = ProbeTemplate(weights);
             if (fallbackTemplate is not null)
             {
                 logger?.LogWarning("Model {Model}: the GGUF's chat template is missing or not one llama.cpp recognises; using {Template}", options.Id, fallbackTemplate);
             }
-            var host = new EmbeddedModelHost(options.Id, path, weights, parameters, fallbackTemplate,
-                new SlotPool(options.ParallelSlots ?? DefaultParallelSlots, options.Id, metrics));
+            var scheduler = new BatchScheduler(options.Id, weights, context, settings, metrics, logger);
+            var host = new EmbeddedModelHost(options.Id, path, weights, parameters, fallbackTemplate, scheduler,
+                new SlotPool(settings.Slots, options.Id, metrics));
             logger?.LogInformation(
-                "Loaded {Path}: {Parameters:N0} parameters, context {Context}, {Threads} thread(s), batch {Batch}, {Slots} slot(s)",
-                path, weights.ParameterCount, host.ContextSize, parameters.Threads, parameters.BatchSize, host.Slots.Capacity);
+                "Loaded {Path}: {Parameters:N0} parameters, {Threads} thread(s); {Slots} sequence(s) of {Context} tokens in one context, {StepTokens} tokens per step while generating, batch {Batch}",
+                path, weights.ParameterCount, parameters.Threads, settings.Slots, settings.SequenceContext, settings.StepTokens, settings.BatchSize);
             return host;
         }
         catch (RuntimeError ex)
         {
+            context?.Dispose();
             weights.Dispose();
             throw new ModelLoadException($"Model '{options.Id}' ({path}) loaded but no context could be created with its settings: {ex.Message}", ex);
         }
         catch
         {
+            context?.Dispose();
             weights.Dispose();
             throw;
         }
     }
 
-    /// <summary>A fresh context (its own KV cache; the weights are shared).</summary>
+    /// <summary>A fresh single-sequence context (its own KV cache; the weights are shared).</summary>
     public LLamaContext CreateContext() => Weights.CreateContext(Parameters);
-
-    /// <summary>
-    /// A context for one request, holding <paramref name="prompt"/>'s longest already-computed prefix: an idle
-    /// context that served an earlier turn of the same conversation keeps its KV cache, so only the new tokens
-    /// are processed (on a CPU, prompt processing dominates the time to first token). At most one idle context
-    /// per slot is kept.
-    /// </summary>
-    public CachedContext RentContext(IReadOnlyList<LLamaToken> prompt)
-    {
-        CachedContext? best = null;
-        var bestPrefix = -1;
-        lock (_idle)
-        {
-            foreach (var candidate in _idle)
-            {
-                var prefix = candidate.CommonPrefix(prompt);
-                if (prefix > bestPrefix)
-                {
-                    (best, bestPrefix) = (candidate, prefix);
-                }
-            }
-            if (best is not null)
-            {
-                _idle.Remove(best);
-            }
-        }
-        best ??= new CachedContext(this, CreateContext());
-        best.Reuse(prompt);
-        return best;
-    }
-
-    private void Return(CachedContext context)
-    {
-        lock (_idle)
-        {
-            if (!_disposed && _idle.Count < Slots.Capacity)
-            {
-                _idle.Add(context);
-                return;
-            }
-        }
-        context.Context.Dispose();
-    }
 
     /// <summary>A template for one prompt: the GGUF's own, or <see cref="FallbackTemplate"/>.</summary>
     public LLamaTemplate CreateTemplate() =>
@@ -172,16 +148,21 @@ public sealed class EmbeddedModelHost : IDisposable
 
     public void Dispose()
     {
-        lock (_idle)
-        {
-            _disposed = true;
-            foreach (var idle in _idle)
-            {
-                idle.Context.Dispose();
-            }
-            _idle.Clear();
-        }
+        Scheduler.Dispose();
         Weights.Dispose();
+    }
+
+    // One context, one sequence per slot. A unified KV cache lets sequences share cells: a prefix copied from
+    // another sequence costs no memory and no copy, and idle conversations can be evicted cell by cell.
+    private static SafeLLamaContextHandle CreateBatchContext(LLamaWeights weights, ModelParams parameters, BatchSettings settings)
+    {
+        parameters.ToLlamaContextParams(out var native);
+        native.n_ctx = (uint)settings.KvCacheTokens;
+        native.n_seq_max = (uint)settings.Slots;
+        native.n_batch = (uint)settings.MaxDecodeTokens;
+        native.n_ubatch = (uint)settings.MaxDecodeTokens;
+        native.kv_unified = true;
+        return SafeLLamaContextHandle.Create(weights.NativeHandle, native);
     }
 
     private static string? ProbeTemplate(LLamaWeights weights)
@@ -194,68 +175,6 @@ public sealed class EmbeddedModelHost : IDisposable
         catch (Exception ex) when (ex is TemplateNotFoundException or MissingTemplateException)
         {
             return "chatml";
-        }
-    }
-
-    /// <summary>
-    /// A context lent to one request, with the tokens its KV cache holds. Dispose it to lend it again, after
-    /// <see cref="Complete"/>; a context left mid-decode (error, cancellation) is freed instead, since its
-    /// cache may not match <see cref="Tokens"/>.
-    /// </summary>
-    public sealed class CachedContext : IDisposable
-    {
-        private readonly EmbeddedModelHost _host;
-        private readonly List<LLamaToken> _tokens = [];
-        private bool _complete;
-
-        internal CachedContext(EmbeddedModelHost host, LLamaContext context) => (_host, Context) = (host, context);
-
-        public LLamaContext Context { get; }
-
-        /// <summary>Tokens in the KV cache, in position order.</summary>
-        public IReadOnlyList<LLamaToken> Tokens => _tokens;
-
-        /// <summary>Prompt tokens already in the cache when the request started.</summary>
-        public int ReusedTokens { get; private set; }
-
-        /// <summary>Records tokens just decoded at the next positions.</summary>
-        public void Decoded(ReadOnlySpan<LLamaToken> tokens) => _tokens.AddRange(tokens);
-
-        /// <summary>The cache matches <see cref="Tokens"/>: it may serve another request.</summary>
-        public void Complete() => _complete = true;
-
-        public void Dispose()
-        {
-            if (_complete)
-            {
-                _complete = false;
-                _host.Return(this);
-            }
-            else
-            {
-                Context.Dispose();
-            }
-        }
-
-        internal int CommonPrefix(IReadOnlyList<LLamaToken> prompt)
-        {
-            var length = Math.Min(_tokens.Count, prompt.Count);
-            var i = 0;
-            while (i < length && _tokens[i] == prompt[i])
-            {
-                i++;
-            }
-            return i;
-        }
-
-        // Keeps the shared prefix and drops the rest; the last prompt token is always decoded again because
-        // its logits are needed to sample the first new token.
-        internal void Reuse(IReadOnlyList<LLamaToken> prompt)
-        {
-            var keep = Math.Min(CommonPrefix(prompt), prompt.Count - 1);
-            Context.NativeHandle.MemorySequenceRemove(LLamaSeqId.Zero, keep, -1);
-            _tokens.RemoveRange(keep, _tokens.Count - keep);
-            ReusedTokens = keep;
         }
     }
 }

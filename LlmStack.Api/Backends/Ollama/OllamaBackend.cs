@@ -44,12 +44,13 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
         var ollama = new OllamaServerClient(http, options.BackendModelName);
 
         var chat = new ChatClientBuilder(ollama)
-            .Use(inner => new UpstreamErrorChatClient(inner, options.Id))
+            // A model Ollama does not have is one being pulled (the AppHost pulls at start): "loading", not "no such model".
+            .Use(inner => new UpstreamErrorChatClient(inner, options.Id, MissingModel.Loading))
             .Use(inner => new OllamaDoneCheckChatClient(inner, options.Id))
             .ConfigureOptions(chatOptions => ApplyModelOptions(chatOptions, options))
             .Build();
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(ollama)
-            .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id))
+            .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id, MissingModel.Loading))
             .ConfigureOptions(embeddingOptions => embeddingOptions.ModelId = options.BackendModelName)
             .Build();
 

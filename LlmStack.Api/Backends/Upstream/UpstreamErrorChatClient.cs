@@ -8,7 +8,8 @@ namespace LlmStack.Api.Backends.Upstream;
 /// Wraps a chat client that talks to a backend server so that its failures reach the API as
 /// <see cref="LlmStack.Api.Errors.ApiErrorException"/>s (see <see cref="UpstreamErrors"/>).
 /// </summary>
-internal sealed class UpstreamErrorChatClient(IChatClient inner, string model) : DelegatingChatClient(inner)
+internal sealed class UpstreamErrorChatClient(IChatClient inner, string model, MissingModel missingModel = MissingModel.NotFound)
+    : DelegatingChatClient(inner)
 {
     public override async Task<ChatResponse> GetResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -17,7 +18,7 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model) :
         {
             return await base.GetResponseAsync(messages, options, cancellationToken);
         }
-        catch (Exception ex) when (UpstreamErrors.Translate(ex, model, cancellationToken) is var translated && translated != ex)
+        catch (Exception ex) when (UpstreamErrors.Translate(ex, model, cancellationToken, missingModel) is var translated && translated != ex)
         {
             throw translated;
         }
@@ -28,7 +29,7 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model) :
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var updates = base.GetStreamingResponseAsync(messages, options, cancellationToken)
-            .MapErrors(ex => UpstreamErrors.Translate(ex, model, cancellationToken));
+            .MapErrors(ex => UpstreamErrors.Translate(ex, model, cancellationToken, missingModel));
         await foreach (var update in updates)
         {
             yield return update;

@@ -8,7 +8,8 @@ namespace LlmStack.Api.Backends.Upstream;
 /// <list type="table">
 /// <item><term>connection refused, DNS, TLS</term><description>503 backend_unavailable</description></item>
 /// <item><term>connect timeout, upstream 408/504</term><description>504 backend_timeout</description></item>
-/// <item><term>upstream 404</term><description>404 model_not_found</description></item>
+/// <item><term>upstream 404</term><description>404 model_not_found, or 503 model_loading (with Retry-After) for a
+/// backend whose missing models are still on their way (Ollama: being pulled)</description></item>
 /// <item><term>upstream 429</term><description>429 rate_limit_exceeded, with the upstream's Retry-After</description></item>
 /// <item><term>upstream 503</term><description>503 backend_unavailable, with the upstream's Retry-After</description></item>
 /// <item><term>upstream 401/403, other 5xx, a broken response</term><description>502 backend_error</description></item>
@@ -23,7 +24,12 @@ internal static class UpstreamErrors
     /// The exception to throw instead of <paramref name="exception"/>; the same instance when there is
     /// nothing to translate (already an API error, a cancellation, or an unexpected bug that should stay a 500).
     /// </summary>
-    public static Exception Translate(Exception exception, string model, CancellationToken cancellationToken)
+    /// <param name="exception">What the backend call threw.</param>
+    /// <param name="model">The model id clients sent.</param>
+    /// <param name="missingModel">What an upstream 404 means for this backend.</param>
+    /// <param name="cancellationToken">The call's token: when canceled, the failure is the caller's cancellation.</param>
+    public static Exception Translate(
+        Exception exception, string model, CancellationToken cancellationToken, MissingModel missingModel = MissingModel.NotFound)
     {
         if (exception is ApiErrorException)
         {
@@ -37,7 +43,7 @@ internal static class UpstreamErrors
         }
         if (Find<UpstreamHttpException>(exception) is { } upstream)
         {
-            return FromStatus(upstream, model);
+            return FromStatus(upstream, model, missingModel);
         }
         if (Find<TimeoutException>(exception) is { } timeout)
         {
@@ -58,12 +64,14 @@ internal static class UpstreamErrors
         return exception;
     }
 
-    private static ApiErrorException FromStatus(UpstreamHttpException upstream, string model)
+    private static ApiErrorException FromStatus(UpstreamHttpException upstream, string model, MissingModel missingModel)
     {
         var status = upstream.StatusCode.GetValueOrDefault();
         var said = upstream.Message;
         return status switch
         {
+            HttpStatusCode.NotFound when missingModel == MissingModel.Loading => ApiErrorException.ModelLoading(model,
+                $"its backend does not have it yet ({upstream.UpstreamMessage}); it is being downloaded or must be pulled.", upstream),
             HttpStatusCode.NotFound => new ApiErrorException(StatusCodes.Status404NotFound, "invalid_request_error",
                 $"The model '{model}' is not available at its backend: {upstream.UpstreamMessage}",
                 "model_not_found", "model", upstream),
@@ -94,4 +102,17 @@ internal static class UpstreamErrors
         }
         return null;
     }
+}
+
+/// <summary>What an upstream 404 for the configured model means.</summary>
+internal enum MissingModel
+{
+    /// <summary>The backend does not serve the model (a wrong name): 404 model_not_found.</summary>
+    NotFound,
+
+    /// <summary>
+    /// The backend will have the model once it is downloaded (Ollama while the AppHost or a person pulls it): 503
+    /// model_loading with Retry-After, so that clients wait and retry instead of giving up.
+    /// </summary>
+    Loading,
 }

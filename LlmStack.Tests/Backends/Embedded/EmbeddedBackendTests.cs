@@ -54,15 +54,30 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
         options.Threads = 0;
         options.BatchSize = 0;
         options.ParallelSlots = 0;
+        options.StepTokens = 1;
         options.GpuLayers = -1;
 
         var problems = _backend.Validate(options, Key).ToList();
 
-        Assert.Equal(5, problems.Count);
-        foreach (var key in new[] { "ContextSize", "Threads", "BatchSize", "ParallelSlots", "GpuLayers" })
+        Assert.Equal(6, problems.Count);
+        foreach (var key in new[] { "ContextSize", "Threads", "BatchSize", "ParallelSlots", "StepTokens", "GpuLayers" })
         {
             Assert.Contains(problems, p => p.StartsWith($"{Key}:{key} ", StringComparison.Ordinal));
         }
+    }
+
+    [Theory]
+    [InlineData(8, null)]
+    [InlineData(16, 16)]
+    public void Step_budget_must_leave_room_beyond_one_token_per_slot(int slots, int? stepTokens)
+    {
+        var options = Options(models.Scripted);
+        options.ParallelSlots = slots;
+        options.StepTokens = stepTokens ?? slots;
+
+        var problem = Assert.Single(_backend.Validate(options, Key));
+
+        Assert.StartsWith($"{Key}:StepTokens {options.StepTokens} must exceed ParallelSlots {slots}", problem, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -165,7 +165,7 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
             model.Client.GetResponseAsync($"Request {i}", cancellationToken: TestCancellation))).WaitAsync(Timeout, TestCancellation);
 
         Assert.All(replies, r => Assert.Equal(GeneratedModels.ScriptedReply, r.Text));
-        Assert.Equal(4, model.Host.Slots.Free);
+        Assert.Equal(4, model.Host.Scheduler.Free);
     }
 
     [Fact]
@@ -206,11 +206,11 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
         using var second = CancellationTokenSource.CreateLinkedTokenSource(TestCancellation);
 
         var waiting = model.Client.GetResponseAsync("Wait for a slot", cancellationToken: second.Token);
-        await WaitUntil(() => model.Host.Slots.Queued == 1);
+        await WaitUntil(() => model.Host.Scheduler.Queued == 1);
         await second.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(5), TestCancellation));
-        Assert.Equal(0, model.Host.Slots.Queued);
+        Assert.Equal(0, model.Host.Scheduler.Queued);
         await first.CancelAsync();
     }
 
@@ -227,7 +227,7 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
         Assert.Contains("256 tokens", error.Message, StringComparison.Ordinal);
         var response = await model.Client.GetResponseAsync("Short", cancellationToken: TestCancellation).WaitAsync(Timeout, TestCancellation);
         Assert.Equal(GeneratedModels.ScriptedReply, response.Text);
-        Assert.Equal(model.Host.Slots.Capacity, model.Host.Slots.Free);
+        Assert.Equal(model.Host.Scheduler.Capacity, model.Host.Scheduler.Free);
     }
 
     [Fact]

@@ -138,13 +138,14 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Embedding_with_a_model_not_pulled_is_a_model_not_found_error()
+    public async Task Embedding_with_a_model_not_pulled_is_a_model_loading_error()
     {
         var error = await Assert.ThrowsAsync<ApiErrorException>(() =>
             fixture.Host.Model("missing").EmbeddingGenerator!.GenerateAsync(["a"], cancellationToken: Token).WaitAsync(Bound, Token));
 
-        Assert.Equal(404, error.StatusCode);
-        Assert.Equal("model_not_found", error.Code);
+        Assert.Equal(503, error.StatusCode);
+        Assert.Equal("model_loading", error.Code);
+        Assert.Equal(ApiErrorException.ModelLoadingRetryAfter, error.RetryAfter);
     }
 
     [Fact]
@@ -209,12 +210,19 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Contains("model missing:7b is not pulled yet", body);
         Assert.Contains("model scripted:1b is pulled", body);
+        // OpenAI's envelope and a time to come back, as for any other 503.
+        Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
+        var error = System.Text.Json.Nodes.JsonNode.Parse(body)!["error"]!;
+        Assert.Equal("not_ready", (string?)error["code"]);
+        Assert.Equal("server_error", (string?)error["type"]);
+        Assert.Contains("missing", (string?)error["message"]);
     }
 
     public static TheoryData<string, bool, int, string> Failures => new()
     {
-        { "missing", true, 404, "model_not_found" },
-        { "missing", false, 404, "model_not_found" },
+        // Ollama lacks a model it has not pulled yet: the API says "loading", not "no such model".
+        { "missing", true, 503, "model_loading" },
+        { "missing", false, 503, "model_loading" },
         { "busy", true, 429, "rate_limit_exceeded" },
         { "busy", false, 429, "rate_limit_exceeded" },
         { "broken", true, 502, "backend_error" },
@@ -245,6 +253,8 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
         var broken = await fixture.Host.ChatErrorAsync("broken", stream: false, Bound);
 
         Assert.Contains("model 'missing:7b' not found", missing.Message);
+        Assert.StartsWith("The model 'missing' is loading:", missing.Message);
+        Assert.Equal(ApiErrorException.ModelLoadingRetryAfter, missing.RetryAfter);
         Assert.Equal(TimeSpan.FromSeconds(7), busy.RetryAfter);
         Assert.Contains("llama runner process has terminated", broken.Message);
     }

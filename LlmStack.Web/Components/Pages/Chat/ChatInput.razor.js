@@ -1,8 +1,12 @@
-// The message box: grows with its text (up to a limit, then scrolls), Enter sends, Shift+Enter is a new line.
+// The message box grows with its text (up to a limit, then scrolls). Enter and Shift+Enter are handled by
+// wwwroot/app.js for every [data-enter-sends] box, from the first paint on.
 const maxRows = 8;
 
 export function init(textArea) {
-    textArea.focus();
+    // A message handed over from the connecting page (app.js) keeps its focus there; otherwise the box takes it.
+    if (!document.activeElement || document.activeElement === document.body) {
+        textArea.focus();
+    }
     textArea.addEventListener('input', () => resizeToFit(textArea));
     // Blazor clears the box by setting its value after a send; that fires no 'input' event.
     const valueProperty = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value');
@@ -10,15 +14,7 @@ export function init(textArea) {
         get() { return valueProperty.get.call(this); },
         set(value) { valueProperty.set.call(this, value); resizeToFit(this); },
     });
-
-    textArea.addEventListener('keydown', e => {
-        if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-            e.preventDefault();
-            // Blazor's @bind listens to 'change'; raise it first so the form submits the current text.
-            textArea.dispatchEvent(new Event('change', { bubbles: true }));
-            textArea.form.requestSubmit();
-        }
-    });
+    resizeToFit(textArea);
 }
 
 function resizeToFit(textArea) {

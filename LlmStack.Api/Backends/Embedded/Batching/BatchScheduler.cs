@@ -1,0 +1,401 @@
+using System.Collections.Concurrent;
+using System.Text;
+using LLama;
+using LLama.Native;
+using LlmStack.Api.Telemetry;
+using Microsoft.Extensions.AI;
+
+namespace LlmStack.Api.Backends.Embedded.Batching;
+
+/// <summary>
+/// Continuous batching for one embedded model: a single llama.cpp context holding one sequence per slot, and one
+/// loop thread that owns it. Each step decodes, in one <c>llama_decode</c>, the next token of every generating
+/// sequence plus a chunk of the prompts being processed (at most <see cref="BatchSettings.StepTokens"/> tokens in
+/// all, so a long prompt never stalls the streams), then samples each sequence with its own pipeline and hands the
+/// text to its request through a channel. Requests never call llama.cpp themselves.
+/// </summary>
+/// <remarks>
+/// On a CPU a decode step is bound by reading the weights: one step for eight sequences reads them once, which is
+/// why this beats one context per request (LLamaSharp serialises every decode of the process anyway). Requests are
+/// admitted in arrival order (FIFO) when a sequence is free; a cancelled or finished request frees its sequence
+/// within one step, and its KV stays cached for the next turn (see <see cref="KvSequences"/>).
+/// </remarks>
+public sealed class BatchScheduler : IDisposable
+{
+    private readonly LLamaWeights _weights;
+    private readonly SafeLLamaContextHandle _context;
+    private readonly KvSequences _sequences;
+    private readonly LlmStackMetrics? _metrics;
+    private readonly KeyValuePair<string, object?> _modelTag;
+    private readonly ILogger? _logger;
+    private readonly IDisposable? _abort;
+
+    private readonly ConcurrentQueue<Generation> _incoming = new();
+    private readonly ManualResetEventSlim _signal = new(false);
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly Thread _loop;
+    private readonly Lock _gate = new();
+
+    // Owned by the loop thread.
+    private readonly LinkedList<Generation> _waiting = new();
+    private readonly List<Generation> _active = [];
+    private readonly List<(Generation Generation, int Tokens)> _batched = [];
+    private readonly LLamaBatch _batch = new();
+
+    private int _queued;
+    private int _busy;
+    private long _steps;
+
+    public BatchScheduler(string modelId, LLamaWeights weights, SafeLLamaContextHandle context, BatchSettings settings, LlmStackMetrics? metrics = null, ILogger? logger = null)
+    {
+        _weights = weights;
+        _context = context;
+        Settings = settings;
+        _sequences = new KvSequences(context, settings.Slots);
+        _metrics = metrics;
+        _modelTag = new(LlmStackMetrics.RequestModel, modelId);
+        _logger = logger;
+        // Interrupts a decode in progress (a prompt chunk of a large model takes seconds) at shutdown, and when
+        // every request in the step has been cancelled: then nobody waits for its result.
+        _abort = DecodeAbort.Register(context, ShouldAbortStep, logger);
+        _loop = new Thread(Run) { IsBackground = true, Name = $"llama batch loop ({modelId})" };
+        _loop.Start();
+    }
+
+    public BatchSettings Settings { get; }
+
+    /// <summary>Sequences (concurrent generations) this scheduler runs.</summary>
+    public int Capacity => Settings.Slots;
+
+    /// <summary>Requests waiting for a sequence now.</summary>
+    public int Queued => Volatile.Read(ref _queued);
+
+    /// <summary>Sequences not held by a request now.</summary>
+    public int Free => Settings.Slots - Volatile.Read(ref _busy);
+
+    /// <summary>Decode steps run so far.</summary>
+    public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>
+    /// Queues a generation (FIFO). Read its <see cref="Generation.Events"/>; call <see cref="Generation.Cancel"/>
+    /// when no longer listening. The scheduler owns <see cref="GenerationRequest.Sampling"/> from here on.
+    /// </summary>
+    public Generation Submit(GenerationRequest request, CancellationToken cancellationToken)
+    {
+        var generation = new Generation(request, new StreamingTokenDecoder(Encoding.UTF8, _weights), cancellationToken)
+        {
+            CancellationRegistration = cancellationToken.UnsafeRegister(static state => ((BatchScheduler)state!).Wake(), this),
+        };
+        // Under the gate, so a generation is either refused or seen by the loop before it stops.
+        lock (_gate)
+        {
+            if (_shutdown.IsCancellationRequested)
+            {
+                generation.CancellationRegistration.Dispose();
+                throw new ObjectDisposedException(nameof(BatchScheduler), "The model was unloaded (the API is stopping).");
+            }
+            Interlocked.Increment(ref _queued);
+            _metrics?.RequestsQueued.Add(1, _modelTag);
+            _incoming.Enqueue(generation);
+        }
+        Wake();
+        return generation;
+    }
+
+    /// <summary>Tells the loop a generation was cancelled or abandoned.</summary>
+    public void Wake() => _signal.Set();
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_shutdown.IsCancellationRequested)
+            {
+                return;
+            }
+            _shutdown.Cancel();
+        }
+        _signal.Set();
+        if (!_loop.Join(TimeSpan.FromSeconds(30)))
+        {
+            // Freeing the context under a running decode would crash the process; leaking it is the lesser harm.
+            _logger?.LogError("The batch loop did not stop within 30 s; its llama.cpp context is not freed");
+            return;
+        }
+        _abort?.Dispose();
+        _context.Dispose();
+    }
+
+    private void Run()
+    {
+        while (!_shutdown.IsCancellationRequested)
+        {
+            try
+            {
+                // Reset before looking, so a Submit or Cancel that lands after the look wakes the wait below.
+                _signal.Reset();
+                Intake();
+                DropCancelled();
+                Admit();
+                if (_active.Count == 0)
+                {
+                    if (_incoming.IsEmpty)
+                    {
+                        _signal.Wait(_shutdown.Token);
+                    }
+                    continue;
+                }
+                Step();
+            }
+            catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // A failure in one step must not end the loop of every future request.
+                _logger?.LogError(ex, "Batch step failed; its generations are ended with the error");
+                foreach (var generation in _active.ToList())
+                {
+                    End(generation, () => generation.Fail(ex));
+                }
+            }
+        }
+
+        var stopped = new ObjectDisposedException(nameof(BatchScheduler), "The model was unloaded (the API is stopping).");
+        Intake();
+        foreach (var generation in _waiting.ToList())
+        {
+            Dequeue(generation);
+            generation.Fail(stopped);
+            generation.Dispose();
+        }
+        foreach (var generation in _active.ToList())
+        {
+            End(generation, () => generation.Fail(stopped));
+        }
+    }
+
+    private void Intake()
+    {
+        while (_incoming.TryDequeue(out var generation))
+        {
+            _waiting.AddLast(generation);
+        }
+    }
+
+    private void DropCancelled()
+    {
+        for (var node = _waiting.First; node is not null;)
+        {
+            var next = node.Next;
+            if (node.Value.IsCancelled)
+            {
+                var generation = node.Value;
+                Dequeue(generation);
+                generation.Fail(new OperationCanceledException(generation.CancellationToken));
+                generation.Dispose();
+            }
+            node = next;
+        }
+        foreach (var generation in _active.Where(g => g.IsCancelled).ToList())
+        {
+            End(generation, () => generation.Fail(new OperationCanceledException(generation.CancellationToken)));
+        }
+    }
+
+    // Strictly in arrival order: the oldest waiter gets the next free sequence.
+    private void Admit()
+    {
+        while (_waiting.First is { } first && _sequences.TryAssign(first.Value))
+        {
+            Dequeue(first.Value);
+            _active.Add(first.Value);
+            Interlocked.Increment(ref _busy);
+        }
+    }
+
+    private void Dequeue(Generation generation)
+    {
+        _waiting.Remove(generation);
+        Interlocked.Decrement(ref _queued);
+        _metrics?.RequestsQueued.Add(-1, _modelTag);
+        _metrics?.QueueTime.Record(generation.QueueTime.TotalSeconds, _modelTag);
+    }
+
+    private void Step()
+    {
+        var withPrompts = true;
+        while (true)
+        {
+            Fill(withPrompts);
+            if (_batch.TokenCount == 0)
+            {
+                return;
+            }
+            var result = _context.Decode(_batch);
+            if (result == DecodeResult.Ok)
+            {
+                break;
+            }
+            // A failed decode may have stored part of the batch; the cache must match each sequence's tokens.
+            foreach (var (generation, _) in _batched)
+            {
+                _sequences.Resync(generation.Sequence!);
+            }
+            if (result == DecodeResult.ComputeAborted && _shutdown.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(_shutdown.Token);
+            }
+            if (result == DecodeResult.ComputeAborted && AllCancelled())
+            {
+                // Ended with their cancellation at the start of the next step.
+                return;
+            }
+            if (result != DecodeResult.NoKvSlot)
+            {
+                var error = new InvalidOperationException($"llama.cpp failed to decode: {result}.");
+                foreach (var (generation, _) in _batched.ToList())
+                {
+                    End(generation, () => generation.Fail(error));
+                }
+                return;
+            }
+            // The KV cache is full: first forget idle conversations, then hold prompts back, and only when the
+            // generating sequences alone do not fit, end the newest one with a clear error.
+            if (_sequences.EvictIdle())
+            {
+                continue;
+            }
+            if (withPrompts && _batched.Any(b => b.Generation.IsPrefilling))
+            {
+                withPrompts = false;
+                continue;
+            }
+            var newest = _active[^1];
+            End(newest, () => newest.Fail(new InvalidOperationException(
+                $"The KV cache of the model is full ({_context.ContextSize} tokens for {Settings.Slots} sequences): the request was ended. Lower the load or raise ContextSize.")));
+        }
+        Interlocked.Increment(ref _steps);
+
+        foreach (var (generation, tokens) in _batched)
+        {
+            var sequence = generation.Sequence!;
+            if (generation.IsPrefilling)
+            {
+                sequence.Tokens.AddRange(generation.Request.Prompt.AsSpan(generation.PromptDone, tokens));
+                generation.PromptDone += tokens;
+            }
+            else
+            {
+                sequence.Tokens.Add(generation.Pending!.Value);
+            }
+        }
+        foreach (var (generation, _) in _batched)
+        {
+            if (generation.LogitsIndex >= 0)
+            {
+                Sample(generation);
+            }
+        }
+    }
+
+    // Called by llama.cpp during a decode, while the loop thread waits in it: _batched does not change meanwhile.
+    private bool ShouldAbortStep() => _shutdown.IsCancellationRequested || AllCancelled();
+
+    private bool AllCancelled()
+    {
+        foreach (var (generation, _) in _batched)
+        {
+            if (!generation.IsCancelled)
+            {
+                return false;
+            }
+        }
+        return _batched.Count > 0;
+    }
+
+    // The next token of every generating sequence, then prompt chunks in arrival order up to the step's budget.
+    // Without generating sequences a prompt takes a whole batch: nobody waits on the step.
+    private void Fill(bool withPrompts)
+    {
+        _batch.Clear();
+        _batched.Clear();
+        foreach (var generation in _active)
+        {
+            generation.LogitsIndex = -1;
+            if (!generation.IsPrefilling)
+            {
+                var sequence = generation.Sequence!;
+                generation.LogitsIndex = _batch.Add(generation.Pending!.Value, sequence.Tokens.Count, sequence.Id, logits: true);
+                _batched.Add((generation, 1));
+            }
+        }
+        if (!withPrompts)
+        {
+            return;
+        }
+        var budget = (_batched.Count > 0 ? Settings.StepTokens : Settings.BatchSize) - _batch.TokenCount;
+        foreach (var generation in _active)
+        {
+            if (budget <= 0)
+            {
+                break;
+            }
+            if (!generation.IsPrefilling)
+            {
+                continue;
+            }
+            var prompt = generation.Request.Prompt;
+            var count = Math.Min(budget, prompt.Length - generation.PromptDone);
+            var last = generation.PromptDone + count == prompt.Length;
+            var index = _batch.AddRange(prompt.AsSpan(generation.PromptDone, count), generation.PromptDone, generation.Sequence!.Id, logitsLast: last);
+            generation.LogitsIndex = last ? index : -1;
+            _batched.Add((generation, count));
+            budget -= count;
+        }
+    }
+
+    private void Sample(Generation generation)
+    {
+        var token = generation.Request.Sampling.Sample(_context, generation.LogitsIndex);
+        if (token.IsEndOfGeneration(_weights.Vocab))
+        {
+            End(generation, () => generation.Finish(ChatFinishReason.Stop));
+            return;
+        }
+        generation.OutputTokens++;
+        generation.Decoder.Add(token);
+        generation.Emit(generation.Stops.Push(generation.Decoder.Read()));
+        if (generation.Stops.Stopped)
+        {
+            End(generation, () => generation.Finish(ChatFinishReason.Stop));
+        }
+        // The token would be decoded at position Tokens.Count: it must fit the sequence's context.
+        else if (generation.OutputTokens == generation.Request.MaxOutputTokens || generation.Sequence!.Tokens.Count + 1 >= Settings.SequenceContext)
+        {
+            End(generation, () => generation.Finish(ChatFinishReason.Length));
+        }
+        else
+        {
+            generation.Pending = token;
+        }
+    }
+
+    // Releases the generation's sequence (its KV stays cached) before telling the request, so a request that
+    // starts as soon as this one ends finds the sequence free.
+    private void End(Generation generation, Action tell)
+    {
+        if (generation.Sequence is { } sequence)
+        {
+            _sequences.Release(sequence);
+            generation.Sequence = null;
+        }
+        if (_active.Remove(generation))
+        {
+            Interlocked.Decrement(ref _busy);
+        }
+        tell();
+        generation.Dispose();
+    }
+}

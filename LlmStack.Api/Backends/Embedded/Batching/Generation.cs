@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using LLama;
+using LLama.Native;
+using LLama.Sampling;
+using Microsoft.Extensions.AI;
+
+namespace LlmStack.Api.Backends.Embedded.Batching;
+
+/// <summary>What the scheduler hands a request: text as it is generated, then one <see cref="GenerationFinished"/>.</summary>
+public abstract record GenerationEvent;
+
+/// <summary>Text ready to send (stop sequences already cut; never empty).</summary>
+public sealed record TextGenerated(string Text) : GenerationEvent;
+
+/// <summary>The last event of a generation that ended normally.</summary>
+public sealed record GenerationFinished(ChatFinishReason Reason, int PromptTokens, int CachedPromptTokens, int OutputTokens) : GenerationEvent;
+
+/// <summary>What a request asks the scheduler to generate: the prompt's tokens and its own sampling, stops and limit.</summary>
+public sealed record GenerationRequest(LLamaToken[] Prompt, ISamplingPipeline Sampling, IEnumerable<string>? StopSequences, int? MaxOutputTokens);
+
+/// <summary>
+/// One request inside the <see cref="BatchScheduler"/>: its place in the queue, then its sequence, position and
+/// sampling state while it generates. Everything but the channel's reader, <see cref="Cancel"/> and the
+/// properties read by tests is touched by the scheduler's loop thread only.
+/// </summary>
+public sealed class Generation : IDisposable
+{
+    private readonly Channel<GenerationEvent> _events = Channel.CreateUnbounded<GenerationEvent>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    private readonly long _enqueuedAt = Stopwatch.GetTimestamp();
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _cancelled;
+
+    internal Generation(GenerationRequest request, StreamingTokenDecoder decoder, CancellationToken cancellationToken)
+    {
+        Request = request;
+        Decoder = decoder;
+        Stops = new StopSequenceMatcher(request.StopSequences);
+        CancellationToken = cancellationToken;
+    }
+
+    /// <summary>The generated text, as the scheduler produces it; completes with the failure or cancellation, if any.</summary>
+    public ChannelReader<GenerationEvent> Events => _events.Reader;
+
+    internal GenerationRequest Request { get; }
+
+    internal CancellationToken CancellationToken { get; }
+
+    /// <summary>True once the request stopped listening (cancelled, or the reader was abandoned).</summary>
+    internal bool IsCancelled => _cancelled || CancellationToken.IsCancellationRequested;
+
+    internal StreamingTokenDecoder Decoder { get; }
+
+    internal StopSequenceMatcher Stops { get; }
+
+    /// <summary>The KV sequence it holds while admitted.</summary>
+    internal KvSequence? Sequence { get; set; }
+
+    /// <summary>Prompt tokens already in the KV cache (reused or decoded).</summary>
+    internal int PromptDone { get; set; }
+
+    /// <summary>Prompt tokens found in the cache at admission.</summary>
+    internal int CachedPromptTokens { get; set; }
+
+    internal bool IsPrefilling => PromptDone < Request.Prompt.Length;
+
+    /// <summary>The token sampled last, to be decoded in the next step (not yet in the KV cache).</summary>
+    internal LLamaToken? Pending { get; set; }
+
+    /// <summary>Index of this generation's logits in the batch just decoded; -1 when it has none.</summary>
+    internal int LogitsIndex { get; set; } = -1;
+
+    internal int OutputTokens { get; set; }
+
+    /// <summary>Time spent queued, recorded once at admission or abandonment.</summary>
+    internal TimeSpan QueueTime => Stopwatch.GetElapsedTime(_enqueuedAt);
+
+    /// <summary>Completes once the scheduler is done with this generation (its sequence or queue place is free).</summary>
+    public Task Ended => _ended.Task;
+
+    /// <summary>Asks the scheduler to drop this generation; its sequence is freed within one step.</summary>
+    public void Cancel() => _cancelled = true;
+
+    internal void Emit(string text)
+    {
+        if (text.Length > 0)
+        {
+            _events.Writer.TryWrite(new TextGenerated(text));
+        }
+    }
+
+    internal void Finish(ChatFinishReason reason)
+    {
+        Emit(Stops.Flush());
+        _events.Writer.TryWrite(new GenerationFinished(reason, Request.Prompt.Length, CachedPromptTokens, OutputTokens));
+        _events.Writer.TryComplete();
+    }
+
+    internal void Fail(Exception error) => _events.Writer.TryComplete(error);
+
+    internal CancellationTokenRegistration CancellationRegistration { get; init; }
+
+    /// <summary>Frees the native sampler chain; called by the scheduler once the generation is over.</summary>
+    public void Dispose()
+    {
+        CancellationRegistration.Dispose();
+        Request.Sampling.Dispose();
+        _ended.TrySetResult();
+    }
+}

@@ -1,0 +1,36 @@
+using System.Collections.Concurrent;
+using LlmStack.Api.Models;
+using LlmStack.Api.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace LlmStack.Api.Limits;
+
+/// <summary>
+/// One <see cref="AdmissionGate"/> per served model, sized from <c>LlmStack:Models:&lt;n&gt;:MaxConcurrentRequests</c>
+/// (default: the backend's own parallelism, e.g. the embedded engine's slots; otherwise
+/// <see cref="ModelOptions.DefaultMaxConcurrentRequests"/>), <c>MaxQueue</c> and <c>QueueTimeout</c>.
+/// </summary>
+public sealed class ModelAdmission(IOptions<LlmStackOptions> options, LlmStackMetrics metrics) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, AdmissionGate> _gates = new(StringComparer.Ordinal);
+
+    public AdmissionGate For(ServedModel model) => _gates.GetOrAdd(model.Id, _ =>
+    {
+        // The demo model has no entry: it gets the defaults.
+        var configured = options.Value.Models.FirstOrDefault(m => m.Id == model.Id) ?? new ModelOptions { Id = model.Id };
+        return new AdmissionGate(
+            model.Id,
+            configured.MaxConcurrentRequests ?? model.Parallelism ?? ModelOptions.DefaultMaxConcurrentRequests,
+            configured.MaxQueue,
+            configured.QueueTimeout,
+            metrics);
+    });
+
+    public void Dispose()
+    {
+        foreach (var gate in _gates.Values)
+        {
+            gate.Dispose();
+        }
+    }
+}

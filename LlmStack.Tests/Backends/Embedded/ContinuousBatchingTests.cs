@@ -1,0 +1,198 @@
+using System.Text.Json;
+using LlmStack.Api.Backends.Embedded;
+using LlmStack.Gguf;
+using LlmStack.Api.Models;
+using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.AI;
+
+namespace LlmStack.Tests.Backends.Embedded;
+
+/// <summary>
+/// The batch scheduler under concurrency, with real llama.cpp inference on generated models: every request of a
+/// model shares one context and one decode per step, yet each keeps its own reply, sampling, grammar and limits.
+/// </summary>
+public sealed class ContinuousBatchingTests(GeneratedModels models)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly IReadOnlyList<string> LoopPieces = ScriptedModel.Pieces(GeneratedModels.LoopingReply);
+
+    private static CancellationToken TestCancellation => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Sixteen_scripted_requests_at_once_each_get_the_exact_reply_in_shared_decode_steps()
+    {
+        using var model = Load(models.Scripted, slots: 8);
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 16).Select(i =>
+            model.Client.GetResponseAsync($"Request number {i}", cancellationToken: TestCancellation))).WaitAsync(Timeout, TestCancellation);
+
+        Assert.All(replies, reply =>
+        {
+            Assert.Equal(GeneratedModels.ScriptedReply, reply.Text);
+            Assert.Equal(ChatFinishReason.Stop, reply.FinishReason);
+        });
+        // One context per request would need a decode per token (plus the prompts); batching shares the steps.
+        var tokens = replies.Sum(r => (long)r.Usage!.OutputTokenCount!.Value);
+        Assert.True(model.Host.Scheduler.Steps < tokens / 2, $"{model.Host.Scheduler.Steps} decode steps for {tokens} output tokens");
+        Assert.Equal(model.Host.Scheduler.Capacity, model.Host.Scheduler.Free);
+    }
+
+    [Fact]
+    public async Task Each_sequence_samples_with_its_own_seed_and_settings_in_one_batch()
+    {
+        using var model = Load(models.Random, slots: 6);
+        ChatOptions Options(long seed, float temperature, float topP) =>
+            new() { Seed = seed, Temperature = temperature, TopP = topP, MaxOutputTokens = 24 };
+        var requests = new[]
+        {
+            Options(1, 1.5f, 1f), Options(1, 1.5f, 1f),
+            Options(2, 1.5f, 1f), Options(2, 1.5f, 1f),
+            Options(3, 0f, 1f), Options(3, 0.9f, 0.3f),
+        };
+
+        var replies = await Task.WhenAll(requests.Select(options =>
+            model.Client.GetResponseAsync("Say something random", options, TestCancellation))).WaitAsync(Timeout, TestCancellation);
+
+        // Same prompt, seed and settings: the same text, though both shared every step with other sequences.
+        Assert.Equal(replies[0].Text, replies[1].Text);
+        Assert.Equal(replies[2].Text, replies[3].Text);
+        // Another seed at a high temperature takes another path through a random model's vocabulary.
+        Assert.NotEqual(replies[0].Text, replies[2].Text);
+        Assert.All(replies, reply => Assert.InRange(reply.Usage!.OutputTokenCount!.Value, 1, 24));
+    }
+
+    [Fact]
+    public async Task Json_mode_request_batched_with_free_text_still_gets_a_json_object()
+    {
+        using var model = Load(models.Random, slots: 4);
+        var json = model.Client.GetResponseAsync("Give me JSON",
+            new ChatOptions { ResponseFormat = ChatResponseFormat.Json, Seed = 11, MaxOutputTokens = 1000 }, TestCancellation);
+        var free = Enumerable.Range(0, 3).Select(i => model.Client.GetResponseAsync($"Chat freely {i}",
+            new ChatOptions { Seed = i, Temperature = 1f, MaxOutputTokens = 40 }, TestCancellation)).ToList();
+
+        var response = await json.WaitAsync(Timeout, TestCancellation);
+        var others = await Task.WhenAll(free).WaitAsync(Timeout, TestCancellation);
+
+        Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
+        using var document = JsonDocument.Parse(response.Text);
+        Assert.Equal(JsonValueKind.Object, document.RootElement.ValueKind);
+        // The grammar is the JSON request's alone: the free-text replies are not held to it.
+        Assert.Contains(others, reply => !reply.Text.TrimStart().StartsWith('{'));
+    }
+
+    [Fact]
+    public async Task Cancelling_one_stream_mid_batch_leaves_the_others_exact_and_frees_its_sequence()
+    {
+        using var model = Load(models.Looping, slots: 3);
+        var options = new ChatOptions { MaxOutputTokens = 40 };
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestCancellation);
+        var first = model.Client.GetResponseAsync("Stream one", options, TestCancellation);
+        var third = model.Client.GetResponseAsync("Stream three", options, TestCancellation);
+        var received = 0;
+        var cancelled = Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var update in model.Client.GetStreamingResponseAsync("Stream two", options, cancel.Token))
+            {
+                if (update.Text.Length > 0 && ++received == 5)
+                {
+                    await cancel.CancelAsync();
+                }
+            }
+        });
+
+        await cancelled.WaitAsync(Timeout, TestCancellation);
+        // The cancelled request has returned: its sequence is already free for the next one.
+        var next = model.Client.GetResponseAsync("Stream four", options, TestCancellation);
+        var replies = await Task.WhenAll(first, third, next).WaitAsync(Timeout, TestCancellation);
+
+        var expected = string.Concat(Enumerable.Range(0, 40).Select(i => LoopPieces[i % LoopPieces.Count]));
+        Assert.All(replies, reply =>
+        {
+            Assert.Equal(expected, reply.Text);
+            Assert.Equal(ChatFinishReason.Length, reply.FinishReason);
+        });
+        Assert.Equal(5, received);
+        Assert.Equal(3, model.Host.Scheduler.Free);
+        Assert.Equal(0, model.Host.Scheduler.Queued);
+    }
+
+    [Fact]
+    public async Task Requests_beyond_the_sequences_wait_in_arrival_order_and_then_run()
+    {
+        using var model = Load(models.Looping, slots: 2);
+        var options = new ChatOptions { MaxOutputTokens = 30 };
+        var finished = new List<int>();
+        var requests = Enumerable.Range(0, 5).Select(async i =>
+        {
+            var reply = await model.Client.GetResponseAsync($"Request {i}", options, TestCancellation);
+            lock (finished)
+            {
+                finished.Add(i);
+            }
+            return reply;
+        }).ToList();
+
+        var replies = await Task.WhenAll(requests).WaitAsync(Timeout, TestCancellation);
+
+        Assert.All(replies, reply => Assert.Equal(30, reply.Usage!.OutputTokenCount));
+        // Two at a time, equally long: the last request admitted is the last to finish.
+        Assert.Equal(4, finished[^1]);
+        Assert.Equal(2, model.Host.Scheduler.Free);
+    }
+
+    [Fact]
+    public async Task Next_turn_of_a_conversation_processes_only_its_new_tokens()
+    {
+        using var model = Load(models.Scripted, slots: 2);
+        List<ChatMessage> conversation = [new(ChatRole.System, "You are terse."), new(ChatRole.User, "First question")];
+
+        var first = await model.Client.GetResponseAsync(conversation, cancellationToken: TestCancellation).WaitAsync(Timeout, TestCancellation);
+        conversation.AddRange(first.Messages);
+        conversation.Add(new(ChatRole.User, "Second question"));
+        var second = await model.Client.GetResponseAsync(conversation, cancellationToken: TestCancellation).WaitAsync(Timeout, TestCancellation);
+
+        Assert.Equal(GeneratedModels.ScriptedReply, second.Text);
+        var firstTurn = first.Usage!.InputTokenCount!.Value;
+        // At least the whole first prompt is still cached (its reply too, where it tokenizes the same way).
+        Assert.InRange(second.Usage!.CachedInputTokenCount!.Value, firstTurn, second.Usage.InputTokenCount!.Value - 1);
+    }
+
+    [Fact]
+    public async Task Shared_prefix_of_a_running_request_is_copied_not_recomputed()
+    {
+        using var model = Load(models.Looping, slots: 2);
+        var system = new ChatMessage(ChatRole.System, string.Join(' ', Enumerable.Repeat("Follow the house rules of the lighthouse.", 12)));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestCancellation);
+        await using var running = model.Client.GetStreamingResponseAsync([system, new(ChatRole.User, "Keep talking")], cancellationToken: stop.Token)
+            .GetAsyncEnumerator(stop.Token);
+        Assert.True(await running.MoveNextAsync().AsTask().WaitAsync(Timeout, TestCancellation));
+
+        var other = await model.Client.GetResponseAsync([system, new(ChatRole.User, "Something else")], new ChatOptions { MaxOutputTokens = 12 }, TestCancellation)
+            .WaitAsync(Timeout, TestCancellation);
+
+        var expected = string.Concat(Enumerable.Range(0, 12).Select(i => LoopPieces[i % LoopPieces.Count]));
+        Assert.Equal(expected, other.Text);
+        using var context = model.Host.CreateContext();
+        var systemTokens = context.Tokenize($"<|im_start|>system\n{system.Text}<|im_end|>\n", addBos: false, special: true).Length;
+        Assert.InRange(other.Usage!.CachedInputTokenCount!.Value, systemTokens, other.Usage.InputTokenCount!.Value - 1);
+        await stop.CancelAsync();
+    }
+
+    private static LoadedModel Load(string path, int slots)
+    {
+        var host = EmbeddedModelHost.Load(new ModelOptions
+        {
+            Id = Path.GetFileNameWithoutExtension(path),
+            Backend = EmbeddedBackend.BackendName,
+            Path = path,
+            ParallelSlots = slots,
+            ContextSize = 512,
+        });
+        return new LoadedModel(host, new EmbeddedChatClient(host));
+    }
+
+    private sealed record LoadedModel(EmbeddedModelHost Host, EmbeddedChatClient Client) : IDisposable
+    {
+        public void Dispose() => Host.Dispose();
+    }
+}
