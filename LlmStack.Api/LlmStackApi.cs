@@ -6,6 +6,7 @@ using LlmStack.Api.Errors;
 using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
+using LlmStack.Api.Responses;
 using LlmStack.Api.Telemetry;
 
 namespace LlmStack.Api;
@@ -23,6 +24,7 @@ public static class LlmStackApi
         builder.AddModelBackends();
         builder.AddModelCatalog();
         builder.AddChatTelemetry();
+        builder.AddResponses();
         builder.AddApiKeys();
         builder.AddRequestLimits();
         builder.AddApiDocument();
@@ -41,6 +43,7 @@ public static class LlmStackApi
         // Every OpenAI endpoint goes into this group: API keys and per-key budgets apply to each of them.
         var api = app.MapOpenAIApi();
         api.MapChatCompletionsApi();
+        api.MapResponsesApi();
         api.MapModelsApi();
         api.MapEmbeddingsApi();
         return app;

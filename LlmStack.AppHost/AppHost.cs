@@ -1,6 +1,9 @@
+using LlmStack.AppHost.Compose;
 using LlmStack.AppHost.Hosting;
 
 var builder = DistributedApplication.CreateBuilder(args);
+// --publisher compose --output-path <dir>: a Docker Compose project from this same model (Compose/).
+builder.AddComposePublishing();
 
 // Ollama runs where Ollama:Mode says (auto by default) and pulls Ollama:Model; null when there is no Ollama,
 // in which case the API serves its built-in demo model.
@@ -11,8 +14,8 @@ var api = builder.AddProject<Projects.LlmStack_Api>("api")
     // Healthy = the API answers (liveness), not /readyz: while a model downloads - minutes for 4.7 GB - the API
     // already serves /v1/models and answers chats for it with 503 "model is loading" and Retry-After, so what
     // waits for the API must not wait for the download. The model's own resource shows the download's progress.
-    .WithHttpHealthCheck("/healthz");
-if (model is not null)
+    .WithHttpHealthProbe("/healthz");
+if (model is not null && !builder.IsComposePublishing())
 {
     // No WaitFor(model): the API starts at once and reports the model as loading until Ollama has it.
     api.WithOllamaModel(model);
@@ -20,7 +23,7 @@ if (model is not null)
 
 var web = builder.AddProject<Projects.LlmStack_Web>("web")
     .WithUrlForEndpoint("http", url => url.DisplayText = "Chat")
-    .WithHttpHealthCheck("/healthz")
+    .WithHttpHealthProbe("/healthz")
     .WithReference(api)
     // The Web's one real dependency is an API that answers; the chat page shows a model download and enables
     // sending once the model is there.
@@ -28,6 +31,12 @@ var web = builder.AddProject<Projects.LlmStack_Web>("web")
 if (model is not null)
 {
     web.WithModelDownloadLink(model);
+}
+
+if (builder.IsComposePublishing())
+{
+    // What the model connects to differs per compose profile (Ollama, vLLM, a GGUF), so the deployment says it per profile.
+    builder.AddComposeDeployment(api, web, model!);
 }
 
 builder.ApplyOtlpExportSetting();

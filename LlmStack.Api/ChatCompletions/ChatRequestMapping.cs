@@ -17,7 +17,7 @@ internal static partial class ChatRequestMapping
 {
     private const int MaxStopSequences = 4;
 
-    private static readonly JsonElement EmptyObjectSchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement;
+    internal static readonly JsonElement EmptyObjectSchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement;
 
     /// <param name="maxOutputTokens">The ceiling on max_tokens (<c>LlmStack:MaxOutputTokens</c>).</param>
     public static ChatRequest ToChatRequest(this ChatCompletionRequest request, ServedModel model, int maxOutputTokens)
@@ -105,7 +105,7 @@ internal static partial class ChatRequestMapping
         return new FunctionCallContent(call.Id, call.Function.Name, ParseArguments(call.Function.Arguments, $"{param}.function.arguments"));
     }
 
-    private static Dictionary<string, object?>? ParseArguments(string? arguments, string param)
+    internal static Dictionary<string, object?>? ParseArguments(string? arguments, string param)
     {
         if (string.IsNullOrWhiteSpace(arguments))
         {
@@ -203,6 +203,12 @@ internal static partial class ChatRequestMapping
         var url = part.TryGetProperty("image_url", out var image) && image.ValueKind == JsonValueKind.Object
             ? RequiredString(image, "url", $"{param}.image_url")
             : throw ApiErrorException.InvalidRequest($"Missing required parameter: '{param}.image_url'.", $"{param}.image_url", "missing_required_parameter");
+        return ImageFromUrl(url, $"{param}.image_url.url");
+    }
+
+    /// <summary>An image given as a data URI or an http(s) URL.</summary>
+    internal static AIContent ImageFromUrl(string url, string param)
+    {
         if (url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
         {
             try
@@ -211,15 +217,15 @@ internal static partial class ChatRequestMapping
             }
             catch (FormatException)
             {
-                throw ApiErrorException.InvalidRequest($"'{param}.image_url.url' is not a valid data URI.", $"{param}.image_url.url");
+                throw ApiErrorException.InvalidRequest($"'{param}' is not a valid data URI.", param);
             }
         }
         return Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)
             ? new UriContent(uri, "image/*")
-            : throw ApiErrorException.InvalidRequest($"'{param}.image_url.url' must be an http(s) URL or a data URI.", $"{param}.image_url.url");
+            : throw ApiErrorException.InvalidRequest($"'{param}' must be an http(s) URL or a data URI.", param);
     }
 
-    private static string RequiredString(JsonElement obj, string name, string param) =>
+    internal static string RequiredString(JsonElement obj, string name, string param) =>
         obj.TryGetProperty(name, out var value) switch
         {
             false => throw ApiErrorException.InvalidRequest($"Missing required parameter: '{param}.{name}'.", $"{param}.{name}", "missing_required_parameter"),
@@ -271,15 +277,15 @@ internal static partial class ChatRequestMapping
         return options;
     }
 
-    private static int? AtLeastOne(int? value, string param) =>
+    internal static int? AtLeastOne(int? value, string param) =>
         value is < 1 ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of 1 - '{param}'.", param) : value;
 
-    private static int? AtMost(int? value, int ceiling, string param) =>
+    internal static int? AtMost(int? value, int ceiling, string param) =>
         value > ceiling
             ? throw ApiErrorException.InvalidRequest($"{value} is greater than the maximum of {ceiling} - '{param}' (this server's LlmStack:MaxOutputTokens).", param)
             : value;
 
-    private static double? InRange(double? value, double min, double max, string param) =>
+    internal static double? InRange(double? value, double min, double max, string param) =>
         value < min ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of {min} - '{param}'.", param)
         : value > max ? throw ApiErrorException.InvalidRequest($"{value} is greater than the maximum of {max} - '{param}'.", param)
         : value;
@@ -340,6 +346,15 @@ internal static partial class ChatRequestMapping
             (tools ??= []).Add(ToTool(definitions[i], $"tools[{i}]"));
         }
 
+        return (tools, ToToolMode(choice, tools, ToolChoiceName));
+    }
+
+    /// <summary>
+    /// tool_choice as a <see cref="ChatToolMode"/>: <c>none</c>, <c>auto</c>, <c>required</c>, or an object naming one
+    /// function (read by <paramref name="functionName"/>, as each API shapes it), which must be among the tools.
+    /// </summary>
+    internal static ChatToolMode? ToToolMode(JsonElement? choice, List<AITool>? tools, Func<JsonElement, string> functionName)
+    {
         ChatToolMode? mode = choice?.ValueKind switch
         {
             null or JsonValueKind.Null or JsonValueKind.Undefined => null,
@@ -351,7 +366,7 @@ internal static partial class ChatRequestMapping
                 var value => throw ApiErrorException.InvalidRequest(
                     $"Invalid value for 'tool_choice': '{value}'. Supported values are: 'none', 'auto', 'required' or a function.", "tool_choice"),
             },
-            JsonValueKind.Object => ChatToolMode.RequireSpecific(ToolChoiceName(choice.Value)),
+            JsonValueKind.Object => ChatToolMode.RequireSpecific(functionName(choice.Value)),
             _ => throw ApiErrorException.InvalidType("tool_choice", "a string or an object", JsonKinds.Describe(choice.Value)),
         };
 
@@ -361,7 +376,7 @@ internal static partial class ChatRequestMapping
                 ? "'tool_choice' requires 'tools' to be specified."
                 : $"'tool_choice' names the function '{required.RequiredFunctionName}', which is not in 'tools'.", "tool_choice");
         }
-        return (tools, mode);
+        return mode;
     }
 
     private static string ToolChoiceName(JsonElement choice)
@@ -402,5 +417,5 @@ internal static partial class ChatRequestMapping
 
 
     [GeneratedRegex("^[a-zA-Z0-9_-]{1,64}$")]
-    private static partial Regex FunctionName();
+    internal static partial Regex FunctionName();
 }

@@ -18,4 +18,9 @@ namespace LlmStack.Api.Contracts;
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelObject))]
 [JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(CreateResponseRequest))]
+[JsonSerializable(typeof(ResponseObject))]
+[JsonSerializable(typeof(ResponseStreamEvent))]
+[JsonSerializable(typeof(ResponseDeleted))]
+[JsonSerializable(typeof(StoredResponse))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

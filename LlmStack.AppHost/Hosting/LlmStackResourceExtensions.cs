@@ -22,12 +22,36 @@ public static class LlmStackResourceExtensions
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegative(index);
 
-        var prefix = $"LlmStack__Models__{index}__";
+        foreach (var (key, value) in OllamaModelSettings(model.Resource, index))
+        {
+            api.WithEnvironment(context => context.EnvironmentVariables[key] = value);
+        }
         return api
-            .WithEnvironment(prefix + "Id", model.Resource.ModelName)
-            .WithEnvironment(prefix + "Backend", "ollama")
-            .WithEnvironment(prefix + "Endpoint", model.Resource.Parent.UriExpression)
             .WithReferenceRelationship(model.Resource);
+    }
+
+    /// <summary>The API's settings (<c>LlmStack__Models__&lt;index&gt;__*</c>) that serve an Ollama model from its server.</summary>
+    internal static Dictionary<string, object> OllamaModelSettings(OllamaModelResource model, int index = 0) =>
+        ModelSettings(model.ModelName, "ollama", model.Parent.UriExpression, index: index);
+
+    /// <summary>
+    /// The API's configuration contract for one model, as environment variables: the id clients send, the backend,
+    /// its endpoint, and the model's name there when it differs from the id.
+    /// </summary>
+    internal static Dictionary<string, object> ModelSettings(string id, string backend, ReferenceExpression endpoint, string? upstreamModel = null, int index = 0)
+    {
+        var prefix = $"LlmStack__Models__{index}__";
+        var settings = new Dictionary<string, object>(StringComparer.Ordinal)
+        {
+            [prefix + "Id"] = id,
+            [prefix + "Backend"] = backend,
+            [prefix + "Endpoint"] = endpoint,
+        };
+        if (upstreamModel is not null)
+        {
+            settings[prefix + "UpstreamModel"] = upstreamModel;
+        }
+        return settings;
     }
 
     /// <summary>

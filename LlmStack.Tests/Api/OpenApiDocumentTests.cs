@@ -30,7 +30,9 @@ public sealed class OpenApiDocumentTests
             .SelectMany(endpoint => endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()!.HttpMethods
                 .Select(method => $"{method} {endpoint.RoutePattern.RawText!.TrimEnd('/').Replace("{**id}", "{id}", StringComparison.Ordinal)}"))
             .ToHashSet();
-        Assert.Equal(["GET /v1/models", "GET /v1/models/{id}", "POST /v1/chat/completions", "POST /v1/embeddings"], mapped.Order());
+        Assert.Equal(
+            ["DELETE /v1/responses/{id}", "GET /v1/models", "GET /v1/models/{id}", "GET /v1/responses/{id}", "POST /v1/chat/completions", "POST /v1/embeddings", "POST /v1/responses"],
+            mapped.Order());
         Assert.Subset(documented, mapped);
     }
 

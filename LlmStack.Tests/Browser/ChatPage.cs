@@ -13,7 +13,8 @@ public sealed class ChatPage(IPage page) : IAsyncDisposable
 
     public ILocator StopButton => page.GetByRole(AriaRole.Button, new() { Name = "Stop the reply" });
 
-    public ILocator UserMessages => page.Locator(".user-message");
+    /// <summary>The text of each message the person sent (not the Edit button beside the last one).</summary>
+    public ILocator UserMessages => page.Locator(".user-message .user-text");
 
     public ILocator Replies => page.Locator(".assistant-message");
 

@@ -18,9 +18,9 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
     public const string HostileModel = "hostile";
 
     /// <summary>Debian's package; browser downloads are impossible here, and test.sh installs it.</summary>
-    private const string ChromiumPath = "/usr/bin/chromium";
+    public const string ChromiumPath = "/usr/bin/chromium";
 
-    private static readonly string[] ChromiumArgs =
+    public static readonly string[] ChromiumArgs =
     [
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync",

@@ -26,6 +26,29 @@ public sealed class Conversation
         UpdatedAt = DateTimeOffset.UtcNow;
     }
 
+    /// <summary>Whether the title or any message contains <paramref name="query"/> (ignoring case); a blank query matches all.</summary>
+    public bool Mentions(string? query) =>
+        string.IsNullOrWhiteSpace(query)
+        || Title.Contains(query.Trim(), StringComparison.CurrentCultureIgnoreCase)
+        || Turns.Any(t => t.Text.Contains(query.Trim(), StringComparison.CurrentCultureIgnoreCase));
+
+    /// <summary>
+    /// Replaces the last user message with <paramref name="text"/> and drops what came after it (its reply), so that
+    /// the conversation can be asked again. False when there is no user message.
+    /// </summary>
+    public bool EditLastUserMessage(string text)
+    {
+        var last = Turns.FindLastIndex(t => t.Role == ChatTurnRole.User);
+        if (last < 0)
+        {
+            return false;
+        }
+        Turns.RemoveRange(last, Turns.Count - last);
+        // When it was the first message, adding its new text gives the conversation its new title.
+        Add(ChatTurn.User(text));
+        return true;
+    }
+
     /// <summary>
     /// The history sent with the next request: the system prompt, then every user turn and every assistant reply
     /// that has text (a stopped reply's partial text included, a failed request's nothing).

@@ -124,3 +124,15 @@ async function copyText(text) {
     }
 }
 
+// A reply's Copy button ([data-copy-reply], rendered by Blazor) copies the reply's Markdown source, as the model
+// wrote it. One listener on the document serves every reply, present and future.
+document.addEventListener('click', async e => {
+    const button = e.target instanceof Element ? e.target.closest('[data-copy-reply]') : null;
+    if (!button) {
+        return;
+    }
+    const source = button.closest('.assistant-message')?.querySelector('assistant-message')?.getAttribute('markdown') ?? '';
+    const label = button.querySelector('.copy-label') ?? button;
+    label.textContent = await copyText(source) ? 'Copied' : 'Copy failed';
+    setTimeout(() => label.textContent = 'Copy', 1500);
+});

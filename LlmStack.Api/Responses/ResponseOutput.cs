@@ -1,0 +1,260 @@
+using System.Text;
+using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Contracts;
+using Microsoft.Extensions.AI;
+
+namespace LlmStack.Api.Responses;
+
+/// <summary>
+/// Builds a response's output items from what the model produces, in order: reasoning, message text and
+/// function calls each become an item. Every step also returns the stream events that tell it (item added,
+/// text delta, item done, ...), so the streamed and the non-streamed response are built by the same code;
+/// the non-streamed one just drops the events.
+/// </summary>
+internal sealed class ResponseOutput
+{
+    private static readonly List<System.Text.Json.JsonElement> NoLogprobs = [];
+
+    private readonly List<ResponseItem> _items = [];
+    private OpenItem? _open;
+
+    public UsageDetails? Usage { get; private set; }
+
+    public ChatFinishReason? FinishReason { get; private set; }
+
+    public IReadOnlyList<ResponseItem> Items => _items;
+
+    /// <summary>Whether any output was produced (a function call or non-empty text).</summary>
+    public bool HasOutput => _items.Count > 0 || _open is not null;
+
+    public bool MadeFunctionCalls => _items.Any(i => i.Type == ResponseItem.FunctionCallType);
+
+    /// <summary>Takes one update of the model; returns the events it makes.</summary>
+    public List<ResponseStreamEvent> Add(ChatResponseUpdate update)
+    {
+        FinishReason = update.FinishReason ?? FinishReason;
+        var events = new List<ResponseStreamEvent>();
+        foreach (var content in update.Contents)
+        {
+            Add(content, events);
+        }
+        return events;
+    }
+
+    /// <summary>Takes a whole reply (non-streamed).</summary>
+    public void Add(ChatResponse response)
+    {
+        FinishReason = response.FinishReason;
+        var events = new List<ResponseStreamEvent>();
+        foreach (var content in response.Messages.SelectMany(m => m.Contents))
+        {
+            Add(content, events);
+        }
+        if (response.Usage is { } usage && Usage is null)
+        {
+            Usage = usage;
+        }
+    }
+
+    /// <summary>Closes the item still open (its text is complete); returns the events that say so.</summary>
+    public List<ResponseStreamEvent> Complete()
+    {
+        var events = new List<ResponseStreamEvent>();
+        Close(events, FinishReason == ChatFinishReason.Length ? "incomplete" : "completed");
+        return events;
+    }
+
+    /// <summary><paramref name="template"/> with this output, its usage and its final status.</summary>
+    public ResponseObject ToResponse(ResponseObject template)
+    {
+        var incomplete = FinishReason == ChatFinishReason.Length ? new IncompleteDetails("max_output_tokens")
+            : FinishReason == ChatFinishReason.ContentFilter ? new IncompleteDetails("content_filter")
+            : null;
+        return template with
+        {
+            Status = incomplete is null ? "completed" : "incomplete",
+            IncompleteDetails = incomplete,
+            Output = [.. _items],
+            Usage = ToUsage(Usage),
+        };
+    }
+
+    /// <summary>The wire finish reason, for the request log (as chat completions would say it).</summary>
+    public string WireFinishReason => ChatResponseMapping.ToWire(FinishReason, MadeFunctionCalls);
+
+    private void Add(AIContent content, List<ResponseStreamEvent> events)
+    {
+        switch (content)
+        {
+            case UsageContent usage:
+                (Usage ??= new UsageDetails()).Add(usage.Details);
+                break;
+            case TextReasoningContent { Text.Length: > 0 } reasoning:
+                Append(OpenKind.Reasoning, reasoning.Text, events);
+                break;
+            case TextContent { Text.Length: > 0 } text:
+                Append(OpenKind.Message, text.Text, events);
+                break;
+            case FunctionCallContent call:
+                AddFunctionCall(call, events);
+                break;
+        }
+    }
+
+    private void Append(OpenKind kind, string text, List<ResponseStreamEvent> events)
+    {
+        if (_open?.Kind != kind)
+        {
+            Close(events, "completed");
+            Open(kind, events);
+        }
+        var open = _open!;
+        open.Text.Append(text);
+        events.Add(new ResponseStreamEvent
+        {
+            Type = kind == OpenKind.Message ? "response.output_text.delta" : "response.reasoning_text.delta",
+            ItemId = open.Id,
+            OutputIndex = open.OutputIndex,
+            ContentIndex = 0,
+            Delta = text,
+            Logprobs = kind == OpenKind.Message ? NoLogprobs : null,
+        });
+    }
+
+    private void Open(OpenKind kind, List<ResponseStreamEvent> events)
+    {
+        var open = new OpenItem(kind, NewId(kind == OpenKind.Message ? "msg" : "rs"), _items.Count);
+        _open = open;
+        events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = open.OutputIndex, Item = open.ToItem("in_progress", done: false) });
+        if (kind == OpenKind.Message)
+        {
+            events.Add(new ResponseStreamEvent
+            {
+                Type = "response.content_part.added",
+                ItemId = open.Id,
+                OutputIndex = open.OutputIndex,
+                ContentIndex = 0,
+                Part = OutputText(""),
+            });
+        }
+    }
+
+    private void Close(List<ResponseStreamEvent> events, string status)
+    {
+        if (_open is not { } open)
+        {
+            return;
+        }
+        _open = null;
+        var text = open.Text.ToString();
+        var item = open.ToItem(status, done: true);
+        _items.Add(item);
+        if (open.Kind == OpenKind.Message)
+        {
+            events.Add(new ResponseStreamEvent
+            {
+                Type = "response.output_text.done",
+                ItemId = open.Id,
+                OutputIndex = open.OutputIndex,
+                ContentIndex = 0,
+                Text = text,
+                Logprobs = NoLogprobs,
+            });
+            events.Add(new ResponseStreamEvent
+            {
+                Type = "response.content_part.done",
+                ItemId = open.Id,
+                OutputIndex = open.OutputIndex,
+                ContentIndex = 0,
+                Part = OutputText(text),
+            });
+        }
+        else
+        {
+            events.Add(new ResponseStreamEvent
+            {
+                Type = "response.reasoning_text.done",
+                ItemId = open.Id,
+                OutputIndex = open.OutputIndex,
+                ContentIndex = 0,
+                Text = text,
+            });
+        }
+        events.Add(new ResponseStreamEvent { Type = "response.output_item.done", OutputIndex = open.OutputIndex, Item = item });
+    }
+
+    // Backends deliver a call whole: its arguments go out as one delta.
+    private void AddFunctionCall(FunctionCallContent call, List<ResponseStreamEvent> events)
+    {
+        Close(events, "completed");
+        var arguments = ChatResponseMapping.ToToolCall(call).Function!.Arguments!;
+        var item = new ResponseItem
+        {
+            Type = ResponseItem.FunctionCallType,
+            Id = NewId("fc"),
+            CallId = call.CallId,
+            Name = call.Name,
+            Arguments = "",
+            Status = "in_progress",
+        };
+        var index = _items.Count;
+        var done = item with { Arguments = arguments, Status = "completed" };
+        _items.Add(done);
+        events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = index, Item = item });
+        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.delta", ItemId = item.Id, OutputIndex = index, Delta = arguments });
+        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.done", ItemId = item.Id, OutputIndex = index, Arguments = arguments });
+        events.Add(new ResponseStreamEvent { Type = "response.output_item.done", OutputIndex = index, Item = done });
+    }
+
+    private static ResponseUsage? ToUsage(UsageDetails? usage)
+    {
+        if (usage is null)
+        {
+            return null;
+        }
+        var input = (int)(usage.InputTokenCount ?? 0);
+        var output = (int)(usage.OutputTokenCount ?? 0);
+        return new ResponseUsage
+        {
+            InputTokens = input,
+            InputTokensDetails = new InputTokensDetails { CachedTokens = (int)(usage.CachedInputTokenCount ?? 0) },
+            OutputTokens = output,
+            OutputTokensDetails = new OutputTokensDetails { ReasoningTokens = (int)(usage.ReasoningTokenCount ?? 0) },
+            TotalTokens = (int)(usage.TotalTokenCount ?? input + output),
+        };
+    }
+
+    internal static ResponseContent OutputText(string text) => new() { Type = ResponseContent.OutputTextType, Text = text, Annotations = [] };
+
+    internal static string NewId(string prefix) => $"{prefix}_{Guid.NewGuid():N}";
+
+    private enum OpenKind
+    {
+        Message,
+        Reasoning,
+    }
+
+    /// <summary>The message or reasoning item whose text is still arriving.</summary>
+    private sealed record OpenItem(OpenKind Kind, string Id, int OutputIndex)
+    {
+        public StringBuilder Text { get; } = new();
+
+        public ResponseItem ToItem(string status, bool done) => Kind == OpenKind.Message
+            ? new ResponseItem
+            {
+                Type = ResponseItem.MessageType,
+                Id = Id,
+                Status = status,
+                Role = "assistant",
+                Content = done ? [OutputText(Text.ToString())] : [],
+            }
+            : new ResponseItem
+            {
+                Type = ResponseItem.ReasoningType,
+                Id = Id,
+                Status = status,
+                Summary = [],
+                Content = done ? [new ResponseContent { Type = ResponseContent.ReasoningTextType, Text = Text.ToString() }] : [],
+            };
+    }
+}

@@ -1,0 +1,142 @@
+using YamlDotNet.Serialization;
+
+namespace LlmStack.AppHost.Compose;
+
+// The subset of the Compose specification LlmStack writes. Every shape here is understood by both
+// docker-compose 1.29 (Debian's) and Compose v2 (`docker compose`); keys are in Compose's own spelling.
+
+/// <summary>A <c>docker-compose.yaml</c>: services and the named volumes they share.</summary>
+internal sealed class ComposeFile
+{
+    [YamlMember(Alias = "services")]
+    public SortedDictionary<string, ComposeService> Services { get; } = new(StringComparer.Ordinal);
+
+    [YamlMember(Alias = "volumes")]
+    public SortedDictionary<string, ComposeVolume> Volumes { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>One service. Null and empty members are left out of the file.</summary>
+internal sealed class ComposeService
+{
+    [YamlMember(Alias = "image")]
+    public string? Image { get; set; }
+
+    [YamlMember(Alias = "profiles")]
+    public List<string> Profiles { get; } = [];
+
+    [YamlMember(Alias = "entrypoint")]
+    public List<string> Entrypoint { get; } = [];
+
+    [YamlMember(Alias = "command")]
+    public List<string> Command { get; } = [];
+
+    [YamlMember(Alias = "environment")]
+    public SortedDictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
+
+    [YamlMember(Alias = "ports")]
+    public List<string> Ports { get; } = [];
+
+    [YamlMember(Alias = "volumes")]
+    public List<string> Volumes { get; } = [];
+
+    [YamlMember(Alias = "depends_on")]
+    public SortedDictionary<string, ComposeDependency> DependsOn { get; } = new(StringComparer.Ordinal);
+
+    [YamlMember(Alias = "healthcheck")]
+    public ComposeHealthcheck? Healthcheck { get; set; }
+
+    [YamlMember(Alias = "restart")]
+    public string? Restart { get; set; }
+
+    [YamlMember(Alias = "networks")]
+    public SortedDictionary<string, ComposeServiceNetwork> Networks { get; } = new(StringComparer.Ordinal);
+
+    [YamlMember(Alias = "deploy")]
+    public ComposeDeploy? Deploy { get; set; }
+
+    [YamlMember(Alias = "ipc")]
+    public string? Ipc { get; set; }
+}
+
+internal sealed record ComposeDependency([property: YamlMember(Alias = "condition")] string Condition)
+{
+    public const string Started = "service_started";
+    public const string Healthy = "service_healthy";
+    public const string CompletedSuccessfully = "service_completed_successfully";
+}
+
+internal sealed class ComposeHealthcheck
+{
+    [YamlMember(Alias = "test")]
+    public List<string> Test { get; init; } = [];
+
+    [YamlMember(Alias = "interval")]
+    public string? Interval { get; init; }
+
+    [YamlMember(Alias = "timeout")]
+    public string? Timeout { get; init; }
+
+    [YamlMember(Alias = "retries")]
+    public int? Retries { get; init; }
+
+    [YamlMember(Alias = "start_period")]
+    public string? StartPeriod { get; init; }
+}
+
+internal sealed class ComposeServiceNetwork
+{
+    [YamlMember(Alias = "aliases")]
+    public List<string> Aliases { get; } = [];
+}
+
+internal sealed class ComposeDeploy
+{
+    [YamlMember(Alias = "resources")]
+    public ComposeResources Resources { get; } = new();
+}
+
+internal sealed class ComposeResources
+{
+    [YamlMember(Alias = "limits")]
+    public ComposeResourceLimits? Limits { get; set; }
+
+    [YamlMember(Alias = "reservations")]
+    public ComposeReservations? Reservations { get; set; }
+}
+
+internal sealed class ComposeResourceLimits
+{
+    /// <summary>CPUs as Compose writes them, e.g. "2.0".</summary>
+    [YamlMember(Alias = "cpus")]
+    public string? Cpus { get; init; }
+
+    /// <summary>Memory with a unit, e.g. "1g".</summary>
+    [YamlMember(Alias = "memory")]
+    public string? Memory { get; init; }
+}
+
+internal sealed class ComposeReservations
+{
+    [YamlMember(Alias = "devices")]
+    public List<ComposeDeviceRequest> Devices { get; } = [];
+}
+
+internal sealed class ComposeDeviceRequest
+{
+    [YamlMember(Alias = "driver")]
+    public required string Driver { get; init; }
+
+    /// <summary>"all" or a number, as Compose takes it.</summary>
+    [YamlMember(Alias = "count")]
+    public required string Count { get; init; }
+
+    [YamlMember(Alias = "capabilities")]
+    public required List<string> Capabilities { get; init; }
+}
+
+internal sealed class ComposeVolume
+{
+    /// <summary>The volume's real name, so that it is the same whatever the Compose project is called.</summary>
+    [YamlMember(Alias = "name")]
+    public string? Name { get; init; }
+}

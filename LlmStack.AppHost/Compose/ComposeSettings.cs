@@ -1,0 +1,67 @@
+namespace LlmStack.AppHost.Compose;
+
+/// <summary>The deployment profiles, and the <c>.env</c> settings of the compose project (one declaration each).</summary>
+internal static class ComposeSettings
+{
+    public const string CpuProfile = "cpu";
+    public const string GpuProfile = "gpu";
+    public const string EmbeddedProfile = "embedded";
+
+    public const string PrometheusName = "prometheus";
+    public const int PrometheusPort = 9090;
+    public const string GrafanaName = "grafana";
+    public const int GrafanaPort = 3000;
+    public const string GrafanaDashboardsPath = "/var/lib/grafana/dashboards";
+
+    private const string Deployment = ComposeVariables.FirstGroup;
+    private const string Ports = "Ports";
+    private const string Models = "Models";
+    private const string Monitoring = "Monitoring";
+    private const string Limits = "Memory limits";
+
+    public static readonly ComposeVariable Profiles = new("COMPOSE_PROFILES", Default: null,
+        "Which deployment runs: cpu (Ollama), gpu (vLLM on an NVIDIA GPU) or embedded (a GGUF in the API process).\n" +
+        "Compose reads this itself; `docker compose --profile <name>` on the command line does the same.",
+        Deployment, ExampleValue: CpuProfile);
+
+    public static readonly ComposeVariable BindAddress = new("LLMSTACK_BIND_ADDRESS", "0.0.0.0",
+        "Host address the API and the Web listen on. 127.0.0.1 keeps them local, e.g. behind a reverse proxy on the same host.",
+        Ports);
+
+    public static readonly ComposeVariable ApiPort = new("LLMSTACK_API_PORT", "5080",
+        "Host port of the OpenAI-compatible API (http://<host>:5080/v1).", Ports);
+
+    public static readonly ComposeVariable WebPort = new("LLMSTACK_WEB_PORT", "5090",
+        "Host port of the chat UI.", Ports);
+
+    public static readonly ComposeVariable MonitoringBindAddress = new("MONITORING_BIND_ADDRESS", "127.0.0.1",
+        "Host address Prometheus and Grafana listen on. Local by default (reach them through an SSH tunnel): Prometheus has no login.",
+        Monitoring);
+
+    public static readonly ComposeVariable PrometheusHostPort = new("PROMETHEUS_PORT", "9090", "Host port of Prometheus.", Monitoring);
+
+    public static readonly ComposeVariable GrafanaHostPort = new("GRAFANA_PORT", "3000", "Host port of Grafana.", Monitoring);
+
+    public static readonly ComposeVariable GrafanaAdminPassword = new("GRAFANA_ADMIN_PASSWORD", Default: null,
+        "Password of Grafana's admin user (required; choose a long random one, e.g. `openssl rand -hex 16`).",
+        Monitoring, ExampleValue: "");
+
+    public static readonly ComposeVariable EmbeddedModelFile = new("EMBEDDED_MODEL_FILE", "",
+        "embedded profile: the GGUF file in ./models to serve (e.g. qwen2.5-1.5b-instruct-q4_k_m.gguf).\n" +
+        "Empty: the API serves its built-in demo model.", Models);
+
+    public static readonly ComposeVariable EmbeddedModelId = new("EMBEDDED_MODEL_ID", "",
+        "embedded profile: the model id clients send; empty means the file name without .gguf.", Models);
+
+    public static readonly ComposeVariable ModelsDirectory = new("LLMSTACK_MODELS_DIR", "./models",
+        "embedded profile: the host folder mounted read-only at /models in the API container.", Models);
+
+    public static readonly ComposeVariable HuggingFaceToken = new("HF_TOKEN", "",
+        "gpu profile: a Hugging Face token, needed only for gated models (Qwen2.5 is not gated).", Models);
+
+    public static readonly ComposeVariable OllamaMemory = new("OLLAMA_MEMORY_LIMIT", "12g",
+        "cpu profile: memory limit of Ollama. qwen2.5:7b (Q4_K_M) needs ~5.5 GB with an 8k context; see docs/deploy-ec2.md.", Limits);
+
+    public static readonly ComposeVariable EmbeddedApiMemory = new("API_EMBEDDED_MEMORY_LIMIT", "6g",
+        "embedded profile: memory limit of the API, which holds the GGUF weights and one KV cache per slot.", Limits);
+}

@@ -1,0 +1,174 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using LlmStack.AppHost.Compose;
+using LlmStack.AppHost.Ollama;
+using LlmStack.AppHost.Vllm;
+
+namespace LlmStack.AppHost.Hosting;
+
+/// <summary>
+/// The deployment LlmStack publishes with <c>--publisher compose</c>: the same API, Web and Ollama resources as
+/// <c>dotnet run</c>, plus what only a deployment has - vLLM for the GPU profile, Prometheus and Grafana - and the
+/// compose facts (profiles, health checks, restart policies, limits, published ports).
+/// </summary>
+internal static class ComposeDeploymentExtensions
+{
+    /// <summary>The GPU profile's model: Qwen2.5 7B Instruct, served by vLLM under the id clients already send.</summary>
+    public const string VllmModel = "Qwen/Qwen2.5-7B-Instruct";
+
+    /// <summary>
+    /// The embedded profile's API: the GGUF named by EMBEDDED_MODEL_FILE in /models, or, when none is named, no
+    /// model configuration at all - which is how the API knows to serve its built-in demo model. Compose cannot
+    /// leave variables out conditionally, so a few lines of shell in front of the API do it ($$ is Compose's
+    /// escape for the shell's $).
+    /// </summary>
+    private const string EmbeddedModelScript = """
+        if [ -n "$$LLMSTACK_EMBEDDED_MODEL_FILE" ]; then
+          export LlmStack__Models__0__Backend=embedded
+          export LlmStack__Models__0__Path="/models/$$LLMSTACK_EMBEDDED_MODEL_FILE"
+          export LlmStack__Models__0__Id="$${LLMSTACK_EMBEDDED_MODEL_ID:-$${LLMSTACK_EMBEDDED_MODEL_FILE%.gguf}}"
+        fi
+        exec /app/LlmStack.Api
+        """;
+
+    public static void AddComposeDeployment(this IDistributedApplicationBuilder builder,
+        IResourceBuilder<ProjectResource> api, IResourceBuilder<ProjectResource> web, IResourceBuilder<OllamaModelResource> ollamaModel)
+    {
+        var ollama = (OllamaResource)ollamaModel.Resource.Parent;
+        builder.CreateResourceBuilder(ollama).PublishAsComposeService(service =>
+        {
+            service.Profiles.Add(ComposeSettings.CpuProfile);
+            // The image has no curl; its CLI asks the server it runs next to.
+            service.Healthcheck = Healthcheck(["CMD", "ollama", "list"], startPeriod: "30s");
+            service.Customizations.Add((compose, variables) => compose.Deploy = MemoryLimit(variables.Use(ComposeSettings.OllamaMemory)));
+        });
+
+        var vllm = builder.AddVllm("vllm", VllmModel)
+            .PublishAsComposeService(service =>
+            {
+                service.Profiles.Add(ComposeSettings.GpuProfile);
+                // Downloading ~15 GB of weights and loading them takes minutes on first start.
+                service.Healthcheck = Healthcheck(
+                    ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=5)"],
+                    interval: "30s", startPeriod: "20m");
+                service.Customizations.Add((compose, variables) =>
+                {
+                    compose.Environment["HF_TOKEN"] = variables.Use(ComposeSettings.HuggingFaceToken);
+                    // vLLM's workers share tensors through shared memory; Docker's default 64 MB is too small.
+                    compose.Ipc = "host";
+                    compose.Deploy ??= new ComposeDeploy();
+                    compose.Deploy.Resources.Reservations = new ComposeReservations
+                    {
+                        Devices = { new ComposeDeviceRequest { Driver = "nvidia", Count = "all", Capabilities = ["gpu"] } },
+                    };
+                });
+            });
+
+        api.PublishAsComposeService(service =>
+            {
+                service.PublishedPorts.Add(new("http", ComposeSettings.ApiPort, 5080, ComposeSettings.BindAddress));
+            })
+            .WithComposeProfileVariant(ComposeSettings.CpuProfile, variant =>
+            {
+                foreach (var (key, value) in LlmStackResourceExtensions.OllamaModelSettings(ollamaModel.Resource))
+                {
+                    variant.Environment[key] = value;
+                }
+                // Like under dotnet run, the API does not wait for the download: it answers at once, with 503
+                // "model is loading" until the pull job has brought the model. It needs the server it talks to.
+                variant.Waits.Add(new WaitAnnotation(ollama, WaitType.WaitUntilHealthy));
+                variant.Limits = GatewayMemory;
+            })
+            .WithComposeProfileVariant(ComposeSettings.GpuProfile, variant =>
+            {
+                foreach (var (key, value) in LlmStackResourceExtensions.ModelSettings(
+                    ollamaModel.Resource.ModelName, "openai", ReferenceExpression.Create($"{vllm.Resource.PrimaryEndpoint}/v1"), upstreamModel: VllmModel))
+                {
+                    variant.Environment[key] = value;
+                }
+                // vLLM turns healthy only once its weights are downloaded and loaded (minutes); meanwhile the API
+                // already answers, its /readyz saying the model is not ready.
+                variant.Waits.Add(new WaitAnnotation(vllm.Resource, WaitType.WaitUntilStarted));
+                variant.Limits = GatewayMemory;
+            })
+            .WithComposeProfileVariant(ComposeSettings.EmbeddedProfile, variant =>
+            {
+                variant.Environment["LLMSTACK_EMBEDDED_MODEL_FILE"] = ComposeSettings.EmbeddedModelFile;
+                variant.Environment["LLMSTACK_EMBEDDED_MODEL_ID"] = ComposeSettings.EmbeddedModelId;
+                variant.Entrypoint.AddRange(["/bin/sh", "-c", EmbeddedModelScript]);
+                variant.Customizations.Add((compose, variables) =>
+                {
+                    compose.Volumes.Add($"{variables.Use(ComposeSettings.ModelsDirectory)}:/models:ro");
+                    compose.Deploy = MemoryLimit(variables.Use(ComposeSettings.EmbeddedApiMemory));
+                });
+            });
+
+        web.PublishAsComposeService(service =>
+        {
+            service.PublishedPorts.Add(new("http", ComposeSettings.WebPort, 5090, ComposeSettings.BindAddress));
+            service.Limits = new ComposeResourceLimits { Memory = "512m" };
+            // ASP.NET Core's Data Protection keys (antiforgery, circuits) survive a restart of the container.
+            service.Customizations.Add((compose, _) => compose.Volumes.Add("web-keys:/home/app/.aspnet/DataProtection-Keys"));
+        });
+
+        builder.AddContainer(ComposeSettings.PrometheusName, MonitoringImages.Prometheus, MonitoringImages.PrometheusTag)
+            .WithHttpEndpoint(targetPort: ComposeSettings.PrometheusPort, name: "http")
+            .WithVolume("prometheus-data", "/prometheus")
+            .WithArgs("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=30d")
+            .PublishAsComposeService(service =>
+            {
+                service.Healthcheck = Healthcheck(["CMD", "wget", "-q", "-O", "/dev/null", $"http://127.0.0.1:{ComposeSettings.PrometheusPort}/-/ready"]);
+                service.PublishedPorts.Add(new("http", ComposeSettings.PrometheusHostPort, ComposeSettings.PrometheusPort, ComposeSettings.MonitoringBindAddress));
+                service.Limits = new ComposeResourceLimits { Memory = "1g" };
+                service.Customizations.Add((compose, _) => compose.Volumes.Add($"./{ComposePublishing.PrometheusConfigPath}:/etc/prometheus/prometheus.yml:ro"));
+            });
+
+        var prometheus = builder.Resources.OfType<ContainerResource>().Single(r => r.Name == ComposeSettings.PrometheusName);
+        builder.AddContainer(ComposeSettings.GrafanaName, MonitoringImages.Grafana, MonitoringImages.GrafanaTag)
+            .WithHttpEndpoint(targetPort: ComposeSettings.GrafanaPort, name: "http")
+            .WithVolume("grafana-data", "/var/lib/grafana")
+            .WaitFor(builder.CreateResourceBuilder(prometheus))
+            .PublishAsComposeService(service =>
+            {
+                service.Healthcheck = Healthcheck(["CMD", "curl", "-fsS", $"http://127.0.0.1:{ComposeSettings.GrafanaPort}/api/health"]);
+                service.PublishedPorts.Add(new("http", ComposeSettings.GrafanaHostPort, ComposeSettings.GrafanaPort, ComposeSettings.MonitoringBindAddress));
+                service.Limits = new ComposeResourceLimits { Memory = "512m" };
+                service.Customizations.Add((compose, variables) =>
+                {
+                    compose.Environment["GF_SECURITY_ADMIN_PASSWORD"] = variables.Use(ComposeSettings.GrafanaAdminPassword);
+                    compose.Environment["GF_USERS_ALLOW_SIGN_UP"] = "false";
+                    compose.Environment["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] = $"{ComposeSettings.GrafanaDashboardsPath}/llmstack.json";
+                    compose.Volumes.Add("./grafana/provisioning:/etc/grafana/provisioning:ro");
+                    compose.Volumes.Add($"./grafana/dashboards:{ComposeSettings.GrafanaDashboardsPath}:ro");
+                });
+            });
+    }
+
+    /// <summary>The API in front of another model server is a gateway: a few hundred MB is plenty.</summary>
+    private static ComposeResourceLimits GatewayMemory => new() { Memory = "1g" };
+
+    private static ComposeHealthcheck Healthcheck(List<string> test, string interval = "10s", string startPeriod = "20s") => new()
+    {
+        Test = test,
+        Interval = interval,
+        Timeout = "5s",
+        Retries = 5,
+        StartPeriod = startPeriod,
+    };
+
+    private static ComposeDeploy MemoryLimit(string memory)
+    {
+        var deploy = new ComposeDeploy();
+        deploy.Resources.Limits = new ComposeResourceLimits { Memory = memory };
+        return deploy;
+    }
+}
+
+/// <summary>The pinned monitoring images (Docker Hub's official ones).</summary>
+internal static class MonitoringImages
+{
+    public const string Prometheus = "prom/prometheus";
+    public const string PrometheusTag = "v3.5.0";
+    public const string Grafana = "grafana/grafana";
+    public const string GrafanaTag = "12.2.0";
+}

@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using LlmStack.Tests.Fixtures;
+
+namespace LlmStack.Tests.Containers;
+
+/// <summary>
+/// The published compose project brought up for real with the <c>embedded</c> profile - the API, the Web and
+/// Prometheus - under a project name of its own, on free loopback ports, and always taken down with its volumes.
+/// When no Docker engine answers, nothing starts and <see cref="UnavailableReason"/> says why (the tests skip).
+/// </summary>
+public sealed class ComposeStack : IAsyncLifetime
+{
+    private static readonly TimeSpan UpTimeout = TimeSpan.FromMinutes(5);
+
+    private readonly PublishedCompose _compose = new();
+    private readonly string _project = $"llmstack-test-{Guid.NewGuid():N}"[..22];
+    private bool _started;
+
+    public string? UnavailableReason { get; private set; }
+
+    public PublishedCompose Compose => _compose;
+
+    public Uri Api { get; } = FreeLoopbackAddress();
+
+    public Uri Web { get; } = FreeLoopbackAddress();
+
+    public Uri Prometheus { get; } = FreeLoopbackAddress();
+
+    /// <summary>The services this stack runs: the embedded profile's API, the Web and Prometheus (no Grafana image here).</summary>
+    public static readonly string[] Services = ["api-embedded", "web", "prometheus"];
+
+    public async ValueTask InitializeAsync()
+    {
+        UnavailableReason = await DockerEngine.UnavailableReasonAsync();
+        if (UnavailableReason is not null)
+        {
+            return;
+        }
+        await _compose.InitializeAsync();
+        await ContainerImages.LlmStackAsync();
+        await ContainerImages.PrometheusAsync();
+
+        await File.WriteAllTextAsync(Path.Combine(_compose.Directory, ".env"), $"""
+            COMPOSE_PROFILES=embedded
+            LLMSTACK_BIND_ADDRESS=127.0.0.1
+            LLMSTACK_API_PORT={Api.Port}
+            LLMSTACK_WEB_PORT={Web.Port}
+            MONITORING_BIND_ADDRESS=127.0.0.1
+            PROMETHEUS_PORT={Prometheus.Port}
+            GRAFANA_ADMIN_PASSWORD=not-started-in-tests
+
+            """);
+        _started = true;
+        await ComposeAsync(UpTimeout, ["up", "-d", .. Services]);
+        await WaitUntilHealthyAsync();
+        await WaitUntilApiReadyAsync();
+    }
+
+    /// <summary>Healthy means the API answers; ready means its model answers too (the demo model loads at start).</summary>
+    private async Task WaitUntilApiReadyAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        var status = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            using var response = await http.GetAsync(new Uri(Api, "readyz"));
+            if (response.IsSuccessStatusCode)
+            {
+                return;
+            }
+            status = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+        throw new InvalidOperationException($"The API container did not turn ready within a minute: /readyz {status}");
+    }
+
+    /// <summary>Runs docker-compose on this stack's project (its folder, its name).</summary>
+    public Task<string> ComposeAsync(TimeSpan timeout, params string[] arguments) =>
+        DockerEngine.CheckedAsync("docker-compose", ["-p", _project, .. arguments], timeout, workingDirectory: _compose.Directory);
+
+    /// <summary>A service's container id.</summary>
+    public async Task<string> ContainerAsync(string service) => (await ComposeAsync(TimeSpan.FromSeconds(30), "ps", "-q", service)).Trim();
+
+    private async Task WaitUntilHealthyAsync()
+    {
+        var deadline = DateTime.UtcNow + UpTimeout;
+        var states = new Dictionary<string, string>();
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var service in Services)
+            {
+                var container = await ContainerAsync(service);
+                var state = await DockerEngine.DockerAsync(TimeSpan.FromSeconds(30), "inspect", "--format", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", container);
+                states[service] = state.Output.Trim();
+            }
+            if (states.Values.All(s => s == "running healthy"))
+            {
+                return;
+            }
+            if (states.Values.Any(s => s.StartsWith("exited", StringComparison.Ordinal) || s.EndsWith("unhealthy", StringComparison.Ordinal)))
+            {
+                break;
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+        var logs = await ComposeAsync(TimeSpan.FromSeconds(60), "logs", "--no-color", "--tail", "40");
+        throw new InvalidOperationException(
+            $"The compose stack did not turn healthy: {string.Join(", ", states.Select(s => $"{s.Key}: {s.Value}"))}{Environment.NewLine}{logs}");
+    }
+
+    /// <summary>Prometheus's view of its scrape targets (<c>/api/v1/targets</c>): job to health.</summary>
+    public async Task<Dictionary<string, string>> ScrapeTargetsAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        var targets = JsonNode.Parse(await http.GetStringAsync(new Uri(Prometheus, "api/v1/targets"), cancellationToken))!;
+        return targets["data"]!["activeTargets"]!.AsArray()
+            .ToDictionary(t => (string)t!["labels"]!["job"]!, t => (string)t!["health"]!);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (_started)
+            {
+                await ComposeAsync(TimeSpan.FromMinutes(2), "down", "-v", "--remove-orphans", "--timeout", "5");
+            }
+        }
+        finally
+        {
+            await _compose.DisposeAsync();
+        }
+    }
+
+    private static Uri FreeLoopbackAddress()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/");
+    }
+}

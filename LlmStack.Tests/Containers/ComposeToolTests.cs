@@ -1,0 +1,56 @@
+using System.ComponentModel;
+using LlmStack.Tests.Fixtures;
+
+namespace LlmStack.Tests.Containers;
+
+/// <summary>The generated files as the tools that consume them judge them: docker-compose and promtool (no engine needed).</summary>
+public sealed class ComposeToolTests(PublishedCompose compose) : IClassFixture<PublishedCompose>
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData("cpu", new[] { "api-cpu", "grafana", "ollama", "ollama-pull", "prometheus", "web" })]
+    [InlineData("gpu", new[] { "api-gpu", "grafana", "prometheus", "vllm", "web" })]
+    [InlineData("embedded", new[] { "api-embedded", "grafana", "prometheus", "web" })]
+    public async Task Docker_compose_accepts_every_profile(string profile, string[] services)
+    {
+        var environment = new Dictionary<string, string> { ["GRAFANA_ADMIN_PASSWORD"] = "set-in-dot-env" };
+
+        var result = await RunToolAsync("docker-compose", ["--profile", profile, "config", "--services"], environment);
+
+        Assert.True(result.ExitCode == 0, result.Describe($"docker-compose --profile {profile} config"));
+        // docker-compose 1.29 lists every service here, whatever the profile; Compose v2 only the profile's.
+        Assert.Subset(result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(), services.ToHashSet());
+    }
+
+    [Fact]
+    public async Task Docker_compose_refuses_to_start_without_a_grafana_password()
+    {
+        var result = await RunToolAsync("docker-compose", ["--profile", "cpu", "config", "--quiet"], new Dictionary<string, string>());
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("set GRAFANA_ADMIN_PASSWORD in .env", result.Error);
+    }
+
+    [Fact]
+    public async Task Promtool_accepts_the_prometheus_configuration()
+    {
+        var result = await RunToolAsync("promtool", ["check", "config", "prometheus/prometheus.yml"], new Dictionary<string, string>());
+
+        Assert.True(result.ExitCode == 0, result.Describe("promtool check config"));
+        Assert.Contains("SUCCESS", result.Output + result.Error);
+    }
+
+    private async Task<CommandResult> RunToolAsync(string tool, string[] arguments, Dictionary<string, string> environment)
+    {
+        try
+        {
+            return await DockerEngine.RunAsync(tool, arguments, Bound, compose.Directory, environment);
+        }
+        catch (Win32Exception)
+        {
+            Assert.Skip($"{tool} is not installed; ./test.sh installs Debian's docker-compose and prometheus (promtool) when it runs as root");
+            throw;
+        }
+    }
+}
