@@ -21,6 +21,20 @@ internal sealed class Deadline : IDisposable
         _timer.CancelAfter(timeout);
     }
 
+    /// <summary>Runs a call that is over once it returns (a whole reply, an embedding) within the deadline.</summary>
+    public static async Task<T> BoundAsync<T>(string model, TimeSpan timeout, CancellationToken caller, Func<CancellationToken, Task<T>> call)
+    {
+        using var deadline = new Deadline(model, timeout, caller);
+        try
+        {
+            return await call(deadline.Token);
+        }
+        catch (OperationCanceledException ex) when (deadline.Expired)
+        {
+            throw deadline.Exceeded(ex);
+        }
+    }
+
     /// <summary>Cancelled by the caller or when the time is up.</summary>
     public CancellationToken Token => _timer.Token;
 

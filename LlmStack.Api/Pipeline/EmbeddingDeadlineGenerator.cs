@@ -9,17 +9,7 @@ namespace LlmStack.Api.Pipeline;
 internal sealed class EmbeddingDeadlineGenerator(IEmbeddingGenerator<string, Embedding<float>> inner, string model, TimeSpan timeout)
     : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
 {
-    public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
-        IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        using var deadline = new Deadline(model, timeout, cancellationToken);
-        try
-        {
-            return await base.GenerateAsync(values, options, deadline.Token);
-        }
-        catch (OperationCanceledException ex) when (deadline.Expired)
-        {
-            throw deadline.Exceeded(ex);
-        }
-    }
+    public override Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
+        IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+        Deadline.BoundAsync(model, timeout, cancellationToken, bounded => base.GenerateAsync(values, options, bounded));
 }

@@ -11,19 +11,9 @@ namespace LlmStack.Api.Pipeline;
 /// </summary>
 internal sealed class FirstTokenTimeoutChatClient(IChatClient inner, string model, TimeSpan timeout) : DelegatingChatClient(inner)
 {
-    public override async Task<ChatResponse> GetResponseAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        using var deadline = new Deadline(model, timeout, cancellationToken);
-        try
-        {
-            return await base.GetResponseAsync(messages, options, deadline.Token);
-        }
-        catch (OperationCanceledException ex) when (deadline.Expired)
-        {
-            throw deadline.Exceeded(ex);
-        }
-    }
+    public override Task<ChatResponse> GetResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        Deadline.BoundAsync(model, timeout, cancellationToken, bounded => base.GetResponseAsync(messages, options, bounded));
 
     public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null,
