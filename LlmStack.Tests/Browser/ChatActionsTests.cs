@@ -69,6 +69,8 @@ public sealed class ChatActionsTests(ChatUiStack stack) : IClassFixture<ChatUiSt
         foreach (var question in new[] { "Apples in autumn", "Bananas for breakfast", "Cherries in June" })
         {
             await chat.Page.GetByRole(AriaRole.Button, new() { Name = "New chat" }).ClickAsync();
+            // The new conversation is on the page (no reply of the previous one to count) before the next question.
+            await chat.Page.GetByText("What can I help with?").WaitForAsync();
             await chat.SendAndWaitForReplyAsync(question);
         }
         var search = chat.Page.GetByLabel("Search conversations");
