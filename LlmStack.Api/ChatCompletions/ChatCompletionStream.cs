@@ -62,10 +62,11 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
             {
                 var update = _updates.Current;
                 var text = update.Text;
+                var reasoning = ChatResponseMapping.ReasoningOf(update.Contents);
                 var calls = update.Contents.OfType<FunctionCallContent>()
                     .Select(call => ToDelta(call, toolCallIndex++))
                     .ToList();
-                if (!first && text.Length == 0 && calls.Count == 0)
+                if (!first && text.Length == 0 && reasoning.Length == 0 && calls.Count == 0)
                 {
                     continue;
                 }
@@ -73,6 +74,7 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
                 {
                     Role = first ? "assistant" : null,
                     Content = text.Length > 0 || first ? text : null,
+                    ReasoningContent = reasoning.Length > 0 ? reasoning : null,
                     ToolCalls = calls.Count > 0 ? calls : null,
                 }), ApiJsonContext.Default.ChatCompletionChunk, cancellationToken);
                 first = false;

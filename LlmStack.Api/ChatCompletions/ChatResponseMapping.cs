@@ -26,6 +26,7 @@ internal static class ChatResponseMapping
                     Message = new AssistantMessage
                     {
                         Content = text.Length == 0 && calls.Count > 0 ? null : text,
+                        ReasoningContent = ReasoningOf(response.Messages.SelectMany(m => m.Contents)) is { Length: > 0 } reasoning ? reasoning : null,
                         ToolCalls = calls.Count > 0 ? calls : null,
                     },
                     FinishReason = ToWire(response.FinishReason, calls.Count > 0),
@@ -34,6 +35,10 @@ internal static class ChatResponseMapping
             Usage = response.Usage?.ToUsage(),
         };
     }
+
+    /// <summary>The reasoning text among <paramref name="contents"/> ("" when there is none).</summary>
+    public static string ReasoningOf(IEnumerable<AIContent> contents) =>
+        string.Concat(contents.OfType<TextReasoningContent>().Select(r => r.Text));
 
     /// <summary>OpenAI's finish_reason; a backend that reports none finished normally.</summary>
     public static string ToWire(ChatFinishReason? reason, bool madeToolCalls) =>

@@ -20,9 +20,11 @@ public static class OpenAIErrors
         {
             ExceptionHandler = WriteExceptionAsync,
             // Errors the client caused are answers, not incidents: only unexpected exceptions are logged as errors.
-            // A request the server itself cut off (drain, time limit) is policy at work, not an incident either.
+            // Neither is a request the server refused or cut off by its own limits (overload, drain, time limit):
+            // under a burst, a stack trace per refusal would cost more than the refusals.
             SuppressDiagnosticsCallback = context =>
-                RequestCutoff.Of(context.HttpContext)?.Error is not null || ToApiError(context.Exception) is not { StatusCode: >= 500 },
+                RequestCutoff.Of(context.HttpContext)?.Error is not null
+                || ToApiError(context.Exception) is not { StatusCode: >= 500 } and not { Code: AdmissionGate.OverloadedCode },
         });
         // Unknown routes and wrong methods get the envelope too, not an empty body.
         app.UseStatusCodePages(context => WriteAsync(context.HttpContext.Response, new ApiErrorException(

@@ -42,7 +42,8 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
     public void Add(ChatResponse response)
     {
         var events = new List<ResponseStreamEvent>();
-        foreach (var content in response.Messages.SelectMany(m => m.Contents))
+        // A message's reasoning came before its reply, wherever a backend put it in the list.
+        foreach (var content in response.Messages.SelectMany(m => m.Contents.OrderBy(c => c is TextReasoningContent ? 0 : 1)))
         {
             Add(content, events);
         }

@@ -34,13 +34,26 @@ internal static class ContainerRuntimeProbe
 
     private static async Task<ContainerRuntimeAnswer> AskAsync(string runtime, TimeSpan timeout)
     {
-        var start = new ProcessStartInfo(runtime)
+        var answer = await RunAsync(runtime, InfoArguments.GetValueOrDefault(runtime, ["info"]), timeout);
+        return answer switch
+        {
+            { NotInstalled: true } => new ContainerRuntimeAnswer(null, $"{runtime}: not installed"),
+            { TimedOut: true } => new ContainerRuntimeAnswer(null, $"{runtime}: no answer within {timeout.TotalSeconds:0} s"),
+            { ExitCode: 0 } when answer.Output.Trim().Length > 0 => new ContainerRuntimeAnswer(runtime, $"{runtime} {answer.Output.Trim()}"),
+            _ => new ContainerRuntimeAnswer(null, $"{runtime}: {answer.FirstErrorLine}"),
+        };
+    }
+
+    /// <summary>Runs a runtime's command line with a bound; the process is killed when the bound runs out.</summary>
+    public static async Task<CommandAnswer> RunAsync(string command, IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(command)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in InfoArguments.GetValueOrDefault(runtime, ["info"]))
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
@@ -52,7 +65,7 @@ internal static class ContainerRuntimeProbe
         }
         catch (Win32Exception)
         {
-            return new ContainerRuntimeAnswer(null, $"{runtime}: not installed");
+            return new CommandAnswer(null, "", "", NotInstalled: true);
         }
 
         using (process)
@@ -67,16 +80,17 @@ internal static class ContainerRuntimeProbe
             catch (OperationCanceledException)
             {
                 process.Kill(entireProcessTree: true);
-                return new ContainerRuntimeAnswer(null, $"{runtime}: no answer within {timeout.TotalSeconds:0} s");
+                return new CommandAnswer(null, "", "", TimedOut: true);
             }
-
-            var version = (await output).Trim();
-            if (process.ExitCode == 0 && version.Length > 0)
-            {
-                return new ContainerRuntimeAnswer(runtime, $"{runtime} {version}");
-            }
-            var reason = (await error).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
-            return new ContainerRuntimeAnswer(null, $"{runtime}: {reason ?? $"exit code {process.ExitCode}"}");
+            return new CommandAnswer(process.ExitCode, await output, await error);
         }
     }
+}
+
+/// <summary>How a bounded command ended: its exit code and output, or that it was not installed or timed out.</summary>
+internal sealed record CommandAnswer(int? ExitCode, string Output, string Error, bool NotInstalled = false, bool TimedOut = false)
+{
+    public string FirstErrorLine =>
+        Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault()
+        ?? $"exit code {ExitCode}";
 }

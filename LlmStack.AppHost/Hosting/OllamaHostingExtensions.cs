@@ -7,17 +7,25 @@ namespace LlmStack.AppHost.Hosting;
 /// <summary>What the AppHost found on this machine when choosing where Ollama runs.</summary>
 /// <param name="FindContainerRuntime">Asks the container runtimes (given Aspire's configured one, if any).</param>
 /// <param name="FindOllamaExecutable">The full path of <c>ollama</c> on PATH, or null.</param>
+/// <param name="FindContainerImage">Asks a runtime whether it has, or can pull, an image.</param>
 internal sealed record OllamaHostProbes(
     Func<string?, ContainerRuntimeAnswer> FindContainerRuntime,
-    Func<string?> FindOllamaExecutable)
+    Func<string?> FindOllamaExecutable,
+    Func<string, string, ContainerImageAnswer> FindContainerImage)
 {
     public static OllamaHostProbes ThisMachine { get; } = new(
         configured => ContainerRuntimeProbe.FindAsync(configured, ContainerRuntimeProbe.DefaultTimeout).GetAwaiter().GetResult(),
-        () => ExecutableSearch.FindOnPath("ollama"));
+        () => ExecutableSearch.FindOnPath("ollama"),
+        (runtime, image) => ContainerImageProbe.FindAsync(runtime, image, ContainerImageProbe.PullTimeout).GetAwaiter().GetResult());
 }
 
-/// <summary>Where Ollama runs, and why (the reason is printed on the console).</summary>
-internal sealed record OllamaPlacement(OllamaHostingMode Mode, string Reason, string? ContainerRuntime = null, string? OllamaExecutable = null);
+/// <summary>
+/// Where Ollama runs, and why (the reason is printed on the console). <paramref name="Failure"/> is set when the
+/// configured mode cannot run here but the AppHost still starts (the container's image cannot be had): what failed
+/// and what to do, printed and shown in the dashboard.
+/// </summary>
+internal sealed record OllamaPlacement(OllamaHostingMode Mode, string Reason, string? ContainerRuntime = null, string? OllamaExecutable = null,
+    string? Failure = null);
 
 /// <summary>LlmStack's choice of where Ollama runs (<c>Ollama:*</c> configuration), made before anything is added.</summary>
 public static class OllamaHostingExtensions
@@ -49,6 +57,12 @@ public static class OllamaHostingExtensions
         var placement = Choose(settings, builder.ExecutionContext.IsPublishMode, probes,
             configuredRuntime: AspireContainerRuntime.Configured(builder.Configuration));
 
+        if (placement.Failure is not null)
+        {
+            console.WriteLine($"Ollama: {placement.Mode.ToString().ToLowerInvariant()} failed - {placement.Failure}");
+            builder.AddFailedOllama(OllamaResourceName, placement.Failure);
+            return null;
+        }
         console.WriteLine(
             $"Ollama: {placement.Mode.ToString().ToLowerInvariant()} - {placement.Reason}. " +
             $"Choose with {OllamaHostingSettings.ModeKey}={OllamaHostingSettings.ModeChoices} " +
@@ -56,7 +70,7 @@ public static class OllamaHostingExtensions
 
         IResourceBuilder<IOllamaResource>? server = placement.Mode switch
         {
-            OllamaHostingMode.Container => builder.AddOllamaContainer(settings, placement.ContainerRuntime),
+            OllamaHostingMode.Container => builder.AddOllamaContainer(settings, placement.ContainerRuntime, console),
             OllamaHostingMode.Local => builder.AddOllamaLocal(OllamaResourceName, placement.OllamaExecutable!),
             OllamaHostingMode.External => builder.AddExternalOllama(OllamaResourceName, settings.Url!),
             _ => null,
@@ -83,11 +97,19 @@ public static class OllamaHostingExtensions
             case OllamaHostingMode.Container:
             {
                 var runtime = probes.FindContainerRuntime(configuredRuntime);
-                return runtime.Runtime is null
-                    ? throw new DistributedApplicationException(
+                if (runtime.Runtime is null)
+                {
+                    throw new DistributedApplicationException(
                         $"LlmStack cannot start: {OllamaHostingSettings.ModeKey}=container, but no container runtime answered ({runtime.Detail}). " +
-                        $"Start Docker or Podman, or choose another {OllamaHostingSettings.ModeKey} ({OllamaHostingSettings.ModeChoices}).")
-                    : new(OllamaHostingMode.Container, $"as configured, on {runtime.Detail}", ContainerRuntime: runtime.Runtime);
+                        $"Start Docker or Podman, or choose another {OllamaHostingSettings.ModeKey} ({OllamaHostingSettings.ModeChoices}).");
+                }
+                var image = probes.FindContainerImage(runtime.Runtime, settings.Image.Reference);
+                return image.Available
+                    ? new(OllamaHostingMode.Container, $"as configured, on {runtime.Detail}; {image.Detail}", ContainerRuntime: runtime.Runtime)
+                    : new(OllamaHostingMode.Container, "", ContainerRuntime: runtime.Runtime, Failure:
+                        $"{image.Detail}. To fix: {runtime.Runtime} pull {settings.Image.Reference} once a registry answers, set " +
+                        $"{OllamaHostingSettings.ImageKey}/{OllamaHostingSettings.ImageTagKey} to an image this machine has, or choose another " +
+                        $"{OllamaHostingSettings.ModeKey} ({OllamaHostingSettings.ModeChoices}). Meanwhile {demo}.");
             }
             case OllamaHostingMode.Local:
             {
@@ -100,21 +122,32 @@ public static class OllamaHostingExtensions
             }
             default:
             {
+                // The container only when it can run: a runtime that answers, and the image present or pullable.
                 var runtime = probes.FindContainerRuntime(configuredRuntime);
-                if (runtime.Runtime is not null)
+                string noContainer;
+                if (runtime.Runtime is null)
                 {
-                    return new(OllamaHostingMode.Container, $"auto found {runtime.Detail}", ContainerRuntime: runtime.Runtime);
+                    noContainer = $"no container runtime ({runtime.Detail})";
+                }
+                else
+                {
+                    var image = probes.FindContainerImage(runtime.Runtime, settings.Image.Reference);
+                    if (image.Available)
+                    {
+                        return new(OllamaHostingMode.Container, $"auto found {runtime.Detail}; {image.Detail}", ContainerRuntime: runtime.Runtime);
+                    }
+                    noContainer = $"{runtime.Detail}, but {image.Detail}";
                 }
                 var executable = probes.FindOllamaExecutable();
                 return executable is not null
-                    ? new(OllamaHostingMode.Local, $"auto found no container runtime ({runtime.Detail}); running {executable} serve", OllamaExecutable: executable)
-                    : new(OllamaHostingMode.None, $"auto found no container runtime ({runtime.Detail}) and no 'ollama' on PATH; {demo}");
+                    ? new(OllamaHostingMode.Local, $"auto found {noContainer}; running {executable} serve", OllamaExecutable: executable)
+                    : new(OllamaHostingMode.None, $"auto found {noContainer}, and no 'ollama' on PATH; {demo}");
             }
         }
     }
 
     private static IResourceBuilder<IOllamaResource> AddOllamaContainer(
-        this IDistributedApplicationBuilder builder, OllamaHostingSettings settings, string? containerRuntime)
+        this IDistributedApplicationBuilder builder, OllamaHostingSettings settings, string? containerRuntime, TextWriter console)
     {
         // Aspire talks to docker unless told otherwise; when only Podman answered, it must use Podman.
         if (containerRuntime is not null && AspireContainerRuntime.Configured(builder.Configuration) is null)
@@ -123,6 +156,10 @@ public static class OllamaHostingExtensions
         }
 
         var ollama = builder.AddOllama(OllamaResourceName)
+            .WithImage(settings.Image.Name, settings.Image.Tag)
+            .WithImageRegistry(settings.Image.Registry)
+            // A container that fails to start is said on the console, not only in the dashboard.
+            .WithStartFailureReport(console)
             // One model store per machine, not per checkout: a 4.7 GB download is worth sharing.
             .WithDataVolume(ModelVolumeName)
             // The container outlives the AppHost: the next run finds the server up and the model loaded.

@@ -8,12 +8,14 @@ namespace LlmStack.AppHost.Hosting;
 /// The AppHost's <c>Ollama</c> configuration section: where Ollama runs and what it serves. Set it in
 /// appsettings.json, as arguments (<c>--Ollama:Mode=local</c>) or environment variables (<c>Ollama__Mode=local</c>).
 /// </summary>
-internal sealed partial record OllamaHostingSettings(OllamaHostingMode Mode, Uri? Url, string Model, bool Gpu)
+internal sealed partial record OllamaHostingSettings(OllamaHostingMode Mode, Uri? Url, string Model, bool Gpu, OllamaImage Image)
 {
     public const string ModeKey = "Ollama:Mode";
     public const string UrlKey = "Ollama:Url";
     public const string ModelKey = "Ollama:Model";
     public const string GpuKey = "Ollama:Gpu";
+    public const string ImageKey = "Ollama:Image";
+    public const string ImageTagKey = "Ollama:ImageTag";
 
     public const string DefaultModel = "qwen2.5:7b";
 
@@ -64,13 +66,37 @@ internal sealed partial record OllamaHostingSettings(OllamaHostingMode Mode, Uri
             problems.Add($"{GpuKey} '{gpuText}' is not true or false.");
         }
 
+        var image = OllamaImage.Default;
+        if (configuration[ImageKey] is { } imageText && !string.IsNullOrWhiteSpace(imageText))
+        {
+            if (OllamaImage.Parse(imageText.Trim(), image.Tag) is { } parsed)
+            {
+                image = parsed;
+            }
+            else
+            {
+                problems.Add($"{ImageKey} '{imageText}' is not an image name such as ollama/ollama or registry.example.com/team/ollama.");
+            }
+        }
+        if (configuration[ImageTagKey] is { } tagText && !string.IsNullOrWhiteSpace(tagText))
+        {
+            if (ImageTag().IsMatch(tagText.Trim()))
+            {
+                image = image with { Tag = tagText.Trim() };
+            }
+            else
+            {
+                problems.Add($"{ImageTagKey} '{tagText}' is not an image tag such as {OllamaImage.Default.Tag}.");
+            }
+        }
+
         if (problems.Count > 0)
         {
             throw new DistributedApplicationException(
                 $"LlmStack cannot start: {string.Join(" ", problems)}");
         }
 
-        return new OllamaHostingSettings(mode, url, model, gpu);
+        return new OllamaHostingSettings(mode, url, model, gpu, image);
     }
 
     // Enum.TryParse would also take "1" and "auto,none".
@@ -83,4 +109,7 @@ internal sealed partial record OllamaHostingSettings(OllamaHostingMode Mode, Uri
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._\-/:]*$")]
     private static partial Regex ModelName();
+
+    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")]
+    private static partial Regex ImageTag();
 }

@@ -166,6 +166,9 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
         }
         Assert.Contains("\nCOMPOSE_PROFILES=cpu\n", compose.EnvExample);
         Assert.Contains("\nGRAFANA_ADMIN_PASSWORD=\n", compose.EnvExample);
+        // The stack's API key: required in .env, given to the API (accepted) and the Web (sent).
+        Assert.Contains("${LLMSTACK_API_KEY:?", compose.ComposeText);
+        Assert.Matches("(?m)^#? ?LLMSTACK_API_KEY=", compose.EnvExample);
         Assert.Contains("${GRAFANA_ADMIN_PASSWORD:?", compose.ComposeText);
     }
 
@@ -230,6 +233,21 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
                 .BuildAsync(TestContext.Current.CancellationToken));
 
         Assert.Contains("cannot express the resource 'odd' (OddResource)", error.Message);
+    }
+
+    [Fact]
+    public async Task A_parameter_of_the_app_model_becomes_a_required_env_variable()
+    {
+        // How a secret such as an API key reaches the deployment: one AddParameter, passed through .env.
+        var builder = DistributedApplication.CreateBuilder(["--publisher", "compose", "--output-path", compose.Directory]);
+        var key = builder.AddParameter("llmstack-api-key", secret: true).WithDescription("The key the Web sends to the API.");
+        builder.AddContainer("proxy", "nginx", "1.27").WithEnvironment("API_KEY", key);
+
+        var publisher = new ComposeFileBuilder(new DistributedApplicationModel(builder.Resources), builder.ExecutionContext, "1.0.0");
+        var file = await publisher.BuildAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal("${LLMSTACK_API_KEY:?set LLMSTACK_API_KEY in .env (see .env.example)}", file.Services["proxy"].Environment["API_KEY"]);
+        Assert.Contains("# The key the Web sends to the API.\nLLMSTACK_API_KEY=\n", publisher.Variables.ToEnvExample("header").ReplaceLineEndings("\n"));
     }
 
     [Fact]

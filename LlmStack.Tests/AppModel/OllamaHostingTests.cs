@@ -22,7 +22,7 @@ public sealed class OllamaHostingTests
         Assert.Equal("llmstack-ollama-models", Assert.Single(ollama.Annotations.OfType<ContainerMountAnnotation>()).Source);
         Assert.Equal(ContainerLifetime.Persistent, Assert.Single(ollama.Annotations.OfType<ContainerLifetimeAnnotation>()).Lifetime);
         Assert.Equal(["ollama", "qwen2-5-7b"], builder.Resources.Select(r => r.Name));
-        Assert.StartsWith("Ollama: container - auto found docker 28.0.1.", console);
+        Assert.StartsWith("Ollama: container - auto found docker 28.0.1; docker.io/ollama/ollama:0.13.0 is present.", console);
     }
 
     [Fact]
@@ -70,7 +70,8 @@ public sealed class OllamaHostingTests
     {
         var probes = new OllamaHostProbes(
             _ => throw new InvalidOperationException("asked a container runtime"),
-            () => throw new InvalidOperationException("searched PATH"));
+            () => throw new InvalidOperationException("searched PATH"),
+            (_, _) => throw new InvalidOperationException("asked for an image"));
         var builder = DistributedApplication.CreateBuilder(["--Ollama:Mode=none"]);
 
         Assert.Null(builder.AddOllamaForLlmStack(probes, TextWriter.Null));
@@ -160,12 +161,82 @@ public sealed class OllamaHostingTests
         Assert.Contains("Ollama:Mode=local, but 'ollama' is not on PATH", error.Message);
     }
 
+    [Fact]
+    public void Auto_falls_back_when_the_runtime_cannot_get_the_image()
+    {
+        var (builder, model, console) = AddOllama([], runtime: new("docker", "docker 20.10.24"), ollamaOnPath: null, image: Unpullable);
+
+        Assert.Null(model);
+        Assert.Empty(builder.Resources);
+        Assert.StartsWith(
+            "Ollama: none - auto found docker 20.10.24, but docker cannot get docker.io/ollama/ollama:0.13.0: " +
+            "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host, " +
+            "and no 'ollama' on PATH; the API serves its built-in demo model.", console);
+    }
+
+    [Fact]
+    public void Auto_runs_ollama_serve_when_the_image_cannot_be_had_but_ollama_is_installed()
+    {
+        var (_, model, console) = AddOllama([], runtime: new("docker", "docker 20.10.24"), ollamaOnPath: "/usr/bin/ollama", image: Unpullable);
+
+        Assert.IsType<OllamaExecutableResource>(model!.Resource.Parent);
+        Assert.Contains("but docker cannot get docker.io/ollama/ollama:0.13.0", console);
+    }
+
+    [Fact]
+    public void Explicit_container_whose_image_cannot_be_had_says_what_failed_and_what_to_do_and_shows_it_failed()
+    {
+        var (builder, model, console) = AddOllama(["--Ollama:Mode=container"], runtime: new("docker", "docker 20.10.24"), ollamaOnPath: null, image: Unpullable);
+
+        Assert.Null(model);
+        var line = Assert.Single(console.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("Ollama: container failed - docker cannot get docker.io/ollama/ollama:0.13.0: Error response from daemon", line);
+        Assert.Contains("To fix: docker pull docker.io/ollama/ollama:0.13.0 once a registry answers, set Ollama:Image/Ollama:ImageTag", line);
+        Assert.EndsWith("Meanwhile the API serves its built-in demo model.", line);
+
+        // The dashboard shows the Ollama resource failed, with the same words.
+        var failed = Assert.IsType<UnavailableOllamaResource>(Assert.Single(builder.Resources));
+        Assert.Equal("ollama", failed.Name);
+        var snapshot = Assert.Single(failed.Annotations.OfType<ResourceSnapshotAnnotation>()).InitialSnapshot;
+        Assert.Equal(KnownResourceStates.FailedToStart, snapshot.State?.Text);
+        Assert.Equal(line["Ollama: container failed - ".Length..], snapshot.Properties.Single(p => p.Name == "Failure").Value);
+    }
+
+    [Fact]
+    public void Image_name_and_tag_are_configuration()
+    {
+        string? asked = null;
+        var builder = DistributedApplication.CreateBuilder(
+            ["--Ollama:Mode=container", "--Ollama:Image=registry.example.com:5000/team/ollama", "--Ollama:ImageTag=7.1"]);
+        var model = builder.AddOllamaForLlmStack(new OllamaHostProbes(_ => new("docker", "docker 28.0.1"), () => null,
+            (_, image) => { asked = image; return new(true, $"{image} is present"); }), TextWriter.Null);
+
+        var image = Assert.Single(model!.Resource.Parent.Annotations.OfType<ContainerImageAnnotation>());
+        Assert.Equal(("registry.example.com:5000", "team/ollama", "7.1"), (image.Registry, image.Image, image.Tag));
+        Assert.Equal("registry.example.com:5000/team/ollama:7.1", asked);
+    }
+
+    [Theory]
+    [InlineData("--Ollama:Image=Ollama With Spaces", "Ollama:Image 'Ollama With Spaces' is not an image name")]
+    [InlineData("--Ollama:ImageTag=:bad", "Ollama:ImageTag ':bad' is not an image tag")]
+    public void A_malformed_image_fails_naming_the_key(string argument, string message)
+    {
+        var error = Assert.Throws<DistributedApplicationException>(() =>
+            AddOllama(["--Ollama:Mode=container", argument], runtime: new("docker", "docker 28.0.1"), ollamaOnPath: null));
+
+        Assert.Contains(message, error.Message);
+    }
+
+    private static readonly ContainerImageAnswer Unpullable = new(false,
+        "docker cannot get docker.io/ollama/ollama:0.13.0: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host");
+
     private static (IDistributedApplicationBuilder Builder, IResourceBuilder<OllamaModelResource>? Model, string Console) AddOllama(
-        string[] args, ContainerRuntimeAnswer runtime, string? ollamaOnPath)
+        string[] args, ContainerRuntimeAnswer runtime, string? ollamaOnPath, ContainerImageAnswer? image = null)
     {
         var builder = DistributedApplication.CreateBuilder(args);
         var console = new StringWriter();
-        var model = builder.AddOllamaForLlmStack(new OllamaHostProbes(_ => runtime, () => ollamaOnPath), console);
+        var model = builder.AddOllamaForLlmStack(
+            new OllamaHostProbes(_ => runtime, () => ollamaOnPath, (_, reference) => image ?? new(true, $"{reference} is present")), console);
         return (builder, model, console.ToString());
     }
 }

@@ -21,14 +21,46 @@ public static class ContainerImages
     private static readonly Lazy<Task> Prometheus = new(() => PresentOrStandInAsync(
         $"{MonitoringImages.Prometheus}:{MonitoringImages.PrometheusTag}", Repository.PathOf("LlmStack.Tests/Containers/StandIns/prometheus.Dockerfile")));
 
+    private static readonly Lazy<Task> OllamaStandIn = new(BuildOllamaStandInAsync);
+
+    private static readonly Lazy<Task> Base = new(() => DockerEngine.CheckedAsync(
+        Repository.PathOf("deploy/docker/base-images.sh"), [], BuildTimeout));
+
+    /// <summary>The image standing in for ollama/ollama in the AppHost's container mode (a name no registry has).</summary>
+    public const string OllamaStandInImage = "llmstack-test/ollama-standin";
+    public const string OllamaStandInTag = "1";
+
     /// <summary>llmstack-api and llmstack-web, tagged with the version.</summary>
     public static Task LlmStackAsync() => LlmStack.Value;
 
     /// <summary>The Prometheus image the compose file names: pulled, or Debian's Prometheus under that name.</summary>
     public static async Task PrometheusAsync()
     {
-        await LlmStackAsync(); // the stand-in builds FROM the same base image
+        await Base.Value; // the stand-in builds FROM the same base image
         await Prometheus.Value;
+    }
+
+    /// <summary>The Ollama-protocol test server, published like LlmStack's own apps and built with the same Dockerfile.</summary>
+    public static async Task OllamaStandInAsync()
+    {
+        await Base.Value;
+        await OllamaStandIn.Value;
+    }
+
+    private static async Task BuildOllamaStandInAsync()
+    {
+        var context = Path.Combine(Repository.Root, "artifacts", "docker", "ollama-standin");
+        if (Directory.Exists(context))
+        {
+            Directory.Delete(context, recursive: true);
+        }
+        await DockerEngine.CheckedAsync("dotnet",
+            ["publish", Repository.PathOf("LlmStack.Tests/Containers/StandIns/OllamaStandIn/OllamaStandIn.csproj"), "-c", "Release",
+             "-r", "linux-x64", "--self-contained", "-p:DebugType=none", "-o", Path.Combine(context, "app"), "-nologo", "-v", "quiet"], BuildTimeout);
+        File.Copy(Repository.PathOf("deploy/docker/llmstack-probe"), Path.Combine(context, "llmstack-probe"));
+        await DockerEngine.CheckedAsync("docker",
+            ["build", "-q", "--build-arg", "APP=ollama-standin", "-t", $"{OllamaStandInImage}:{OllamaStandInTag}",
+             "-f", Repository.PathOf("deploy/docker/Dockerfile"), context], BuildTimeout);
     }
 
     /// <summary>Uses <paramref name="image"/> when present or pullable; otherwise builds the stand-in under its name.</summary>

@@ -23,11 +23,13 @@ public sealed class LoopbackWebServer : IAsyncDisposable
     /// <summary>Where the server listens (<c>http://127.0.0.1:&lt;port&gt;/</c>).</summary>
     public Uri RootAddress { get; }
 
-    public static async Task<LoopbackWebServer> StartAsync(Action<IEndpointRouteBuilder> mapEndpoints)
+    /// <param name="mapEndpoints">Maps the stand-in's endpoints.</param>
+    /// <param name="endpoint">Where to listen; a free loopback port when null (a stand-in in a container listens on all addresses).</param>
+    public static async Task<LoopbackWebServer> StartAsync(Action<IEndpointRouteBuilder> mapEndpoints, IPEndPoint? endpoint = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(endpoint ?? new IPEndPoint(IPAddress.Loopback, 0)));
         var app = builder.Build();
         mapEndpoints(app);
         await app.StartAsync();

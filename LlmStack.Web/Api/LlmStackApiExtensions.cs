@@ -23,18 +23,25 @@ public static class LlmStackApiExtensions
     {
         builder.Services.AddOptionsWithValidateOnStart<LlmStackApiEndpoint>()
             .Configure<IConfiguration>((endpoint, configuration) =>
+            {
                 endpoint.Address = Uri.TryCreate(configuration[LlmStackApiEndpoint.ConfigurationKey], UriKind.Absolute, out var address)
                     ? address
-                    : null);
+                    : null;
+                endpoint.ApiKey = configuration[LlmStackApiEndpoint.ApiKeyConfigurationKey] is { Length: > 0 } key ? key : null;
+            });
         builder.Services.AddSingleton<IValidateOptions<LlmStackApiEndpoint>, LlmStackApiEndpointValidator>();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<LlmStackApiEndpoint>>().Value);
         builder.Services.Configure<ModelDownloadOptions>(builder.Configuration.GetSection(ModelDownloadOptions.SectionName));
 
         // No resilience handler: a probe that retries for half a minute would hide an API that is down; the next poll is the retry.
-        builder.Services.AddHttpClient<LlmStackApiClient>(http =>
+        builder.Services.AddHttpClient<LlmStackApiClient>((services, http) =>
         {
             http.BaseAddress = LlmStackApiEndpoint.ServiceAddress;
             http.Timeout = ProbeTimeout;
+            if (services.GetRequiredService<LlmStackApiEndpoint>().ApiKey is { } key)
+            {
+                http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            }
         });
 
         // LLM-sized timeouts (minutes), and a POST is never retried.
@@ -60,9 +67,10 @@ public static class LlmStackApiExtensions
             // A local model on a CPU may think for minutes before its first token (the SDK's default is 100 s).
             NetworkTimeout = TimeSpan.FromMinutes(10),
         };
-        // The API needs no key, but the SDK insists on one. Each request names its model through
+        // The SDK insists on a key even for an open API. Each request names its model through
         // ChatOptions.ModelId (the picker's choice), which replaces this client-level name.
-        return new OpenAIClient(new ApiKeyCredential("llmstack"), options)
+        var key = services.GetRequiredService<LlmStackApiEndpoint>().ApiKey ?? "no-key-configured";
+        return new OpenAIClient(new ApiKeyCredential(key), options)
             .GetChatClient("unselected")
             .AsIChatClient();
     }

@@ -9,7 +9,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <summary>
 /// <c>embedded</c>: a GGUF file run in-process by llama.cpp (LLamaSharp's CPU backend), so the stack serves
 /// a model with no Docker and no Ollama. Tuning keys: <c>ParallelSlots</c>, <c>ContextSize</c> (per sequence),
-/// <c>StepTokens</c>, <c>BatchSize</c>, <c>Threads</c>, <c>GpuLayers</c> (see <see cref="EmbeddedModelHost"/> for their defaults).
+/// <c>KvCacheSize</c>, <c>StepTokens</c>, <c>BatchSize</c>, <c>Threads</c>, <c>GpuLayers</c> (see <see cref="EmbeddedModelHost"/> for their defaults).
 /// </summary>
 public sealed class EmbeddedBackend : IModelBackend
 {
@@ -55,6 +55,14 @@ public sealed class EmbeddedBackend : IModelBackend
         if (options.ParallelSlots is < 1 or > 256)
         {
             yield return $"{keyPrefix}:ParallelSlots {options.ParallelSlots} is out of range: use 1 to 256.";
+        }
+        if (options.KvCacheSize is < 64 or > 16_777_216)
+        {
+            yield return $"{keyPrefix}:KvCacheSize {options.KvCacheSize} is out of range: use 64 to 16777216 tokens.";
+        }
+        else if (options.KvCacheSize < options.ContextSize)
+        {
+            yield return $"{keyPrefix}:KvCacheSize {options.KvCacheSize} is less than ContextSize {options.ContextSize}: one request must fit the cache.";
         }
         if (options.StepTokens is < 2 or > 65_536)
         {

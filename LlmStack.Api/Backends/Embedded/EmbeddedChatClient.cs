@@ -27,6 +27,9 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
     private readonly ChatClientMetadata _metadata = new("llama.cpp", new Uri(host.Path), host.Id);
 
+    // Models whose template writes reasoning in <think> blocks get it split from the reply.
+    private readonly bool _thinksInBlocks = ThinkBlockParser.UsedBy(host.Weights.Metadata.GetValueOrDefault("tokenizer.chat_template"));
+
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
         await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken).ConfigureAwait(false);
 
@@ -38,9 +41,10 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         // Requests are validated above the backends (ChatRequestMapping): max_tokens is at least 1 and a required
         // tool is among the tools.
         cancellationToken.ThrowIfCancellationRequested();
-        var generation = Submit(messages, options, cancellationToken);
+        var generation = Submit(messages, options, out var prompt, cancellationToken);
         var created = DateTimeOffset.UtcNow;
         var tools = options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode ? new ToolCallParser() : null;
+        var think = _thinksInBlocks ? new ThinkBlockParser(startsInside: ThinkBlockParser.OpenedBy(prompt)) : null;
         var calledTools = false;
         try
         {
@@ -90,11 +94,21 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
             await generation.Ended.ConfigureAwait(false);
         }
 
+        // Reasoning is split off first; the reply's text then goes through the tool-call parser.
         IEnumerable<ChatResponseUpdate> Updates(string text, bool flush = false)
         {
-            IReadOnlyList<AIContent> contents = tools is null
+            IReadOnlyList<AIContent> split = think is null
                 ? text.Length > 0 ? [new TextContent(text)] : []
-                : [.. tools.Push(text), .. flush ? tools.Flush() : []];
+                : [.. think.Push(text), .. flush ? think.Flush() : []];
+            var contents = new List<AIContent>();
+            foreach (var piece in split)
+            {
+                contents.AddRange(tools is not null && piece is TextContent reply ? tools.Push(reply.Text) : [piece]);
+            }
+            if (flush && tools is not null)
+            {
+                contents.AddRange(tools.Flush());
+            }
             calledTools |= contents.Any(c => c is FunctionCallContent);
             return contents.Select(content => Stamp(new ChatResponseUpdate(ChatRole.Assistant, [content])));
         }
@@ -120,12 +134,12 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
     }
 
     // Renders and tokenizes on the caller's thread; only decoding and sampling happen on the scheduler's loop.
-    private Generation Submit(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    private Generation Submit(IEnumerable<ChatMessage> messages, ChatOptions? options, out string prompt, CancellationToken cancellationToken)
     {
         var sampling = CreateSampling(options);
         try
         {
-            var prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
+            prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
             var promptTokens = host.Weights.Tokenize(prompt, host.Weights.Vocab.ShouldAddBOS, special: true, LLamaTemplate.Encoding);
             // At least one token must fit after the prompt.
             if (promptTokens.Length >= host.ContextSize)

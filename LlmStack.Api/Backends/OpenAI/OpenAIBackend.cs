@@ -1,8 +1,10 @@
+using LlmStack.Api.Backends.Embedded;
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using LlmStack.Api.Backends.Upstream;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.AI;
+using OpenAI.Chat;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenAI;
 
@@ -44,7 +46,12 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
 
         var chat = new ChatClientBuilder(client.GetChatClient(options.BackendModelName).AsIChatClient())
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id))
-            .ConfigureOptions(chatOptions => chatOptions.ModelId = options.BackendModelName)
+            .Use(inner => new UpstreamReasoningChatClient(inner))
+            .ConfigureOptions(chatOptions =>
+            {
+                chatOptions.ModelId = options.BackendModelName;
+                PassSchemaThrough(chatOptions);
+            })
             .Build();
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(
                 client.GetEmbeddingClient(options.BackendModelName).AsIEmbeddingGenerator())
@@ -73,5 +80,20 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
             ? HealthCheckResult.Healthy($"{options.Endpoint} answers and serves {name}")
             : HealthCheckResult.Unhealthy(
                 $"{options.Endpoint} answers but does not serve model {name} (it serves: {string.Join(", ", listed.Take(10))})");
+    }
+
+    // Microsoft.Extensions.AI rewrites a JSON schema for OpenAI's strict rules and leaves `strict` out; an
+    // OpenAI-compatible upstream is to get the client's response_format as sent: its schema, name and strict flag.
+    private static void PassSchemaThrough(ChatOptions chatOptions)
+    {
+        if (chatOptions.ResponseFormat is ChatResponseFormatJson { Schema: { } schema } format && chatOptions.RawRepresentationFactory is null)
+        {
+            bool? strict = SchemaGrammar.IsStrict(chatOptions.AdditionalProperties) ? true : null;
+            chatOptions.RawRepresentationFactory = _ => new ChatCompletionOptions
+            {
+                ResponseFormat = global::OpenAI.Chat.ChatResponseFormat.CreateJsonSchemaFormat(
+                    format.SchemaName ?? "json_schema", BinaryData.FromString(schema.GetRawText()), format.SchemaDescription, strict),
+            };
+        }
     }
 }

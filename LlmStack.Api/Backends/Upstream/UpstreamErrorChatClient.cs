@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LlmStack.Api.Errors;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 
@@ -30,12 +31,20 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model, M
     {
         var updates = base.GetStreamingResponseAsync(messages, options, cancellationToken)
             .MapErrors(ex => UpstreamErrors.Translate(ex, model, cancellationToken, missingModel));
+        var any = false;
         await foreach (var update in updates)
         {
+            any = true;
             yield return update;
         }
 
         // OllamaSharp ends its stream quietly when canceled between two lines: that is no finished reply.
         cancellationToken.ThrowIfCancellationRequested();
+        if (!any)
+        {
+            // A real server sends at least its finish; the OpenAI SDK skips whatever is not an SSE event, so a
+            // server answering something else (an HTML page, plain JSON) reads as an empty stream.
+            throw ApiErrorException.BackendFailed(model, "its answer held no chat completion chunk (not a chat completion stream).");
+        }
     }
 }

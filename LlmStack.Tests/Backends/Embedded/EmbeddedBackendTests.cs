@@ -55,12 +55,13 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
         options.BatchSize = 0;
         options.ParallelSlots = 0;
         options.StepTokens = 1;
+        options.KvCacheSize = 10;
         options.GpuLayers = -1;
 
         var problems = _backend.Validate(options, Key).ToList();
 
-        Assert.Equal(6, problems.Count);
-        foreach (var key in new[] { "ContextSize", "Threads", "BatchSize", "ParallelSlots", "StepTokens", "GpuLayers" })
+        Assert.Equal(7, problems.Count);
+        foreach (var key in new[] { "ContextSize", "Threads", "BatchSize", "ParallelSlots", "StepTokens", "KvCacheSize", "GpuLayers" })
         {
             Assert.Contains(problems, p => p.StartsWith($"{Key}:{key} ", StringComparison.Ordinal));
         }
@@ -78,6 +79,18 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
         var problem = Assert.Single(_backend.Validate(options, Key));
 
         Assert.StartsWith($"{Key}:StepTokens {options.StepTokens} must exceed ParallelSlots {slots}", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Kv_cache_smaller_than_one_context_is_refused()
+    {
+        var options = Options(models.Scripted);
+        options.ContextSize = 2048;
+        options.KvCacheSize = 1024;
+
+        var problem = Assert.Single(_backend.Validate(options, Key));
+
+        Assert.Equal($"{Key}:KvCacheSize 1024 is less than ContextSize 2048: one request must fit the cache.", problem);
     }
 
     [Fact]
