@@ -22,6 +22,8 @@ namespace LlmStack.Tests.Fixtures;
 /// <list type="bullet">
 /// <item><c>busy*</c>: 429 with <c>Retry-After: 7</c>. <c>broken*</c>: 500 with an Ollama error body.</item>
 /// <item><c>truncating*</c>: streams a token, then ends the body without the done line.</item>
+/// <item><c>dying*</c>: streams a token, then resets the connection (the server killed mid-reply).</item>
+/// <item><c>garbage*</c>: answers 200 with a body that is not Ollama's protocol.</item>
 /// <item><c>failing*</c>: streams a token, then an error line (the runner died mid-generation).</item>
 /// <item><c>stalling*</c>: streams two tokens, then stalls until the client leaves.</item>
 /// <item><c>holding*</c>: sends the stream's headers, then holds it before its first line until the client leaves.</item>
@@ -186,6 +188,22 @@ public sealed class OllamaTestServer : IAsyncDisposable
                 await Task.Delay(Timeout.Infinite, aborted);
             }
 
+            if (model.StartsWith("dying", StringComparison.Ordinal))
+            {
+                // The server process killed mid-reply: the connection is reset, no end of body, no done line.
+                context.Response.ContentType = "application/x-ndjson";
+                await WriteLineAsync(context, Line(model, "Half", done: false));
+                await Task.Delay(100, aborted);
+                context.Abort();
+                return;
+            }
+            if (model.StartsWith("garbage", StringComparison.Ordinal))
+            {
+                // Something that is not Ollama answering on its port.
+                context.Response.ContentType = "application/x-ndjson";
+                await context.Response.WriteAsync("<html><body>502 Bad Gateway</body></html>\n", aborted);
+                return;
+            }
             if (model.StartsWith("truncating", StringComparison.Ordinal))
             {
                 // The server going away mid-reply: the body ends cleanly, without the done line.
