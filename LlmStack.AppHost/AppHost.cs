@@ -9,7 +9,11 @@ builder.AddComposePublishing();
 // in which case the API serves its built-in demo model.
 var model = builder.AddOllamaForLlmStack();
 
+// One key the API accepts and the Web sends: the API is never open, even where its port can be reached.
+var apiKey = builder.AddLlmStackApiKey();
+
 var api = builder.AddProject<Projects.LlmStack_Api>("api")
+    .WithAcceptedApiKey(apiKey)
     .WithUrlForEndpoint("http", url => url.DisplayText = "OpenAI-compatible API")
     // Healthy = the API answers (liveness), not /readyz: while a model downloads - minutes for 4.7 GB - the API
     // already serves /v1/models and answers chats for it with 503 "model is loading" and Retry-After, so what
@@ -25,6 +29,7 @@ var web = builder.AddProject<Projects.LlmStack_Web>("web")
     .WithUrlForEndpoint("http", url => url.DisplayText = "Chat")
     .WithHttpHealthProbe("/healthz")
     .WithReference(api)
+    .WithApiKey(apiKey)
     // The Web's one real dependency is an API that answers; the chat page shows a model download and enables
     // sending once the model is there.
     .WaitFor(api);

@@ -4,6 +4,7 @@ using LlmStack.Benchmarks.Hosting;
 using LlmStack.Benchmarks.Load;
 using LlmStack.Benchmarks.Overhead;
 using LlmStack.Benchmarks.Pipeline;
+using LlmStack.Benchmarks.Soak;
 using LlmStack.Benchmarks.Tuning;
 
 var root = new RootCommand("LlmStack load benchmark: time to first token, inter-token latency and tokens/s, over HTTP and in-process.")
@@ -14,6 +15,7 @@ var root = new RootCommand("LlmStack load benchmark: time to first token, inter-
     OverheadCommand.Create(),
     PipelineCommand.Create(),
     TuneCommand.Create(),
+    SoakCommand.Create(),
 };
 try
 {

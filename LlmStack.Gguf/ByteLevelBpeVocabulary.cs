@@ -157,8 +157,19 @@ public sealed class ByteLevelBpeVocabulary
         return [.. bytes];
     }
 
+    /// <summary>
+    /// ChatML that, like Qwen3's and DeepSeek-R1's templates, has the model reason in <c>&lt;think&gt;</c> blocks
+    /// and keeps them out of the history; llama.cpp applies it as ChatML, the API splits the blocks off the reply.
+    /// </summary>
+    public const string ThinkingChatMLTemplate =
+        "{% for message in messages %}{% set content = message['content'] %}" +
+        "{% if message['role'] == 'assistant' and '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}" +
+        "{{'<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>' + '\\n'}}{% endfor %}" +
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
     /// <summary>Writes the <c>tokenizer.*</c> metadata.</summary>
-    public void WriteMetadata(GgufWriter writer, string preTokenizer = "qwen2")
+    /// <param name="chatTemplate">The model's chat template (default <see cref="ChatMLTemplate"/>).</param>
+    public void WriteMetadata(GgufWriter writer, string preTokenizer = "qwen2", string? chatTemplate = null)
     {
         writer.Add("tokenizer.ggml.model", "gpt2")
             .Add("tokenizer.ggml.pre", preTokenizer)
@@ -171,7 +182,7 @@ public sealed class ByteLevelBpeVocabulary
             .Add("tokenizer.ggml.eot_token_id", (uint)ImEndId)
             .Add("tokenizer.ggml.padding_token_id", (uint)EndOfTextId)
             .Add("tokenizer.ggml.add_bos_token", false)
-            .Add("tokenizer.chat_template", ChatMLTemplate);
+            .Add("tokenizer.chat_template", chatTemplate ?? ChatMLTemplate);
     }
 
     private void AddToken(string text, TokenType type)

@@ -12,6 +12,9 @@ public sealed class GgufModelBuilder(ModelShape shape, ByteLevelBpeVocabulary vo
     /// <summary><c>general.name</c>.</summary>
     public string Name { get; init; } = "llmstack-generated";
 
+    /// <summary><c>tokenizer.chat_template</c>; null writes <see cref="ByteLevelBpeVocabulary.ChatMLTemplate"/>.</summary>
+    public string? ChatTemplate { get; init; }
+
     public ModelShape Shape { get; } = shape;
 
     public ByteLevelBpeVocabulary Vocabulary { get; } = vocabulary;
@@ -59,7 +62,7 @@ public sealed class GgufModelBuilder(ModelShape shape, ByteLevelBpeVocabulary vo
             .Add($"{arch}.attention.layer_norm_rms_epsilon", Shape.RmsNormEpsilon)
             .Add($"{arch}.rope.dimension_count", (uint)Shape.HeadDimension)
             .Add($"{arch}.rope.freq_base", Shape.RopeFreqBase);
-        Vocabulary.WriteMetadata(writer);
+        Vocabulary.WriteMetadata(writer, chatTemplate: ChatTemplate);
 
         long embd = Shape.EmbeddingLength, kv = Shape.KvEmbeddingLength, ff = Shape.FeedForwardLength;
         void Tensor(string name, TensorRole role, long rowLength, long rows)

@@ -55,7 +55,7 @@ public static partial class ScriptedModel
         }
         Reads(spec.Loop ? pieceIds[0] : vocabulary.ImEndId, pieceIds.Length - 1);
 
-        new GgufModelBuilder(shape, vocabulary) { MatrixType = spec.MatrixType, Name = spec.Name }.Write(path, slot =>
+        new GgufModelBuilder(shape, vocabulary) { MatrixType = spec.MatrixType, Name = spec.Name, ChatTemplate = spec.ChatTemplate }.Write(path, slot =>
             GgufModelBuilder.Neutral(slot) ?? slot.Role switch
             {
                 TensorRole.TokenEmbedding => (first, values) =>

@@ -15,6 +15,9 @@ public sealed record ScriptedModelSpec(string Reply)
     /// <summary><c>general.name</c>.</summary>
     public string Name { get; init; } = "llmstack-scripted";
 
+    /// <summary><c>tokenizer.chat_template</c>; null is ChatML (e.g. <see cref="ByteLevelBpeVocabulary.ThinkingChatMLTemplate"/> for a reasoning model).</summary>
+    public string? ChatTemplate { get; init; }
+
     /// <summary>Seed of the small random attention and feed-forward weights.</summary>
     public ulong Seed { get; init; } = 42;
 

@@ -1,6 +1,7 @@
 using LlmStack.Web.Api;
 using LlmStack.Web.Chat;
 using LlmStack.Web.Components;
+using LlmStack.Web.Security;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -16,6 +17,7 @@ if (!app.Environment.IsDevelopment())
 {
     app.UseExceptionHandler("/Error", createScopeForErrors: true);
 }
+app.UseSecurityHeaders();
 app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
 app.UseAntiforgery();
 

@@ -7,6 +7,9 @@ namespace LlmStack.Api.ChatCompletions;
 /// <summary>Microsoft.Extensions.AI's responses in OpenAI's wire shapes.</summary>
 internal static class ChatResponseMapping
 {
+    /// <summary>A new chat completion id (<c>chatcmpl-...</c>), shared by every chunk of a streamed reply.</summary>
+    public static string NewCompletionId() => "chatcmpl-" + Guid.NewGuid().ToString("N");
+
     public static ChatCompletion ToChatCompletion(this ChatResponse response, string id, long created, string model)
     {
         var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(ToToolCall).ToList();
@@ -23,6 +26,7 @@ internal static class ChatResponseMapping
                     Message = new AssistantMessage
                     {
                         Content = text.Length == 0 && calls.Count > 0 ? null : text,
+                        ReasoningContent = ReasoningOf(response.Messages.SelectMany(m => m.Contents)) is { Length: > 0 } reasoning ? reasoning : null,
                         ToolCalls = calls.Count > 0 ? calls : null,
                     },
                     FinishReason = ToWire(response.FinishReason, calls.Count > 0),
@@ -31,6 +35,10 @@ internal static class ChatResponseMapping
             Usage = response.Usage?.ToUsage(),
         };
     }
+
+    /// <summary>The reasoning text among <paramref name="contents"/> ("" when there is none).</summary>
+    public static string ReasoningOf(IEnumerable<AIContent> contents) =>
+        string.Concat(contents.OfType<TextReasoningContent>().Select(r => r.Text));
 
     /// <summary>OpenAI's finish_reason; a backend that reports none finished normally.</summary>
     public static string ToWire(ChatFinishReason? reason, bool madeToolCalls) =>

@@ -35,6 +35,9 @@ public sealed record AssistantMessage
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public string? Content { get; init; }
 
+    /// <summary>The model's reasoning, apart from its reply (llama.cpp's server, vLLM and DeepSeek name it so).</summary>
+    public string? ReasoningContent { get; init; }
+
     public List<ToolCall>? ToolCalls { get; init; }
 }
 
@@ -71,6 +74,8 @@ public sealed record ChunkDelta
     public string? Role { get; init; }
 
     public string? Content { get; init; }
+
+    public string? ReasoningContent { get; init; }
 
     public List<ToolCallDelta>? ToolCalls { get; init; }
 }

@@ -32,6 +32,12 @@ internal static class JsonBody
         using var buffer = new MemoryStream();
         await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
         var json = new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
+        // JSON text is UTF-8. The reader checks a string's bytes only when the string is read, which for the message
+        // contents kept as raw elements happens long after this point: check the whole body once, here.
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span))
+        {
+            throw ApiErrorException.InvalidRequest("The request body is not valid JSON: it is not valid UTF-8.", null, "invalid_json");
+        }
         T? body;
         try
         {
@@ -41,7 +47,34 @@ internal static class JsonBody
         {
             throw ToInvalidRequest(ex, json, typeInfo);
         }
+
+        EnsureEscapesDecode(json.Span);
         return body ?? throw ApiErrorException.InvalidRequest("The request body must be a JSON object.", null, "invalid_type");
+    }
+
+    /// <summary>
+    /// An escape such as <c>\ud800</c> (half a surrogate pair) is well-formed JSON but no string: the reader
+    /// throws only when such a string is read, which for fields kept as raw elements (message contents, inputs)
+    /// happens later. Every escaped string is decoded once here instead.
+    /// </summary>
+    private static void EnsureEscapesDecode(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+            {
+                try
+                {
+                    reader.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    throw ApiErrorException.InvalidRequest(
+                        "The request body is not valid JSON: a string holds an unpaired UTF-16 surrogate escape (e.g. \\ud800).", null, "invalid_json");
+                }
+            }
+        }
     }
 
     private static ApiErrorException TooLarge(long limit) => new(

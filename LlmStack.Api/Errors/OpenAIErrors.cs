@@ -1,6 +1,6 @@
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Limits;
-using LlmStack.Api.Telemetry;
+using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -20,9 +20,11 @@ public static class OpenAIErrors
         {
             ExceptionHandler = WriteExceptionAsync,
             // Errors the client caused are answers, not incidents: only unexpected exceptions are logged as errors.
-            // A request the server itself cut off (drain, time limit) is policy at work, not an incident either.
+            // Neither is a request the server refused or cut off by its own limits (overload, drain, time limit):
+            // under a burst, a stack trace per refusal would cost more than the refusals.
             SuppressDiagnosticsCallback = context =>
-                RequestCutoff.Of(context.HttpContext)?.Error is not null || ToApiError(context.Exception) is not { StatusCode: >= 500 },
+                RequestCutoff.Of(context.HttpContext)?.Error is not null
+                || ToApiError(context.Exception) is not { StatusCode: >= 500 } and not { Code: AdmissionGate.OverloadedCode },
         });
         // Unknown routes and wrong methods get the envelope too, not an empty body.
         app.UseStatusCodePages(context => WriteAsync(context.HttpContext.Response, new ApiErrorException(
@@ -54,7 +56,7 @@ public static class OpenAIErrors
     public static Task WriteAsync(HttpResponse response, ApiErrorException error)
     {
         response.StatusCode = error.StatusCode;
-        response.HttpContext.Features.Get<RequestLog>()?.Failed(error);
+        response.HttpContext.Features.Get<RequestOutcome>()?.Failed(error);
         if (error.RetryAfter is { } retryAfter)
         {
             response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);

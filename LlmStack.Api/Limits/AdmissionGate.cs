@@ -15,6 +15,9 @@ namespace LlmStack.Api.Limits;
 /// </summary>
 public sealed class AdmissionGate : IDisposable
 {
+    /// <summary>The error code of a refusal: OpenAI's envelope, status 503.</summary>
+    public const string OverloadedCode = "model_overloaded";
+
     private readonly ConcurrencyLimiter _limiter;
     private readonly LlmStackMetrics _metrics;
     private readonly TagList _tags;
@@ -96,7 +99,7 @@ public sealed class AdmissionGate : IDisposable
 
     private ApiErrorException Overloaded(string why) =>
         new(StatusCodes.Status503ServiceUnavailable, "server_error",
-            $"The model '{Model}' is overloaded: {why} Please retry later.", "model_overloaded")
+            $"The model '{Model}' is overloaded: {why} Please retry later.", OverloadedCode)
         {
             RetryAfter = RetryAfter(),
         };

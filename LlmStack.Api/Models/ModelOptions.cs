@@ -72,8 +72,15 @@ public sealed class ModelOptions
     /// </summary>
     public int? StepTokens { get; set; }
 
-    /// <summary>Requests generated at once, batched into one decode per token (default 8); the rest wait in a FIFO queue.</summary>
+    /// <summary>Requests generated at once, batched into one decode per token (default 16); the rest wait in a FIFO queue.</summary>
     public int? ParallelSlots { get; set; }
+
+    /// <summary>
+    /// Embedded: tokens of KV cache shared by all sequences (prompt and reply tokens of running requests and cached
+    /// conversations); default ParallelSlots x ContextSize, at most 16384 (and at least ContextSize). A request
+    /// whose prompt does not fit waits until running requests free room; idle conversations are evicted first.
+    /// </summary>
+    public uint? KvCacheSize { get; set; }
 
     /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>
     public int GpuLayers { get; set; }

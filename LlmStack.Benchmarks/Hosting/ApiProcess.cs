@@ -29,7 +29,9 @@ public sealed partial class ApiProcess : IAsyncDisposable
 
     /// <summary>Starts the API and returns once <c>/readyz</c> says the model is loaded.</summary>
     /// <param name="tuning">The embedded backend settings to pass as <c>LlmStack:Models:0:*</c> keys.</param>
-    public static async Task<ApiProcess> StartAsync(string modelId, string modelPath, EmbeddedTuning tuning, CancellationToken cancellationToken)
+    /// <param name="settings">Further configuration, as environment variables (e.g. <c>LlmStack__Auth__Keys__0__Key</c>).</param>
+    public static async Task<ApiProcess> StartAsync(
+        string modelId, string modelPath, EmbeddedTuning tuning, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? settings = null)
     {
         var start = new ProcessStartInfo(ApiExecutable())
         {
@@ -52,6 +54,11 @@ public sealed partial class ApiProcess : IAsyncDisposable
         foreach (var (key, value) in tuning.Settings())
         {
             environment[$"LlmStack__Models__0__{key}"] = value;
+        }
+
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {start.FileName}.");
@@ -110,6 +117,16 @@ public sealed partial class ApiProcess : IAsyncDisposable
         {
             Stop(process);
             throw;
+        }
+    }
+
+    /// <summary>The API's resident memory now (its working set: RSS on Linux).</summary>
+    public long ResidentBytes
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.WorkingSet64;
         }
     }
 

@@ -85,7 +85,21 @@ public sealed class MalformedRequestTests(MalformedRequestTests.Server server) :
         { "unknown tool_choice", Chat("\"tool_choice\":\"sometimes\""), 400, "tool_choice" },
         { "tool_choice required without tools", Chat("\"tool_choice\":\"required\""), 400, "tool_choice" },
         { "tool_choice naming an absent tool", Chat("\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a\"}}],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"b\"}}"), 400, "tool_choice" },
+        // found by the fuzz test: strings the reader only rejects when they are read
+        { "half a surrogate pair in a message", """{"model":"text","messages":[{"role":"user","content":"\ud800 lone"}]}""", 400, null },
     };
+
+    [Fact]
+    public async Task Invalid_utf8_in_a_message_is_a_400()
+    {
+        using var content = new ByteArrayContent([.. "{\"model\":\"text\",\"messages\":[{\"role\":\"user\",\"content\":\""u8, 0xFF, 0xFE, .. "\"}]}"u8]);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        using var response = await server.Client.PostAsync("/v1/chat/completions", content, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_json", (await ErrorEnvelope.ReadAsync(response)).Code);
+    }
 
     [Theory]
     [MemberData(nameof(ChatRequests))]

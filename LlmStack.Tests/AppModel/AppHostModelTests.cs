@@ -86,6 +86,21 @@ public sealed class AppHostModelTests
     }
 
     [Fact]
+    public async Task The_api_accepts_and_the_web_sends_one_secret_api_key()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=none");
+
+        var key = Assert.Single(builder.Resources.OfType<ParameterResource>(), p => p.Name == "llmstack-api-key");
+        var api = await ResourceConfiguration.PublishedEnvironmentAsync(Project(builder, "api"));
+        var web = await ResourceConfiguration.PublishedEnvironmentAsync(Project(builder, "web"));
+
+        Assert.True(key.Secret);
+        Assert.Equal("{llmstack-api-key.value}", api["LlmStack__Auth__Keys__0__Key"]);
+        Assert.Equal("stack", api["LlmStack__Auth__Keys__0__Name"]);
+        Assert.Equal("{llmstack-api-key.value}", web["LlmStack__ApiKey"]);
+    }
+
+    [Fact]
     public async Task Web_finds_the_api_through_service_discovery()
     {
         await using var builder = await CreateAsync("--Ollama:Mode=none");

@@ -166,6 +166,9 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
         }
         Assert.Contains("\nCOMPOSE_PROFILES=cpu\n", compose.EnvExample);
         Assert.Contains("\nGRAFANA_ADMIN_PASSWORD=\n", compose.EnvExample);
+        // The stack's API key: required in .env, given to the API (accepted) and the Web (sent).
+        Assert.Contains("${LLMSTACK_API_KEY:?", compose.ComposeText);
+        Assert.Matches("(?m)^#? ?LLMSTACK_API_KEY=", compose.EnvExample);
         Assert.Contains("${GRAFANA_ADMIN_PASSWORD:?", compose.ComposeText);
     }
 

@@ -183,6 +183,25 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
     }
 
     [Fact]
+    public async Task Reasoning_is_shown_collapsed_above_the_reply()
+    {
+        await using var chat = await stack.OpenChatAsync();
+        await chat.PickModelAsync(ChatUiStack.ThinkingModel);
+
+        await chat.SendAndWaitForReplyAsync("Hi!");
+
+        var reasoning = chat.LastReply.Locator("details.reasoning");
+        Assert.Null(await reasoning.GetAttributeAsync("open"));
+        await Assertions.Expect(reasoning.Locator(".reasoning-text")).ToBeHiddenAsync();
+        Assert.Equal(GeneratedModels.ThinkingAnswer, (await chat.LastReplyContent.InnerTextAsync()).Trim());
+        await reasoning.Locator("summary").ClickAsync();
+        await Assertions.Expect(reasoning.Locator(".reasoning-text")).ToHaveTextAsync(GeneratedModels.ThinkingReasoning);
+        var above = await reasoning.BoundingBoxAsync();
+        var reply = await chat.LastReplyContent.BoundingBoxAsync();
+        Assert.True(above!.Y + above.Height <= reply!.Y + 1, "the reasoning sits above the reply");
+    }
+
+    [Fact]
     public async Task Streaming_reply_is_followed_unless_the_reader_scrolls_up()
     {
         await using var chat = await stack.OpenChatAsync(height: 600);
@@ -231,7 +250,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
 
         var offered = await chat.ModelPicker.Locator("option").EvaluateAllAsync<string[]>("options => options.map(o => o.value)");
         Assert.Equal(served, offered);
-        Assert.Equal([ChatUiStack.ScriptedModel, ChatUiStack.LoopingModel, ChatUiStack.HostileModel], offered);
+        Assert.Equal([ChatUiStack.ScriptedModel, ChatUiStack.LoopingModel, ChatUiStack.HostileModel, ChatUiStack.ThinkingModel], offered);
     }
 
     [Fact]

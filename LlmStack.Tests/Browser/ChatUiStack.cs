@@ -16,6 +16,7 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
     public const string ScriptedModel = "scripted";
     public const string LoopingModel = "looping";
     public const string HostileModel = "hostile";
+    public const string ThinkingModel = "thinking";
 
     /// <summary>Debian's package; browser downloads are impossible here, and test.sh installs it.</summary>
     public const string ChromiumPath = "/usr/bin/chromium";
@@ -34,6 +35,7 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
         new ModelOptions { Id = ScriptedModel, Backend = "embedded", Path = models.Scripted },
         new ModelOptions { Id = LoopingModel, Backend = "embedded", Path = models.Looping },
         new ModelOptions { Id = HostileModel, Backend = "embedded", Path = models.Hostile },
+        new ModelOptions { Id = ThinkingModel, Backend = "embedded", Path = models.Thinking },
     ]);
 
     public WebUiApplication Web { get; private set; } = null!;

@@ -14,6 +14,12 @@ public sealed class LlmStackAppFixture : IAsyncLifetime
     /// <summary>Cold start on a 2-core machine is a few seconds; the margin is for a loaded CI box.</summary>
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
 
+    /// <summary>The stack's API key (the AppHost's <c>llmstack-api-key</c> parameter), fixed for the tests.</summary>
+    public const string ApiKey = "e2e0123456789abcdef0123456789abcdef";
+
+    /// <summary>The argument that gives the AppHost <see cref="ApiKey"/> instead of a generated (and persisted) one.</summary>
+    public const string ApiKeyArgument = $"--Parameters:llmstack-api-key={ApiKey}";
+
     private DistributedApplication? _app;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The app has not started.");
@@ -26,6 +32,7 @@ public sealed class LlmStackAppFixture : IAsyncLifetime
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
             [
                 "--Ollama:Mode=none",
+                ApiKeyArgument,
                 // No dashboard listens in tests: exporters retrying into nothing made every service slow to stop.
                 "--Telemetry:OtlpExport=false",
             ],

@@ -121,10 +121,14 @@ public sealed class OllamaModelPullTests
     }
 
     private static Task<HttpResponseMessage> ChatAsync(HttpClient api, CancellationToken cancellationToken) =>
-        api.PostAsJsonAsync("/v1/chat/completions", new JsonObject
+        api.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
-            ["model"] = Model,
-            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Hello?" }),
+            Content = JsonContent.Create(new JsonObject
+            {
+                ["model"] = Model,
+                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Hello?" }),
+            }),
+            Headers = { Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", LlmStackAppFixture.ApiKey) },
         }, cancellationToken).WaitAsync(Timeout, cancellationToken);
 
     /// <summary>
@@ -134,7 +138,7 @@ public sealed class OllamaModelPullTests
     private static async Task<DistributedApplication> StartAsync(OllamaTestServer ollama, CancellationToken cancellationToken)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
-            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Endpoint}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false"],
+            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Endpoint}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false", LlmStackAppFixture.ApiKeyArgument],
             cancellationToken);
         var app = await builder.BuildAsync(cancellationToken).WaitAsync(Timeout, cancellationToken);
         _ = app.StartAsync(cancellationToken);

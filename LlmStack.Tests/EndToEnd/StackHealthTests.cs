@@ -52,6 +52,18 @@ public sealed class StackHealthTests(LlmStackAppFixture stack) : IClassFixture<L
         Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text);
     }
 
+    [Fact]
+    public async Task The_API_needs_the_stack_key()
+    {
+        using var anonymous = await GetAsync("api", "/v1/models");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+
+        using var client = stack.App.CreateHttpClient("api");
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", LlmStackAppFixture.ApiKey);
+        using var models = await client.GetAsync("/v1/models", TestContext.Current.CancellationToken).WaitAsync(RequestTimeout, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, models.StatusCode);
+    }
+
     private async Task<HttpResponseMessage> GetAsync(string service, string path)
     {
         using var client = stack.App.CreateHttpClient(service);

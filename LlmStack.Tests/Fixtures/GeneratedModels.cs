@@ -33,6 +33,15 @@ public sealed class GeneratedModels : IDisposable
     public const string ToolCallReply =
         "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
 
+    /// <summary>What <see cref="Thinking"/> reasons before it answers, inside a &lt;think&gt; block.</summary>
+    public const string ThinkingReasoning = "The user greets me, so a short greeting fits.";
+
+    /// <summary>What <see cref="Thinking"/> answers after its reasoning.</summary>
+    public const string ThinkingAnswer = "Hello! Nice to meet you.";
+
+    /// <summary>The whole output of <see cref="Thinking"/>: a &lt;think&gt; block, a blank line, the answer.</summary>
+    public const string ThinkingReply = "<think>" + ThinkingReasoning + "</think>\n\n" + ThinkingAnswer;
+
     private readonly string _directory = Directory.CreateTempSubdirectory("llmstack-models-").FullName;
 
     public GeneratedModels()
@@ -42,6 +51,7 @@ public sealed class GeneratedModels : IDisposable
         Looping = WriteScripted("looping.gguf", new ScriptedModelSpec(LoopingReply) { Loop = true });
         Hostile = WriteScripted("hostile.gguf", new ScriptedModelSpec(HostileReply));
         ToolCalling = WriteScripted("tool-calling.gguf", new ScriptedModelSpec(ToolCallReply));
+        Thinking = WriteScripted("thinking.gguf", new ScriptedModelSpec(ThinkingReply) { ChatTemplate = ByteLevelBpeVocabulary.ThinkingChatMLTemplate });
         Random = Path.Combine(_directory, "random.gguf");
         RandomModel.Write(Random, new RandomModelSpec());
         RandomAscii = Path.Combine(_directory, "random-ascii.gguf");
@@ -62,6 +72,9 @@ public sealed class GeneratedModels : IDisposable
 
     /// <summary>Replies <see cref="ToolCallReply"/>.</summary>
     public string ToolCalling { get; }
+
+    /// <summary>A reasoning model: its template uses &lt;think&gt; blocks; it replies <see cref="ThinkingReply"/>.</summary>
+    public string Thinking { get; }
 
     /// <summary>Random weights (tiny): arbitrary text, ends whenever it samples end-of-turn.</summary>
     public string Random { get; }

@@ -22,6 +22,8 @@ namespace LlmStack.Tests.Fixtures;
 /// <list type="bullet">
 /// <item><c>busy*</c>: 429 with <c>Retry-After: 7</c>. <c>broken*</c>: 500 with an Ollama error body.</item>
 /// <item><c>truncating*</c>: streams a token, then ends the body without the done line.</item>
+/// <item><c>dying*</c>: streams a token, then resets the connection (the server killed mid-reply).</item>
+/// <item><c>garbage*</c>: answers 200 with a body that is not Ollama's protocol.</item>
 /// <item><c>failing*</c>: streams a token, then an error line (the runner died mid-generation).</item>
 /// <item><c>stalling*</c>: streams two tokens, then stalls until the client leaves.</item>
 /// <item><c>holding*</c>: sends the stream's headers, then holds it before its first line until the client leaves.</item>
@@ -32,6 +34,9 @@ namespace LlmStack.Tests.Fixtures;
 public sealed class OllamaTestServer : IAsyncDisposable
 {
     public static readonly string[] ReplyTokens = ["Hello", " from", " the", " Ollama", " test", " server", "."];
+
+    /// <summary>What a <c>thinking*</c> model sends as <c>message.thinking</c> before its reply, as Ollama does for reasoning models.</summary>
+    public static readonly string[] ThinkingTokens = ["The", " user", " says", " hello", "."];
 
     /// <summary>The Modelfile parameters /api/show reports, as a real Ollama prints them.</summary>
     public const string ShownParameters = "num_ctx                        6144\nstop                           \"<|im_end|>\"";
@@ -183,6 +188,22 @@ public sealed class OllamaTestServer : IAsyncDisposable
                 await Task.Delay(Timeout.Infinite, aborted);
             }
 
+            if (model.StartsWith("dying", StringComparison.Ordinal))
+            {
+                // The server process killed mid-reply: the connection is reset, no end of body, no done line.
+                context.Response.ContentType = "application/x-ndjson";
+                await WriteLineAsync(context, Line(model, "Half", done: false));
+                await Task.Delay(100, aborted);
+                context.Abort();
+                return;
+            }
+            if (model.StartsWith("garbage", StringComparison.Ordinal))
+            {
+                // Something that is not Ollama answering on its port.
+                context.Response.ContentType = "application/x-ndjson";
+                await context.Response.WriteAsync("<html><body>502 Bad Gateway</body></html>\n", aborted);
+                return;
+            }
             if (model.StartsWith("truncating", StringComparison.Ordinal))
             {
                 // The server going away mid-reply: the body ends cleanly, without the done line.
@@ -201,14 +222,25 @@ public sealed class OllamaTestServer : IAsyncDisposable
 
             var tokens = ReplyTokens.Take(limit).ToArray();
             var doneReason = tokens.Length < ReplyTokens.Length ? "length" : "stop";
+            var thinking = model.StartsWith("thinking", StringComparison.Ordinal) ? ThinkingTokens : [];
             if (!stream)
             {
                 var reply = Line(model, string.Concat(tokens), done: true);
+                if (thinking.Length > 0)
+                {
+                    reply["message"]!["thinking"] = string.Concat(thinking);
+                }
                 AddDone(reply, doneReason, promptTokens, tokens.Length);
                 await context.Response.WriteAsJsonAsync(reply, aborted);
                 return;
             }
             context.Response.ContentType = "application/x-ndjson";
+            foreach (var token in thinking)
+            {
+                var line = Line(model, "", done: false);
+                line["message"]!["thinking"] = token;
+                await WriteLineAsync(context, line);
+            }
             foreach (var token in tokens)
             {
                 await WriteLineAsync(context, Line(model, token, done: false));

@@ -13,8 +13,17 @@ public sealed class LlmStackApiEndpoint
     public const string ServiceName = "api";
     public const string ConfigurationKey = $"services:{ServiceName}:http:0";
 
+    /// <summary>
+    /// <c>LlmStack:ApiKey</c>: the key the Web sends to the API as <c>Authorization: Bearer</c>, from the server
+    /// (never to the browser). The AppHost sets it to the key it gives the API; unset for an open API.
+    /// </summary>
+    public const string ApiKeyConfigurationKey = "LlmStack:ApiKey";
+
     /// <summary>The address service discovery will resolve <c>http://api</c> to.</summary>
     public Uri? Address { get; set; }
+
+    /// <summary>See <see cref="ApiKeyConfigurationKey"/>.</summary>
+    public string? ApiKey { get; set; }
 
     /// <summary>What the HTTP clients use as their base address.</summary>
     public static Uri ServiceAddress { get; } = new($"http://{ServiceName}");

@@ -23,25 +23,30 @@ public static class LlmStackApiExtensions
     {
         builder.Services.AddOptionsWithValidateOnStart<LlmStackApiEndpoint>()
             .Configure<IConfiguration>((endpoint, configuration) =>
+            {
                 endpoint.Address = Uri.TryCreate(configuration[LlmStackApiEndpoint.ConfigurationKey], UriKind.Absolute, out var address)
                     ? address
-                    : null);
+                    : null;
+                endpoint.ApiKey = configuration[LlmStackApiEndpoint.ApiKeyConfigurationKey] is { Length: > 0 } key ? key : null;
+            });
         builder.Services.AddSingleton<IValidateOptions<LlmStackApiEndpoint>, LlmStackApiEndpointValidator>();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<LlmStackApiEndpoint>>().Value);
         builder.Services.Configure<ModelDownloadOptions>(builder.Configuration.GetSection(ModelDownloadOptions.SectionName));
 
-        var probes = builder.Services.AddHttpClient<LlmStackApiClient>(http =>
+        // No resilience handler: a probe that retries for half a minute would hide an API that is down; the next poll is the retry.
+        builder.Services.AddHttpClient<LlmStackApiClient>((services, http) =>
         {
             http.BaseAddress = LlmStackApiEndpoint.ServiceAddress;
             http.Timeout = ProbeTimeout;
+            if (services.GetRequiredService<LlmStackApiEndpoint>().ApiKey is { } key)
+            {
+                http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            }
         });
-        // A probe that retries for half a minute would hide an API that is down; the next poll is the retry.
-#pragma warning disable EXTEXP0001 // Experimental, but the only way to opt one client out of the service defaults.
-        probes.RemoveAllResilienceHandlers();
-#pragma warning restore EXTEXP0001
 
-        // The service defaults give this client LLM-sized timeouts (minutes) and never retry a POST.
-        builder.Services.AddHttpClient(ChatHttpClientName, http => http.BaseAddress = LlmStackApiEndpoint.ServiceAddress);
+        // LLM-sized timeouts (minutes), and a POST is never retried.
+        builder.Services.AddHttpClient(ChatHttpClientName, http => http.BaseAddress = LlmStackApiEndpoint.ServiceAddress)
+            .AddLlmResilienceHandler();
 
         builder.Services.AddChatClient(CreateOpenAIChatClient)
             .UseOpenTelemetry();
@@ -62,9 +67,10 @@ public static class LlmStackApiExtensions
             // A local model on a CPU may think for minutes before its first token (the SDK's default is 100 s).
             NetworkTimeout = TimeSpan.FromMinutes(10),
         };
-        // The API needs no key, but the SDK insists on one. Each request names its model through
+        // The SDK insists on a key even for an open API. Each request names its model through
         // ChatOptions.ModelId (the picker's choice), which replaces this client-level name.
-        return new OpenAIClient(new ApiKeyCredential("llmstack"), options)
+        var key = services.GetRequiredService<LlmStackApiEndpoint>().ApiKey ?? "no-key-configured";
+        return new OpenAIClient(new ApiKeyCredential(key), options)
             .GetChatClient("unselected")
             .AsIChatClient();
     }

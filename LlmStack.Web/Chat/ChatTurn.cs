@@ -8,6 +8,9 @@ public sealed class ChatTurn
     /// <summary>Grows token by token while the reply streams.</summary>
     public string Text { get; set; } = "";
 
+    /// <summary>What a reasoning model thought before its reply (the API's <c>reasoning_content</c>); shown collapsed.</summary>
+    public string Reasoning { get; set; } = "";
+
     public ReplyStats? Stats { get; set; }
 
     /// <summary>Why the reply failed, in words a person can act on (the API's message when it sent one).</summary>

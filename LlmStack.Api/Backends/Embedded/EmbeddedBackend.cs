@@ -9,7 +9,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <summary>
 /// <c>embedded</c>: a GGUF file run in-process by llama.cpp (LLamaSharp's CPU backend), so the stack serves
 /// a model with no Docker and no Ollama. Tuning keys: <c>ParallelSlots</c>, <c>ContextSize</c> (per sequence),
-/// <c>StepTokens</c>, <c>BatchSize</c>, <c>Threads</c>, <c>GpuLayers</c> (see <see cref="EmbeddedModelHost"/> for their defaults).
+/// <c>KvCacheSize</c>, <c>StepTokens</c>, <c>BatchSize</c>, <c>Threads</c>, <c>GpuLayers</c> (see <see cref="EmbeddedModelHost"/> for their defaults).
 /// </summary>
 public sealed class EmbeddedBackend : IModelBackend
 {
@@ -56,6 +56,14 @@ public sealed class EmbeddedBackend : IModelBackend
         {
             yield return $"{keyPrefix}:ParallelSlots {options.ParallelSlots} is out of range: use 1 to 256.";
         }
+        if (options.KvCacheSize is < 64 or > 16_777_216)
+        {
+            yield return $"{keyPrefix}:KvCacheSize {options.KvCacheSize} is out of range: use 64 to 16777216 tokens.";
+        }
+        else if (options.KvCacheSize < options.ContextSize)
+        {
+            yield return $"{keyPrefix}:KvCacheSize {options.KvCacheSize} is less than ContextSize {options.ContextSize}: one request must fit the cache.";
+        }
         if (options.StepTokens is < 2 or > 65_536)
         {
             yield return $"{keyPrefix}:StepTokens {options.StepTokens} is out of range: use 2 to 65536 tokens.";
@@ -71,7 +79,8 @@ public sealed class EmbeddedBackend : IModelBackend
         }
     }
 
-    public ServedModel Create(ModelOptions options) => Serve(options, isDemo: false);
+    public Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken) =>
+        Task.FromResult(Serve(options, isDemo: false));
 
     internal ServedModel Serve(ModelOptions options, bool isDemo)
     {

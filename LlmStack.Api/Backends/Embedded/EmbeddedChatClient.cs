@@ -27,6 +27,9 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
     private readonly ChatClientMetadata _metadata = new("llama.cpp", new Uri(host.Path), host.Id);
 
+    // Models whose template writes reasoning in <think> blocks get it split from the reply.
+    private readonly bool _thinksInBlocks = ThinkBlockParser.UsedBy(host.Weights.Metadata.GetValueOrDefault("tokenizer.chat_template"));
+
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
         await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken).ConfigureAwait(false);
 
@@ -35,16 +38,13 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var maxOutputTokens = options?.MaxOutputTokens;
-        if (maxOutputTokens is <= 0)
-        {
-            throw ApiErrorException.InvalidRequest("max_tokens must be at least 1.", "max_tokens");
-        }
+        // Requests are validated above the backends (ChatRequestMapping): max_tokens is at least 1 and a required
+        // tool is among the tools.
         cancellationToken.ThrowIfCancellationRequested();
-        var generation = Submit(messages, options, cancellationToken);
-        var responseId = $"chatcmpl-{Guid.NewGuid():N}";
+        var generation = Submit(messages, options, out var prompt, cancellationToken);
         var created = DateTimeOffset.UtcNow;
         var tools = options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode ? new ToolCallParser() : null;
+        var think = _thinksInBlocks ? new ThinkBlockParser(startsInside: ThinkBlockParser.OpenedBy(prompt)) : null;
         var calledTools = false;
         try
         {
@@ -94,19 +94,27 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
             await generation.Ended.ConfigureAwait(false);
         }
 
+        // Reasoning is split off first; the reply's text then goes through the tool-call parser.
         IEnumerable<ChatResponseUpdate> Updates(string text, bool flush = false)
         {
-            IReadOnlyList<AIContent> contents = tools is null
+            IReadOnlyList<AIContent> split = think is null
                 ? text.Length > 0 ? [new TextContent(text)] : []
-                : [.. tools.Push(text), .. flush ? tools.Flush() : []];
+                : [.. think.Push(text), .. flush ? think.Flush() : []];
+            var contents = new List<AIContent>();
+            foreach (var piece in split)
+            {
+                contents.AddRange(tools is not null && piece is TextContent reply ? tools.Push(reply.Text) : [piece]);
+            }
+            if (flush && tools is not null)
+            {
+                contents.AddRange(tools.Flush());
+            }
             calledTools |= contents.Any(c => c is FunctionCallContent);
             return contents.Select(content => Stamp(new ChatResponseUpdate(ChatRole.Assistant, [content])));
         }
 
         ChatResponseUpdate Stamp(ChatResponseUpdate update)
         {
-            update.ResponseId = responseId;
-            update.MessageId = responseId;
             update.ModelId = host.Id;
             update.CreatedAt = created;
             return update;
@@ -126,12 +134,12 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
     }
 
     // Renders and tokenizes on the caller's thread; only decoding and sampling happen on the scheduler's loop.
-    private Generation Submit(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    private Generation Submit(IEnumerable<ChatMessage> messages, ChatOptions? options, out string prompt, CancellationToken cancellationToken)
     {
         var sampling = CreateSampling(options);
         try
         {
-            var prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
+            prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
             var promptTokens = host.Weights.Tokenize(prompt, host.Weights.Vocab.ShouldAddBOS, special: true, LLamaTemplate.Encoding);
             // At least one token must fit after the prompt.
             if (promptTokens.Length >= host.ContextSize)
@@ -155,10 +163,6 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         var tools = options?.Tools?.OfType<AIFunctionDeclaration>().ToList() ?? [];
         if (options?.ToolMode is RequiredChatToolMode required && tools.Count > 0)
         {
-            if (required.RequiredFunctionName is { } name && !tools.Any(t => t.Name == name))
-            {
-                throw ApiErrorException.InvalidRequest($"tool_choice names the function '{name}', which is not among the tools.", "tool_choice");
-            }
             return SchemaGrammar.ToolCall(required.RequiredFunctionName is { } only ? tools.Where(t => t.Name == only) : tools);
         }
         return options?.ResponseFormat switch

@@ -57,6 +57,11 @@ internal static class UpstreamErrors
                 ? ApiErrorException.BackendUnavailable(model, http.Message, exception)
                 : ApiErrorException.BackendFailed(model, http.Message, exception);
         }
+        if (Find<System.Text.Json.JsonException>(exception) is { } json)
+        {
+            // Something answered that does not speak the backend's protocol (a proxy's error page, another service).
+            return ApiErrorException.BackendFailed(model, $"its answer is not the backend's protocol: {json.Message}", exception);
+        }
         if (Find<IOException>(exception) is { } io)
         {
             return ApiErrorException.BackendFailed(model, $"the response broke off: {io.Message}", exception);

@@ -178,7 +178,54 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
         await stop.CancelAsync();
     }
 
-    private static LoadedModel Load(string path, int slots)
+    [Fact]
+    public async Task Request_whose_prompt_does_not_fit_the_kv_cache_waits_for_room_then_runs()
+    {
+        // Room for two of these prompts at a time, though four sequences are free.
+        using var model = Load(models.Looping, slots: 4, contextSize: 256, kvCacheSize: 512);
+        var prompt = string.Join(' ', Enumerable.Repeat("lighthouse", 17));
+        var options = new ChatOptions { MaxOutputTokens = 20 };
+        var first = await model.Client.GetResponseAsync(prompt, options, TestCancellation).WaitAsync(Timeout, TestCancellation);
+        var promptTokens = first.Usage!.InputTokenCount!.Value;
+        Assert.InRange(promptTokens, 180, 235);
+
+        var sawWaiting = false;
+        var requests = Enumerable.Range(0, 4).Select(i => model.Client.GetResponseAsync($"{i} {prompt}", options, TestCancellation)).ToList();
+        var all = Task.WhenAll(requests);
+        while (!all.IsCompleted)
+        {
+            sawWaiting |= model.Host.Scheduler.Queued > 0 && model.Host.Scheduler.Free > 0;
+            await Task.Delay(1, TestCancellation);
+        }
+        var replies = await all.WaitAsync(Timeout, TestCancellation);
+
+        Assert.True(sawWaiting, "a request should have waited for KV room while sequences were free");
+        var expected = string.Concat(Enumerable.Range(0, 20).Select(i => LoopPieces[i % LoopPieces.Count]));
+        Assert.All(replies, reply => Assert.Equal(expected, reply.Text));
+        Assert.Equal(4, model.Host.Scheduler.Free);
+    }
+
+    [Fact]
+    public async Task Generations_that_outgrow_the_kv_cache_end_with_length_and_the_model_serves_on()
+    {
+        // Two sequences may each hold 256 tokens, but the cache holds 256 in all: once both prompts and some
+        // output fill it, llama.cpp has no slot for the next tokens.
+        using var model = Load(models.Looping, slots: 2, contextSize: 256, kvCacheSize: 256);
+        var prompt = string.Join(' ', Enumerable.Repeat("tide", 15));
+
+        var replies = await Task.WhenAll(
+            model.Client.GetResponseAsync($"one {prompt}", cancellationToken: TestCancellation),
+            model.Client.GetResponseAsync($"two {prompt}", cancellationToken: TestCancellation)).WaitAsync(Timeout, TestCancellation);
+
+        Assert.All(replies, reply => Assert.Equal(ChatFinishReason.Length, reply.FinishReason));
+        // The newest one was cut when the cache filled; the other went on to its full context.
+        Assert.Equal(256, replies.Max(r => r.Usage!.TotalTokenCount));
+        Assert.True(replies.Min(r => r.Usage!.TotalTokenCount) < 256);
+        var next = await model.Client.GetResponseAsync("after", new ChatOptions { MaxOutputTokens = 5 }, TestCancellation).WaitAsync(Timeout, TestCancellation);
+        Assert.Equal(5, next.Usage!.OutputTokenCount);
+    }
+
+    private static LoadedModel Load(string path, int slots, uint contextSize = 512, uint? kvCacheSize = null)
     {
         var host = EmbeddedModelHost.Load(new ModelOptions
         {
@@ -186,7 +233,8 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
             Backend = EmbeddedBackend.BackendName,
             Path = path,
             ParallelSlots = slots,
-            ContextSize = 512,
+            ContextSize = contextSize,
+            KvCacheSize = kvCacheSize,
         });
         return new LoadedModel(host, new EmbeddedChatClient(host));
     }

@@ -8,12 +8,13 @@ namespace LlmStack.Tests.Backends.OpenAI;
 /// <summary>
 /// An OpenAI-compatible upstream that fails the way real ones do, chosen by the model's name: <c>unauthorized</c>
 /// (401), <c>gone</c> (404), <c>limited</c> (429, <c>Retry-After: 12</c>), <c>crashing</c> (500),
-/// <c>overloaded</c> (503), <c>holding</c> (sends the stream's headers and never a chunk). It lists
+/// <c>overloaded</c> (503), <c>holding</c> (sends the stream's headers and never a chunk), <c>dying</c> (one chunk, then
+/// the connection is reset), <c>garbage</c> (200 with a body that is no JSON). It lists
 /// <see cref="ListedModels"/> at <c>/v1/models</c>.
 /// </summary>
 public sealed class FakeOpenAIServer : IAsyncDisposable
 {
-    public static readonly string[] ListedModels = ["unauthorized", "gone", "limited", "crashing", "overloaded", "holding"];
+    public static readonly string[] ListedModels = ["unauthorized", "gone", "limited", "crashing", "overloaded", "holding", "dying", "garbage"];
 
     private readonly LoopbackWebServer _server;
 
@@ -42,6 +43,24 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
             await context.Response.StartAsync();
             await context.Response.Body.FlushAsync();
             await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+            return;
+        }
+        if (model == "dying")
+        {
+            // The server process killed mid-stream: one chunk, then the connection is reset without [DONE].
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.WriteAsync(
+                "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":\"dying\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Half\"},\"finish_reason\":null}]}\n\n");
+            await context.Response.Body.FlushAsync();
+            await Task.Delay(100);
+            context.Abort();
+            return;
+        }
+        if (model == "garbage")
+        {
+            // Something that is not an OpenAI-compatible server answering 200 on its port.
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync("<html><body>It works!</body></html>");
             return;
         }
         var (status, type, message) = model switch

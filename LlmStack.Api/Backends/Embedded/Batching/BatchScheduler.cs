@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using LLama;
 using LLama.Native;
-using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Embedded.Batching;
@@ -17,16 +16,16 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 /// <remarks>
 /// On a CPU a decode step is bound by reading the weights: one step for eight sequences reads them once, which is
 /// why this beats one context per request (LLamaSharp serialises every decode of the process anyway). Requests are
-/// admitted in arrival order (FIFO) when a sequence is free; a cancelled or finished request frees its sequence
-/// within one step, and its KV stays cached for the next turn (see <see cref="KvSequences"/>).
+/// admitted in arrival order (FIFO) when a sequence is free and the KV cache has room; a cancelled or finished
+/// request frees its sequence within one step, and its KV stays cached for the next turn (see
+/// <see cref="KvSequences"/>). The API's admission gate above the backend bounds and measures the queue
+/// (<c>llmstack_requests_queued</c>, queue time); the waiting here is only for a sequence or KV room.
 /// </remarks>
 public sealed class BatchScheduler : IDisposable
 {
     private readonly LLamaWeights _weights;
     private readonly SafeLLamaContextHandle _context;
     private readonly KvSequences _sequences;
-    private readonly LlmStackMetrics? _metrics;
-    private readonly KeyValuePair<string, object?> _modelTag;
     private readonly ILogger? _logger;
     private readonly IDisposable? _abort;
 
@@ -46,14 +45,12 @@ public sealed class BatchScheduler : IDisposable
     private int _busy;
     private long _steps;
 
-    public BatchScheduler(string modelId, LLamaWeights weights, SafeLLamaContextHandle context, BatchSettings settings, LlmStackMetrics? metrics = null, ILogger? logger = null)
+    public BatchScheduler(string modelId, LLamaWeights weights, SafeLLamaContextHandle context, BatchSettings settings, ILogger? logger = null)
     {
         _weights = weights;
         _context = context;
         Settings = settings;
         _sequences = new KvSequences(context, settings.Slots);
-        _metrics = metrics;
-        _modelTag = new(LlmStackMetrics.RequestModel, modelId);
         _logger = logger;
         // Interrupts a decode in progress (a prompt chunk of a large model takes seconds) at shutdown, and when
         // every request in the step has been cancelled: then nobody waits for its result.
@@ -95,7 +92,6 @@ public sealed class BatchScheduler : IDisposable
                 throw new ObjectDisposedException(nameof(BatchScheduler), "The model was unloaded (the API is stopping).");
             }
             Interlocked.Increment(ref _queued);
-            _metrics?.RequestsQueued.Add(1, _modelTag);
             _incoming.Enqueue(generation);
         }
         Wake();
@@ -204,11 +200,25 @@ public sealed class BatchScheduler : IDisposable
         }
     }
 
-    // Strictly in arrival order: the oldest waiter gets the next free sequence.
+    // Strictly in arrival order: the oldest waiter gets the next free sequence once the KV cache has room for the
+    // part of its prompt that is not cached yet - idle conversations are forgotten (least recently used first) to
+    // make room; when running requests hold the cache, the waiter waits for them.
     private void Admit()
     {
-        while (_waiting.First is { } first && _sequences.TryAssign(first.Value))
+        while (_waiting.First is { } first && _sequences.Free > 0)
         {
+            var prompt = first.Value.Request.Prompt;
+            var (holder, cached) = _sequences.LongestPrefix(prompt);
+            // Admitted prompts not yet processed have their room reserved too.
+            var needed = prompt.Length - cached + _active.Sum(g => g.Request.Prompt.Length - g.PromptDone);
+            while (_sequences.UsedCells + needed > Settings.KvCacheTokens && _sequences.EvictIdle(keep: holder))
+            {
+            }
+            if (_sequences.UsedCells + needed > Settings.KvCacheTokens && _active.Count > 0)
+            {
+                return;
+            }
+            _sequences.TryAssign(first.Value);
             Dequeue(first.Value);
             _active.Add(first.Value);
             Interlocked.Increment(ref _busy);
@@ -219,8 +229,6 @@ public sealed class BatchScheduler : IDisposable
     {
         _waiting.Remove(generation);
         Interlocked.Decrement(ref _queued);
-        _metrics?.RequestsQueued.Add(-1, _modelTag);
-        _metrics?.QueueTime.Record(generation.QueueTime.TotalSeconds, _modelTag);
     }
 
     private void Step()
@@ -231,6 +239,16 @@ public sealed class BatchScheduler : IDisposable
             Fill(withPrompts);
             if (_batch.TokenCount == 0)
             {
+                if (!withPrompts && _active.Count > 0)
+                {
+                    // Only prompts were left and even they found no room (admission reserves it, so llama.cpp's
+                    // cache is smaller than counted): refuse the newest rather than retry forever.
+                    var refused = _active[^1];
+                    End(refused, () => refused.Fail(new InvalidOperationException(
+                        $"The model's KV cache ({Settings.KvCacheTokens} tokens) has no room for this prompt. Raise KvCacheSize or lower the load.")));
+                    withPrompts = true;
+                    continue;
+                }
                 return;
             }
             var result = _context.Decode(_batch);
@@ -272,9 +290,11 @@ public sealed class BatchScheduler : IDisposable
                 withPrompts = false;
                 continue;
             }
+            // Its reply so far stands, cut like a reply that fills its context.
             var newest = _active[^1];
-            End(newest, () => newest.Fail(new InvalidOperationException(
-                $"The KV cache of the model is full ({_context.ContextSize} tokens for {Settings.Slots} sequences): the request was ended. Lower the load or raise ContextSize.")));
+            _logger?.LogWarning("The KV cache ({Cells} tokens) is full with {Active} generating requests: the newest one ends with finish reason length. Raise KvCacheSize or lower ParallelSlots.",
+                Settings.KvCacheTokens, _active.Count);
+            End(newest, () => newest.Finish(ChatFinishReason.Length));
         }
         Interlocked.Increment(ref _steps);
 

@@ -2,15 +2,13 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 
 /// <summary>
 /// How a <see cref="BatchScheduler"/> shares its model: <paramref name="Slots"/> sequences generate at once, each
-/// with a context of <paramref name="SequenceContext"/> tokens (prompt + reply); a decode step carries at most
-/// <paramref name="StepTokens"/> tokens while streams are generating (their next tokens plus a prompt chunk), and
-/// up to <paramref name="BatchSize"/> prompt tokens when none is.
+/// with a context of up to <paramref name="SequenceContext"/> tokens (prompt + reply), all in one KV cache of
+/// <paramref name="KvCacheTokens"/> tokens; a decode step carries at most <paramref name="StepTokens"/> tokens while
+/// streams are generating (their next tokens plus a prompt chunk), and up to <paramref name="BatchSize"/> prompt
+/// tokens when none is.
 /// </summary>
-public sealed record BatchSettings(int Slots, int SequenceContext, int StepTokens, int BatchSize)
+public sealed record BatchSettings(int Slots, int SequenceContext, int KvCacheTokens, int StepTokens, int BatchSize)
 {
-    /// <summary>Tokens of KV cache the context holds: a full context for every slot.</summary>
-    public int KvCacheTokens => Slots * SequenceContext;
-
     /// <summary>The most tokens one decode carries (llama.cpp's <c>n_batch</c>).</summary>
     public int MaxDecodeTokens => Math.Max(StepTokens, BatchSize);
 }

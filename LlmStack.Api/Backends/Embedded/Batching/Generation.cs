@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Channels;
 using LLama;
 using LLama.Native;
@@ -29,7 +28,6 @@ public sealed class Generation : IDisposable
     private readonly Channel<GenerationEvent> _events = Channel.CreateUnbounded<GenerationEvent>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
-    private readonly long _enqueuedAt = Stopwatch.GetTimestamp();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _cancelled;
 
@@ -73,9 +71,6 @@ public sealed class Generation : IDisposable
     internal int LogitsIndex { get; set; } = -1;
 
     internal int OutputTokens { get; set; }
-
-    /// <summary>Time spent queued, recorded once at admission or abandonment.</summary>
-    internal TimeSpan QueueTime => Stopwatch.GetElapsedTime(_enqueuedAt);
 
     /// <summary>Completes once the scheduler is done with this generation (its sequence or queue place is free).</summary>
     public Task Ended => _ended.Task;

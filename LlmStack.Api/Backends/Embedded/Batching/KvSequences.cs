@@ -41,6 +41,28 @@ internal sealed class KvSequences(SafeLLamaContextHandle context, int count)
 
     public int Free => _sequences.Count(s => s.Owner is null);
 
+    /// <summary>
+    /// KV cells in use, counted per sequence: a prefix shared by copy is counted once per sequence, so this errs on
+    /// the side of a fuller cache.
+    /// </summary>
+    public int UsedCells => _sequences.Sum(s => s.Tokens.Count);
+
+    /// <summary>The longest prefix of <paramref name="prompt"/> any sequence holds, and the sequence holding it.</summary>
+    public (KvSequence? Holder, int Length) LongestPrefix(ReadOnlySpan<LLamaToken> prompt)
+    {
+        KvSequence? holder = null;
+        var length = 0;
+        foreach (var sequence in _sequences)
+        {
+            var prefix = sequence.CommonPrefix(prompt);
+            if (prefix > length)
+            {
+                (holder, length) = (sequence, prefix);
+            }
+        }
+        return (holder, length);
+    }
+
     /// <summary>Gives <paramref name="generation"/> an idle sequence holding as much of its prompt as the cache has; false when none is idle.</summary>
     public bool TryAssign(Generation generation)
     {
@@ -100,10 +122,13 @@ internal sealed class KvSequences(SafeLLamaContextHandle context, int count)
     /// <summary>Drops what the KV cache holds beyond <see cref="KvSequence.Tokens"/> (after a failed decode).</summary>
     public void Resync(KvSequence sequence) => context.MemorySequenceRemove(sequence.Id, sequence.Tokens.Count, -1);
 
-    /// <summary>Frees the KV of the idle sequence used longest ago that holds any; false when no idle sequence holds KV.</summary>
-    public bool EvictIdle()
+    /// <summary>
+    /// Frees the KV of the idle sequence used longest ago that holds any (but <paramref name="keep"/>); false when
+    /// no such sequence is left.
+    /// </summary>
+    public bool EvictIdle(KvSequence? keep = null)
     {
-        var victim = _sequences.Where(s => s.Owner is null && s.Tokens.Count > 0).MinBy(s => s.LastUsed);
+        var victim = _sequences.Where(s => s.Owner is null && s.Tokens.Count > 0 && s != keep).MinBy(s => s.LastUsed);
         if (victim is null)
         {
             return false;

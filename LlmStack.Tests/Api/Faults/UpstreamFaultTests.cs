@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using LlmStack.Tests.Backends;
+using LlmStack.Tests.Backends.OpenAI;
+using LlmStack.Tests.Fixtures;
+
+namespace LlmStack.Tests.Api.Faults;
+
+/// <summary>
+/// Upstreams that fail the ways real ones do - killed mid-stream, accepting and never answering, answering
+/// garbage - seen from the API's client, over real HTTP, for both upstream protocols.
+/// </summary>
+public sealed class UpstreamFaultTests : IAsyncLifetime
+{
+    private static readonly TimeSpan FirstTokenTimeout = TimeSpan.FromSeconds(1);
+
+    private OllamaTestServer _ollama = null!;
+    private FakeOpenAIServer _openAI = null!;
+    private BackendHost _api = null!;
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _ollama = await OllamaTestServer.StartAsync("dying", "holding", "garbage");
+        _openAI = await FakeOpenAIServer.StartAsync();
+        var ollama = _ollama.Endpoint.ToString();
+        var openAI = _openAI.Endpoint.ToString();
+        _api = new BackendHost(
+            BackendHost.UpstreamModel("ollama", "ollama-dying", ollama, "dying"),
+            BackendHost.UpstreamModel("ollama", "ollama-silent", ollama, "holding", m => m.FirstTokenTimeout = FirstTokenTimeout),
+            BackendHost.UpstreamModel("ollama", "ollama-garbage", ollama, "garbage"),
+            BackendHost.UpstreamModel("openai", "openai-dying", openAI, "dying"),
+            BackendHost.UpstreamModel("openai", "openai-silent", openAI, "holding", m => m.FirstTokenTimeout = FirstTokenTimeout),
+            BackendHost.UpstreamModel("openai", "openai-garbage", openAI, "garbage"));
+        _ = _api.BaseAddress;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _api.DisposeAsync();
+        await _openAI.DisposeAsync();
+        await _ollama.DisposeAsync();
+    }
+
+    private async Task<(HttpResponseMessage Response, string Body, TimeSpan Elapsed)> ChatAsync(string model, bool stream)
+    {
+        using var client = new HttpClient { BaseAddress = _api.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        var clock = Stopwatch.StartNew();
+        var response = await client.PostAsync("/v1/chat/completions", new StringContent(
+            $$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"), Cancel);
+        var body = await response.Content.ReadAsStringAsync(Cancel);
+        return (response, body, clock.Elapsed);
+    }
+
+    [Theory]
+    [InlineData("ollama-dying")]
+    [InlineData("openai-dying")]
+    public async Task An_upstream_killed_mid_stream_gives_the_client_an_error_event_and_done_within_a_second(string model)
+    {
+        var (response, body, elapsed) = await ChatAsync(model, stream: true);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var events = ChatCompletionsWireTests.SseEvents(body);
+        Assert.Contains("Half", events[0]);
+        Assert.Equal("[DONE]", events[^1]);
+        var error = ErrorEnvelope.Parse(events[^2]);
+        Assert.Equal("server_error", error.Type);
+        // The upstream is killed 100 ms after its first chunk; the client knows within a second of that.
+        Assert.True(elapsed < TimeSpan.FromSeconds(1.1), $"the stream ended {elapsed.TotalMilliseconds:F0} ms after the request");
+        response.Dispose();
+    }
+
+    [Theory]
+    [InlineData("ollama-silent", true)]
+    [InlineData("ollama-silent", false)]
+    [InlineData("openai-silent", true)]
+    [InlineData("openai-silent", false)]
+    public async Task An_upstream_that_accepts_and_never_answers_ends_in_the_first_token_timeout(string model, bool stream)
+    {
+        var (response, body, elapsed) = await ChatAsync(model, stream);
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        var error = ErrorEnvelope.Parse(body);
+        Assert.Equal("backend_timeout", error.Code);
+        Assert.Contains("FirstTokenTimeout", error.Message);
+        Assert.True(elapsed >= FirstTokenTimeout && elapsed < TimeSpan.FromSeconds(15), $"answered after {elapsed}");
+        response.Dispose();
+    }
+
+    [Theory]
+    [InlineData("ollama-garbage", true)]
+    [InlineData("ollama-garbage", false)]
+    [InlineData("openai-garbage", true)]
+    [InlineData("openai-garbage", false)]
+    public async Task An_upstream_that_answers_garbage_is_a_502_in_the_envelope(string model, bool stream)
+    {
+        var (response, body, _) = await ChatAsync(model, stream);
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var error = ErrorEnvelope.Parse(body);
+        Assert.Equal("backend_error", error.Code);
+        Assert.DoesNotContain("<html>", error.Message);
+        response.Dispose();
+    }
+}

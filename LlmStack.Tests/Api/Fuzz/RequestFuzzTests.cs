@@ -1,0 +1,104 @@
+extern alias bench;
+
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using bench::LlmStack.Benchmarks.Soak;
+using LlmStack.Api.Models;
+using LlmStack.Tests.Fixtures;
+
+namespace LlmStack.Tests.Api.Fuzz;
+
+/// <summary>
+/// Ten thousand generated and mutated bodies (chat and embeddings, streamed and not) against the real API serving a
+/// generated model through llama.cpp: no answer is a server error, every refusal is OpenAI's envelope, every stream
+/// ends with [DONE], and the server is healthy afterwards.
+/// </summary>
+public sealed class RequestFuzzTests(GeneratedModels models)
+{
+    private const int Requests = 10_000;
+    private const int Workers = 8;
+    private const string Key = "sk-fuzz-0123456789abcdef";
+
+    [Fact]
+    public async Task Ten_thousand_fuzzed_bodies_get_no_5xx_and_every_4xx_in_the_envelope()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        await using var app = new ApiApplication(
+            [new ModelOptions { Id = "scripted", Backend = "embedded", Path = models.Scripted, MaxQueue = 64 }],
+            new Dictionary<string, string?> { ["LlmStack:Auth:Keys:0:Key"] = Key });
+        using var client = new HttpClient { BaseAddress = app.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+
+        var failures = new ConcurrentQueue<string>();
+        var statuses = new ConcurrentDictionary<int, int>();
+        var sent = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Workers).Select(worker => Task.Run(async () =>
+        {
+            var fuzzer = new RequestFuzzer("scripted", "scripted", seed: 1000 + worker);
+            while (Interlocked.Increment(ref sent) <= Requests)
+            {
+                var request = fuzzer.Next();
+                using var content = new ByteArrayContent(request.Body);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                using var response = await client.PostAsync(request.Path, content, cancel);
+                var body = await response.Content.ReadAsStringAsync(cancel);
+                statuses.AddOrUpdate((int)response.StatusCode, 1, (_, n) => n + 1);
+                if (Problem(response, body) is { } problem)
+                {
+                    failures.Enqueue($"{problem}: {request.Describe()} -> {(int)response.StatusCode} {body[..Math.Min(body.Length, 300)]}");
+                }
+            }
+        }, cancel)));
+        var elapsed = clock.Elapsed;
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"{Requests} fuzzed requests in {elapsed.TotalSeconds:F1} s: " +
+            string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}: {s.Value}")));
+        Assert.True(failures.IsEmpty, $"{failures.Count} bad answers, e.g.:\n{string.Join("\n", failures.Take(5))}");
+        // The generator reaches the model too, not only the validation.
+        Assert.True(statuses.GetValueOrDefault(200) > Requests / 50, $"only {statuses.GetValueOrDefault(200)} answers were 200");
+        Assert.True(statuses.Keys.Count(status => status is >= 400 and < 500) >= 2, "the generator produced too few kinds of refusal");
+
+        using var live = await client.GetAsync("/healthz", cancel);
+        using var ready = await client.GetAsync("/readyz", cancel);
+        using var chat = await client.PostAsync("/v1/chat/completions", new StringContent(
+            """{"model":"scripted","messages":[{"role":"user","content":"Hi!"}]}""", System.Text.Encoding.UTF8, "application/json"), cancel);
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK), (live.StatusCode, ready.StatusCode, chat.StatusCode));
+        Assert.Contains(GeneratedModels.ScriptedReply, await chat.Content.ReadAsStringAsync(cancel));
+    }
+
+    private static string? Problem(HttpResponseMessage response, string body)
+    {
+        var status = (int)response.StatusCode;
+        if (status >= 500)
+        {
+            return "server error";
+        }
+        if (status >= 400)
+        {
+            try
+            {
+                ErrorEnvelope.Parse(body);
+                return response.Content.Headers.ContentType?.MediaType == "application/json" ? null : "error without a JSON content type";
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                return "error outside the envelope";
+            }
+        }
+        if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
+        {
+            if (!body.EndsWith("data: [DONE]\n\n", StringComparison.Ordinal))
+            {
+                return "stream without [DONE]";
+            }
+            if (body.Contains("data: {\"error\"", StringComparison.Ordinal))
+            {
+                return "stream with an error event";
+            }
+        }
+        return null;
+    }
+}
