@@ -23,6 +23,8 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
 {
     private static readonly TimeSpan Bound = TimeSpan.FromMinutes(3);
 
+    private const string ApiKey = "container-mode-test-key-0123456789abcdef0123456789";
+
     private readonly List<string> _containers = [];
     private string? _unavailable;
     private bool _modelVolumeExisted;
@@ -45,7 +47,7 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
 
         await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
             ["--Ollama:Mode=container", $"--Ollama:Image={ContainerImages.OllamaStandInImage}", $"--Ollama:ImageTag={ContainerImages.OllamaStandInTag}",
-             "--Ollama:Model=standin:1b", "--Telemetry:OtlpExport=false"], cancellationToken);
+             "--Ollama:Model=standin:1b", "--Telemetry:OtlpExport=false", $"--Parameters:{ApiKeyExtensions.ParameterName}={ApiKey}"], cancellationToken);
         await using var app = await builder.BuildAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
         await app.StartAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
 
@@ -58,6 +60,7 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
         await app.ResourceNotifications.WaitForResourceHealthyAsync("api", cancellationToken).WaitAsync(Bound, cancellationToken);
 
         using var http = app.CreateHttpClient("api");
+        http.DefaultRequestHeaders.Authorization = new("Bearer", ApiKey);
         using var response = await http.PostAsync("/v1/chat/completions", new StringContent(
             """{"model":"standin:1b","messages":[{"role":"user","content":"Hello!"}]}""", Encoding.UTF8, "application/json"), cancellationToken);
 
