@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace LlmStack.Api.Telemetry;
 
 /// <summary>
-/// The one structured log event of an API request (request id, model, stream, status, finish reason, token
+/// The one structured log event of an API request (request id, API key name, model, stream, status, finish reason, token
 /// counts, time to first token, duration), written when the response has completed, however it ended:
 /// answered, refused with a 4xx, failed, or abandoned by the client. Prompt and completion text are included
 /// only when <c>LlmStack:LogContent</c> is true.
@@ -102,24 +102,26 @@ public sealed partial class RequestLog
         var level = status >= StatusCodes.Status500InternalServerError ? LogLevel.Warning : LogLevel.Information;
         var durationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds;
         var ttftMs = _timeToFirstToken?.TotalMilliseconds;
+        // The name of the API key the request came with (never the secret); none on an open API.
+        var apiKey = context.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : null;
         if (_completion is null)
         {
-            LogRequest(logger, level, _operation, context.TraceIdentifier, Model, Stream, status, FinishReason, PromptTokens, CompletionTokens, ttftMs, durationMs, ErrorCode);
+            LogRequest(logger, level, _operation, context.TraceIdentifier, apiKey, Model, Stream, status, FinishReason, PromptTokens, CompletionTokens, ttftMs, durationMs, ErrorCode);
         }
         else
         {
-            LogRequestWithContent(logger, level, _operation, context.TraceIdentifier, Model, Stream, status, FinishReason, PromptTokens, CompletionTokens, ttftMs, durationMs, ErrorCode,
+            LogRequestWithContent(logger, level, _operation, context.TraceIdentifier, apiKey, Model, Stream, status, FinishReason, PromptTokens, CompletionTokens, ttftMs, durationMs, ErrorCode,
                 Prompt, _completion.ToString());
         }
     }
 
     [LoggerMessage(EventId = 1, EventName = "Request",
-        Message = "{Operation} {RequestId} model={Model} stream={Stream} status={Status} finish={FinishReason} prompt_tokens={PromptTokens} completion_tokens={CompletionTokens} ttft_ms={TimeToFirstTokenMs} duration_ms={DurationMs} error={ErrorCode}")]
-    private static partial void LogRequest(ILogger logger, LogLevel level, string operation, string requestId, string? model, bool stream, int status,
+        Message = "{Operation} {RequestId} key={ApiKey} model={Model} stream={Stream} status={Status} finish={FinishReason} prompt_tokens={PromptTokens} completion_tokens={CompletionTokens} ttft_ms={TimeToFirstTokenMs} duration_ms={DurationMs} error={ErrorCode}")]
+    private static partial void LogRequest(ILogger logger, LogLevel level, string operation, string requestId, string? apiKey, string? model, bool stream, int status,
         string? finishReason, long? promptTokens, long? completionTokens, double? timeToFirstTokenMs, double durationMs, string? errorCode);
 
     [LoggerMessage(EventId = 2, EventName = "RequestWithContent",
-        Message = "{Operation} {RequestId} model={Model} stream={Stream} status={Status} finish={FinishReason} prompt_tokens={PromptTokens} completion_tokens={CompletionTokens} ttft_ms={TimeToFirstTokenMs} duration_ms={DurationMs} error={ErrorCode} prompt={Prompt} completion={Completion}")]
-    private static partial void LogRequestWithContent(ILogger logger, LogLevel level, string operation, string requestId, string? model, bool stream, int status,
+        Message = "{Operation} {RequestId} key={ApiKey} model={Model} stream={Stream} status={Status} finish={FinishReason} prompt_tokens={PromptTokens} completion_tokens={CompletionTokens} ttft_ms={TimeToFirstTokenMs} duration_ms={DurationMs} error={ErrorCode} prompt={Prompt} completion={Completion}")]
+    private static partial void LogRequestWithContent(ILogger logger, LogLevel level, string operation, string requestId, string? apiKey, string? model, bool stream, int status,
         string? finishReason, long? promptTokens, long? completionTokens, double? timeToFirstTokenMs, double durationMs, string? errorCode, string? prompt, string completion);
 }
