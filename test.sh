@@ -2,8 +2,16 @@
 # Runs every LlmStack test, from app-model tests to the browser tests. Installs what the tests need and
 # the machine lacks (Debian's Chromium for Playwright: browser downloads are not possible offline).
 # Extra arguments go to `dotnet test` (e.g. --filter "FullyQualifiedName~Api").
+# --fast (first argument): everything but the end-to-end (AppHost), browser and container tests - a developer's loop.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+fast=""
+if [ "${1:-}" = "--fast" ]; then
+  shift
+  fast=1
+  set -- --filter "FullyQualifiedName!~LlmStack.Tests.EndToEnd&FullyQualifiedName!~LlmStack.Tests.Browser&FullyQualifiedName!~LlmStack.Tests.Containers" "$@"
+fi
 
 sudo_cmd=""
 [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
@@ -13,7 +21,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-if [ ! -x /usr/bin/chromium ]; then
+if [ -z "$fast" ] && [ ! -x /usr/bin/chromium ]; then
   echo "test.sh: installing Debian's chromium for the browser tests" >&2
   apt_install chromium
 fi
@@ -23,6 +31,7 @@ fi
 # Debian's engine is installed and started for the run, and stopped after it; otherwise those tests report
 # themselves skipped with the reason. Not done when a --filter leaves the container tests out.
 wants_containers() {
+  [ -z "$fast" ] || return 1
   local args="$*"
   [[ $args != *--filter* || $args == *Containers* ]]
 }

@@ -14,7 +14,8 @@ namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
 /// Cross-cutting wiring shared by every LlmStack service: OpenTelemetry (OTLP and Prometheus), health
-/// endpoints, service discovery and HTTP resilience tuned for LLM calls.
+/// endpoints, service discovery for every HTTP client, and an HTTP resilience pipeline tuned for LLM calls for the
+/// clients that opt in (<see cref="AddLlmResilienceHandler"/>).
 /// </summary>
 public static class Extensions
 {
@@ -38,11 +39,9 @@ public static class Extensions
         builder.AddDefaultHealthChecks();
         builder.Services.AddServiceDiscovery();
 
-        builder.Services.ConfigureHttpClientDefaults(http =>
-        {
-            http.AddLlmResilienceHandler();
-            http.AddServiceDiscovery();
-        });
+        // Resilience is not a default: what a retry or a timeout may do differs per client (a completion must never
+        // be sent twice; a health probe that retries hides an outage), so each client that wants it says so.
+        builder.Services.ConfigureHttpClientDefaults(http => http.AddServiceDiscovery());
 
         return builder;
     }

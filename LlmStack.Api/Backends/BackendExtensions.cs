@@ -11,7 +11,7 @@ public static class BackendExtensions
     /// <summary>Registers every backend a model can name in <c>LlmStack:Models:&lt;n&gt;:Backend</c>.</summary>
     public static IHostApplicationBuilder AddModelBackends(this IHostApplicationBuilder builder)
     {
-        UpstreamHttpClients.AddTo(builder.Services);
+        builder.AddUpstreamHttpClients(OllamaBackend.BackendName, OpenAIBackend.BackendName);
         builder.Services.AddSingleton<IModelBackend, OllamaBackend>();
         builder.Services.AddSingleton<IModelBackend, OpenAIBackend>();
         builder.Services.AddSingleton<EmbeddedBackend>();

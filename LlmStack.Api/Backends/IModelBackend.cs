@@ -19,8 +19,9 @@ public interface IModelBackend
     IEnumerable<string> Validate(ModelOptions options, string keyPrefix);
 
     /// <summary>
-    /// Builds the model's clients. Called once at start; may load weights. Throws
-    /// <see cref="ModelLoadException"/> with a message naming the file or key when it cannot.
+    /// Brings the model up: builds its clients, loads weights, learns what the backend tells about the model (its
+    /// context length). Called once, at start. Throws <see cref="ModelLoadException"/> with a message naming the
+    /// file or key when it cannot.
     /// </summary>
-    ServedModel Create(ModelOptions options);
+    Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken);
 }

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization.Metadata;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Limits;
-using LlmStack.Api.Telemetry;
+using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.AI;
 
@@ -28,12 +28,12 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
     private readonly long _created;
     private readonly string _model;
     private readonly bool _includeUsage;
-    private readonly RequestLog _log;
+    private readonly RequestOutcome _outcome;
     private bool _disposed;
 
-    internal ChatCompletionStream(IAsyncEnumerator<ChatResponseUpdate> updates, bool hasFirst, string id, long created, string model, bool includeUsage, RequestLog log)
+    internal ChatCompletionStream(IAsyncEnumerator<ChatResponseUpdate> updates, bool hasFirst, string id, long created, string model, bool includeUsage, RequestOutcome outcome)
     {
-        (_updates, _hasFirst, _id, _created, _model, _includeUsage, _log) = (updates, hasFirst, id, created, model, includeUsage, log);
+        (_updates, _hasFirst, _id, _created, _model, _includeUsage, _outcome) = (updates, hasFirst, id, created, model, includeUsage, outcome);
     }
 
     private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
@@ -56,19 +56,11 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
         using var json = new Utf8JsonWriter(response.BodyWriter, new JsonWriterOptions { SkipValidation = true });
         var first = true;
         var toolCallIndex = 0;
-        UsageDetails? usage = null;
-        ChatFinishReason? finishReason = null;
         try
         {
             for (var more = _hasFirst; more; more = await _updates.MoveNextAsync())
             {
                 var update = _updates.Current;
-                finishReason = update.FinishReason ?? finishReason;
-                foreach (var content in update.Contents.OfType<UsageContent>())
-                {
-                    (usage ??= new UsageDetails()).Add(content.Details);
-                }
-
                 var text = update.Text;
                 var reasoning = ChatResponseMapping.ReasoningOf(update.Contents);
                 var calls = update.Contents.OfType<FunctionCallContent>()
@@ -77,10 +69,6 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
                 if (!first && text.Length == 0 && reasoning.Length == 0 && calls.Count == 0)
                 {
                     continue;
-                }
-                if (text.Length > 0 || reasoning.Length > 0 || calls.Count > 0)
-                {
-                    _log.ContentArrived(text);
                 }
                 await WriteAsync(json, response, Chunk(new ChunkDelta
                 {
@@ -92,14 +80,11 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
                 first = false;
             }
 
-            // Some backends end a cancelled generation without throwing: that is no finished reply.
-            cancellationToken.ThrowIfCancellationRequested();
-
-            // The generation is over: release the backend (and let the pipeline record its metrics) before the
-            // last bytes go out, so that a client that has read [DONE] sees a server that has finished.
+            // The reply is over: release the backend (a slot, a connection) before the last bytes go out. Its finish
+            // reason and usage are the outcome's, the same the metrics and the log line record.
             await DisposeAsync();
-            var finish = ChatResponseMapping.ToWire(finishReason, toolCallIndex > 0);
-            _log.Finished(finish, usage);
+            var finish = _outcome.FinishReason ?? throw new InvalidOperationException("The reply ended without a finish reason in its outcome.");
+            var usage = _outcome.Usage;
             if (first)
             {
                 await WriteAsync(json, response, Chunk(new ChunkDelta { Role = "assistant", Content = "" }), ApiJsonContext.Default.ChatCompletionChunk, cancellationToken);
@@ -122,14 +107,13 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
         catch (Exception) when (cancellationToken.IsCancellationRequested && RequestCutoff.Of(context)?.Error is null)
         {
             // The client went away: the backend call is already cancelled and there is no one left to tell.
-            _log.ClientClosed();
         }
         catch (Exception ex)
         {
             // The server's own cutoff (drain at shutdown, total request time) ends the stream as a failure would.
             var cutoff = RequestCutoff.Of(context)?.Error;
             var error = cutoff ?? OpenAIErrors.ToApiError(ex);
-            _log.Failed(error);
+            _outcome.Failed(error);
             if (cutoff is null && error.StatusCode >= StatusCodes.Status500InternalServerError)
             {
                 context.RequestServices.GetRequiredService<ILogger<ChatCompletionStream>>()

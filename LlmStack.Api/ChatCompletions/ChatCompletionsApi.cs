@@ -33,28 +33,26 @@ public static class ChatCompletionsApi
     }
 
     public static async Task<Results<JsonHttpResult<ChatCompletion>, ChatCompletionStream>> CreateChatCompletion(
-        HttpContext context, ModelCatalog catalog, IOptions<LlmStackOptions> options)
+        HttpContext context, ModelCatalog catalog, RequestTelemetry telemetry, IOptions<LlmStackOptions> options)
     {
-        var log = RequestLog.Start(context, "chat");
+        var outcome = telemetry.Start(context, "chat");
         var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.ChatCompletionRequest);
-        var (model, client) = catalog.Find(body.Model);
-        log.Model = model.Id;
-        var request = body.ToChatRequest(model, options.Value.MaxOutputTokens);
-        log.Stream = request.Stream;
-        log.Received(request.Messages);
+        var pipeline = catalog.Find(body.Model);
+        var client = outcome.Track(pipeline);
+        var request = body.ToChatRequest(pipeline.Model, options.Value.MaxOutputTokens);
+        outcome.Stream = request.Stream;
+        outcome.Received(request.Messages);
 
-        var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
+        var id = ChatResponseMapping.NewCompletionId();
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var model = pipeline.Model.Id;
         // RequestAborted: a client that disconnects cancels the generation and frees the model's slot.
         var cancellationToken = context.RequestAborted;
 
         if (!request.Stream)
         {
             var response = await client.GetResponseAsync(request.Messages, request.Options, cancellationToken);
-            var completion = response.ToChatCompletion(id, created, model.Id);
-            log.Replied(response.Text);
-            log.Finished(completion.Choices[0].FinishReason, response.Usage);
-            return TypedResults.Json(completion, ApiJsonContext.Default.ChatCompletion);
+            return TypedResults.Json(response.ToChatCompletion(id, created, model), ApiJsonContext.Default.ChatCompletion);
         }
 
         var updates = client.GetStreamingResponseAsync(request.Messages, request.Options, cancellationToken).GetAsyncEnumerator(cancellationToken);
@@ -62,7 +60,7 @@ public static class ChatCompletionsApi
         {
             // Nothing is sent before the first update: until then a failure is still an ordinary error response.
             var hasFirst = await updates.MoveNextAsync();
-            return new ChatCompletionStream(updates, hasFirst, id, created, model.Id, request.IncludeUsage, log);
+            return new ChatCompletionStream(updates, hasFirst, id, created, model, request.IncludeUsage, outcome);
         }
         catch
         {

@@ -7,6 +7,9 @@ namespace LlmStack.Api.ChatCompletions;
 /// <summary>Microsoft.Extensions.AI's responses in OpenAI's wire shapes.</summary>
 internal static class ChatResponseMapping
 {
+    /// <summary>A new chat completion id (<c>chatcmpl-...</c>), shared by every chunk of a streamed reply.</summary>
+    public static string NewCompletionId() => "chatcmpl-" + Guid.NewGuid().ToString("N");
+
     public static ChatCompletion ToChatCompletion(this ChatResponse response, string id, long created, string model)
     {
         var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(ToToolCall).ToList();

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -27,13 +26,13 @@ public static class EmbeddingsApi
         return api;
     }
 
-    public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCatalog catalog, ModelAdmission admission)
+    public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCatalog catalog, RequestTelemetry telemetry)
     {
-        var log = RequestLog.Start(context, "embeddings");
+        var outcome = telemetry.Start(context, "embeddings");
         var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.EmbeddingRequest);
-        var (model, _) = catalog.Find(body.Model);
-        log.Model = model.Id;
-        var generator = model.EmbeddingGenerator ?? throw ApiErrorException.InvalidRequest(
+        var pipeline = catalog.Find(body.Model);
+        var model = pipeline.Model;
+        var generator = outcome.TrackEmbeddings(pipeline) ?? throw ApiErrorException.InvalidRequest(
             $"The model '{model.Id}' cannot create embeddings: its backend ({model.Backend}) has no embedding support.", "model", "unsupported_model");
         var asBase64 = body.EncodingFormat switch
         {
@@ -48,14 +47,8 @@ public static class EmbeddingsApi
         }
         var inputs = ToInputs(body.Input);
 
-        // Embeddings take the model's compute as chats do: the same admission bounds them.
-        GeneratedEmbeddings<Embedding<float>> embeddings;
-        using (await admission.For(model).EnterAsync(context.RequestAborted))
-        {
-            embeddings = await generator.GenerateAsync(inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions }, context.RequestAborted);
-        }
+        var embeddings = await generator.GenerateAsync(inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions }, context.RequestAborted);
         var promptTokens = (int)(embeddings.Usage?.InputTokenCount ?? 0);
-        log.Finished("stop", embeddings.Usage);
         return TypedResults.Json(new EmbeddingList
         {
             Data = [.. embeddings.Select((e, i) => new EmbeddingData { Index = i, Embedding = new EmbeddingVector(e.Vector, asBase64) })],

@@ -1,6 +1,6 @@
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Limits;
-using LlmStack.Api.Telemetry;
+using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -56,7 +56,7 @@ public static class OpenAIErrors
     public static Task WriteAsync(HttpResponse response, ApiErrorException error)
     {
         response.StatusCode = error.StatusCode;
-        response.HttpContext.Features.Get<RequestLog>()?.Failed(error);
+        response.HttpContext.Features.Get<RequestOutcome>()?.Failed(error);
         if (error.RetryAfter is { } retryAfter)
         {
             response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);

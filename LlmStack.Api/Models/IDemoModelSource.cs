@@ -3,5 +3,5 @@ namespace LlmStack.Api.Models;
 /// <summary>Supplies the built-in model served when no model is configured.</summary>
 public interface IDemoModelSource
 {
-    ServedModel CreateDemoModel();
+    Task<ServedModel> CreateDemoModelAsync(CancellationToken cancellationToken);
 }

@@ -27,8 +27,8 @@ public static class ModelsApi
         TypedResults.Json(new ModelList { Data = [.. catalog.Models.Select(ToModelObject)] }, ApiJsonContext.Default.ModelList);
 
     public static JsonHttpResult<ModelObject> GetModel(string id, ModelCatalog catalog) =>
-        catalog.TryGet(id, out var model, out _)
-            ? TypedResults.Json(ToModelObject(model), ApiJsonContext.Default.ModelObject)
+        catalog.TryGet(id, out var pipeline)
+            ? TypedResults.Json(ToModelObject(pipeline.Model), ApiJsonContext.Default.ModelObject)
             : throw ApiErrorException.ModelNotFound(id);
 
     private static ModelObject ToModelObject(ServedModel model) => new()

@@ -5,12 +5,10 @@ namespace LlmStack.Api.Models;
 
 /// <summary>
 /// A model the API serves: its identity, the backend's clients, and how to tell whether it is ready.
-/// Backends create it; <see cref="ModelCatalog"/> wraps <see cref="ChatClient"/> in the shared pipeline.
+/// Backends create it; <see cref="ModelCatalog"/> wraps its clients in the shared pipeline.
 /// </summary>
 public sealed class ServedModel : IAsyncDisposable
 {
-    private int _contextLength;
-
     /// <summary>The name clients send as <c>model</c>.</summary>
     public required string Id { get; init; }
 
@@ -36,14 +34,10 @@ public sealed class ServedModel : IAsyncDisposable
     public bool AcceptsImages { get; init; }
 
     /// <summary>
-    /// Maximum context length in tokens when known (reported by <c>/v1/models</c>). Settable because some
-    /// backends only learn it from their server after start (Ollama: <c>/api/show</c> at a readiness check).
+    /// Maximum context length in tokens when known (reported by <c>/v1/models</c>), learned when the model is
+    /// brought up; never changed by a readiness probe.
     /// </summary>
-    public int? ContextLength
-    {
-        get => Volatile.Read(ref _contextLength) is > 0 and var length ? length : null;
-        set => Volatile.Write(ref _contextLength, value ?? 0);
-    }
+    public int? ContextLength { get; init; }
 
     /// <summary>
     /// How many requests the backend serves at once when it has a fixed number (the embedded engine's slots); the

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Telemetry;
+using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.AI;
 
@@ -26,14 +26,14 @@ public sealed class ResponseEventStream : IResult, IAsyncDisposable
     private readonly bool _hasFirst;
     private readonly ResponseObject _template;
     private readonly Func<ResponseObject, CancellationToken, Task> _completed;
-    private readonly RequestLog _log;
+    private readonly RequestOutcome _outcome;
     private int _sequenceNumber;
     private bool _disposed;
 
     internal ResponseEventStream(
-        IAsyncEnumerator<ChatResponseUpdate> updates, bool hasFirst, ResponseObject template, Func<ResponseObject, CancellationToken, Task> completed, RequestLog log)
+        IAsyncEnumerator<ChatResponseUpdate> updates, bool hasFirst, ResponseObject template, Func<ResponseObject, CancellationToken, Task> completed, RequestOutcome outcome)
     {
-        (_updates, _hasFirst, _template, _completed, _log) = (updates, hasFirst, template, completed, log);
+        (_updates, _hasFirst, _template, _completed, _outcome) = (updates, hasFirst, template, completed, outcome);
     }
 
     public async Task ExecuteAsync(HttpContext context)
@@ -48,36 +48,27 @@ public sealed class ResponseEventStream : IResult, IAsyncDisposable
 
         var cancellationToken = context.RequestAborted;
         using var json = new Utf8JsonWriter(response.BodyWriter, new JsonWriterOptions { SkipValidation = true });
-        var output = new ResponseOutput();
+        var output = new ResponseOutput(_outcome);
         try
         {
             await WriteAsync(json, response, new ResponseStreamEvent { Type = "response.created", Response = _template }, cancellationToken);
             await WriteAsync(json, response, new ResponseStreamEvent { Type = "response.in_progress", Response = _template }, cancellationToken);
             for (var more = _hasFirst; more; more = await _updates.MoveNextAsync())
             {
-                var update = _updates.Current;
-                foreach (var content in update.Contents)
-                {
-                    if (content is TextContent { Text.Length: > 0 } or TextReasoningContent { Text.Length: > 0 } or FunctionCallContent)
-                    {
-                        _log.ContentArrived((content as TextContent)?.Text ?? "");
-                    }
-                }
-                foreach (var e in output.Add(update))
+                foreach (var e in output.Add(_updates.Current))
                 {
                     await WriteAsync(json, response, e, cancellationToken);
                 }
             }
 
-            // The generation is over: release the backend (and let the pipeline record its metrics) before the
-            // last events go out, so that a client that has read the final event sees a server that has finished.
+            // The generation is over: release the backend (a slot, a connection) before the last events go out. Its
+            // usage and finish reason are the outcome's, the same the metrics and the log line record.
             await DisposeAsync();
             foreach (var e in output.Complete())
             {
                 await WriteAsync(json, response, e, cancellationToken);
             }
             var final = output.ToResponse(_template);
-            _log.Finished(output.WireFinishReason, output.Usage);
             // Stored before the client hears of it: a GET right after the last event finds it.
             await _completed(final, cancellationToken);
             var type = final.Status == "incomplete" ? "response.incomplete" : "response.completed";
@@ -86,12 +77,11 @@ public sealed class ResponseEventStream : IResult, IAsyncDisposable
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
             // The client went away: the backend call is already cancelled and there is no one left to tell.
-            _log.ClientClosed();
         }
         catch (Exception ex)
         {
             var error = OpenAIErrors.ToApiError(ex);
-            _log.Failed(error);
+            _outcome.Failed(error);
             if (error.StatusCode >= StatusCodes.Status500InternalServerError)
             {
                 context.RequestServices.GetRequiredService<ILogger<ResponseEventStream>>()

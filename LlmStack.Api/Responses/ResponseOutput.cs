@@ -1,6 +1,7 @@
 using System.Text;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Responses;
@@ -11,28 +12,24 @@ namespace LlmStack.Api.Responses;
 /// text delta, item done, ...), so the streamed and the non-streamed response are built by the same code;
 /// the non-streamed one just drops the events.
 /// </summary>
-internal sealed class ResponseOutput
+/// <remarks>Usage and finish reason are the request's <see cref="RequestOutcome"/>: the same the metrics and the log record.</remarks>
+internal sealed class ResponseOutput(RequestOutcome outcome)
 {
     private static readonly List<System.Text.Json.JsonElement> NoLogprobs = [];
 
     private readonly List<ResponseItem> _items = [];
     private OpenItem? _open;
 
-    public UsageDetails? Usage { get; private set; }
-
-    public ChatFinishReason? FinishReason { get; private set; }
+    private string? FinishReason => outcome.FinishReason;
 
     public IReadOnlyList<ResponseItem> Items => _items;
 
     /// <summary>Whether any output was produced (a function call or non-empty text).</summary>
     public bool HasOutput => _items.Count > 0 || _open is not null;
 
-    public bool MadeFunctionCalls => _items.Any(i => i.Type == ResponseItem.FunctionCallType);
-
     /// <summary>Takes one update of the model; returns the events it makes.</summary>
     public List<ResponseStreamEvent> Add(ChatResponseUpdate update)
     {
-        FinishReason = update.FinishReason ?? FinishReason;
         var events = new List<ResponseStreamEvent>();
         foreach (var content in update.Contents)
         {
@@ -44,16 +41,11 @@ internal sealed class ResponseOutput
     /// <summary>Takes a whole reply (non-streamed).</summary>
     public void Add(ChatResponse response)
     {
-        FinishReason = response.FinishReason;
         var events = new List<ResponseStreamEvent>();
         // A message's reasoning came before its reply, wherever a backend put it in the list.
         foreach (var content in response.Messages.SelectMany(m => m.Contents.OrderBy(c => c is TextReasoningContent ? 0 : 1)))
         {
             Add(content, events);
-        }
-        if (response.Usage is { } usage && Usage is null)
-        {
-            Usage = usage;
         }
     }
 
@@ -61,35 +53,29 @@ internal sealed class ResponseOutput
     public List<ResponseStreamEvent> Complete()
     {
         var events = new List<ResponseStreamEvent>();
-        Close(events, FinishReason == ChatFinishReason.Length ? "incomplete" : "completed");
+        Close(events, FinishReason == ChatFinishReason.Length.Value ? "incomplete" : "completed");
         return events;
     }
 
     /// <summary><paramref name="template"/> with this output, its usage and its final status.</summary>
     public ResponseObject ToResponse(ResponseObject template)
     {
-        var incomplete = FinishReason == ChatFinishReason.Length ? new IncompleteDetails("max_output_tokens")
-            : FinishReason == ChatFinishReason.ContentFilter ? new IncompleteDetails("content_filter")
+        var incomplete = FinishReason == ChatFinishReason.Length.Value ? new IncompleteDetails("max_output_tokens")
+            : FinishReason == ChatFinishReason.ContentFilter.Value ? new IncompleteDetails("content_filter")
             : null;
         return template with
         {
             Status = incomplete is null ? "completed" : "incomplete",
             IncompleteDetails = incomplete,
             Output = [.. _items],
-            Usage = ToUsage(Usage),
+            Usage = ToUsage(outcome.Usage),
         };
     }
-
-    /// <summary>The wire finish reason, for the request log (as chat completions would say it).</summary>
-    public string WireFinishReason => ChatResponseMapping.ToWire(FinishReason, MadeFunctionCalls);
 
     private void Add(AIContent content, List<ResponseStreamEvent> events)
     {
         switch (content)
         {
-            case UsageContent usage:
-                (Usage ??= new UsageDetails()).Add(usage.Details);
-                break;
             case TextReasoningContent { Text.Length: > 0 } reasoning:
                 Append(OpenKind.Reasoning, reasoning.Text, events);
                 break;

@@ -48,20 +48,21 @@ public static class ResponsesApi
     }
 
     public static async Task<Results<JsonHttpResult<ResponseObject>, ResponseEventStream>> CreateResponse(
-        HttpContext context, ModelCatalog catalog, ResponseStore store, IOptions<LlmStackOptions> options)
+        HttpContext context, ModelCatalog catalog, ResponseStore store, RequestTelemetry telemetry, IOptions<LlmStackOptions> options)
     {
-        var log = RequestLog.Start(context, "responses");
+        var outcome = telemetry.Start(context, "responses");
         var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateResponseRequest);
         ResponseRequestMapping.Validate(body);
-        var (model, client) = catalog.Find(body.Model);
-        log.Model = model.Id;
+        var pipeline = catalog.Find(body.Model);
+        var model = pipeline.Model;
+        var client = outcome.Track(pipeline);
         var cancellationToken = context.RequestAborted;
         var history = body.PreviousResponseId is { } previousId
             ? (await store.GetAsync(previousId, cancellationToken) ?? throw PreviousNotFound(previousId)).Conversation
             : [];
         var request = body.ToResponseRequest(model, history, options.Value.MaxOutputTokens);
-        log.Stream = request.Stream;
-        log.Received(request.Messages);
+        outcome.Stream = request.Stream;
+        outcome.Received(request.Messages);
 
         var template = new ResponseObject
         {
@@ -92,12 +93,10 @@ public static class ResponsesApi
         if (!request.Stream)
         {
             var reply = await client.GetResponseAsync(request.Messages, request.Options, cancellationToken);
-            var output = new ResponseOutput();
+            var output = new ResponseOutput(outcome);
             output.Add(reply);
             output.Complete();
             var final = output.ToResponse(template);
-            log.Replied(reply.Text);
-            log.Finished(output.WireFinishReason, output.Usage);
             await Completed(final, cancellationToken);
             return TypedResults.Json(final, ApiJsonContext.Default.ResponseObject);
         }
@@ -107,7 +106,7 @@ public static class ResponsesApi
         {
             // Nothing is sent before the first update: until then a failure is still an ordinary error response.
             var hasFirst = await updates.MoveNextAsync();
-            return new ResponseEventStream(updates, hasFirst, template, Completed, log);
+            return new ResponseEventStream(updates, hasFirst, template, Completed, outcome);
         }
         catch
         {

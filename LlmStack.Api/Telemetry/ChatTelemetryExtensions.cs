@@ -1,25 +1,24 @@
-using OpenTelemetry.Metrics;
+using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Api.Telemetry;
 
 public static class ChatTelemetryExtensions
 {
     /// <summary>
-    /// Fits Microsoft.Extensions.AI's telemetry beside LlmStack's own. Both libraries name their
-    /// token histogram <c>gen_ai.client.token.usage</c>; exported side by side they would be one Prometheus
-    /// family declared twice, which scrapers reject. LlmStack's (with the request model and error type) is kept.
+    /// LlmStack's server metrics and request log (<see cref="RequestTelemetry"/>), beside Microsoft.Extensions.AI's
+    /// client telemetry of the pipeline below them (<c>gen_ai.client.*</c>: different names, nothing to drop).
     /// </summary>
     public static IHostApplicationBuilder AddChatTelemetry(this IHostApplicationBuilder builder)
     {
-        builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddView(instrument =>
-            instrument.Name == "gen_ai.client.token.usage" && instrument.Meter.Name != LlmStackMetrics.MeterName
-                ? MetricStreamConfiguration.Drop
-                : null));
+        builder.Services.AddSingleton<LlmStackMetrics>();
+        builder.Services.AddSingleton<RequestTelemetry>();
+        builder.Services.AddSingleton<ModelPipelineBuilder>();
 
         // Its client logs every failed call as a warning with a stack trace - a client hanging up included.
         // Each request already gets one structured event from RequestLog (status 499 for a hang-up, the error
         // code otherwise), so only its errors are kept.
         builder.Logging.AddFilter("Microsoft.Extensions.AI.OpenTelemetryChatClient", LogLevel.Error);
+        builder.Logging.AddFilter("Microsoft.Extensions.AI.OpenTelemetryEmbeddingGenerator", LogLevel.Error);
         return builder;
     }
 }

@@ -1,13 +1,18 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Api.Telemetry;
 
 /// <summary>
-/// LlmStack's own instruments, named after the OpenTelemetry GenAI semantic conventions so that dashboards
-/// built for them work unchanged. Exported over OTLP and on <c>/metrics</c> (e.g.
-/// <c>gen_ai_server_time_to_first_token_seconds_bucket</c>, <c>llmstack_requests_active</c>).
+/// LlmStack's own server instruments, named after the OpenTelemetry GenAI semantic conventions' server metrics
+/// (<c>gen_ai.server.*</c>) so that dashboards built for them work unchanged, and apart from
+/// Microsoft.Extensions.AI's client instruments (<c>gen_ai.client.*</c>, which measure the pipeline below).
+/// Exported over OTLP and on <c>/metrics</c> (e.g. <c>gen_ai_server_time_to_first_token_seconds_bucket</c>).
+/// Each request's figures come from its <see cref="RequestOutcome"/>; times are measured from the moment
+/// the endpoint takes the request (after routing and authentication, before the body is read).
 /// </summary>
 public sealed class LlmStackMetrics : IDisposable
 {
@@ -19,6 +24,7 @@ public sealed class LlmStackMetrics : IDisposable
     public const string ProviderName = "gen_ai.provider.name";
     public const string TokenType = "gen_ai.token.type";
     public const string ErrorType = "error.type";
+    public const string FinishReason = "llmstack.response.finish_reason";
     public const string RejectionReasonTag = "llmstack.rejection.reason";
     public const string ApiKeyTag = "llmstack.api_key";
 
@@ -42,19 +48,19 @@ public sealed class LlmStackMetrics : IDisposable
     {
         _meter = meterFactory.Create(MeterName);
         TimeToFirstToken = _meter.CreateHistogram("gen_ai.server.time_to_first_token", "s",
-            "Time from the request's arrival to its first non-empty content delta.",
+            "Streamed requests: from the endpoint taking the request (before its body is read) to the first non-empty content (text, reasoning or tool call) leaving the model's pipeline.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimeToFirstTokenBuckets });
         TimePerOutputToken = _meter.CreateHistogram("gen_ai.server.time_per_output_token", "s",
-            "Time per output token after the first (decode speed).",
+            "Streamed requests: from the first token to the end of the model's reply, divided by the output tokens after the first (decode speed).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimePerOutputTokenBuckets });
         RequestDuration = _meter.CreateHistogram("gen_ai.server.request.duration", "s",
-            "Time from the request's arrival to its last byte.",
+            "From the endpoint taking the request (before its body is read) to its response completely sent ([DONE] included) or abandoned by the client; by error.type and llmstack.response.finish_reason.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        TokenUsage = _meter.CreateHistogram("gen_ai.client.token.usage", "{token}",
-            "Tokens per request, by gen_ai.token.type (input, output).",
+        TokenUsage = _meter.CreateHistogram("gen_ai.server.token.usage", "{token}",
+            "Tokens per request as the backend reported them, by gen_ai.token.type (input, output).",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = TokenBuckets });
         RequestsActive = _meter.CreateUpDownCounter<int>("llmstack.requests.active", "{request}",
-            "Requests in flight now (queued or generating).");
+            "Calls to a model in progress now (queued or generating), from the call's start to the end of the model's reply.");
         RequestsQueued = _meter.CreateUpDownCounter<int>("llmstack.requests.queued", "{request}",
             "Requests waiting for a generation slot.");
         QueueTime = _meter.CreateHistogram("llmstack.request.queue_time", "s",
@@ -105,7 +111,77 @@ public sealed class LlmStackMetrics : IDisposable
         }
     }
 
+    /// <summary>
+    /// A model is served: its in-flight gauges are present at 0 from the start, so a dashboard or an alert does not
+    /// see "no data" before the first request.
+    /// </summary>
+    internal void Served(ServedModel model, bool embeds)
+    {
+        RequestsActive.Add(0, Tags(model, "chat"));
+        if (embeds)
+        {
+            RequestsActive.Add(0, Tags(model, "embeddings"));
+        }
+    }
+
+    /// <summary>Counts a call to the request's model in flight until the returned scope is disposed.</summary>
+    internal InFlightScope InFlight(RequestOutcome outcome)
+    {
+        var tags = Tags(outcome.Model, outcome.Operation);
+        RequestsActive.Add(1, tags);
+        return new InFlightScope(RequestsActive, tags);
+    }
+
+    /// <summary>Records a finished request from its outcome: duration, time to first token, time per output token, usage.</summary>
+    internal void Record(RequestOutcome outcome, TimeSpan duration, string? errorType)
+    {
+        var tags = Tags(outcome.Model, outcome.Operation);
+        if (errorType is not null)
+        {
+            tags.Add(ErrorType, errorType);
+        }
+        var durationTags = tags;
+        if (outcome.FinishReason is { } finishReason)
+        {
+            durationTags.Add(FinishReason, finishReason);
+        }
+        RequestDuration.Record(duration.TotalSeconds, durationTags);
+        if (outcome.TimeToFirstToken is { } timeToFirstToken)
+        {
+            TimeToFirstToken.Record(timeToFirstToken.TotalSeconds, tags);
+        }
+        if (outcome.TimePerOutputToken is { } timePerOutputToken)
+        {
+            TimePerOutputToken.Record(timePerOutputToken.TotalSeconds, tags);
+        }
+        if (outcome.Usage?.InputTokenCount is { } input)
+        {
+            var inputTags = tags;
+            inputTags.Add(TokenType, "input");
+            TokenUsage.Record((int)input, inputTags);
+        }
+        if (outcome.Usage?.OutputTokenCount is { } output)
+        {
+            var outputTags = tags;
+            outputTags.Add(TokenType, "output");
+            TokenUsage.Record((int)output, outputTags);
+        }
+    }
+
+    private static TagList Tags(ServedModel? model, string operation) => new()
+    {
+        { RequestModel, model?.Id },
+        { OperationName, operation },
+        { ProviderName, model?.Backend },
+    };
+
     public void Dispose() => _meter.Dispose();
+
+    /// <summary>A call in flight; disposing it ends it.</summary>
+    internal readonly struct InFlightScope(UpDownCounter<int> counter, TagList tags) : IDisposable
+    {
+        public void Dispose() => counter.Add(-1, tags);
+    }
 }
 
 /// <summary>Why a request was refused before it reached a model (<c>llmstack.rejection.reason</c>).</summary>

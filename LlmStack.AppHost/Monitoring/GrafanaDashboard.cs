@@ -55,7 +55,7 @@ internal static class GrafanaDashboard
         ], Threshold: TimeToFirstTokenTargetSeconds),
         new("Output tokens per second", "none",
         [
-            new($$"""sum by (gen_ai_request_model) (rate(gen_ai_client_token_usage_sum{gen_ai_token_type="output", {{ModelFilter}}}[$__rate_interval]))""", "{{gen_ai_request_model}}"),
+            new($$"""sum by (gen_ai_request_model) (rate(gen_ai_server_token_usage_sum{gen_ai_token_type="output", {{ModelFilter}}}[$__rate_interval]))""", "{{gen_ai_request_model}}"),
         ]),
         new("Time per output token (p50, p95)", "s",
         [

@@ -11,5 +11,5 @@ public static class InProcessModel
     private static readonly EmbeddedBackend Backend = new(NullLoggerFactory.Instance);
 
     /// <summary>Loads the model exactly as the API's embedded backend does; dispose it to unload it.</summary>
-    public static ServedModel Serve(ModelOptions options) => Backend.Create(options);
+    public static Task<ServedModel> ServeAsync(ModelOptions options) => Backend.CreateAsync(options, CancellationToken.None);
 }

@@ -19,7 +19,7 @@ public static class GatewayOverhead
         EmbeddedTuning tuning, CancellationToken cancellationToken)
     {
         await using var api = await ApiProcess.StartAsync(workload.Model, modelPath, tuning, cancellationToken);
-        await using var served = InProcessModel.Serve(tuning.ModelOptions(workload.Model, modelPath));
+        await using var served = await InProcessModel.ServeAsync(tuning.ModelOptions(workload.Model, modelPath));
         var direct = served.ChatClient;
         using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
         var overHttp = new ChatStreamClient(http);

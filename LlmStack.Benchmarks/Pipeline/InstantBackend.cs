@@ -18,13 +18,13 @@ internal sealed class InstantBackend : IModelBackend
 
     public IEnumerable<string> Validate(ModelOptions options, string keyPrefix) => [];
 
-    public ServedModel Create(ModelOptions options) => new()
+    public Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken) => Task.FromResult(new ServedModel
     {
         Id = options.Id,
         Backend = Name,
         ChatClient = new InstantChatClient(),
         CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy()),
-    };
+    });
 
     private sealed class InstantChatClient : IChatClient
     {

@@ -73,7 +73,7 @@ internal static class TuneCommand
 
     private static async Task<TuningResult> MeasureAsync(string path, Workload workload, EmbeddedTuning tuning, int concurrency, int requests, CancellationToken cancellationToken)
     {
-        await using var served = InProcessModel.Serve(tuning.ModelOptions(workload.Model, path));
+        await using var served = await InProcessModel.ServeAsync(tuning.ModelOptions(workload.Model, path));
         var client = served.ChatClient;
         var warmup = await InProcessChat.SendAsync(client, workload with { PromptWords = 8, MaxTokens = 4 }, 0, cancellationToken);
         if (!warmup.Succeeded)

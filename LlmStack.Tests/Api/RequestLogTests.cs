@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Models;
@@ -97,31 +96,5 @@ public sealed class RequestLogTests
                 services.AddSingleton<IModelBackend>(backend);
                 services.AddSingleton<ILoggerProvider>(logs);
             });
-    }
-
-    private sealed record Entry(string Category, string Message, IReadOnlyDictionary<string, object?> State);
-
-    private sealed class CapturedLogs : ILoggerProvider
-    {
-        public ConcurrentQueue<Entry> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Entries);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(string category, ConcurrentQueue<Entry> entries) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                var values = state as IEnumerable<KeyValuePair<string, object?>> ?? [];
-                entries.Enqueue(new Entry(category, formatter(state, exception) + exception, values.ToDictionary(kv => kv.Key, kv => kv.Value)));
-            }
-        }
     }
 }

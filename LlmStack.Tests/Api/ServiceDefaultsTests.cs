@@ -7,15 +7,17 @@ using Microsoft.Extensions.Options;
 namespace LlmStack.Tests.Api;
 
 /// <summary>
-/// The HTTP defaults every LlmStack service gets (the Web's calls to the API go through them): timeouts sized for
-/// a local model, and a completion never sent twice.
+/// The LLM resilience pipeline a client opts into (the Web's chat client does): timeouts sized for a local model,
+/// and a completion never sent twice. Clients that do not opt in get none.
 /// </summary>
 public sealed class ServiceDefaultsTests
 {
     private const string ClientName = "llm";
 
-    // ConfigureHttpClientDefaults has no client name, so its standard pipeline's options are named "" + "-standard".
-    private const string DefaultsPipelineOptions = "-standard";
+    // The standard pipeline's options are named after the client: "<name>-standard".
+    private const string DefaultsPipelineOptions = ClientName + "-standard";
+
+    private const string PlainClientName = "plain";
 
     [Fact]
     public void Timeouts_are_sized_for_llm_calls()
@@ -58,11 +60,26 @@ public sealed class ServiceDefaultsTests
         Assert.True(handler.Requests > 1, $"{handler.Requests} request(s)");
     }
 
+    [Fact]
+    public async Task A_client_that_does_not_opt_in_is_not_retried()
+    {
+        var handler = new CountingHandler(HttpStatusCode.ServiceUnavailable);
+        using var host = BuildHost(handler);
+        using var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient(PlainClientName);
+
+        using var response = await client.GetAsync("http://api/v1/models", TestContext.Current.CancellationToken)
+            .WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(1, handler.Requests);
+    }
+
     private static IHost BuildHost(CountingHandler handler)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.AddServiceDefaults();
-        builder.Services.AddHttpClient(ClientName).ConfigurePrimaryHttpMessageHandler(() => handler);
+        builder.Services.AddHttpClient(ClientName).ConfigurePrimaryHttpMessageHandler(() => handler).AddLlmResilienceHandler();
+        builder.Services.AddHttpClient(PlainClientName).ConfigurePrimaryHttpMessageHandler(() => handler);
         // Only the back-off changes, so that the GET's retries take milliseconds instead of ~14 s.
         builder.Services.PostConfigure<HttpStandardResilienceOptions>(DefaultsPipelineOptions, o => o.Retry.Delay = TimeSpan.Zero);
         return builder.Build();

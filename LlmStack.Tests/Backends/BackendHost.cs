@@ -26,8 +26,8 @@ public sealed class BackendHost(params ModelOptions[] models) : ApiApplication(m
 
     /// <summary>The model's client as the endpoints get it: the backend wrapped in the shared pipeline.</summary>
     public IChatClient ChatClient(string id) =>
-        Services.GetRequiredService<ModelCatalog>().TryGet(id, out _, out var client)
-            ? client
+        Services.GetRequiredService<ModelCatalog>().TryGet(id, out var pipeline)
+            ? pipeline.ChatClient
             : throw new ArgumentException($"No model '{id}' in this host.", nameof(id));
 
     public ServedModel Model(string id) => Services.GetRequiredService<ModelCatalog>().Models.Single(m => m.Id == id);

@@ -15,11 +15,11 @@ internal sealed class NotReadyBackend : IModelBackend
 
     public IEnumerable<string> Validate(ModelOptions options, string keyPrefix) => [];
 
-    public ServedModel Create(ModelOptions options) => new()
+    public Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken) => Task.FromResult(new ServedModel
     {
         Id = options.Id,
         Backend = Name,
         ChatClient = InMemoryChatClient.Replying(["Ready now."]),
         CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Unhealthy(Reason)),
-    };
+    });
 }

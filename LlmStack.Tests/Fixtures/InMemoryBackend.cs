@@ -22,7 +22,7 @@ public sealed class InMemoryBackend(IReadOnlyDictionary<string, InMemoryChatClie
     public IEnumerable<string> Validate(ModelOptions options, string keyPrefix) =>
         clients.ContainsKey(options.Id) ? [] : [$"{keyPrefix}:Id '{options.Id}' has no in-memory client."];
 
-    public ServedModel Create(ModelOptions options) => new()
+    public Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken) => Task.FromResult(new ServedModel
     {
         Id = options.Id,
         Backend = Name,
@@ -30,7 +30,7 @@ public sealed class InMemoryBackend(IReadOnlyDictionary<string, InMemoryChatClie
         EmbeddingGenerator = clients[options.Id].Embeddings,
         AcceptsImages = clients[options.Id].AcceptsImages,
         CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy()),
-    };
+    });
 
     /// <summary>An API serving each client under its id.</summary>
     public static ApiApplication Serve(params (string Id, InMemoryChatClient Client)[] models) =>

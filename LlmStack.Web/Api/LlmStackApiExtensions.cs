@@ -33,7 +33,8 @@ public static class LlmStackApiExtensions
         builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<LlmStackApiEndpoint>>().Value);
         builder.Services.Configure<ModelDownloadOptions>(builder.Configuration.GetSection(ModelDownloadOptions.SectionName));
 
-        var probes = builder.Services.AddHttpClient<LlmStackApiClient>((services, http) =>
+        // No resilience handler: a probe that retries for half a minute would hide an API that is down; the next poll is the retry.
+        builder.Services.AddHttpClient<LlmStackApiClient>((services, http) =>
         {
             http.BaseAddress = LlmStackApiEndpoint.ServiceAddress;
             http.Timeout = ProbeTimeout;
@@ -42,13 +43,10 @@ public static class LlmStackApiExtensions
                 http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
             }
         });
-        // A probe that retries for half a minute would hide an API that is down; the next poll is the retry.
-#pragma warning disable EXTEXP0001 // Experimental, but the only way to opt one client out of the service defaults.
-        probes.RemoveAllResilienceHandlers();
-#pragma warning restore EXTEXP0001
 
-        // The service defaults give this client LLM-sized timeouts (minutes) and never retry a POST.
-        builder.Services.AddHttpClient(ChatHttpClientName, http => http.BaseAddress = LlmStackApiEndpoint.ServiceAddress);
+        // LLM-sized timeouts (minutes), and a POST is never retried.
+        builder.Services.AddHttpClient(ChatHttpClientName, http => http.BaseAddress = LlmStackApiEndpoint.ServiceAddress)
+            .AddLlmResilienceHandler();
 
         builder.Services.AddChatClient(CreateOpenAIChatClient)
             .UseOpenTelemetry();

@@ -22,7 +22,7 @@ public sealed class DemoModel(EmbeddedBackend backend, ILogger<DemoModel> logger
         "3. **Point `LlmStack:Models` at a GGUF file**: `LlmStack:Models:0:Backend=embedded`, " +
         "`LlmStack:Models:0:Path=/models/qwen2.5-7b-instruct-q4_k_m.gguf`, `LlmStack:Models:0:Id=qwen2.5:7b`.";
 
-    public ServedModel CreateDemoModel()
+    public Task<ServedModel> CreateDemoModelAsync(CancellationToken cancellationToken)
     {
         var directory = Path.Combine(Path.GetTempPath(), "llmstack");
         var path = Path.Combine(directory, $"{Id}-{Environment.ProcessId}.gguf");
@@ -31,6 +31,6 @@ public sealed class DemoModel(EmbeddedBackend backend, ILogger<DemoModel> logger
         var served = backend.Serve(new ModelOptions { Id = Id, Backend = EmbeddedBackend.BackendName, Path = path }, isDemo: true);
         // The weights are in memory now; the file is not needed any more.
         File.Delete(path);
-        return served;
+        return Task.FromResult(served);
     }
 }

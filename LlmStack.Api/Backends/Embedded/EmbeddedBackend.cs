@@ -79,7 +79,8 @@ public sealed class EmbeddedBackend : IModelBackend
         }
     }
 
-    public ServedModel Create(ModelOptions options) => Serve(options, isDemo: false);
+    public Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken) =>
+        Task.FromResult(Serve(options, isDemo: false));
 
     internal ServedModel Serve(ModelOptions options, bool isDemo)
     {

@@ -38,14 +38,10 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var maxOutputTokens = options?.MaxOutputTokens;
-        if (maxOutputTokens is <= 0)
-        {
-            throw ApiErrorException.InvalidRequest("max_tokens must be at least 1.", "max_tokens");
-        }
+        // Requests are validated above the backends (ChatRequestMapping): max_tokens is at least 1 and a required
+        // tool is among the tools.
         cancellationToken.ThrowIfCancellationRequested();
         var generation = Submit(messages, options, out var prompt, cancellationToken);
-        var responseId = $"chatcmpl-{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow;
         var tools = options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode ? new ToolCallParser() : null;
         var think = _thinksInBlocks ? new ThinkBlockParser(startsInside: ThinkBlockParser.OpenedBy(prompt)) : null;
@@ -119,8 +115,6 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
         ChatResponseUpdate Stamp(ChatResponseUpdate update)
         {
-            update.ResponseId = responseId;
-            update.MessageId = responseId;
             update.ModelId = host.Id;
             update.CreatedAt = created;
             return update;
@@ -169,10 +163,6 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         var tools = options?.Tools?.OfType<AIFunctionDeclaration>().ToList() ?? [];
         if (options?.ToolMode is RequiredChatToolMode required && tools.Count > 0)
         {
-            if (required.RequiredFunctionName is { } name && !tools.Any(t => t.Name == name))
-            {
-                throw ApiErrorException.InvalidRequest($"tool_choice names the function '{name}', which is not among the tools.", "tool_choice");
-            }
             return SchemaGrammar.ToolCall(required.RequiredFunctionName is { } only ? tools.Where(t => t.Name == only) : tools);
         }
         return options?.ResponseFormat switch

@@ -14,12 +14,11 @@ namespace LlmStack.Api.Backends.Ollama;
 /// travel with every request (Ollama has no per-model server setting for them); the model is ready once the
 /// server answers and has it pulled.
 /// </summary>
-internal sealed partial class OllamaBackend(UpstreamHttpClients httpClients) : IModelBackend
+internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILogger<OllamaBackend> logger) : IModelBackend
 {
-    // A probe that waits longer than this only tells the prober what a timeout would: the server is stuck.
-    private static readonly TimeSpan ReadinessProbeTimeout = TimeSpan.FromSeconds(10);
+    public const string BackendName = "ollama";
 
-    public string Name => "ollama";
+    public string Name => BackendName;
 
     public IEnumerable<string> Validate(ModelOptions options, string keyPrefix)
     {
@@ -38,9 +37,9 @@ internal sealed partial class OllamaBackend(UpstreamHttpClients httpClients) : I
         }
     }
 
-    public ServedModel Create(ModelOptions options)
+    public async Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken)
     {
-        var http = httpClients.CreateClient(options);
+        var http = httpClients.CreateClient(UpstreamHttpClients.NameOf(options));
         http.BaseAddress = UpstreamModelValidation.BaseAddress(options);
         var ollama = new OllamaServerClient(http, options.BackendModelName);
 
@@ -51,23 +50,22 @@ internal sealed partial class OllamaBackend(UpstreamHttpClients httpClients) : I
             .ConfigureOptions(chatOptions => ApplyModelOptions(chatOptions, options))
             .Build();
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(ollama)
-            .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id, options.FirstTokenTimeout, MissingModel.Loading))
+            .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id, MissingModel.Loading))
             .ConfigureOptions(embeddingOptions => embeddingOptions.ModelId = options.BackendModelName)
             .Build();
 
-        ServedModel? served = null;
-        served = new ServedModel
+        return new ServedModel
         {
             Id = options.Id,
             Backend = Name,
             ChatClient = chat,
             EmbeddingGenerator = embeddings,
             OwnedBy = "ollama",
-            ContextLength = options.NumCtx,
+            ContextLength = options.NumCtx ?? await LearnContextLengthAsync(ollama, options, cancellationToken),
             FirstTokenTimeout = options.FirstTokenTimeout,
-            CheckReadyAsync = cancellationToken => CheckReadyAsync(ollama, options, served!, cancellationToken),
+            CheckReadyAsync = probeCancellation => UpstreamReadiness.ProbeAsync(
+                $"Ollama at {options.Endpoint}", probe => CheckPulledAsync(ollama, options, probe), probeCancellation),
         };
-        return served;
     }
 
     private static void ApplyModelOptions(ChatOptions chatOptions, ModelOptions options)
@@ -99,32 +97,39 @@ internal sealed partial class OllamaBackend(UpstreamHttpClients httpClients) : I
         return GoDuration().IsMatch(trimmed) ? trimmed : null;
     }
 
-    private async Task<HealthCheckResult> CheckReadyAsync(
-        OllamaServerClient ollama, ModelOptions options, ServedModel served, CancellationToken cancellationToken)
+    private static async Task<HealthCheckResult> CheckPulledAsync(OllamaServerClient ollama, ModelOptions options, CancellationToken cancellationToken)
     {
         var name = options.BackendModelName;
-        using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        probe.CancelAfter(ReadinessProbeTimeout);
         try
         {
-            var shown = await ollama.ShowModelAsync(new ShowModelRequest { Model = name }, probe.Token);
-            served.ContextLength = options.NumCtx ?? NumCtxOf(shown.Parameters);
+            await ollama.ShowModelAsync(new ShowModelRequest { Model = name }, cancellationToken);
             return HealthCheckResult.Healthy($"model {name} is pulled at {options.Endpoint}");
         }
         catch (UpstreamHttpException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
         {
             return HealthCheckResult.Unhealthy($"model {name} is not pulled yet at {options.Endpoint} (ollama pull {name})");
         }
-        catch (UpstreamHttpException ex)
+    }
+
+    /// <summary>
+    /// The context length Ollama gives the model when no <c>NumCtx</c> is configured: the Modelfile's num_ctx, asked
+    /// once when the model is brought up. Unknown (null, and said in the log) when Ollama cannot tell then.
+    /// </summary>
+    private async Task<int?> LearnContextLengthAsync(OllamaServerClient ollama, ModelOptions options, CancellationToken cancellationToken)
+    {
+        var name = options.BackendModelName;
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(UpstreamReadiness.ProbeTimeout);
+        try
         {
-            return HealthCheckResult.Unhealthy($"Ollama at {options.Endpoint} answered {ex.Message}", ex);
+            var shown = await ollama.ShowModelAsync(new ShowModelRequest { Model = name }, bounded.Token);
+            return NumCtxOf(shown.Parameters);
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is UpstreamHttpException or HttpRequestException or OperationCanceledException)
         {
-            var reason = probe.IsCancellationRequested ? $"no answer within {ReadinessProbeTimeout.TotalSeconds:0} s"
-                : ex.InnerException is TimeoutException connectTimeout ? connectTimeout.Message
-                : ex.Message;
-            return HealthCheckResult.Unhealthy($"Ollama at {options.Endpoint} is unreachable: {reason}", ex);
+            logger.LogInformation("Model {Model}: Ollama at {Endpoint} could not tell its context length at start ({Reason}); /v1/models reports none until the API restarts.",
+                options.Id, options.Endpoint, ex.Message);
+            return null;
         }
     }
 

@@ -16,21 +16,21 @@ namespace LlmStack.Api.Backends.OpenAI;
 /// the server's base URL including its <c>/v1</c>. Ready once <c>GET {endpoint}/models</c> answers and,
 /// when the server lists its models, lists this one.
 /// </summary>
-internal sealed class OpenAIBackend(UpstreamHttpClients httpClients) : IModelBackend
+internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBackend
 {
-    private static readonly TimeSpan ReadinessProbeTimeout = TimeSpan.FromSeconds(10);
+    public const string BackendName = "openai";
 
     // vLLM and llama-server accept any key unless started with one; the SDK insists on having one to send.
     private const string NoApiKey = "no-key";
 
-    public string Name => "openai";
+    public string Name => BackendName;
 
     public IEnumerable<string> Validate(ModelOptions options, string keyPrefix) =>
         UpstreamModelValidation.Validate(options, keyPrefix, "http://localhost:8000/v1");
 
-    public ServedModel Create(ModelOptions options)
+    public Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken)
     {
-        var http = httpClients.CreateClient(options);
+        var http = httpClients.CreateClient(UpstreamHttpClients.NameOf(options));
         var client = new OpenAIClient(
             new ApiKeyCredential(string.IsNullOrWhiteSpace(options.ApiKey) ? NoApiKey : options.ApiKey),
             new OpenAIClientOptions
@@ -55,11 +55,11 @@ internal sealed class OpenAIBackend(UpstreamHttpClients httpClients) : IModelBac
             .Build();
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(
                 client.GetEmbeddingClient(options.BackendModelName).AsIEmbeddingGenerator())
-            .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id, options.FirstTokenTimeout))
+            .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id))
             .ConfigureOptions(embeddingOptions => embeddingOptions.ModelId = options.BackendModelName)
             .Build();
 
-        return new ServedModel
+        return Task.FromResult(new ServedModel
         {
             Id = options.Id,
             Backend = Name,
@@ -67,33 +67,19 @@ internal sealed class OpenAIBackend(UpstreamHttpClients httpClients) : IModelBac
             EmbeddingGenerator = embeddings,
             OwnedBy = new Uri(options.Endpoint!).Host,
             FirstTokenTimeout = options.FirstTokenTimeout,
-            CheckReadyAsync = cancellationToken => CheckReadyAsync(client, options, cancellationToken),
-        };
+            CheckReadyAsync = probeCancellation => UpstreamReadiness.ProbeAsync(
+                options.Endpoint!, probe => CheckListedAsync(client, options, probe), probeCancellation),
+        });
     }
 
-    private static async Task<HealthCheckResult> CheckReadyAsync(
-        OpenAIClient client, ModelOptions options, CancellationToken cancellationToken)
+    private static async Task<HealthCheckResult> CheckListedAsync(OpenAIClient client, ModelOptions options, CancellationToken cancellationToken)
     {
         var name = options.BackendModelName;
-        using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        probe.CancelAfter(ReadinessProbeTimeout);
-        try
-        {
-            var listed = (await client.GetOpenAIModelClient().GetModelsAsync(probe.Token)).Value.Select(m => m.Id).ToList();
-            return listed.Count == 0 || listed.Contains(name, StringComparer.Ordinal)
-                ? HealthCheckResult.Healthy($"{options.Endpoint} answers and serves {name}")
-                : HealthCheckResult.Unhealthy(
-                    $"{options.Endpoint} answers but does not serve model {name} (it serves: {string.Join(", ", listed.Take(10))})");
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested &&
-                                   ex is ClientResultException or HttpRequestException or OperationCanceledException)
-        {
-            var reason = probe.IsCancellationRequested ? $"no answer within {ReadinessProbeTimeout.TotalSeconds:0} s"
-                : UpstreamErrors.Find<UpstreamHttpException>(ex) is { } upstream ? $"GET models answered {upstream.Message}"
-                : UpstreamErrors.Find<TimeoutException>(ex) is { } connectTimeout ? connectTimeout.Message
-                : (UpstreamErrors.Find<HttpRequestException>(ex) ?? ex).Message;
-            return HealthCheckResult.Unhealthy($"{options.Endpoint} is not usable: {reason}", ex);
-        }
+        var listed = (await client.GetOpenAIModelClient().GetModelsAsync(cancellationToken)).Value.Select(m => m.Id).ToList();
+        return listed.Count == 0 || listed.Contains(name, StringComparer.Ordinal)
+            ? HealthCheckResult.Healthy($"{options.Endpoint} answers and serves {name}")
+            : HealthCheckResult.Unhealthy(
+                $"{options.Endpoint} answers but does not serve model {name} (it serves: {string.Join(", ", listed.Take(10))})");
     }
 
     // Microsoft.Extensions.AI rewrites a JSON schema for OpenAI's strict rules and leaves `strict` out; an

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LlmStack.Api.Errors;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Upstream;
@@ -28,24 +29,13 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model, M
         IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await using var updates = base.GetStreamingResponseAsync(messages, options, cancellationToken)
-            .GetAsyncEnumerator(cancellationToken);
+        var updates = base.GetStreamingResponseAsync(messages, options, cancellationToken)
+            .MapErrors(ex => UpstreamErrors.Translate(ex, model, cancellationToken, missingModel));
         var any = false;
-        while (true)
+        await foreach (var update in updates)
         {
-            try
-            {
-                if (!await updates.MoveNextAsync())
-                {
-                    break;
-                }
-            }
-            catch (Exception ex) when (UpstreamErrors.Translate(ex, model, cancellationToken, missingModel) is var translated && translated != ex)
-            {
-                throw translated;
-            }
             any = true;
-            yield return updates.Current;
+            yield return update;
         }
 
         // OllamaSharp ends its stream quietly when canceled between two lines: that is no finished reply.
@@ -55,38 +45,6 @@ internal sealed class UpstreamErrorChatClient(IChatClient inner, string model, M
             // A real server sends at least its finish; the OpenAI SDK skips whatever is not an SSE event, so a
             // server answering something else (an HTML page, plain JSON) reads as an empty stream.
             throw ApiErrorException.BackendFailed(model, "its answer held no chat completion chunk (not a chat completion stream).");
-        }
-    }
-}
-
-/// <summary>
-/// The embedding counterpart of <see cref="UpstreamErrorChatClient"/>. Embeddings do not pass through the chat
-/// pipeline, so the first-token timeout bounds the whole call here.
-/// </summary>
-internal sealed class UpstreamErrorEmbeddingGenerator(
-    IEmbeddingGenerator<string, Embedding<float>> inner, string model, TimeSpan timeout, MissingModel missingModel = MissingModel.NotFound)
-    : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
-{
-    public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
-        IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            return await base.GenerateAsync(values, options, deadline.Token);
-        }
-        catch (OperationCanceledException ex) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            throw FirstTokenTimeoutChatClient.TimedOut(model, timeout, ex);
-        }
-        catch (Exception ex) when (UpstreamErrors.Translate(ex, model, deadline.Token, missingModel) is var translated && translated != ex)
-        {
-            if (translated is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                throw FirstTokenTimeoutChatClient.TimedOut(model, timeout, ex);
-            }
-            throw translated;
         }
     }
 }

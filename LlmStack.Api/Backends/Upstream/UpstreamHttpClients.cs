@@ -1,84 +1,41 @@
-using System.Collections.Concurrent;
 using LlmStack.Api.Models;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Http;
-using Microsoft.Extensions.Http.Resilience;
-using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Backends.Upstream;
 
 /// <summary>
-/// One named <see cref="HttpClient"/> per model served over HTTP (ollama, openai), from
-/// <see cref="IHttpClientFactory"/> so that service discovery (<c>http://ollama</c> under Aspire) and HTTP
-/// telemetry apply. Models are only known once configuration is bound, so each client is configured on first
-/// use from the model's settings rather than registered one by one at start.
+/// One named <see cref="HttpClient"/> per model served over HTTP (ollama, openai), registered once at start from
+/// <c>LlmStack:Models</c> with <see cref="IHttpClientFactory"/>, so that service discovery (<c>http://ollama</c>
+/// under Aspire) and HTTP telemetry apply.
 /// </summary>
-internal sealed class UpstreamHttpClients(IHttpClientFactory factory)
+/// <remarks>
+/// The policy of a backend connection: the model's connect timeout, then no HTTP timeout and no resilience
+/// handler. A completion is never sent twice, and a readiness probe is itself repeated by whoever probes; the
+/// connect timeout bounds reaching the server and the first-token deadline (in the model's pipeline) bounds the
+/// wait for an answer, each with its own 504 message, while a long generation streams for as long as it needs.
+/// </remarks>
+internal static class UpstreamHttpClients
 {
     private const string NamePrefix = "LlmStack.Models:";
 
-    private readonly ConcurrentDictionary<string, ModelOptions> _models = new(StringComparer.Ordinal);
+    /// <summary>The name of <paramref name="model"/>'s client.</summary>
+    public static string NameOf(ModelOptions model) => NamePrefix + model.Id;
 
-    /// <summary>The client for <paramref name="model"/>, configured from its settings.</summary>
-    public HttpClient CreateClient(ModelOptions model)
+    /// <summary>Registers the client of every configured model whose backend is reached over HTTP.</summary>
+    public static IHostApplicationBuilder AddUpstreamHttpClients(this IHostApplicationBuilder builder, params string[] httpBackends)
     {
-        var name = NamePrefix + model.Id;
-        _models[name] = model;
-        return factory.CreateClient(name);
-    }
-
-    public static void AddTo(IServiceCollection services)
-    {
-        services.AddHttpClient();
-        services.TryAddSingleton<UpstreamHttpClients>();
-        services.TryAddEnumerable(
-            ServiceDescriptor.Singleton<IConfigureOptions<HttpClientFactoryOptions>, UpstreamHttpClientSetup>());
-    }
-
-    /// <summary>
-    /// The policy of a backend connection, which differs from the service defaults on purpose:
-    /// <list type="bullet">
-    /// <item>No retries and no circuit breaker. A completion is never sent twice, and a readiness probe is
-    /// itself repeated by whoever probes; retrying inside it would only turn "connection refused" (0.1 s)
-    /// into a 14 s wait.</item>
-    /// <item>No request timeout here: the connect timeout bounds reaching the server and the first-token
-    /// timeout (in the chat pipeline) bounds the wait for an answer, each with its own 504 message, while a
-    /// long generation streams for as long as it needs.</item>
-    /// </list>
-    /// Service discovery and telemetry from the defaults are kept.
-    /// </summary>
-    // Resolves the clients through the service provider: taking UpstreamHttpClients directly would make the
-    // factory's options depend on the factory.
-    private sealed class UpstreamHttpClientSetup(IServiceProvider services) : IConfigureNamedOptions<HttpClientFactoryOptions>
-    {
-        public void Configure(string? name, HttpClientFactoryOptions options)
+        var models = builder.Configuration.GetSection(LlmStackOptions.SectionName).Get<LlmStackOptions>()?.Models ?? [];
+        foreach (var model in models.Where(m => httpBackends.Contains(m.Backend, StringComparer.OrdinalIgnoreCase)))
         {
-            if (name is null || !name.StartsWith(NamePrefix, StringComparison.Ordinal) ||
-                !services.GetRequiredService<UpstreamHttpClients>()._models.TryGetValue(name, out var model))
-            {
-                return;
-            }
-
-            options.HttpMessageHandlerBuilderActions.Add(handlers =>
-            {
-                handlers.PrimaryHandler = new SocketsHttpHandler
+            builder.Services.AddHttpClient(NameOf(model), http => http.Timeout = Timeout.InfiniteTimeSpan)
+                .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
                 {
-                    ConnectTimeout = model.ConnectTimeout,
+                    // A bad value is reported by validation at start, before any client is made.
+                    ConnectTimeout = model.ConnectTimeout > TimeSpan.Zero ? model.ConnectTimeout : Timeout.InfiniteTimeSpan,
                     // The client lives as long as the model: renew connections so that DNS changes are seen.
                     PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                };
-                for (var i = handlers.AdditionalHandlers.Count - 1; i >= 0; i--)
-                {
-                    if (handlers.AdditionalHandlers[i] is ResilienceHandler)
-                    {
-                        handlers.AdditionalHandlers.RemoveAt(i);
-                    }
-                }
-                handlers.AdditionalHandlers.Add(new UpstreamErrorHandler());
-            });
-            options.HttpClientActions.Add(client => client.Timeout = Timeout.InfiniteTimeSpan);
+                })
+                .AddHttpMessageHandler(() => new UpstreamErrorHandler());
         }
-
-        public void Configure(HttpClientFactoryOptions options) => Configure(Options.DefaultName, options);
+        return builder;
     }
 }

@@ -30,8 +30,8 @@ public sealed class AdmissionTests
     internal static AdmissionGate Gate(ApiApplication app)
     {
         var catalog = app.Services.GetRequiredService<ModelCatalog>();
-        Assert.True(catalog.TryGet("held", out var model, out _));
-        return app.Services.GetRequiredService<ModelAdmission>().For(model);
+        Assert.True(catalog.TryGet("held", out var pipeline));
+        return app.Services.GetRequiredService<ModelAdmission>().For(pipeline.Model);
     }
 
     internal static async Task WaitUntilAsync(Func<bool> condition, string what)

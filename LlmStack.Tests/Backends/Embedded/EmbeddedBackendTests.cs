@@ -100,12 +100,12 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
     }
 
     [Fact]
-    public void Corrupt_gguf_fails_to_load_with_a_message_naming_the_file()
+    public async Task Corrupt_gguf_fails_to_load_with_a_message_naming_the_file()
     {
         var path = Path.Combine(_directory, "truncated.gguf");
         File.WriteAllBytes(path, File.ReadAllBytes(models.Scripted)[..200]);
 
-        var error = Assert.Throws<ModelLoadException>(() => _backend.Create(Options(path)));
+        var error = await Assert.ThrowsAsync<ModelLoadException>(() => _backend.CreateAsync(Options(path), TestContext.Current.CancellationToken));
 
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
     }
@@ -113,7 +113,7 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
     [Fact]
     public async Task Served_model_is_ready_and_reports_its_context()
     {
-        await using var served = _backend.Create(Options(models.Scripted));
+        await using var served = await _backend.CreateAsync(Options(models.Scripted), TestContext.Current.CancellationToken);
 
         var ready = await served.CheckReadyAsync(TestContext.Current.CancellationToken);
 
@@ -126,7 +126,7 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
     [Fact]
     public async Task Served_model_embeds_texts_as_distinct_unit_vectors_with_token_usage()
     {
-        await using var served = _backend.Create(Options(models.Random));
+        await using var served = await _backend.CreateAsync(Options(models.Random), TestContext.Current.CancellationToken);
         Assert.NotNull(served.EmbeddingGenerator);
 
         var embeddings = await served.EmbeddingGenerator.GenerateAsync(["hello world", "something else entirely", "hello world"],
@@ -145,7 +145,7 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
     {
         var demo = new DemoModel(_backend, NullLogger<DemoModel>.Instance);
 
-        await using var served = demo.CreateDemoModel();
+        await using var served = await demo.CreateDemoModelAsync(TestContext.Current.CancellationToken);
         var response = await served.ChatClient.GetResponseAsync("Hello?", cancellationToken: TestContext.Current.CancellationToken)
             .WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
 

@@ -44,7 +44,6 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
         Assert.Equal(ChatFinishReason.Stop, last.FinishReason);
         var usage = Assert.Single(last.Contents.OfType<UsageContent>()).Details;
         Assert.Equal(ScriptedPieces.Count, usage.OutputTokenCount);
-        Assert.Single(updates.Select(u => u.ResponseId).Distinct());
     }
 
     [Fact]
@@ -289,17 +288,6 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
     }
 
     [Fact]
-    public async Task Required_tool_that_is_not_offered_is_an_invalid_request()
-    {
-        using var model = Load(models.Scripted);
-        var options = new ChatOptions { Tools = [AIFunctionFactory.Create(() => "", "noop")], ToolMode = ChatToolMode.RequireSpecific("missing") };
-
-        var error = await Assert.ThrowsAsync<ApiErrorException>(() => model.Client.GetResponseAsync("Hi", options, TestCancellation));
-
-        Assert.Equal("tool_choice", error.Param);
-    }
-
-    [Fact]
     public async Task Without_tools_a_tool_call_stays_text()
     {
         using var model = Load(models.ToolCalling);
@@ -308,17 +296,6 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
 
         Assert.Equal(GeneratedModels.ToolCallReply, response.Text);
         Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
-    }
-
-    [Fact]
-    public async Task Invalid_max_tokens_is_an_invalid_request()
-    {
-        using var model = Load(models.Scripted);
-
-        var error = await Assert.ThrowsAsync<ApiErrorException>(() => model.Client.GetResponseAsync("Hi", new ChatOptions { MaxOutputTokens = 0 }, TestCancellation));
-
-        Assert.Equal(400, error.StatusCode);
-        Assert.Equal("max_tokens", error.Param);
     }
 
     private static LoadedModel Load(string path, int? parallelSlots = null, uint? contextSize = null)

@@ -159,14 +159,25 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Without_NumCtx_the_context_length_is_learned_from_api_show()
-    {
-        var model = fixture.Host.Model("plain");
-        var result = await model.CheckReadyAsync(Token).WaitAsync(Bound, Token);
+    public void Without_NumCtx_the_context_length_is_learned_from_api_show_at_start() =>
+        Assert.Equal(6144, fixture.Host.Model("plain").ContextLength);
 
-        Assert.Equal(HealthStatus.Healthy, result.Status);
-        Assert.Equal(6144, model.ContextLength);
+    [Fact]
+    public async Task Models_answer_the_same_before_and_after_a_readiness_probe()
+    {
+        using var client = fixture.Host.CreateClient();
+
+        var before = await client.GetStringAsync("/v1/models", Token).WaitAsync(Bound, Token);
+        using var readiness = await client.GetAsync("/readyz", Token).WaitAsync(Bound, Token);
+        var after = await client.GetStringAsync("/v1/models", Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(before, after);
+        Assert.Contains("\"context_length\":6144", before);
     }
+
+    [Fact]
+    public void A_model_Ollama_cannot_describe_at_start_has_no_context_length() =>
+        Assert.Null(fixture.Host.Model("refused").ContextLength);
 
     [Fact]
     public async Task A_model_not_pulled_is_not_ready_and_says_so()
