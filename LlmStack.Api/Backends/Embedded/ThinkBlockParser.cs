@@ -39,7 +39,7 @@ public sealed class ThinkBlockParser
                 var end = _pending.IndexOf(Close, StringComparison.Ordinal);
                 if (end < 0)
                 {
-                    var held = HeldBack(_pending, Close);
+                    var held = TagPrefix.HeldBack(_pending, Close);
                     AddReasoning(output, _pending[..^held]);
                     _pending = _pending[^held..];
                     return output;
@@ -105,17 +105,5 @@ public sealed class ThinkBlockParser
         {
             output.Add(new TextReasoningContent(text));
         }
-    }
-
-    private static int HeldBack(string buffer, string tag)
-    {
-        for (var length = Math.Min(tag.Length - 1, buffer.Length); length > 0; length--)
-        {
-            if (buffer.AsSpan(buffer.Length - length).SequenceEqual(tag.AsSpan(0, length)))
-            {
-                return length;
-            }
-        }
-        return 0;
     }
 }

@@ -45,7 +45,7 @@ public sealed class ToolCallParser
                 _inCall = true;
                 continue;
             }
-            var held = HeldBack(_pending);
+            var held = TagPrefix.HeldBack(_pending, Open);
             AddText(output, _pending[..^held]);
             _pending = _pending[^held..];
             return output;
@@ -110,17 +110,5 @@ public sealed class ToolCallParser
         {
             output.Add(new TextContent(text));
         }
-    }
-
-    private static int HeldBack(string buffer)
-    {
-        for (var length = Math.Min(Open.Length - 1, buffer.Length); length > 0; length--)
-        {
-            if (buffer.AsSpan(buffer.Length - length).SequenceEqual(Open.AsSpan(0, length)))
-            {
-                return length;
-            }
-        }
-        return 0;
     }
 }
