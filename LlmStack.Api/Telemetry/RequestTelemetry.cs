@@ -42,6 +42,7 @@ public sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory log
         {
             metrics.Record(outcome, duration, errorType);
         }
-        RequestLog.Write(_logger, context.TraceIdentifier, outcome, status, duration, errorType);
+        var apiKey = context.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : null;
+        RequestLog.Write(_logger, context.TraceIdentifier, apiKey, outcome, status, duration, errorType);
     }
 }

@@ -61,12 +61,36 @@ public sealed class RequestLogTests
         Assert.Equal(Reply, entry.State["Completion"]);
     }
 
-    private static ApiApplication Serve(CapturedLogs logs, bool logContent)
+    [Fact]
+    public async Task The_event_names_the_API_key_and_never_holds_its_secret()
+    {
+        const string key = "sk-log-0123456789abcdef";
+        var logs = new CapturedLogs();
+        await using (var app = Serve(logs, logContent: false, new() { ["LlmStack:Auth:Keys:0:Key"] = key, ["LlmStack:Auth:Keys:0:Name"] = "alice" }))
+        {
+            using var client = app.CreateClient();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Headers = { Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key) },
+                Content = new StringContent("""{"model":"m","messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"),
+            };
+            using var response = await client.SendAsync(request, Cancel);
+            await response.Content.ReadAsStringAsync(Cancel);
+        }
+
+        var entry = Assert.Single(logs.Entries, e => e.Category == "LlmStack.Api.Telemetry.RequestLog");
+        Assert.Equal("alice", entry.State["ApiKey"]);
+        Assert.DoesNotContain(logs.Entries, e => e.Message.Contains(key, StringComparison.Ordinal));
+    }
+
+    private static ApiApplication Serve(CapturedLogs logs, bool logContent, Dictionary<string, string?>? settings = null)
     {
         var backend = new InMemoryBackend(new Dictionary<string, InMemoryChatClient> { ["m"] = InMemoryChatClient.Replying([Reply]) });
+        settings ??= [];
+        settings["LlmStack:LogContent"] = logContent ? "true" : "false";
         return new ApiApplication(
             [new ModelOptions { Id = "m", Backend = InMemoryBackend.BackendName }],
-            new Dictionary<string, string?> { ["LlmStack:LogContent"] = logContent ? "true" : "false" },
+            settings,
             services =>
             {
                 services.AddSingleton<IModelBackend>(backend);
