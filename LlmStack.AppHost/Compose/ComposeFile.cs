@@ -67,6 +67,16 @@ internal sealed record ComposeDependency([property: YamlMember(Alias = "conditio
 
 internal sealed class ComposeHealthcheck
 {
+    /// <summary>A health check running <paramref name="test"/> (exec form) every <paramref name="interval"/>, 5 retries.</summary>
+    public static ComposeHealthcheck Command(List<string> test, string interval = "10s", string startPeriod = "20s") => new()
+    {
+        Test = test,
+        Interval = interval,
+        Timeout = "5s",
+        Retries = 5,
+        StartPeriod = startPeriod,
+    };
+
     [YamlMember(Alias = "test")]
     public List<string> Test { get; init; } = [];
 
@@ -134,9 +144,5 @@ internal sealed class ComposeDeviceRequest
     public required List<string> Capabilities { get; init; }
 }
 
-internal sealed class ComposeVolume
-{
-    /// <summary>The volume's real name, so that it is the same whatever the Compose project is called.</summary>
-    [YamlMember(Alias = "name")]
-    public string? Name { get; init; }
-}
+/// <summary>A named volume with Compose's defaults (written as <c>{}</c>; Compose prefixes it with the project name).</summary>
+internal sealed class ComposeVolume;

@@ -34,14 +34,7 @@ internal static class ComposeResourceBuilderExtensions
 
         return builder
             .WithHttpHealthCheck(path)
-            .PublishAsComposeService(service => service.Healthcheck = new ComposeHealthcheck
-            {
-                Test = ["CMD", "llmstack-probe", path],
-                Interval = "10s",
-                Timeout = "5s",
-                Retries = 5,
-                StartPeriod = "1m",
-            });
+            .PublishAsComposeService(service => service.Healthcheck = ComposeHealthcheck.Command(["CMD", "llmstack-probe", path], startPeriod: "1m"));
     }
 
     /// <summary>

@@ -39,7 +39,7 @@ internal static class ComposeDeploymentExtensions
         {
             service.Profiles.Add(ComposeSettings.CpuProfile);
             // The image has no curl; its CLI asks the server it runs next to.
-            service.Healthcheck = Healthcheck(["CMD", "ollama", "list"], startPeriod: "30s");
+            service.Healthcheck = ComposeHealthcheck.Command(["CMD", "ollama", "list"], startPeriod: "30s");
             service.Customizations.Add((compose, variables) => compose.Deploy = MemoryLimit(variables.Use(ComposeSettings.OllamaMemory)));
         });
 
@@ -48,7 +48,7 @@ internal static class ComposeDeploymentExtensions
             {
                 service.Profiles.Add(ComposeSettings.GpuProfile);
                 // Downloading ~15 GB of weights and loading them takes minutes on first start.
-                service.Healthcheck = Healthcheck(
+                service.Healthcheck = ComposeHealthcheck.Command(
                     ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=5)"],
                     interval: "30s", startPeriod: "20m");
                 service.Customizations.Add((compose, variables) =>
@@ -117,7 +117,7 @@ internal static class ComposeDeploymentExtensions
             .WithArgs("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=30d")
             .PublishAsComposeService(service =>
             {
-                service.Healthcheck = Healthcheck(["CMD", "wget", "-q", "-O", "/dev/null", $"http://127.0.0.1:{ComposeSettings.PrometheusPort}/-/ready"]);
+                service.Healthcheck = ComposeHealthcheck.Command(["CMD", "wget", "-q", "-O", "/dev/null", $"http://127.0.0.1:{ComposeSettings.PrometheusPort}/-/ready"]);
                 service.PublishedPorts.Add(new("http", ComposeSettings.PrometheusHostPort, ComposeSettings.PrometheusPort, ComposeSettings.MonitoringBindAddress));
                 service.Limits = new ComposeResourceLimits { Memory = "1g" };
                 service.Customizations.Add((compose, _) => compose.Volumes.Add($"./{ComposePublishing.PrometheusConfigPath}:/etc/prometheus/prometheus.yml:ro"));
@@ -130,7 +130,7 @@ internal static class ComposeDeploymentExtensions
             .WaitFor(builder.CreateResourceBuilder(prometheus))
             .PublishAsComposeService(service =>
             {
-                service.Healthcheck = Healthcheck(["CMD", "curl", "-fsS", $"http://127.0.0.1:{ComposeSettings.GrafanaPort}/api/health"]);
+                service.Healthcheck = ComposeHealthcheck.Command(["CMD", "curl", "-fsS", $"http://127.0.0.1:{ComposeSettings.GrafanaPort}/api/health"]);
                 service.PublishedPorts.Add(new("http", ComposeSettings.GrafanaHostPort, ComposeSettings.GrafanaPort, ComposeSettings.MonitoringBindAddress));
                 service.Limits = new ComposeResourceLimits { Memory = "512m" };
                 service.Customizations.Add((compose, variables) =>
@@ -146,15 +146,6 @@ internal static class ComposeDeploymentExtensions
 
     /// <summary>The API in front of another model server is a gateway: a few hundred MB is plenty.</summary>
     private static ComposeResourceLimits GatewayMemory => new() { Memory = "1g" };
-
-    private static ComposeHealthcheck Healthcheck(List<string> test, string interval = "10s", string startPeriod = "20s") => new()
-    {
-        Test = test,
-        Interval = interval,
-        Timeout = "5s",
-        Retries = 5,
-        StartPeriod = startPeriod,
-    };
 
     private static ComposeDeploy MemoryLimit(string memory)
     {

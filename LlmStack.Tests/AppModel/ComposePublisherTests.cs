@@ -123,6 +123,10 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
 
         var web = compose.Service("web");
         Assert.Equal("http://api:8080", Environment(web)["services__api__http__0"]);
+        // The API key is the app model's parameter: one .env value, accepted by every API variant and sent by the Web.
+        const string key = "${LLMSTACK_API_KEY:?set LLMSTACK_API_KEY in .env (see .env.example)}";
+        Assert.Equal(key, Environment(web)["LlmStack__ApiKey"]);
+        Assert.All(new[] { "api-cpu", "api-gpu", "api-embedded" }, name => Assert.Contains(key, Environment(compose.Service(name)).Values));
         Assert.DoesNotContain(Environment(web).Values, value => value.StartsWith("https://", StringComparison.Ordinal));
         Assert.Equal(["${LLMSTACK_BIND_ADDRESS:-0.0.0.0}:${LLMSTACK_WEB_PORT:-5090}:8080"], Strings(web, "ports"));
     }

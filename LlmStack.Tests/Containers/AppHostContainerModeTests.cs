@@ -23,6 +23,9 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
 {
     private static readonly TimeSpan Bound = TimeSpan.FromMinutes(3);
 
+    private const string ApiKey = "container-mode-test-key-0123456789abcdef0123456789";
+
+    private readonly List<string> _containers = [];
     private string? _unavailable;
     private bool _modelVolumeExisted;
 
@@ -44,7 +47,7 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
 
         await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
             ["--Ollama:Mode=container", $"--Ollama:Image={ContainerImages.OllamaStandInImage}", $"--Ollama:ImageTag={ContainerImages.OllamaStandInTag}",
-             "--Ollama:Model=standin:1b", "--Telemetry:OtlpExport=false"], cancellationToken);
+             "--Ollama:Model=standin:1b", "--Telemetry:OtlpExport=false", $"--Parameters:{ApiKeyExtensions.ParameterName}={ApiKey}"], cancellationToken);
         await using var app = await builder.BuildAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
         await app.StartAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
 
@@ -52,10 +55,12 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
         Assert.True(((OllamaResource)model.Parent).TryGetContainerImageName(out var image));
         Assert.Equal($"docker.io/{ContainerImages.OllamaStandInImage}:{ContainerImages.OllamaStandInTag}", image);
         // Healthy once the stand-in, in its container, reports the model pulled.
+        await RememberContainerAsync(app, cancellationToken);
         await app.ResourceNotifications.WaitForResourceHealthyAsync(model.Name, cancellationToken).WaitAsync(Bound, cancellationToken);
         await app.ResourceNotifications.WaitForResourceHealthyAsync("api", cancellationToken).WaitAsync(Bound, cancellationToken);
 
         using var http = app.CreateHttpClient("api");
+        http.DefaultRequestHeaders.Authorization = new("Bearer", ApiKey);
         using var response = await http.PostAsync("/v1/chat/completions", new StringContent(
             """{"model":"standin:1b","messages":[{"role":"user","content":"Hello!"}]}""", Encoding.UTF8, "application/json"), cancellationToken);
 
@@ -80,6 +85,7 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
             await using var app = await builder.BuildAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
             await app.StartAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
 
+            await RememberContainerAsync(app, cancellationToken);
             await app.ResourceNotifications.WaitForResourceAsync("ollama",
                 [KnownResourceStates.Exited, KnownResourceStates.FailedToStart], cancellationToken).WaitAsync(Bound, cancellationToken);
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
@@ -98,6 +104,15 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
         Assert.Contains("To fix: read its log (dashboard, or docker logs)", line);
     }
 
+    /// <summary>Notes the Ollama container's id as the engine gives it, so that exactly that container is removed.</summary>
+    private async Task RememberContainerAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        var created = await app.ResourceNotifications.WaitForResourceAsync("ollama",
+            e => e.Snapshot.Properties.Any(p => p.Name == "container.id" && p.Value is string { Length: > 0 }), cancellationToken)
+            .WaitAsync(Bound, cancellationToken);
+        _containers.Add((string)created.Snapshot.Properties.First(p => p.Name == "container.id").Value!);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_unavailable is not null)
@@ -105,14 +120,9 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
             return;
         }
         // The Ollama container is persistent by design (it outlives the AppHost); the tests' ones must not.
-        foreach (var image in new[] { $"{ContainerImages.OllamaStandInImage}:{ContainerImages.OllamaStandInTag}", "debian:bookworm-slim" })
+        if (_containers.Count > 0)
         {
-            var ids = (await DockerEngine.DockerAsync(Bound, "ps", "-aq", "--filter", "name=^ollama-", "--filter", $"ancestor={image}")).Output
-                .Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            if (ids.Length > 0)
-            {
-                await DockerEngine.CheckedAsync("docker", ["rm", "-f", "-v", .. ids], Bound);
-            }
+            await DockerEngine.CheckedAsync("docker", ["rm", "-f", "-v", .. _containers.Distinct()], Bound);
         }
         if (!_modelVolumeExisted)
         {

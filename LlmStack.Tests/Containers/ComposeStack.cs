@@ -28,6 +28,9 @@ public sealed class ComposeStack : IAsyncLifetime
 
     public Uri Prometheus { get; } = FreeLoopbackAddress();
 
+    /// <summary>The key the API accepts (and the Web sends), as a user sets it in .env.</summary>
+    public string ApiKey { get; } = $"test-{Guid.NewGuid():N}";
+
     /// <summary>The services this stack runs: the embedded profile's API, the Web and Prometheus (no Grafana image here).</summary>
     public static readonly string[] Services = ["api-embedded", "web", "prometheus"];
 
@@ -50,6 +53,7 @@ public sealed class ComposeStack : IAsyncLifetime
             MONITORING_BIND_ADDRESS=127.0.0.1
             PROMETHEUS_PORT={Prometheus.Port}
             GRAFANA_ADMIN_PASSWORD=not-started-in-tests
+            LLMSTACK_API_KEY={ApiKey}
 
             """);
         _started = true;

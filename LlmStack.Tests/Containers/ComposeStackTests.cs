@@ -135,7 +135,11 @@ public sealed class ComposeStackTests(ComposeStack stack) : IClassFixture<Compos
         }
         (await PostChatAsync(ChatRequest.Replace("llmstack-demo", "no-such-model", StringComparison.Ordinal))).Dispose();
 
-        var exported = await Http.GetStringAsync(new Uri(stack.Api, "metrics"), cancellationToken);
+        using var metrics = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Get, new Uri(stack.Api, "metrics"))
+        {
+            Headers = { Authorization = new("Bearer", stack.ApiKey) },
+        }, cancellationToken);
+        var exported = await metrics.Content.ReadAsStringAsync(cancellationToken);
         var families = exported.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).ToHashSet();
 
         var read = GrafanaDashboard.Panels.SelectMany(p => p.Queries).SelectMany(q => ComposePublisherTests.MetricNames(q.Expression)).Distinct().ToList();
@@ -162,6 +166,20 @@ public sealed class ComposeStackTests(ComposeStack stack) : IClassFixture<Compos
         }
     }
 
-    private Task<HttpResponseMessage> PostChatAsync(string body) =>
-        Http.PostAsync(new Uri(stack.Api, "v1/chat/completions"), new StringContent(body, Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+    private Task<HttpResponseMessage> PostChatAsync(string body) => Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, new Uri(stack.Api, "v1/chat/completions"))
+    {
+        Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        Headers = { Authorization = new("Bearer", stack.ApiKey) },
+    }, TestContext.Current.CancellationToken);
+
+    [Fact]
+    public async Task Api_container_refuses_a_request_without_the_key_from_dot_env()
+    {
+        Assert.SkipWhen(stack.UnavailableReason is not null, stack.UnavailableReason ?? "");
+
+        using var response = await Http.PostAsync(new Uri(stack.Api, "v1/chat/completions"),
+            new StringContent(ChatRequest, Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
 }
