@@ -5,7 +5,7 @@ using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Limits;
 using LlmStack.Api.Pipeline;
-using Microsoft.AspNetCore.Http.Features;
+using LlmStack.Api.Streaming;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.ChatCompletions;
@@ -45,12 +45,7 @@ public sealed class ChatCompletionStream : IResult, IAsyncDisposable
     public async Task ExecuteAsync(HttpContext context)
     {
         await using var _ = this;
-        var response = context.Response;
-        response.ContentType = "text/event-stream; charset=utf-8";
-        response.Headers.CacheControl = "no-cache";
-        // nginx and similar proxies buffer responses unless told not to; a buffered stream is no stream.
-        response.Headers["X-Accel-Buffering"] = "no";
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var response = ServerSentEvents.Start(context);
 
         var cancellationToken = context.RequestAborted;
         using var json = new Utf8JsonWriter(response.BodyWriter, new JsonWriterOptions { SkipValidation = true });
