@@ -1,5 +1,4 @@
 using System.Net;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using LlmStack.Api.Errors;
@@ -109,7 +108,7 @@ public sealed class ChatCompletionsWireTests
     [Fact]
     public async Task Backend_failure_before_the_first_token_is_an_ordinary_error_response()
     {
-        var backend = new InMemoryChatClient((_, _, _) => FailAfter([], ApiErrorException.BackendUnavailable(Model, "connection refused")));
+        var backend = InMemoryChatClient.FailingAfter([], ApiErrorException.BackendUnavailable(Model, "connection refused"));
         await using var app = InMemoryBackend.Serve((Model, backend));
         using var client = app.CreateClient();
 
@@ -124,7 +123,7 @@ public sealed class ChatCompletionsWireTests
     [Fact]
     public async Task Rate_limited_backend_is_429_with_retry_after()
     {
-        var backend = new InMemoryChatClient((_, _, _) => FailAfter([], ApiErrorException.RateLimited(Model, TimeSpan.FromSeconds(6.5))));
+        var backend = InMemoryChatClient.FailingAfter([], ApiErrorException.RateLimited(Model, TimeSpan.FromSeconds(6.5)));
         await using var app = InMemoryBackend.Serve((Model, backend));
         using var client = app.CreateClient();
 
@@ -138,7 +137,7 @@ public sealed class ChatCompletionsWireTests
     [Fact]
     public async Task Backend_failure_after_the_stream_started_is_an_error_event_then_done()
     {
-        var backend = new InMemoryChatClient((_, _, _) => FailAfter(["Hel"], new InvalidOperationException("native crash details")));
+        var backend = InMemoryChatClient.FailingAfter(["Hel"], new InvalidOperationException("native crash details"));
         await using var app = InMemoryBackend.Serve((Model, backend));
         using var client = app.CreateClient();
 
@@ -157,7 +156,7 @@ public sealed class ChatCompletionsWireTests
     [Fact]
     public async Task Unexpected_exception_is_500_internal_error_without_details()
     {
-        var backend = new InMemoryChatClient((_, _, _) => FailAfter([], new InvalidOperationException("secret stack detail")));
+        var backend = InMemoryChatClient.FailingAfter([], new InvalidOperationException("secret stack detail"));
         await using var app = InMemoryBackend.Serve((Model, backend));
         using var client = app.CreateClient();
 
@@ -318,14 +317,4 @@ public sealed class ChatCompletionsWireTests
         yield return new ChatResponseUpdate { FinishReason = ChatFinishReason.ToolCalls };
     }
 
-    private static async IAsyncEnumerable<ChatResponseUpdate> FailAfter(string[] pieces, Exception failure, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        foreach (var piece in pieces)
-        {
-            await Task.Yield();
-            yield return new ChatResponseUpdate(ChatRole.Assistant, piece);
-        }
-        await Task.Yield();
-        throw failure;
-    }
 }

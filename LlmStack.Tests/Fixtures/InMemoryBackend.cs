@@ -60,6 +60,21 @@ public sealed class InMemoryBackend(IReadOnlyDictionary<string, InMemoryChatClie
 public sealed class InMemoryChatClient(
     Func<IList<ChatMessage>, ChatOptions?, CancellationToken, IAsyncEnumerable<ChatResponseUpdate>> script) : IChatClient
 {
+    /// <summary>Streams <paramref name="pieces"/>, one update each, then throws <paramref name="failure"/>.</summary>
+    public static InMemoryChatClient FailingAfter(IReadOnlyList<string> pieces, Exception failure) =>
+        new((_, _, _) => FailAfter(pieces, failure));
+
+    private static async IAsyncEnumerable<ChatResponseUpdate> FailAfter(IReadOnlyList<string> pieces, Exception failure)
+    {
+        foreach (var piece in pieces)
+        {
+            await Task.Yield();
+            yield return new ChatResponseUpdate(ChatRole.Assistant, piece);
+        }
+        await Task.Yield();
+        throw failure;
+    }
+
     /// <summary>Replies with <paramref name="pieces"/>, one update each, then <paramref name="finishReason"/> and usage.</summary>
     public static InMemoryChatClient Replying(IReadOnlyList<string> pieces, ChatFinishReason? finishReason = null, UsageDetails? usage = null) =>
         new((_, _, _) => Play(pieces, finishReason ?? ChatFinishReason.Stop, usage ?? new UsageDetails

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using LlmStack.Api.Errors;
@@ -140,7 +139,7 @@ public sealed class ResponsesWireTests
     [Fact]
     public async Task Failure_after_the_first_event_is_response_failed_with_the_error()
     {
-        var backend = new InMemoryChatClient((_, _, _) => FailAfter(["Hel"], ApiErrorException.BackendFailed(Model, "runner died")));
+        var backend = InMemoryChatClient.FailingAfter(["Hel"], ApiErrorException.BackendFailed(Model, "runner died"));
         await using var app = InMemoryBackend.Serve((Model, backend));
         using var client = app.CreateClient();
 
@@ -157,7 +156,7 @@ public sealed class ResponsesWireTests
     [Fact]
     public async Task Failure_before_the_first_update_is_an_error_response_with_its_status()
     {
-        var backend = new InMemoryChatClient((_, _, _) => FailAfter([], ApiErrorException.BackendUnavailable(Model, "connection refused")));
+        var backend = InMemoryChatClient.FailingAfter([], ApiErrorException.BackendUnavailable(Model, "connection refused"));
         await using var app = InMemoryBackend.Serve((Model, backend));
         using var client = app.CreateClient();
 
@@ -310,14 +309,4 @@ public sealed class ResponsesWireTests
         };
     }
 
-    private static async IAsyncEnumerable<ChatResponseUpdate> FailAfter(string[] pieces, Exception failure, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        foreach (var piece in pieces)
-        {
-            await Task.Yield();
-            yield return new ChatResponseUpdate(ChatRole.Assistant, piece);
-        }
-        await Task.Yield();
-        throw failure;
-    }
 }
