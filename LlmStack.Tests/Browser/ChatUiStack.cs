@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Playwright;
 
