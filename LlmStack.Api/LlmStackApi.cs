@@ -3,6 +3,7 @@ using LlmStack.Api.Backends;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Embeddings;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
@@ -26,6 +27,7 @@ public static class LlmStackApi
         builder.AddModelBackends();
         builder.AddModelCatalog();
         builder.AddChatTelemetry();
+        builder.AddModelCalls();
         builder.AddResponses();
         builder.AddApiKeys();
         builder.AddRequestLimits();

@@ -4,24 +4,23 @@ using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
+using static LlmStack.Api.Endpoints.OpenAIRequestRules;
 
 namespace LlmStack.Api.ChatCompletions;
 
 /// <summary>
-/// Checks a <see cref="ChatCompletionRequest"/> and turns it into <see cref="ChatMessage"/>s and
-/// <see cref="ChatOptions"/>. Every refusal is a 400 naming the field at fault, including values the backends
-/// cannot honour (n &gt; 1, logprobs, images for a text-only model): never silently ignored.
+/// Reads a <see cref="ChatCompletionRequest"/>'s shape into <see cref="ChatMessage"/>s and the
+/// <see cref="GenerationParameters"/> that <see cref="OpenAIRequestRules"/> check. Every refusal is a 400 naming the
+/// field at fault, including values the backends cannot honour (n &gt; 1, logprobs, images for a text-only model):
+/// never silently ignored.
 /// </summary>
-internal static partial class ChatRequestMapping
+internal static class ChatRequestMapping
 {
-    private const int MaxStopSequences = 4;
-
-    internal static readonly JsonElement EmptyObjectSchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement;
-
     /// <param name="maxOutputTokens">The ceiling on max_tokens (<c>LlmStack:MaxOutputTokens</c>).</param>
     public static ChatRequest ToChatRequest(this ChatCompletionRequest request, ServedModel model, int maxOutputTokens)
     {
@@ -105,28 +104,7 @@ internal static partial class ChatRequestMapping
         {
             throw ApiErrorException.InvalidRequest($"Missing required parameter: '{param}.function.name'.", $"{param}.function.name", "missing_required_parameter");
         }
-        return new FunctionCallContent(call.Id, call.Function.Name, ParseArguments(call.Function.Arguments, $"{param}.function.arguments"));
-    }
-
-    internal static Dictionary<string, object?>? ParseArguments(string? arguments, string param)
-    {
-        if (string.IsNullOrWhiteSpace(arguments))
-        {
-            return null;
-        }
-        try
-        {
-            using var document = JsonDocument.Parse(arguments);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                throw ApiErrorException.InvalidRequest($"'{param}' must be a JSON object encoded as a string.", param);
-            }
-            return document.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone());
-        }
-        catch (JsonException)
-        {
-            throw ApiErrorException.InvalidRequest($"'{param}' is not valid JSON.", param);
-        }
+        return new FunctionCallContent(call.Id, call.Function.Name, FunctionArguments.Parse(call.Function.Arguments, $"{param}.function.arguments"));
     }
 
     private static ChatMessage ToToolMessage(ChatCompletionMessage message, string param, ServedModel model)
@@ -189,52 +167,21 @@ internal static partial class ChatRequestMapping
             case "refusal" when allowed.HasFlag(ContentKinds.Refusal):
                 return new TextContent(RequiredString(part, "refusal", param));
             case "image_url" when allowed.HasFlag(ContentKinds.Image):
-                if (!model.AcceptsImages)
-                {
-                    throw ApiErrorException.InvalidRequest(
-                        $"The model '{model.Id}' takes text only; image content is not supported.", param, "unsupported_content");
-                }
-                return ToImage(part, param);
+                return ToImage(part, param, model);
             default:
                 throw ApiErrorException.InvalidRequest(
                     $"Content parts of type '{type}' are not supported in this message.", $"{param}.type", "unsupported_content");
         }
     }
 
-    private static AIContent ToImage(JsonElement part, string param)
+    private static AIContent ToImage(JsonElement part, string param, ServedModel model)
     {
+        RequireImages(model, param);
         var url = part.TryGetProperty("image_url", out var image) && image.ValueKind == JsonValueKind.Object
             ? RequiredString(image, "url", $"{param}.image_url")
             : throw ApiErrorException.InvalidRequest($"Missing required parameter: '{param}.image_url'.", $"{param}.image_url", "missing_required_parameter");
         return ImageFromUrl(url, $"{param}.image_url.url");
     }
-
-    /// <summary>An image given as a data URI or an http(s) URL.</summary>
-    internal static AIContent ImageFromUrl(string url, string param)
-    {
-        if (url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
-        {
-            try
-            {
-                return new DataContent(url);
-            }
-            catch (FormatException)
-            {
-                throw ApiErrorException.InvalidRequest($"'{param}' is not a valid data URI.", param);
-            }
-        }
-        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)
-            ? new UriContent(uri, "image/*")
-            : throw ApiErrorException.InvalidRequest($"'{param}' must be an http(s) URL or a data URI.", param);
-    }
-
-    internal static string RequiredString(JsonElement obj, string name, string param) =>
-        obj.TryGetProperty(name, out var value) switch
-        {
-            false => throw ApiErrorException.InvalidRequest($"Missing required parameter: '{param}.{name}'.", $"{param}.{name}", "missing_required_parameter"),
-            true when value.ValueKind == JsonValueKind.String => value.GetString()!,
-            true => throw ApiErrorException.InvalidType($"{param}.{name}", "a string", JsonKinds.Describe(value)),
-        };
 
     private static ChatOptions ToOptions(ChatCompletionRequest request, int maxOutputTokens)
     {
@@ -253,133 +200,60 @@ internal static partial class ChatRequestMapping
             throw ApiErrorException.InvalidRequest("'top_logprobs' is not supported by this server.", "top_logprobs", "unsupported_parameter");
         }
 
-        var maxTokens = AtMost(AtLeastOne(request.MaxTokens, "max_tokens"), maxOutputTokens, "max_tokens");
-        var maxCompletionTokens = AtMost(AtLeastOne(request.MaxCompletionTokens, "max_completion_tokens"), maxOutputTokens, "max_completion_tokens");
-        var options = new ChatOptions
+        // max_completion_tokens is OpenAI's newer name for max_tokens; clients send either, and both are checked.
+        OpenAIRequestRules.MaxTokens(request.MaxTokens, "max_tokens", maxOutputTokens);
+        var newName = request.MaxCompletionTokens is not null;
+        return OpenAIRequestRules.ToChatOptions(new GenerationParameters
         {
-            // max_completion_tokens is OpenAI's newer name for max_tokens; clients send either.
-            MaxOutputTokens = maxCompletionTokens ?? maxTokens,
-            Temperature = (float?)InRange(request.Temperature, 0, 2, "temperature"),
-            TopP = (float?)InRange(request.TopP, 0, 1, "top_p"),
-            PresencePenalty = (float?)InRange(request.PresencePenalty, -2, 2, "presence_penalty"),
-            FrequencyPenalty = (float?)InRange(request.FrequencyPenalty, -2, 2, "frequency_penalty"),
-            StopSequences = ToStopSequences(request.Stop),
+            MaxTokensParam = newName ? "max_completion_tokens" : "max_tokens",
+            MaxTokens = newName ? request.MaxCompletionTokens : request.MaxTokens,
+            Temperature = request.Temperature,
+            TopP = request.TopP,
+            PresencePenalty = request.PresencePenalty,
+            FrequencyPenalty = request.FrequencyPenalty,
+            Stop = request.Stop,
             Seed = request.Seed,
-            ResponseFormat = ToResponseFormat(request.ResponseFormat),
-            AllowMultipleToolCalls = request.ParallelToolCalls,
-        };
-        (options.Tools, options.ToolMode) = ToTools(request.Tools, request.ToolChoice);
-        if (request.ResponseFormat?.JsonSchema?.Strict == true)
-        {
-            (options.AdditionalProperties ??= [])[SchemaGrammar.StrictKey] = true;
-        }
-        if (request.User is not null)
-        {
-            (options.AdditionalProperties ??= [])["user"] = request.User;
-        }
-        return options;
+            Format = ToFormat(request.ResponseFormat),
+            Tools = request.Tools?.Select((tool, i) => ToTool(tool, $"tools[{i}]")).ToList(),
+            ToolChoice = request.ToolChoice,
+            ToolChoiceFunction = ToolChoiceName,
+            ParallelToolCalls = request.ParallelToolCalls,
+            User = request.User,
+        }, maxOutputTokens);
     }
 
-    internal static int? AtLeastOne(int? value, string param) =>
-        value is < 1 ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of 1 - '{param}'.", param) : value;
-
-    internal static int? AtMost(int? value, int ceiling, string param) =>
-        value > ceiling
-            ? throw ApiErrorException.InvalidRequest($"{value} is greater than the maximum of {ceiling} - '{param}' (this server's LlmStack:MaxOutputTokens).", param)
-            : value;
-
-    internal static double? InRange(double? value, double min, double max, string param) =>
-        value < min ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of {min} - '{param}'.", param)
-        : value > max ? throw ApiErrorException.InvalidRequest($"{value} is greater than the maximum of {max} - '{param}'.", param)
-        : value;
-
-    private static List<string>? ToStopSequences(JsonElement? stop)
+    private static ResponseFormatRequest? ToFormat(ResponseFormat? format)
     {
-        switch (stop?.ValueKind)
+        if (format is { Type: "json_schema", JsonSchema: null })
         {
-            case null or JsonValueKind.Null or JsonValueKind.Undefined:
-                return null;
-            case JsonValueKind.String:
-                return [NonEmpty(stop.Value, "stop")];
-            case JsonValueKind.Array:
-                var sequences = new List<string>();
-                var i = 0;
-                foreach (var item in stop.Value.EnumerateArray())
-                {
-                    var param = $"stop[{i++}]";
-                    sequences.Add(item.ValueKind == JsonValueKind.String
-                        ? NonEmpty(item, param)
-                        : throw ApiErrorException.InvalidType(param, "a string", JsonKinds.Describe(item)));
-                }
-                return sequences.Count <= MaxStopSequences
-                    ? sequences
-                    : throw ApiErrorException.InvalidRequest($"'stop' takes at most {MaxStopSequences} sequences; got {sequences.Count}.", "stop");
-            default:
-                throw ApiErrorException.InvalidType("stop", "a string or an array of strings", JsonKinds.Describe(stop.Value));
+            throw ApiErrorException.InvalidRequest("Missing required parameter: 'response_format.json_schema'.", "response_format.json_schema", "missing_required_parameter");
         }
-
-        static string NonEmpty(JsonElement value, string param) =>
-            value.GetString() is { Length: > 0 } text ? text : throw ApiErrorException.InvalidRequest($"'{param}' must not be empty.", param);
+        // The schema itself is optional here: a json_schema format without one is JSON mode.
+        return format is null ? null : new ResponseFormatRequest(
+            Param: "response_format",
+            Type: format.Type,
+            Name: format.JsonSchema?.Name,
+            NameParam: "response_format.json_schema.name",
+            Description: format.JsonSchema?.Description,
+            Schema: format.JsonSchema?.Schema,
+            SchemaParam: "response_format.json_schema.schema",
+            Strict: format.JsonSchema?.Strict == true,
+            SchemaRequired: false);
     }
 
-    private static ChatResponseFormat? ToResponseFormat(ResponseFormat? format) => format?.Type switch
+    private static FunctionToolRequest ToTool(ToolDefinition? tool, string param)
     {
-        null when format is null => null,
-        null => throw ApiErrorException.InvalidRequest("Missing required parameter: 'response_format.type'.", "response_format.type", "missing_required_parameter"),
-        "text" => ChatResponseFormat.Text,
-        "json_object" => ChatResponseFormat.Json,
-        "json_schema" => format.JsonSchema switch
+        if (tool is null)
         {
-            null => throw ApiErrorException.InvalidRequest("Missing required parameter: 'response_format.json_schema'.", "response_format.json_schema", "missing_required_parameter"),
-            { Name: null or "" } => throw ApiErrorException.InvalidRequest("Missing required parameter: 'response_format.json_schema.name'.", "response_format.json_schema.name", "missing_required_parameter"),
-            { Schema: { ValueKind: not JsonValueKind.Object } } => throw ApiErrorException.InvalidRequest("'response_format.json_schema.schema' must be a JSON Schema object.", "response_format.json_schema.schema"),
-            var schema => schema.Schema is { } s
-                ? ChatResponseFormat.ForJsonSchema(s, schema.Name, schema.Description)
-                : ChatResponseFormat.Json,
-        },
-        var type => throw ApiErrorException.InvalidRequest(
-            $"Invalid value for 'response_format.type': '{type}'. Supported values are: 'text', 'json_object' and 'json_schema'.", "response_format.type"),
-    };
-
-    private static (List<AITool>? Tools, ChatToolMode? Mode) ToTools(List<ToolDefinition?>? definitions, JsonElement? choice)
-    {
-        List<AITool>? tools = null;
-        for (var i = 0; definitions is not null && i < definitions.Count; i++)
-        {
-            (tools ??= []).Add(ToTool(definitions[i], $"tools[{i}]"));
+            throw ApiErrorException.InvalidRequest($"'{param}' must be an object.", param);
         }
-
-        return (tools, ToToolMode(choice, tools, ToolChoiceName));
-    }
-
-    /// <summary>
-    /// tool_choice as a <see cref="ChatToolMode"/>: <c>none</c>, <c>auto</c>, <c>required</c>, or an object naming one
-    /// function (read by <paramref name="functionName"/>, as each API shapes it), which must be among the tools.
-    /// </summary>
-    internal static ChatToolMode? ToToolMode(JsonElement? choice, List<AITool>? tools, Func<JsonElement, string> functionName)
-    {
-        ChatToolMode? mode = choice?.ValueKind switch
+        if (tool.Type != "function")
         {
-            null or JsonValueKind.Null or JsonValueKind.Undefined => null,
-            JsonValueKind.String => choice.Value.GetString() switch
-            {
-                "none" => ChatToolMode.None,
-                "auto" => ChatToolMode.Auto,
-                "required" => ChatToolMode.RequireAny,
-                var value => throw ApiErrorException.InvalidRequest(
-                    $"Invalid value for 'tool_choice': '{value}'. Supported values are: 'none', 'auto', 'required' or a function.", "tool_choice"),
-            },
-            JsonValueKind.Object => ChatToolMode.RequireSpecific(functionName(choice.Value)),
-            _ => throw ApiErrorException.InvalidType("tool_choice", "a string or an object", JsonKinds.Describe(choice.Value)),
-        };
-
-        if (mode is RequiredChatToolMode required && (tools is null || (required.RequiredFunctionName is { } name && !tools.Any(t => t.Name == name))))
-        {
-            throw ApiErrorException.InvalidRequest(tools is null
-                ? "'tool_choice' requires 'tools' to be specified."
-                : $"'tool_choice' names the function '{required.RequiredFunctionName}', which is not in 'tools'.", "tool_choice");
+            throw ApiErrorException.InvalidRequest($"Invalid value for '{param}.type': '{tool.Type}'. Supported values are: 'function'.", $"{param}.type");
         }
-        return mode;
+        var function = tool.Function
+            ?? throw ApiErrorException.InvalidRequest($"Missing required parameter: '{param}.function'.", $"{param}.function", "missing_required_parameter");
+        return new FunctionToolRequest($"{param}.function", function.Name, function.Description, function.Parameters, function.Strict == true);
     }
 
     private static string ToolChoiceName(JsonElement choice)
@@ -392,33 +266,4 @@ internal static partial class ChatRequestMapping
             ? RequiredString(function, "name", "tool_choice.function")
             : throw ApiErrorException.InvalidRequest("Missing required parameter: 'tool_choice.function'.", "tool_choice.function", "missing_required_parameter");
     }
-
-    private static AITool ToTool(ToolDefinition? tool, string param)
-    {
-        if (tool is null)
-        {
-            throw ApiErrorException.InvalidRequest($"'{param}' must be an object.", param);
-        }
-        if (tool.Type != "function")
-        {
-            throw ApiErrorException.InvalidRequest($"Invalid value for '{param}.type': '{tool.Type}'. Supported values are: 'function'.", $"{param}.type");
-        }
-        var function = tool.Function
-            ?? throw ApiErrorException.InvalidRequest($"Missing required parameter: '{param}.function'.", $"{param}.function", "missing_required_parameter");
-        if (function.Name is null || !FunctionName().IsMatch(function.Name))
-        {
-            throw ApiErrorException.InvalidRequest(
-                $"Invalid '{param}.function.name': it must be 1 to 64 letters, digits, underscores or dashes.", $"{param}.function.name");
-        }
-        if (function.Parameters is { ValueKind: not (JsonValueKind.Object or JsonValueKind.Null) })
-        {
-            throw ApiErrorException.InvalidRequest($"'{param}.function.parameters' must be a JSON Schema object.", $"{param}.function.parameters");
-        }
-        var schema = function.Parameters is { ValueKind: JsonValueKind.Object } parameters ? parameters : EmptyObjectSchema;
-        return new ToolDeclaration(function.Name, function.Description, schema, function.Strict == true);
-    }
-
-
-    [GeneratedRegex("^[a-zA-Z0-9_-]{1,64}$")]
-    internal static partial Regex FunctionName();
 }

@@ -1,5 +1,6 @@
-using System.Text.Json;
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Endpoints;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.ChatCompletions;
@@ -10,15 +11,15 @@ internal static class ChatResponseMapping
     /// <summary>A new chat completion id (<c>chatcmpl-...</c>), shared by every chunk of a streamed reply.</summary>
     public static string NewCompletionId() => "chatcmpl-" + Guid.NewGuid().ToString("N");
 
-    public static ChatCompletion ToChatCompletion(this ChatResponse response, string id, long created, string model)
+    public static ChatCompletion ToChatCompletion(this ChatResponse response, CompletionIdentity completion)
     {
         var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(ToToolCall).ToList();
         var text = response.Text;
         return new ChatCompletion
         {
-            Id = id,
-            Created = created,
-            Model = model,
+            Id = completion.Id,
+            Created = completion.Created,
+            Model = completion.Model,
             Choices =
             [
                 new ChatCompletionChoice
@@ -29,7 +30,7 @@ internal static class ChatResponseMapping
                         ReasoningContent = ReasoningOf(response.Messages.SelectMany(m => m.Contents)) is { Length: > 0 } reasoning ? reasoning : null,
                         ToolCalls = calls.Count > 0 ? calls : null,
                     },
-                    FinishReason = ToWire(response.FinishReason, calls.Count > 0),
+                    FinishReason = ReplyContent.FinishReasonOf(response.FinishReason, calls.Count > 0),
                 },
             ],
             Usage = response.Usage?.ToUsage(),
@@ -39,10 +40,6 @@ internal static class ChatResponseMapping
     /// <summary>The reasoning text among <paramref name="contents"/> ("" when there is none).</summary>
     public static string ReasoningOf(IEnumerable<AIContent> contents) =>
         string.Concat(contents.OfType<TextReasoningContent>().Select(r => r.Text));
-
-    /// <summary>OpenAI's finish_reason; a backend that reports none finished normally.</summary>
-    public static string ToWire(ChatFinishReason? reason, bool madeToolCalls) =>
-        reason?.Value ?? (madeToolCalls ? ChatFinishReason.ToolCalls.Value : ChatFinishReason.Stop.Value);
 
     public static Usage ToUsage(this UsageDetails usage)
     {
@@ -60,13 +57,6 @@ internal static class ChatResponseMapping
     {
         Id = call.CallId,
         Type = "function",
-        Function = new FunctionCall { Name = call.Name, Arguments = SerializeArguments(call.Arguments) },
+        Function = new FunctionCall { Name = call.Name, Arguments = FunctionArguments.Serialize(call.Arguments) },
     };
-
-    // Arguments are whatever objects the backend parsed them into; the AI library's resolver serializes any of
-    // them (its defaults indent, which OpenAI's compact argument strings do not).
-    private static readonly JsonSerializerOptions ArgumentOptions = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
-
-    private static string SerializeArguments(IDictionary<string, object?>? arguments) =>
-        JsonSerializer.Serialize(arguments ?? new Dictionary<string, object?>(), ArgumentOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));
 }

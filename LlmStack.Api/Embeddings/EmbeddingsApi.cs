@@ -2,6 +2,7 @@ using System.Text.Json;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
@@ -24,19 +25,14 @@ internal static class EmbeddingsApi
             .WithSummary("Creates an embedding vector for each input string.")
             .Accepts<EmbeddingRequest>("application/json")
             .Produces<EmbeddingList>(StatusCodes.Status200OK, "application/json")
-            .ProducesOpenAIErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge,
-                StatusCodes.Status429TooManyRequests, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
+            .ProducesOpenAIErrors(ModelCallMetadata.ModelCallErrors);
         return api;
     }
 
-    public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCatalog catalog, RequestTelemetry telemetry)
+    public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCalls calls)
     {
-        var outcome = telemetry.Start(context, "embeddings");
-        var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.EmbeddingRequest);
-        var pipeline = catalog.Find(body.Model);
-        var model = pipeline.Model;
-        var generator = outcome.TrackEmbeddings(pipeline) ?? throw ApiErrorException.InvalidRequest(
-            $"The model '{model.Id}' cannot create embeddings: its backend ({model.Backend}) has no embedding support.", "model", "unsupported_model");
+        var (call, body) = await calls.StartAsync(context, "embeddings", ApiJsonContext.Default.EmbeddingRequest, b => b.Model);
+        var generator = call.Embeddings();
         var asBase64 = body.EncodingFormat switch
         {
             null or "float" => false,
@@ -50,12 +46,12 @@ internal static class EmbeddingsApi
         }
         var inputs = ToInputs(body.Input);
 
-        var embeddings = await generator.GenerateAsync(inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions }, context.RequestAborted);
+        var embeddings = await generator.GenerateAsync(inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions }, call.Aborted);
         var promptTokens = (int)(embeddings.Usage?.InputTokenCount ?? 0);
         return TypedResults.Json(new EmbeddingList
         {
             Data = [.. embeddings.Select((e, i) => new EmbeddingData { Index = i, Embedding = new EmbeddingVector(e.Vector, asBase64) })],
-            Model = model.Id,
+            Model = call.Model.Id,
             Usage = new EmbeddingUsage { PromptTokens = promptTokens, TotalTokens = promptTokens },
         }, ApiJsonContext.Default.EmbeddingList);
     }

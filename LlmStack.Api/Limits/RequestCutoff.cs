@@ -36,9 +36,12 @@ internal sealed class RequestCutoff : IDisposable
     /// <summary>The cutoff of <paramref name="context"/>'s request, when the request-limits middleware set one.</summary>
     public static RequestCutoff? Of(HttpContext context) => context.Features.Get<RequestCutoff>();
 
+    /// <summary>The error code of a request refused or cut off by the drain at shutdown.</summary>
+    public const string ShuttingDownCode = "server_shutting_down";
+
     internal static ApiErrorException ShuttingDown() =>
         new(StatusCodes.Status503ServiceUnavailable, "server_error",
-            "The server is shutting down; retry the request (another instance may take it).", "server_shutting_down")
+            "The server is shutting down; retry the request (another instance may take it).", ShuttingDownCode)
         {
             RetryAfter = TimeSpan.FromSeconds(1),
         };

@@ -1,9 +1,5 @@
 using System.Globalization;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
-using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -43,10 +39,14 @@ internal static class RequestLimitsExtensions
             if (drain.IsDraining)
             {
                 context.RequestServices.GetRequiredService<LlmStackMetrics>().Rejected(RejectionReason.Draining, model: null);
-                // Tells a keep-alive client to take its next request elsewhere.
-                context.Response.Headers.Connection = "close";
-                await OpenAIErrors.WriteAsync(context.Response, RequestCutoff.ShuttingDown());
-                return;
+                // Tells a keep-alive client to take its next request elsewhere. At OnStarting: the exception handler
+                // that writes the error envelope clears headers set before it runs.
+                context.Response.OnStarting(() =>
+                {
+                    context.Response.Headers.Connection = "close";
+                    return Task.CompletedTask;
+                });
+                throw RequestCutoff.ShuttingDown();
             }
             var clientAborted = context.RequestAborted;
             using var cutoff = new RequestCutoff(clientAborted, drain.DrainEnded, maxDuration);

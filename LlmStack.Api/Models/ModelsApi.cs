@@ -1,5 +1,6 @@
 using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Http.HttpResults;

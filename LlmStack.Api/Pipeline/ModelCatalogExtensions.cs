@@ -18,6 +18,7 @@ internal static class ModelCatalogExtensions
 
         // Every model's pipeline (chat and embeddings) passes its admission gate.
         builder.Services.AddSingleton<ModelAdmission>();
+        builder.Services.AddSingleton<ModelPipelineBuilder>();
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<ModelCatalogLoader>();
 

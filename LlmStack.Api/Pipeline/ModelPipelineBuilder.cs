@@ -33,7 +33,7 @@ internal sealed class ModelPipelineBuilder(
                 .Use(inner => new EmbeddingDeadlineGenerator(inner, model.Id, model.FirstTokenTimeout))
                 .Build()
             : null;
-        metrics.Served(model, embeddings is not null);
+        metrics.Served(model.Id, model.Backend, embeddings is not null);
         return new ModelPipeline(model, chat, embeddings);
     }
 }

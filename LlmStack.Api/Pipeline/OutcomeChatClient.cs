@@ -13,7 +13,7 @@ internal sealed class OutcomeChatClient(IChatClient pipeline, RequestOutcome out
     public override async Task<ChatResponse> GetResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        using var inFlight = metrics.InFlight(outcome);
+        using var inFlight = metrics.InFlight(outcome.Model?.Id, outcome.Model?.Backend, outcome.Operation);
         var response = await base.GetResponseAsync(messages, options, cancellationToken);
         outcome.Observe(response);
         return response;
@@ -22,7 +22,7 @@ internal sealed class OutcomeChatClient(IChatClient pipeline, RequestOutcome out
     public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using var inFlight = metrics.InFlight(outcome);
+        using var inFlight = metrics.InFlight(outcome.Model?.Id, outcome.Model?.Backend, outcome.Operation);
         await foreach (var update in base.GetStreamingResponseAsync(messages, options, cancellationToken))
         {
             outcome.Observe(update);

@@ -11,7 +11,7 @@ internal sealed class OutcomeEmbeddingGenerator(
     public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
         IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
-        using var inFlight = metrics.InFlight(outcome);
+        using var inFlight = metrics.InFlight(outcome.Model?.Id, outcome.Model?.Backend, outcome.Operation);
         var embeddings = await base.GenerateAsync(values, options, cancellationToken);
         outcome.Observe(embeddings);
         return embeddings;

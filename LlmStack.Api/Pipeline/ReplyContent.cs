@@ -11,4 +11,8 @@ internal static class ReplyContent
     /// </summary>
     public static bool HasContent(this ChatResponseUpdate update) =>
         update.Contents.Any(content => content is TextContent { Text.Length: > 0 } or TextReasoningContent { Text.Length: > 0 } or FunctionCallContent);
+
+    /// <summary>OpenAI's finish_reason of a reply that ended; a backend that reports none finished normally.</summary>
+    public static string FinishReasonOf(ChatFinishReason? reason, bool madeToolCalls) =>
+        reason?.Value ?? (madeToolCalls ? ChatFinishReason.ToolCalls.Value : ChatFinishReason.Stop.Value);
 }

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using LlmStack.Api.Access;
 using LlmStack.Api.Backends;
-using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
@@ -139,7 +138,7 @@ internal sealed class RequestOutcome
     /// <summary>A streamed chat reply has ended normally.</summary>
     internal void EndChatReply()
     {
-        FinishReason = ChatResponseMapping.ToWire(_finishReason, _madeToolCalls);
+        FinishReason = ReplyContent.FinishReasonOf(_finishReason, _madeToolCalls);
         EndReply();
     }
 

@@ -1,6 +1,6 @@
 using System.Text;
-using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 
@@ -174,7 +174,7 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
     private void AddFunctionCall(FunctionCallContent call, List<ResponseStreamEvent> events)
     {
         Close(events, "completed");
-        var arguments = ChatResponseMapping.ToToolCall(call).Function!.Arguments!;
+        var arguments = FunctionArguments.Serialize(call.Arguments);
         var item = new ResponseItem
         {
             Type = ResponseItem.FunctionCallType,

@@ -4,11 +4,12 @@ using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
-using static LlmStack.Api.ChatCompletions.ChatRequestMapping;
+using static LlmStack.Api.Endpoints.OpenAIRequestRules;
 
 namespace LlmStack.Api.Responses;
 
@@ -23,9 +24,10 @@ internal sealed record ResponseRequest(
     bool Store);
 
 /// <summary>
-/// Checks a <see cref="CreateResponseRequest"/> and turns it into Microsoft.Extensions.AI's terms, the same
-/// ones chat completions use, so that both endpoints share one pipeline. Every refusal is a 400 naming the
-/// field at fault, including what no backend here can honour (built-in tools, background mode).
+/// Reads a <see cref="CreateResponseRequest"/>'s shape into Microsoft.Extensions.AI's terms and the
+/// <see cref="GenerationParameters"/> that <see cref="OpenAIRequestRules"/> check, the same as chat completions, so
+/// that both endpoints share one call path. Every refusal is a 400 naming the field at fault, including what no
+/// backend here can honour (built-in tools, background mode).
 /// </summary>
 internal static class ResponseRequestMapping
 {
@@ -120,16 +122,16 @@ internal static class ResponseRequestMapping
                 return ToMessageItem(item, param, model);
             case ResponseItem.FunctionCallType:
                 var arguments = RequiredString(item, "arguments", param);
-                ParseArguments(arguments, $"{param}.arguments");
+                FunctionArguments.Parse(arguments, $"{param}.arguments");
                 return new ResponseItem
                 {
                     Type = type,
-                    CallId = NonEmpty(item, "call_id", param),
-                    Name = NonEmpty(item, "name", param),
+                    CallId = NonEmptyString(item, "call_id", param),
+                    Name = NonEmptyString(item, "name", param),
                     Arguments = arguments,
                 };
             case ResponseItem.FunctionCallOutputType:
-                return new ResponseItem { Type = type, CallId = NonEmpty(item, "call_id", param), Output = OutputText(item, param) };
+                return new ResponseItem { Type = type, CallId = NonEmptyString(item, "call_id", param), Output = OutputText(item, param) };
             case ResponseItem.ReasoningType:
                 // Clients send reasoning items back with the output they came with; the model does not read them.
                 return null;
@@ -191,10 +193,7 @@ internal static class ResponseRequestMapping
             case "refusal" when role == "assistant":
                 return new ResponseContent { Type = ResponseContent.OutputTextType, Text = RequiredString(part, "refusal", param) };
             case "input_image" when role == "user":
-                if (!model.AcceptsImages)
-                {
-                    throw ApiErrorException.InvalidRequest($"The model '{model.Id}' takes text only; image content is not supported.", param, "unsupported_content");
-                }
+                RequireImages(model, param);
                 var url = RequiredString(part, "image_url", param);
                 ImageFromUrl(url, $"{param}.image_url");
                 return new ResponseContent { Type = type, ImageUrl = url };
@@ -221,11 +220,6 @@ internal static class ResponseRequestMapping
         };
     }
 
-    private static string NonEmpty(JsonElement item, string name, string param) =>
-        RequiredString(item, name, param) is { Length: > 0 } value
-            ? value
-            : throw ApiErrorException.InvalidRequest($"'{param}.{name}' must not be empty.", $"{param}.{name}");
-
     /// <summary>Conversation items as messages: consecutive function calls join the assistant turn before them.</summary>
     private static void AddMessages(List<ChatMessage> messages, IEnumerable<ResponseItem> items)
     {
@@ -243,7 +237,7 @@ internal static class ResponseRequestMapping
                     messages.Add(new ChatMessage(role, [.. (item.Content ?? []).Select(ToContent)]));
                     break;
                 case ResponseItem.FunctionCallType:
-                    var call = new FunctionCallContent(item.CallId!, item.Name!, ParseArguments(item.Arguments, "arguments"));
+                    var call = new FunctionCallContent(item.CallId!, item.Name!, FunctionArguments.Parse(item.Arguments, "arguments"));
                     if (messages.Count > 0 && messages[^1].Role == ChatRole.Assistant)
                     {
                         messages[^1].Contents.Add(call);
@@ -263,55 +257,29 @@ internal static class ResponseRequestMapping
     private static AIContent ToContent(ResponseContent part) =>
         part.ImageUrl is { } url ? ImageFromUrl(url, "image_url") : new TextContent(part.Text);
 
-    private static ChatOptions ToOptions(CreateResponseRequest request, int maxOutputTokens)
-    {
-        var options = new ChatOptions
+    private static ChatOptions ToOptions(CreateResponseRequest request, int maxOutputTokens) =>
+        OpenAIRequestRules.ToChatOptions(new GenerationParameters
         {
-            MaxOutputTokens = AtMost(AtLeastOne(request.MaxOutputTokens, "max_output_tokens"), maxOutputTokens, "max_output_tokens"),
-            Temperature = (float?)InRange(request.Temperature, 0, 2, "temperature"),
-            TopP = (float?)InRange(request.TopP, 0, 1, "top_p"),
-            ResponseFormat = ToResponseFormat(request.Text?.Format),
-            AllowMultipleToolCalls = request.ParallelToolCalls,
-        };
-        (options.Tools, options.ToolMode) = ToTools(request.Tools, request.ToolChoice);
-        if (request.Text?.Format is { Type: "json_schema", Strict: true })
-        {
-            (options.AdditionalProperties ??= [])[SchemaGrammar.StrictKey] = true;
-        }
-        if (request.User is not null)
-        {
-            (options.AdditionalProperties ??= [])["user"] = request.User;
-        }
-        return options;
-    }
-
-    private static ChatResponseFormat? ToResponseFormat(ResponseTextFormat? format) => format?.Type switch
-    {
-        null when format is null => null,
-        null => throw ApiErrorException.InvalidRequest("Missing required parameter: 'text.format.type'.", "text.format.type", "missing_required_parameter"),
-        "text" => ChatResponseFormat.Text,
-        "json_object" => ChatResponseFormat.Json,
-        "json_schema" => format switch
-        {
-            { Name: null or "" } => throw ApiErrorException.InvalidRequest("Missing required parameter: 'text.format.name'.", "text.format.name", "missing_required_parameter"),
-            { Schema: null } => throw ApiErrorException.InvalidRequest("Missing required parameter: 'text.format.schema'.", "text.format.schema", "missing_required_parameter"),
-            { Schema.ValueKind: not JsonValueKind.Object } => throw ApiErrorException.InvalidRequest("'text.format.schema' must be a JSON Schema object.", "text.format.schema"),
-            _ => ChatResponseFormat.ForJsonSchema(format.Schema.Value, format.Name, format.Description),
-        },
-        var type => throw ApiErrorException.InvalidRequest(
-            $"Invalid value for 'text.format.type': '{type}'. Supported values are: 'text', 'json_object' and 'json_schema'.", "text.format.type"),
-    };
-
-    private static (List<AITool>? Tools, ChatToolMode? Mode) ToTools(List<JsonElement>? definitions, JsonElement? choice)
-    {
-        List<AITool>? tools = null;
-        for (var i = 0; definitions is not null && i < definitions.Count; i++)
-        {
-            (tools ??= []).Add(ToTool(definitions[i], $"tools[{i}]"));
-        }
-
-        return (tools, ToToolMode(choice, tools, ToolChoiceName));
-    }
+            MaxTokensParam = "max_output_tokens",
+            MaxTokens = request.MaxOutputTokens,
+            Temperature = request.Temperature,
+            TopP = request.TopP,
+            Format = request.Text?.Format is { } format ? new ResponseFormatRequest(
+                Param: "text.format",
+                Type: format.Type,
+                Name: format.Name,
+                NameParam: "text.format.name",
+                Description: format.Description,
+                Schema: format.Schema,
+                SchemaParam: "text.format.schema",
+                Strict: format.Strict == true,
+                SchemaRequired: true) : null,
+            Tools = request.Tools?.Select((tool, i) => ToTool(tool, $"tools[{i}]")).ToList(),
+            ToolChoice = request.ToolChoice,
+            ToolChoiceFunction = ToolChoiceName,
+            ParallelToolCalls = request.ParallelToolCalls,
+            User = request.User,
+        }, maxOutputTokens);
 
     private static string ToolChoiceName(JsonElement choice)
     {
@@ -323,7 +291,7 @@ internal static class ResponseRequestMapping
     }
 
     // Function tools are flat here: {"type":"function","name":...,"parameters":...,"strict":...}.
-    private static AITool ToTool(JsonElement tool, string param)
+    private static FunctionToolRequest ToTool(JsonElement tool, string param)
     {
         if (tool.ValueKind != JsonValueKind.Object)
         {
@@ -338,19 +306,10 @@ internal static class ResponseRequestMapping
                     $"{param}.type", "unsupported_tool")
                 : ApiErrorException.InvalidRequest($"Invalid value for '{param}.type': '{type}'. Supported values are: 'function'.", $"{param}.type");
         }
-        var name = RequiredString(tool, "name", param);
-        if (!FunctionName().IsMatch(name))
-        {
-            throw ApiErrorException.InvalidRequest($"Invalid '{param}.name': it must be 1 to 64 letters, digits, underscores or dashes.", $"{param}.name");
-        }
         var description = tool.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
-        var parameters = tool.TryGetProperty("parameters", out var p) ? p : default;
-        if (parameters.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null or JsonValueKind.Undefined))
-        {
-            throw ApiErrorException.InvalidRequest($"'{param}.parameters' must be a JSON Schema object.", $"{param}.parameters");
-        }
+        JsonElement? parameters = tool.TryGetProperty("parameters", out var p) ? p : null;
         // The Responses API makes function schemas strict unless the tool says otherwise.
         var strict = !tool.TryGetProperty("strict", out var s) || s.ValueKind != JsonValueKind.False;
-        return new ToolDeclaration(name, description, parameters.ValueKind == JsonValueKind.Object ? parameters.Clone() : EmptyObjectSchema, strict);
+        return new FunctionToolRequest(param, RequiredString(tool, "name", param), description, parameters, strict);
     }
 }

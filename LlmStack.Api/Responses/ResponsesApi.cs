@@ -1,6 +1,7 @@
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
@@ -24,19 +25,7 @@ internal static class ResponsesApi
         api.MapPost("", CreateResponse)
             .WithName(nameof(CreateResponse))
             .WithSummary("Creates a model response; streams it as server-sent events (event: + data: lines) when stream is true.")
-            // The handler reads the body itself (JsonBody: 400s that name the field), so the document is told its shape.
-            .Accepts<CreateResponseRequest>("application/json")
-            .Produces<ResponseObject>(StatusCodes.Status200OK, "application/json", "text/event-stream")
-            .AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
-            {
-                // One status, two bodies: the response object, or (stream: true) one server-sent event per step.
-                if (operation.Responses?["200"].Content?["text/event-stream"] is { } stream)
-                {
-                    stream.Schema = await context.GetOrCreateSchemaAsync(typeof(ResponseStreamEvent), cancellationToken: cancellationToken);
-                }
-            })
-            .ProducesOpenAIErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge,
-                StatusCodes.Status429TooManyRequests, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
+            .ProducesModelCall<CreateResponseRequest, ResponseObject, ResponseStreamEvent>();
         api.MapGet("/{id}", GetResponse)
             .WithName(nameof(GetResponse))
             .WithSummary("Retrieves a stored response.")
@@ -50,29 +39,21 @@ internal static class ResponsesApi
         return api;
     }
 
-    public static async Task<Results<JsonHttpResult<ResponseObject>, ResponseEventStream>> CreateResponse(
-        HttpContext context, ModelCatalog catalog, ResponseStore store, RequestTelemetry telemetry, IOptions<LlmStackOptions> options)
+    public static async Task<Results<JsonHttpResult<ResponseObject>, SseResult>> CreateResponse(HttpContext context, ModelCalls calls, ResponseStore store)
     {
-        var outcome = telemetry.Start(context, "responses");
-        var body = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateResponseRequest);
+        var (call, body) = await calls.StartAsync(context, "responses", ApiJsonContext.Default.CreateResponseRequest, b => b.Model);
         ResponseRequestMapping.Validate(body);
-        var pipeline = catalog.Find(body.Model);
-        var model = pipeline.Model;
-        var client = outcome.Track(pipeline);
-        var cancellationToken = context.RequestAborted;
         var history = body.PreviousResponseId is { } previousId
-            ? (await store.GetAsync(previousId, cancellationToken) ?? throw PreviousNotFound(previousId)).Conversation
+            ? (await store.GetAsync(previousId, call.Aborted) ?? throw PreviousNotFound(previousId)).Conversation
             : [];
-        var request = body.ToResponseRequest(model, history, options.Value.MaxOutputTokens);
-        outcome.Stream = request.Stream;
-        outcome.Received(request.Messages);
+        var request = body.ToResponseRequest(call.Model, history, call.MaxOutputTokens);
 
         var template = new ResponseObject
         {
             Id = ResponseOutput.NewId("resp"),
             CreatedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             Status = "in_progress",
-            Model = model.Id,
+            Model = call.Model.Id,
             Output = [],
             Instructions = body.Instructions,
             MaxOutputTokens = body.MaxOutputTokens,
@@ -93,29 +74,17 @@ internal static class ResponsesApi
             ? store.SaveAsync(new StoredResponse(final, [.. history, .. request.Input, .. final.Output]), token)
             : Task.CompletedTask;
 
-        if (!request.Stream)
+        var reply = await call.SendAsync(request.Messages, request.Options, request.Stream);
+        if (reply.Stream is { } stream)
         {
-            var reply = await client.GetResponseAsync(request.Messages, request.Options, cancellationToken);
-            var output = new ResponseOutput(outcome);
-            output.Add(reply);
-            output.Complete();
-            var final = output.ToResponse(template);
-            await Completed(final, cancellationToken);
-            return TypedResults.Json(final, ApiJsonContext.Default.ResponseObject);
+            return new SseResult(stream, new ResponseStreamEvents(template, Completed, call.Outcome));
         }
-
-        var updates = client.GetStreamingResponseAsync(request.Messages, request.Options, cancellationToken).GetAsyncEnumerator(cancellationToken);
-        try
-        {
-            // Nothing is sent before the first update: until then a failure is still an ordinary error response.
-            var hasFirst = await updates.MoveNextAsync();
-            return new ResponseEventStream(updates, hasFirst, template, Completed, outcome);
-        }
-        catch
-        {
-            await updates.DisposeAsync();
-            throw;
-        }
+        var output = new ResponseOutput(call.Outcome);
+        output.Add(reply.Response!);
+        output.Complete();
+        var final = output.ToResponse(template);
+        await Completed(final, call.Aborted);
+        return TypedResults.Json(final, ApiJsonContext.Default.ResponseObject);
     }
 
     public static async Task<JsonHttpResult<ResponseObject>> GetResponse(string id, ResponseStore store, CancellationToken cancellationToken) =>

@@ -1,10 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using LlmStack.Api.Backends;
-using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
-using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Api.Telemetry;
 
@@ -13,8 +9,8 @@ namespace LlmStack.Api.Telemetry;
 /// (<c>gen_ai.server.*</c>) so that dashboards built for them work unchanged, and apart from
 /// Microsoft.Extensions.AI's client instruments (<c>gen_ai.client.*</c>, which measure the pipeline below).
 /// Exported over OTLP and on <c>/metrics</c> (e.g. <c>gen_ai_server_time_to_first_token_seconds_bucket</c>).
-/// Each request's figures come from its <see cref="RequestOutcome"/>; times are measured from the moment
-/// the endpoint takes the request (after routing and authentication, before the body is read).
+/// Each request's figures come from its outcome (recorded by the endpoints' request telemetry); times are measured
+/// from the moment the endpoint takes the request (after routing and authentication, before the body is read).
 /// </summary>
 internal sealed class LlmStackMetrics : IDisposable
 {
@@ -117,64 +113,29 @@ internal sealed class LlmStackMetrics : IDisposable
     /// A model is served: its in-flight gauges are present at 0 from the start, so a dashboard or an alert does not
     /// see "no data" before the first request.
     /// </summary>
-    internal void Served(ServedModel model, bool embeds)
+    internal void Served(string model, string backend, bool embeds)
     {
-        RequestsActive.Add(0, Tags(model, "chat"));
+        RequestsActive.Add(0, Tags(model, backend, "chat"));
         if (embeds)
         {
-            RequestsActive.Add(0, Tags(model, "embeddings"));
+            RequestsActive.Add(0, Tags(model, backend, "embeddings"));
         }
     }
 
-    /// <summary>Counts a call to the request's model in flight until the returned scope is disposed.</summary>
-    internal InFlightScope InFlight(RequestOutcome outcome)
+    /// <summary>Counts a call to a model in flight until the returned scope is disposed.</summary>
+    internal InFlightScope InFlight(string? model, string? backend, string operation)
     {
-        var tags = Tags(outcome.Model, outcome.Operation);
+        var tags = Tags(model, backend, operation);
         RequestsActive.Add(1, tags);
         return new InFlightScope(RequestsActive, tags);
     }
 
-    /// <summary>Records a finished request from its outcome: duration, time to first token, time per output token, usage.</summary>
-    internal void Record(RequestOutcome outcome, TimeSpan duration, string? errorType)
+    /// <summary>The attributes every request instrument carries.</summary>
+    internal static TagList Tags(string? model, string? backend, string operation) => new()
     {
-        var tags = Tags(outcome.Model, outcome.Operation);
-        if (errorType is not null)
-        {
-            tags.Add(ErrorType, errorType);
-        }
-        var durationTags = tags;
-        if (outcome.FinishReason is { } finishReason)
-        {
-            durationTags.Add(FinishReason, finishReason);
-        }
-        RequestDuration.Record(duration.TotalSeconds, durationTags);
-        if (outcome.TimeToFirstToken is { } timeToFirstToken)
-        {
-            TimeToFirstToken.Record(timeToFirstToken.TotalSeconds, tags);
-        }
-        if (outcome.TimePerOutputToken is { } timePerOutputToken)
-        {
-            TimePerOutputToken.Record(timePerOutputToken.TotalSeconds, tags);
-        }
-        if (outcome.Usage?.InputTokenCount is { } input)
-        {
-            var inputTags = tags;
-            inputTags.Add(TokenType, "input");
-            TokenUsage.Record((int)input, inputTags);
-        }
-        if (outcome.Usage?.OutputTokenCount is { } output)
-        {
-            var outputTags = tags;
-            outputTags.Add(TokenType, "output");
-            TokenUsage.Record((int)output, outputTags);
-        }
-    }
-
-    private static TagList Tags(ServedModel? model, string operation) => new()
-    {
-        { RequestModel, model?.Id },
+        { RequestModel, model },
         { OperationName, operation },
-        { ProviderName, model?.Backend },
+        { ProviderName, backend },
     };
 
     public void Dispose() => _meter.Dispose();

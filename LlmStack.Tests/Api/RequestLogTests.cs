@@ -1,6 +1,7 @@
 using System.Text;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
@@ -33,7 +34,7 @@ public sealed class RequestLogTests
             await response.Content.ReadAsStringAsync(Cancel);
         }
 
-        var entry = Assert.Single(logs.Entries, e => e.Category == "LlmStack.Api.Telemetry.RequestLog");
+        var entry = Assert.Single(logs.Entries, e => e.Category == RequestLog.Category);
         Assert.Equal("log-test-1", entry.State["RequestId"]);
         Assert.Equal("m", entry.State["Model"]);
         Assert.Equal(true, entry.State["Stream"]);
@@ -58,7 +59,7 @@ public sealed class RequestLogTests
             await response.Content.ReadAsStringAsync(Cancel);
         }
 
-        var entry = Assert.Single(logs.Entries, e => e.Category == "LlmStack.Api.Telemetry.RequestLog");
+        var entry = Assert.Single(logs.Entries, e => e.Category == RequestLog.Category);
         Assert.Contains(Prompt, (string)entry.State["Prompt"]!);
         Assert.Equal(Reply, entry.State["Completion"]);
     }
@@ -80,7 +81,7 @@ public sealed class RequestLogTests
             await response.Content.ReadAsStringAsync(Cancel);
         }
 
-        var entry = Assert.Single(logs.Entries, e => e.Category == "LlmStack.Api.Telemetry.RequestLog");
+        var entry = Assert.Single(logs.Entries, e => e.Category == RequestLog.Category);
         Assert.Equal("alice", entry.State["ApiKey"]);
         Assert.DoesNotContain(logs.Entries, e => e.Message.Contains(key, StringComparison.Ordinal));
     }

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
@@ -41,7 +42,7 @@ public sealed class RequestOutcomeTests(GeneratedModels models)
             .Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
             .Select(e => e["data: ".Length..])
             .ToList();
-        var log = await logs.WaitForAsync("LlmStack.Api.Telemetry.RequestLog", Bound);
+        var log = await logs.WaitForAsync(RequestLog.Category, Bound);
         // The log line is written right after the metrics are recorded, from the same outcome.
         var metrics = await ScrapeWhenAsync(client, m => Sum(m, "gen_ai_server_request_duration_seconds_count", ModelLabel) == 1, Bound);
 

@@ -167,7 +167,7 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         }
         return options?.ResponseFormat switch
         {
-            ChatResponseFormatJson { Schema: { } schema } => SchemaGrammar.ForResponse(schema, SchemaGrammar.IsStrict(options.AdditionalProperties)),
+            ChatResponseFormatJson { Schema: { } schema } => SchemaGrammar.ForResponse(schema, LlmStackChatOptions.IsStrict(options.AdditionalProperties)),
             ChatResponseFormatJson => JsonGrammar.Object,
             _ => null,
         };

@@ -13,12 +13,6 @@ namespace LlmStack.Api.Backends.Embedded;
 /// </summary>
 internal static class SchemaGrammar
 {
-    /// <summary>The key Microsoft.Extensions.AI uses for <c>strict</c> (in ChatOptions and tool properties); the OpenAI backend passes it on.</summary>
-    public const string StrictKey = "strictJsonSchema";
-
-    public static bool IsStrict(IReadOnlyDictionary<string, object?>? properties) =>
-        properties is not null && properties.TryGetValue(StrictKey, out var strict) && strict is true;
-
     /// <summary>The grammar of <c>response_format</c>/<c>text.format</c> json_schema.</summary>
     public static Grammar ForResponse(JsonElement schema, bool strict)
     {
@@ -51,7 +45,7 @@ internal static class SchemaGrammar
             JsonSchemaGrammar.FromSchema(tool.JsonSchema);
             return tool.JsonSchema;
         }
-        catch (UnsupportedSchemaException ex) when (IsStrict(tool.AdditionalProperties))
+        catch (UnsupportedSchemaException ex) when (LlmStackChatOptions.IsStrict(tool.AdditionalProperties))
         {
             throw Refusal(ex, $"the parameters of the function '{tool.Name}'");
         }

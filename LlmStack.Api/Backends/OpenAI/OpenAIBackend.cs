@@ -1,7 +1,6 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using LlmStack.Api.Backends;
-using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Backends.Upstream;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
@@ -91,7 +90,7 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
     {
         if (chatOptions.ResponseFormat is ChatResponseFormatJson { Schema: { } schema } format && chatOptions.RawRepresentationFactory is null)
         {
-            bool? strict = SchemaGrammar.IsStrict(chatOptions.AdditionalProperties) ? true : null;
+            bool? strict = LlmStackChatOptions.IsStrict(chatOptions.AdditionalProperties) ? true : null;
             chatOptions.RawRepresentationFactory = _ => new ChatCompletionOptions
             {
                 ResponseFormat = global::OpenAI.Chat.ChatResponseFormat.CreateJsonSchemaFormat(

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text;
+using LlmStack.Api.Endpoints;
 using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace LlmStack.Tests.Api.Limits;
 
@@ -30,30 +33,38 @@ public sealed class RequestLimitTests
         Assert.Contains("LlmStack:MaxOutputTokens", error.Message);
     }
 
-    [Fact]
-    public async Task A_stream_past_the_request_time_limit_ends_with_an_error_event_and_done()
+    [Theory]
+    [MemberData(nameof(StreamedApi.Names), MemberType = typeof(StreamedApi))]
+    public async Task A_stream_past_the_request_time_limit_is_told_so_in_its_own_shape(string streamed)
     {
+        var api = StreamedApi.Of(streamed);
         var model = new HeldModel(endless: true);
-        await using var app = InMemoryBackend.Serve(new Dictionary<string, string?> { ["LlmStack:MaxRequestDuration"] = "00:00:00.5" }, ("held", model.Client));
+        var logs = new CapturedLogs();
+        await using var app = InMemoryBackend.Serve(new Dictionary<string, string?> { ["LlmStack:MaxRequestDuration"] = "00:00:00.5" },
+            services => services.AddSingleton<ILoggerProvider>(logs), ("held", model.Client));
         using var client = app.CreateClient();
 
-        using var response = await client.PostAsync("/v1/chat/completions", Body("""{"model":"held","stream":true,"messages":[{"role":"user","content":"Hi"}]}"""), Cancel);
-        var events = ChatCompletionsWireTests.SseEvents(await response.Content.ReadAsStringAsync(Cancel));
+        using var response = await client.PostAsync(api.Path, Body(api.StreamingBody("held")), Cancel);
+        var error = api.EndError(await response.Content.ReadAsStringAsync(Cancel));
+        var log = await logs.WaitForAsync(RequestLog.Category, TimeSpan.FromSeconds(20));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("[DONE]", events[^1]);
-        Assert.Equal("request_timeout", ErrorEnvelope.Parse(events[^2]).Code);
-        Assert.Contains("LlmStack:MaxRequestDuration", ErrorEnvelope.Parse(events[^2]).Message);
+        Assert.Equal("request_timeout", error?.Code);
+        Assert.Contains("LlmStack:MaxRequestDuration", error!.Message);
+        // Recorded as what it was: a request the server cut off, not a success.
+        Assert.Equal("request_timeout", log.State["ErrorCode"]);
     }
 
-    [Fact]
-    public async Task A_reply_past_the_request_time_limit_is_a_504()
+    [Theory]
+    [MemberData(nameof(StreamedApi.Names), MemberType = typeof(StreamedApi))]
+    public async Task A_reply_past_the_request_time_limit_is_a_504(string streamed)
     {
+        var api = StreamedApi.Of(streamed);
         var model = new HeldModel();
         await using var app = InMemoryBackend.Serve(new Dictionary<string, string?> { ["LlmStack:MaxRequestDuration"] = "00:00:00.5" }, ("held", model.Client));
         using var client = app.CreateClient();
 
-        using var response = await client.PostAsync("/v1/chat/completions", Body("""{"model":"held","messages":[{"role":"user","content":"Hi"}]}"""), Cancel);
+        using var response = await client.PostAsync(api.Path, Body(api.Body("held")), Cancel);
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("request_timeout", (await ErrorEnvelope.ReadAsync(response)).Code);

@@ -4,6 +4,7 @@ using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Configuration;
+using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
@@ -100,7 +101,7 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
             var options = new ChatOptions
             {
                 ResponseFormat = ChatResponseFormat.ForJsonSchema(schemaJson.RootElement, "answer"),
-                AdditionalProperties = new() { [SchemaGrammar.StrictKey] = true },
+                AdditionalProperties = new() { [LlmStackChatOptions.StrictKey] = true },
                 Seed = i,
                 MaxOutputTokens = 3000,
             };
@@ -169,7 +170,7 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
         var format = ChatResponseFormat.ForJsonSchema(schema.RootElement, "address");
 
         var error = await Assert.ThrowsAsync<ApiErrorException>(() => client.GetResponseAsync("Zip?",
-            new ChatOptions { ResponseFormat = format, AdditionalProperties = new() { [SchemaGrammar.StrictKey] = true } }, Cancel));
+            new ChatOptions { ResponseFormat = format, AdditionalProperties = new() { [LlmStackChatOptions.StrictKey] = true } }, Cancel));
         var lax = await client.GetResponseAsync("Zip?", new ChatOptions { ResponseFormat = format, Seed = 3, MaxOutputTokens = 3000 }, Cancel).WaitAsync(Timeout, Cancel);
 
         Assert.Equal(400, error.StatusCode);

@@ -8,7 +8,7 @@ using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
-namespace LlmStack.Api.Contracts;
+namespace LlmStack.Api.Endpoints;
 
 /// <summary>
 /// Reads a request body into a wire record. Malformed JSON and values of the wrong type become a 400 that

@@ -1,10 +1,11 @@
 using LlmStack.Api.Contracts;
+using LlmStack.Api.Errors;
 using LlmStack.Api.Limits;
 using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace LlmStack.Api.Errors;
+namespace LlmStack.Api.Endpoints;
 
 /// <summary>
 /// Every error leaves the API in OpenAI's envelope, whatever raised it: validation, a backend, Kestrel's
@@ -24,7 +25,7 @@ internal static class OpenAIErrors
             // under a burst, a stack trace per refusal would cost more than the refusals.
             SuppressDiagnosticsCallback = context =>
                 RequestCutoff.Of(context.HttpContext)?.Error is not null
-                || ToApiError(context.Exception) is not { StatusCode: >= 500 } and not { Code: AdmissionGate.OverloadedCode },
+                || ToApiError(context.Exception) is not { StatusCode: >= 500 } and not { Code: AdmissionGate.OverloadedCode or RequestCutoff.ShuttingDownCode },
         });
         // Unknown routes and wrong methods get the envelope too, not an empty body.
         app.UseStatusCodePages(context => WriteAsync(context.HttpContext.Response, new ApiErrorException(

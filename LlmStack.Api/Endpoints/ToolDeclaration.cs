@@ -1,8 +1,8 @@
 using System.Text.Json;
-using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Backends;
 using Microsoft.Extensions.AI;
 
-namespace LlmStack.Api.ChatCompletions;
+namespace LlmStack.Api.Endpoints;
 
 /// <summary>
 /// A function the client offers the model: name, description, parameter schema, and whether the schema is
@@ -12,7 +12,7 @@ namespace LlmStack.Api.ChatCompletions;
 internal sealed class ToolDeclaration(string name, string? description, JsonElement parameters, bool strict) : AIFunctionDeclaration
 {
     private readonly IReadOnlyDictionary<string, object?> _properties = strict
-        ? new Dictionary<string, object?> { [SchemaGrammar.StrictKey] = true }
+        ? new Dictionary<string, object?> { [LlmStackChatOptions.StrictKey] = true }
         : new Dictionary<string, object?>();
 
     public override string Name => name;

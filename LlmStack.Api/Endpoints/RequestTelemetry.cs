@@ -1,11 +1,10 @@
 using LlmStack.Api.Access;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
+using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
-namespace LlmStack.Api.Telemetry;
+namespace LlmStack.Api.Endpoints;
 
 /// <summary>
 /// Starts each model request's <see cref="RequestOutcome"/> and, when its response has been completely sent
@@ -13,7 +12,7 @@ namespace LlmStack.Api.Telemetry;
 /// </summary>
 internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory loggerFactory, IOptions<LlmStackOptions> options)
 {
-    private readonly ILogger _logger = loggerFactory.CreateLogger(typeof(RequestLog).FullName!);
+    private readonly ILogger _logger = loggerFactory.CreateLogger(RequestLog.Category);
 
     /// <summary>Status logged for a request whose client went away first (nginx's convention).</summary>
     public const int ClientClosedRequest = 499;
@@ -42,9 +41,45 @@ internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory l
         var errorType = outcome.Error is { } error ? error.Code ?? error.Type : clientClosed ? Cancelled : null;
         if (outcome.Model is not null)
         {
-            metrics.Record(outcome, duration, errorType);
+            RecordMetrics(outcome, duration, errorType);
         }
         var apiKey = context.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : null;
         RequestLog.Write(_logger, context.TraceIdentifier, apiKey, outcome, status, duration, errorType);
+    }
+
+    /// <summary>Records a finished request from its outcome: duration, time to first token, time per output token, usage.</summary>
+    private void RecordMetrics(RequestOutcome outcome, TimeSpan duration, string? errorType)
+    {
+        var tags = LlmStackMetrics.Tags(outcome.Model?.Id, outcome.Model?.Backend, outcome.Operation);
+        if (errorType is not null)
+        {
+            tags.Add(LlmStackMetrics.ErrorType, errorType);
+        }
+        var durationTags = tags;
+        if (outcome.FinishReason is { } finishReason)
+        {
+            durationTags.Add(LlmStackMetrics.FinishReason, finishReason);
+        }
+        metrics.RequestDuration.Record(duration.TotalSeconds, durationTags);
+        if (outcome.TimeToFirstToken is { } timeToFirstToken)
+        {
+            metrics.TimeToFirstToken.Record(timeToFirstToken.TotalSeconds, tags);
+        }
+        if (outcome.TimePerOutputToken is { } timePerOutputToken)
+        {
+            metrics.TimePerOutputToken.Record(timePerOutputToken.TotalSeconds, tags);
+        }
+        if (outcome.Usage?.InputTokenCount is { } input)
+        {
+            var inputTags = tags;
+            inputTags.Add(LlmStackMetrics.TokenType, "input");
+            metrics.TokenUsage.Record((int)input, inputTags);
+        }
+        if (outcome.Usage?.OutputTokenCount is { } output)
+        {
+            var outputTags = tags;
+            outputTags.Add(LlmStackMetrics.TokenType, "output");
+            metrics.TokenUsage.Record((int)output, outputTags);
+        }
     }
 }

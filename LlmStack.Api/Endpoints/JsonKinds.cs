@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
-namespace LlmStack.Api.Contracts;
+namespace LlmStack.Api.Endpoints;
 
 /// <summary>How error messages name JSON values: what was sent (<c>a string</c>) and what a contract takes (<c>a number</c>).</summary>
 internal static class JsonKinds

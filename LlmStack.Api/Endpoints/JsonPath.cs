@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace LlmStack.Api.Contracts;
+namespace LlmStack.Api.Endpoints;
 
 /// <summary>
 /// The paths System.Text.Json reports (<c>$.messages[1].role</c>, <c>$['odd.key']</c>) as segments, and the

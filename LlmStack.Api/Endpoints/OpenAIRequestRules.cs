@@ -1,0 +1,251 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Errors;
+using Microsoft.Extensions.AI;
+
+namespace LlmStack.Api.Endpoints;
+
+/// <summary>
+/// What an OpenAI generation request asks of the model beside its prompt, as its endpoint names it on the wire:
+/// every endpoint (chat completions, Responses, completions) reads its own shape into this and
+/// <see cref="OpenAIRequestRules.ToChatOptions"/> checks it, so each rule is written once.
+/// </summary>
+internal sealed record GenerationParameters
+{
+    /// <summary>The endpoint's name of the output-token limit (<c>max_tokens</c>, <c>max_output_tokens</c>), for errors.</summary>
+    public required string MaxTokensParam { get; init; }
+
+    public int? MaxTokens { get; init; }
+
+    public double? Temperature { get; init; }
+
+    public double? TopP { get; init; }
+
+    public double? PresencePenalty { get; init; }
+
+    public double? FrequencyPenalty { get; init; }
+
+    /// <summary>A string or an array of strings.</summary>
+    public JsonElement? Stop { get; init; }
+
+    public long? Seed { get; init; }
+
+    public ResponseFormatRequest? Format { get; init; }
+
+    public IReadOnlyList<FunctionToolRequest>? Tools { get; init; }
+
+    public JsonElement? ToolChoice { get; init; }
+
+    /// <summary>How this endpoint names the function of an object <c>tool_choice</c>.</summary>
+    public Func<JsonElement, string>? ToolChoiceFunction { get; init; }
+
+    public bool? ParallelToolCalls { get; init; }
+
+    public string? User { get; init; }
+}
+
+/// <summary>A structured-output request (<c>response_format</c>, <c>text.format</c>) read from its endpoint's shape.</summary>
+/// <param name="Param">Where it sits in the request, for errors: <c>response_format</c>, <c>text.format</c>.</param>
+/// <param name="SchemaParam">Where its schema sits: <c>response_format.json_schema.schema</c>, <c>text.format.schema</c>.</param>
+/// <param name="SchemaRequired">Whether a <c>json_schema</c> format must carry a schema (Responses); chat takes one without as JSON mode.</param>
+internal sealed record ResponseFormatRequest(
+    string Param, string? Type, string? Name, string NameParam, string? Description, JsonElement? Schema, string SchemaParam, bool Strict, bool SchemaRequired);
+
+/// <summary>A function tool read from its endpoint's shape.</summary>
+/// <param name="Param">Where the function's fields sit, for errors: <c>tools[0].function</c>, <c>tools[0]</c>.</param>
+internal sealed record FunctionToolRequest(string Param, string? Name, string? Description, JsonElement? Parameters, bool Strict);
+
+/// <summary>
+/// The request rules of every OpenAI endpoint, written once: value ranges, limits, stop sequences, structured output,
+/// tools and tool choice, content parts the model can take. Every refusal is a 400 naming the field at fault - never a
+/// silently ignored value.
+/// </summary>
+internal static partial class OpenAIRequestRules
+{
+    /// <summary>OpenAI's limit on stop sequences.</summary>
+    public const int MaxStopSequences = 4;
+
+    internal static readonly JsonElement EmptyObjectSchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement;
+
+    /// <param name="maxOutputTokens">The ceiling on the output-token limit (<c>LlmStack:MaxOutputTokens</c>).</param>
+    public static ChatOptions ToChatOptions(GenerationParameters request, int maxOutputTokens)
+    {
+        var options = new ChatOptions
+        {
+            MaxOutputTokens = MaxTokens(request.MaxTokens, request.MaxTokensParam, maxOutputTokens),
+            Temperature = (float?)InRange(request.Temperature, 0, 2, "temperature"),
+            TopP = (float?)InRange(request.TopP, 0, 1, "top_p"),
+            PresencePenalty = (float?)InRange(request.PresencePenalty, -2, 2, "presence_penalty"),
+            FrequencyPenalty = (float?)InRange(request.FrequencyPenalty, -2, 2, "frequency_penalty"),
+            StopSequences = StopSequences(request.Stop),
+            Seed = request.Seed,
+            ResponseFormat = ToResponseFormat(request.Format),
+            AllowMultipleToolCalls = request.ParallelToolCalls,
+        };
+        List<AITool>? tools = request.Tools is { Count: > 0 } declared ? [.. declared.Select(ToTool)] : null;
+        options.Tools = tools;
+        options.ToolMode = ToToolMode(request.ToolChoice, tools, request.ToolChoiceFunction);
+        if (request.Format is { Type: "json_schema", Strict: true })
+        {
+            LlmStackChatOptions.SetStrict(options);
+        }
+        if (request.User is not null)
+        {
+            LlmStackChatOptions.SetUser(options, request.User);
+        }
+        return options;
+    }
+
+    /// <summary>An output-token limit: at least 1, at most <paramref name="ceiling"/> (<c>LlmStack:MaxOutputTokens</c>).</summary>
+    public static int? MaxTokens(int? value, string param, int ceiling) =>
+        value is < 1 ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of 1 - '{param}'.", param)
+        : value > ceiling ? throw ApiErrorException.InvalidRequest($"{value} is greater than the maximum of {ceiling} - '{param}' (this server's LlmStack:MaxOutputTokens).", param)
+        : value;
+
+    public static double? InRange(double? value, double min, double max, string param) =>
+        value < min ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of {min} - '{param}'.", param)
+        : value > max ? throw ApiErrorException.InvalidRequest($"{value} is greater than the maximum of {max} - '{param}'.", param)
+        : value;
+
+    private static List<string>? StopSequences(JsonElement? stop)
+    {
+        switch (stop?.ValueKind)
+        {
+            case null or JsonValueKind.Null or JsonValueKind.Undefined:
+                return null;
+            case JsonValueKind.String:
+                return [NonEmpty(stop.Value, "stop")];
+            case JsonValueKind.Array:
+                var sequences = new List<string>();
+                var i = 0;
+                foreach (var item in stop.Value.EnumerateArray())
+                {
+                    var param = $"stop[{i++}]";
+                    sequences.Add(item.ValueKind == JsonValueKind.String
+                        ? NonEmpty(item, param)
+                        : throw ApiErrorException.InvalidType(param, "a string", JsonKinds.Describe(item)));
+                }
+                return sequences.Count <= MaxStopSequences
+                    ? sequences
+                    : throw ApiErrorException.InvalidRequest($"'stop' takes at most {MaxStopSequences} sequences; got {sequences.Count}.", "stop");
+            default:
+                throw ApiErrorException.InvalidType("stop", "a string or an array of strings", JsonKinds.Describe(stop.Value));
+        }
+
+        static string NonEmpty(JsonElement value, string param) =>
+            value.GetString() is { Length: > 0 } text ? text : throw ApiErrorException.InvalidRequest($"'{param}' must not be empty.", param);
+    }
+
+    private static ChatResponseFormat? ToResponseFormat(ResponseFormatRequest? format) => format?.Type switch
+    {
+        null when format is null => null,
+        null => throw ApiErrorException.InvalidRequest($"Missing required parameter: '{format.Param}.type'.", $"{format.Param}.type", "missing_required_parameter"),
+        "text" => ChatResponseFormat.Text,
+        "json_object" => ChatResponseFormat.Json,
+        "json_schema" => format switch
+        {
+            { Name: null or "" } => throw ApiErrorException.InvalidRequest(
+                $"Missing required parameter: '{format.NameParam}'.", format.NameParam, "missing_required_parameter"),
+            { Schema: null or { ValueKind: JsonValueKind.Null or JsonValueKind.Undefined }, SchemaRequired: true } => throw ApiErrorException.InvalidRequest(
+                $"Missing required parameter: '{format.SchemaParam}'.", format.SchemaParam, "missing_required_parameter"),
+            { Schema: null or { ValueKind: JsonValueKind.Null or JsonValueKind.Undefined } } => ChatResponseFormat.Json,
+            { Schema.ValueKind: not JsonValueKind.Object } => throw ApiErrorException.InvalidRequest(
+                $"'{format.SchemaParam}' must be a JSON Schema object.", format.SchemaParam),
+            _ => ChatResponseFormat.ForJsonSchema(format.Schema.Value, format.Name, format.Description),
+        },
+        var type => throw ApiErrorException.InvalidRequest(
+            $"Invalid value for '{format.Param}.type': '{type}'. Supported values are: 'text', 'json_object' and 'json_schema'.", $"{format.Param}.type"),
+    };
+
+    private static AITool ToTool(FunctionToolRequest tool)
+    {
+        if (tool.Name is null || !FunctionName().IsMatch(tool.Name))
+        {
+            throw ApiErrorException.InvalidRequest(
+                $"Invalid '{tool.Param}.name': it must be 1 to 64 letters, digits, underscores or dashes.", $"{tool.Param}.name");
+        }
+        if (tool.Parameters is { ValueKind: not (JsonValueKind.Object or JsonValueKind.Null or JsonValueKind.Undefined) })
+        {
+            throw ApiErrorException.InvalidRequest($"'{tool.Param}.parameters' must be a JSON Schema object.", $"{tool.Param}.parameters");
+        }
+        var schema = tool.Parameters is { ValueKind: JsonValueKind.Object } parameters ? parameters.Clone() : EmptyObjectSchema;
+        return new ToolDeclaration(tool.Name, tool.Description, schema, tool.Strict);
+    }
+
+    /// <summary>
+    /// tool_choice as a <see cref="ChatToolMode"/>: <c>none</c>, <c>auto</c>, <c>required</c>, or an object naming one
+    /// function (read by <paramref name="functionName"/>, as each endpoint shapes it), which must be among the tools.
+    /// </summary>
+    private static ChatToolMode? ToToolMode(JsonElement? choice, List<AITool>? tools, Func<JsonElement, string>? functionName)
+    {
+        ChatToolMode? mode = choice?.ValueKind switch
+        {
+            null or JsonValueKind.Null or JsonValueKind.Undefined => null,
+            JsonValueKind.String => choice.Value.GetString() switch
+            {
+                "none" => ChatToolMode.None,
+                "auto" => ChatToolMode.Auto,
+                "required" => ChatToolMode.RequireAny,
+                var value => throw ApiErrorException.InvalidRequest(
+                    $"Invalid value for 'tool_choice': '{value}'. Supported values are: 'none', 'auto', 'required' or a function.", "tool_choice"),
+            },
+            JsonValueKind.Object when functionName is not null => ChatToolMode.RequireSpecific(functionName(choice.Value)),
+            _ => throw ApiErrorException.InvalidType("tool_choice", "a string or an object", JsonKinds.Describe(choice.Value)),
+        };
+
+        if (mode is RequiredChatToolMode required && (tools is null || (required.RequiredFunctionName is { } name && !tools.Any(t => t.Name == name))))
+        {
+            throw ApiErrorException.InvalidRequest(tools is null
+                ? "'tool_choice' requires 'tools' to be specified."
+                : $"'tool_choice' names the function '{required.RequiredFunctionName}', which is not in 'tools'.", "tool_choice");
+        }
+        return mode;
+    }
+
+    /// <summary>An image part (at <paramref name="param"/>) is only for a model that takes images: 400 for a text-only one.</summary>
+    public static void RequireImages(ServedModel model, string param)
+    {
+        if (!model.AcceptsImages)
+        {
+            throw ApiErrorException.InvalidRequest($"The model '{model.Id}' takes text only; image content is not supported.", param, "unsupported_content");
+        }
+    }
+
+    /// <summary>An image given as a data URI or an http(s) URL.</summary>
+    public static AIContent ImageFromUrl(string url, string param)
+    {
+        if (url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                return new DataContent(url);
+            }
+            catch (FormatException)
+            {
+                throw ApiErrorException.InvalidRequest($"'{param}' is not a valid data URI.", param);
+            }
+        }
+        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)
+            ? new UriContent(uri, "image/*")
+            : throw ApiErrorException.InvalidRequest($"'{param}' must be an http(s) URL or a data URI.", param);
+    }
+
+    /// <summary>A string field of <paramref name="obj"/> that must be there.</summary>
+    public static string RequiredString(JsonElement obj, string name, string param) =>
+        obj.TryGetProperty(name, out var value) switch
+        {
+            false => throw ApiErrorException.InvalidRequest($"Missing required parameter: '{param}.{name}'.", $"{param}.{name}", "missing_required_parameter"),
+            true when value.ValueKind == JsonValueKind.String => value.GetString()!,
+            true => throw ApiErrorException.InvalidType($"{param}.{name}", "a string", JsonKinds.Describe(value)),
+        };
+
+    /// <summary>A string field of <paramref name="obj"/> that must be there and not be empty.</summary>
+    public static string NonEmptyString(JsonElement obj, string name, string param) =>
+        RequiredString(obj, name, param) is { Length: > 0 } value
+            ? value
+            : throw ApiErrorException.InvalidRequest($"'{param}.{name}' must not be empty.", $"{param}.{name}");
+
+    [GeneratedRegex("^[a-zA-Z0-9_-]{1,64}$")]
+    private static partial Regex FunctionName();
+}
