@@ -105,9 +105,10 @@ public sealed class EmbeddedModelHost : IDisposable
         (uint)Math.Max(context, Math.Min((long)slots * context, DefaultKvCacheBudget));
 
     /// <summary>Loads the weights once. Throws <see cref="ModelLoadException"/> naming the file when it cannot.</summary>
-    public static EmbeddedModelHost Load(ModelOptions options, LlmStackMetrics? metrics = null, ILogger? logger = null)
+    /// <param name="file">The GGUF file when it is not <c>options.Path</c> (a file downloaded for <c>options.Source</c>).</param>
+    public static EmbeddedModelHost Load(ModelOptions options, LlmStackMetrics? metrics = null, ILogger? logger = null, string? file = null)
     {
-        var path = System.IO.Path.GetFullPath(options.Path ?? throw new ModelLoadException($"Model '{options.Id}' has no GGUF path."));
+        var path = System.IO.Path.GetFullPath(file ?? options.Path ?? throw new ModelLoadException($"Model '{options.Id}' has no GGUF path."));
         var parameters = new ModelParams(path)
         {
             GpuLayerCount = options.GpuLayers,
