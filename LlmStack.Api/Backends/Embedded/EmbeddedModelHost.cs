@@ -57,6 +57,7 @@ public sealed class EmbeddedModelHost : IDisposable
         FallbackTemplate = fallbackTemplate;
         Scheduler = scheduler;
         EmbeddingSlots = embeddingSlots;
+        _tokenText = new Lazy<TokenText>(() => TokenText.Of(weights));
     }
 
     public string Id { get; }
@@ -166,6 +167,11 @@ public sealed class EmbeddedModelHost : IDisposable
             throw;
         }
     }
+
+    private readonly Lazy<TokenText> _tokenText;
+
+    /// <summary>What each token writes, for sampling under a grammar (built on first use).</summary>
+    internal TokenText TokenText => _tokenText.Value;
 
     /// <summary>A fresh single-sequence context (its own KV cache; the weights are shared).</summary>
     public LLamaContext CreateContext() => Weights.CreateContext(Parameters);
