@@ -1,11 +1,13 @@
 using LlmStack.Api.Access;
 using LlmStack.Api.Backends;
 using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Embeddings;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
+using LlmStack.Api.Pipeline;
 using LlmStack.Api.Responses;
 using LlmStack.Api.Telemetry;
 

@@ -4,7 +4,7 @@ using LLama.Sampling;
 namespace LlmStack.Api.Backends.Embedded;
 
 /// <summary>The grammar of OpenAI's JSON mode (<c>response_format: json_object</c>): any JSON object, nothing before or after it.</summary>
-public static class JsonGrammar
+internal static class JsonGrammar
 {
     public static Grammar Object { get; } = new(
         JsonSchemaGrammar.FromSchema(JsonDocument.Parse("""{"type":"object"}""").RootElement), JsonSchemaGrammar.RootRule);

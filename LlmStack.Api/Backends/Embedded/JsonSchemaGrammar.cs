@@ -28,7 +28,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <para>Unbounded parts are bounded so that generation always ends: numbers have at most 16 integer digits,
 /// 16 fraction digits and 3 exponent digits, whitespace between tokens at most a newline and 20 blanks.</para>
 /// </remarks>
-public sealed class JsonSchemaGrammar
+internal sealed class JsonSchemaGrammar
 {
     /// <summary>The rule every grammar starts from.</summary>
     public const string RootRule = "root";
@@ -637,7 +637,7 @@ public sealed class JsonSchemaGrammar
 }
 
 /// <summary>A schema keyword that a grammar cannot enforce: <see cref="Keyword"/> at <see cref="SchemaPath"/>.</summary>
-public sealed class UnsupportedSchemaException(string keyword, string schemaPath, string reason)
+internal sealed class UnsupportedSchemaException(string keyword, string schemaPath, string reason)
     : Exception($"The JSON Schema keyword '{keyword}' at '{schemaPath}' cannot be enforced: {reason}.")
 {
     public string Keyword { get; } = keyword;

@@ -11,7 +11,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// grammar can hold is a 400 naming it when the request is strict; a non-strict schema falls back to "any JSON
 /// object" (what OpenAI promises without strict).
 /// </summary>
-public static class SchemaGrammar
+internal static class SchemaGrammar
 {
     /// <summary>The key Microsoft.Extensions.AI uses for <c>strict</c> (in ChatOptions and tool properties); the OpenAI backend passes it on.</summary>
     public const string StrictKey = "strictJsonSchema";
