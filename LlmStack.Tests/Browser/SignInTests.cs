@@ -247,7 +247,7 @@ public sealed class SignInTests(ChatUiStack stack, GeneratedModels models) : ICl
     }
 
     private ApiApplication NewApi() => new(
-        [new LlmStack.Api.Models.ModelOptions { Id = ChatUiStack.ScriptedModel, Backend = "embedded", Path = models.Scripted }]);
+        [new LlmStack.Api.Configuration.ModelOptions { Id = ChatUiStack.ScriptedModel, Backend = "embedded", Path = models.Scripted }]);
 
     private static async Task AddUserAsync(WebUiApplication web, string name, string password)
     {

@@ -115,8 +115,13 @@ public static class AccountsExtensions
             ? url
             : "/";
 
-    private static async Task<IResult> SignOutAsync(SignInManager<IdentityUser> signIn)
+    private static async Task<IResult> SignOutAsync(HttpContext context, SignInManager<IdentityUser> signIn)
     {
+        // UseAntiforgery only checks the token; an endpoint that binds no form must refuse a missing one itself.
+        if (context.Features.Get<IAntiforgeryValidationFeature>() is { IsValid: false })
+        {
+            return TypedResults.Text("This sign-out form did not come from this site (no valid antiforgery token).", statusCode: StatusCodes.Status400BadRequest);
+        }
         await signIn.SignOutAsync();
         return TypedResults.LocalRedirect($"{SignInPath}?signedOut=true");
     }
