@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using LLama;
-using LlmStack.Api.Backends.Embedded.Batching;
 using LLama.Sampling;
+using LlmStack.Api.Backends.Embedded.Batching;
 using LlmStack.Api.Errors;
 using Microsoft.Extensions.AI;
 
@@ -18,7 +18,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// max output tokens, or a full context (finish reason "length"). A prompt that does not fit the context is
 /// refused with <see cref="ApiErrorException.ContextLengthExceeded"/> before any generation.
 /// </remarks>
-public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
+internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 {
     public const float DefaultTemperature = 0.8f;
     public const float DefaultTopP = 0.95f;

@@ -36,7 +36,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <para>Unbounded parts are bounded so that generation always ends: numbers have at most 16 integer digits,
 /// 16 fraction digits and 3 exponent digits, whitespace between tokens at most a newline and 20 blanks.</para>
 /// </remarks>
-public sealed class JsonSchemaGrammar
+internal sealed class JsonSchemaGrammar
 {
     /// <summary>The rule every grammar starts from.</summary>
     public const string RootRule = "root";
@@ -723,7 +723,7 @@ public sealed class JsonSchemaGrammar
 /// schema as a whole is at fault) at <see cref="SchemaPath"/> that a grammar cannot enforce, a value beyond the
 /// converter's limits, or a recursion that can never end. <see cref="Code"/> is the API error code.
 /// </summary>
-public sealed class UnsupportedSchemaException(string? keyword, string schemaPath, string reason, string code = UnsupportedSchemaException.KeywordCode, string? function = null)
+internal sealed class UnsupportedSchemaException(string? keyword, string schemaPath, string reason, string code = UnsupportedSchemaException.KeywordCode, string? function = null)
     : Exception(keyword is null
         ? $"The JSON Schema at '{schemaPath}' cannot be enforced: {reason}."
         : $"The JSON Schema keyword '{keyword}' at '{schemaPath}' cannot be enforced: {reason}.")

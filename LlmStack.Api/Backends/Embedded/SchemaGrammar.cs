@@ -11,7 +11,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// is a 400 naming where and why when the request is strict; a non-strict schema falls back to "any JSON object"
 /// (what OpenAI promises without strict). Everything here runs on the request thread, before generation.
 /// </summary>
-public static class SchemaGrammar
+internal static class SchemaGrammar
 {
     /// <summary>The key Microsoft.Extensions.AI uses for <c>strict</c> (in ChatOptions and tool properties); the OpenAI backend passes it on.</summary>
     public const string StrictKey = "strictJsonSchema";

@@ -1,7 +1,10 @@
 using System.Text.Json;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
-using LlmStack.Gguf;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
+using LlmStack.Gguf;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
 
@@ -226,6 +229,6 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
         Assert.Equal(5, next.Usage!.OutputTokenCount);
     }
 
-    private static LoadedModel Load(string path, int slots, uint contextSize = 512, uint? kvCacheSize = null) =>
+    private static LoadedModel Load(string path, int slots, int contextSize = 512, int? kvCacheSize = null) =>
         LoadedModel.Load(path, slots, contextSize, kvCacheSize);
 }

@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using System.Text.Json;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
-using LlmStack.Gguf;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
+using LlmStack.Gguf;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
 
@@ -299,7 +302,7 @@ public sealed class EmbeddedChatClientTests(GeneratedModels models)
         Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
     }
 
-    private static LoadedModel Load(string path, int? parallelSlots = null, uint? contextSize = null) =>
+    private static LoadedModel Load(string path, int? parallelSlots = null, int? contextSize = null) =>
         LoadedModel.Load(path, parallelSlots, contextSize);
 
     private static async Task<List<ChatResponseUpdate>> Collect(IAsyncEnumerable<ChatResponseUpdate> stream)

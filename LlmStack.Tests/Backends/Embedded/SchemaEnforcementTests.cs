@@ -1,9 +1,12 @@
 using System.Text.Json;
 using Json.Schema;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
 
@@ -202,6 +205,6 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
         Id = "random",
         Backend = EmbeddedBackend.BackendName,
         Path = models.Random,
-        ContextSize = 4096,
+        Embedded = new() { ContextSize = 4096 },
     });
 }
