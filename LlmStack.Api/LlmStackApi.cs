@@ -1,11 +1,13 @@
 using LlmStack.Api.Access;
 using LlmStack.Api.Backends;
 using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Embeddings;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
+using LlmStack.Api.Pipeline;
 using LlmStack.Api.Responses;
 using LlmStack.Api.Telemetry;
 
@@ -38,7 +40,8 @@ public static class LlmStackApi
         app.UseRequestLimits();
         app.UseApiKeys();
 
-        app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy);
+        // /readyz details (backend URLs, upstream errors) only for a caller with a key.
+        app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy, readinessDetailsPolicy: ApiKeyDefaults.Policy);
         app.MapApiDocument();
         // Every OpenAI endpoint goes into this group: API keys and per-key budgets apply to each of them.
         var api = app.MapOpenAIApi();

@@ -56,7 +56,7 @@ internal static class BenchOptions
 
     public static readonly Option<int?> Threads = new("--threads") { Description = "Embedded Threads (default: the API's)." };
 
-    public static readonly Option<uint?> BatchSize = new("--batch-size") { Description = "Embedded BatchSize (default: the API's)." };
+    public static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Embedded BatchSize (default: the API's)." };
 
     public static readonly Option<int?> ParallelSlots = new("--parallel-slots") { Description = "Embedded ParallelSlots (default: the API's)." };
 

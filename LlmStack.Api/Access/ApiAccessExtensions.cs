@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Access;
 
-public static class ApiAccessExtensions
+internal static class ApiAccessExtensions
 {
     /// <summary>
     /// API keys from <c>LlmStack:Auth</c> (validated at start), bearer authentication, the per-key budgets, and

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Access;
 
-public static class ApiKeyDefaults
+internal static class ApiKeyDefaults
 {
     public const string Scheme = "ApiKey";
 

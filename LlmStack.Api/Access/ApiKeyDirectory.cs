@@ -7,14 +7,14 @@ using Microsoft.Extensions.Options;
 namespace LlmStack.Api.Access;
 
 /// <summary>One configured key as the API knows it: its name, a digest of its secret, and its budget.</summary>
-public sealed record ApiKey(string Name, byte[] Digest, KeyBudget Budget);
+internal sealed record ApiKey(string Name, byte[] Digest, KeyBudget Budget);
 
 /// <summary>
 /// The configured API keys. A presented key is compared with every configured one in constant time (digests
 /// of equal length, compared without an early exit), so neither the timing of a wrong key nor its length
 /// tells an attacker how close it came.
 /// </summary>
-public sealed class ApiKeyDirectory
+internal sealed class ApiKeyDirectory
 {
     private readonly ApiKey[] _keys;
     private readonly FrozenDictionary<string, ApiKey> _byName;

@@ -6,7 +6,7 @@ namespace LlmStack.Api.Access;
 /// are taken when a request is admitted; tokens are charged with the reply's real usage when it ends, so a
 /// large reply may overdraw the token budget and the key waits until it is positive again.
 /// </summary>
-public sealed class KeyBudget
+internal sealed class KeyBudget
 {
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
@@ -82,7 +82,7 @@ public sealed class KeyBudget
     }
 }
 
-public enum BudgetKind
+internal enum BudgetKind
 {
     Requests,
     Tokens,
@@ -92,10 +92,10 @@ public enum BudgetKind
 /// <param name="Remaining">What can be used now.</param>
 /// <param name="UntilFull">When the budget is whole again (OpenAI's <c>x-ratelimit-reset-*</c>).</param>
 /// <param name="UntilNext">When one more unit is available (<c>Retry-After</c> of a refusal).</param>
-public readonly record struct BudgetState(int Limit, long Remaining, TimeSpan UntilFull, TimeSpan UntilNext);
+internal readonly record struct BudgetState(int Limit, long Remaining, TimeSpan UntilFull, TimeSpan UntilNext);
 
 /// <summary>The outcome of <see cref="KeyBudget.TryAdmit"/> and the state both budgets are in after it.</summary>
-public readonly record struct BudgetDecision(BudgetKind? Exhausted, BudgetState? Requests, BudgetState? Tokens)
+internal readonly record struct BudgetDecision(BudgetKind? Exhausted, BudgetState? Requests, BudgetState? Tokens)
 {
     public bool Admitted => Exhausted is null;
 

@@ -7,7 +7,7 @@ namespace LlmStack.Api.Access;
 /// when the reply is finished and before its last bytes go out) is charged to that budget, so a client that has
 /// read the end of one reply already sees the budget it left.
 /// </summary>
-public sealed class UsageCharge(KeyBudget budget)
+internal sealed class UsageCharge(KeyBudget budget)
 {
     private int _charged;
 

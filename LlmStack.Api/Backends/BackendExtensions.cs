@@ -3,11 +3,13 @@ using LlmStack.Api.Backends.Embedded.Hub;
 using LlmStack.Api.Backends.Ollama;
 using LlmStack.Api.Backends.OpenAI;
 using LlmStack.Api.Backends.Upstream;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Api.Backends;
 
-public static class BackendExtensions
+internal static class BackendExtensions
 {
     /// <summary>Registers every backend a model can name in <c>LlmStack:Models:&lt;n&gt;:Backend</c>.</summary>
     public static IHostApplicationBuilder AddModelBackends(this IHostApplicationBuilder builder)

@@ -1,4 +1,6 @@
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Api.Backends;
 
@@ -7,7 +9,7 @@ namespace LlmStack.Api.Backends;
 /// configuration into an <see cref="Microsoft.Extensions.AI.IChatClient"/>; validation of requests, metrics,
 /// logging, streaming and errors live above it, once for all backends.
 /// </summary>
-public interface IModelBackend
+internal interface IModelBackend
 {
     /// <summary>The value of <c>LlmStack:Models:&lt;n&gt;:Backend</c> that selects this backend.</summary>
     string Name { get; }

@@ -20,7 +20,7 @@ namespace LlmStack.Api.ChatCompletions;
 /// The handler reads the first update before this result runs, so that a backend that fails before producing
 /// anything (unreachable, timed out, prompt too long) still gets a real status code.
 /// </remarks>
-public sealed class ChatCompletionStream : IResult, IAsyncDisposable
+internal sealed class ChatCompletionStream : IResult, IAsyncDisposable
 {
     private readonly IAsyncEnumerator<ChatResponseUpdate> _updates;
     private readonly bool _hasFirst;

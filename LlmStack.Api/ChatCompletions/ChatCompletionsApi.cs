@@ -1,6 +1,9 @@
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -8,7 +11,7 @@ using Microsoft.Extensions.Options;
 namespace LlmStack.Api.ChatCompletions;
 
 /// <summary><c>POST /v1/chat/completions</c>, streaming and not, in OpenAI's wire format.</summary>
-public static class ChatCompletionsApi
+internal static class ChatCompletionsApi
 {
     public static RouteGroupBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
     {

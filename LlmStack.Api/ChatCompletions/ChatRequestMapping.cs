@@ -1,9 +1,12 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.ChatCompletions;

@@ -23,4 +23,4 @@ namespace LlmStack.Api.Contracts;
 [JsonSerializable(typeof(ResponseStreamEvent))]
 [JsonSerializable(typeof(ResponseDeleted))]
 [JsonSerializable(typeof(StoredResponse))]
-public sealed partial class ApiJsonContext : JsonSerializerContext;
+internal sealed partial class ApiJsonContext : JsonSerializerContext;

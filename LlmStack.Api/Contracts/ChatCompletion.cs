@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace LlmStack.Api.Contracts;
 
 /// <summary>The non-streaming answer: <c>"object": "chat.completion"</c>.</summary>
-public sealed record ChatCompletion
+internal sealed record ChatCompletion
 {
     public required string Id { get; init; }
 
@@ -18,7 +18,7 @@ public sealed record ChatCompletion
     public Usage? Usage { get; init; }
 }
 
-public sealed record ChatCompletionChoice
+internal sealed record ChatCompletionChoice
 {
     public int Index { get; init; }
 
@@ -27,7 +27,7 @@ public sealed record ChatCompletionChoice
     public required string FinishReason { get; init; }
 }
 
-public sealed record AssistantMessage
+internal sealed record AssistantMessage
 {
     public string Role => "assistant";
 
@@ -42,7 +42,7 @@ public sealed record AssistantMessage
 }
 
 /// <summary>One event of a stream: <c>"object": "chat.completion.chunk"</c>.</summary>
-public sealed record ChatCompletionChunk
+internal sealed record ChatCompletionChunk
 {
     public required string Id { get; init; }
 
@@ -58,7 +58,7 @@ public sealed record ChatCompletionChunk
     public Usage? Usage { get; init; }
 }
 
-public sealed record ChunkChoice
+internal sealed record ChunkChoice
 {
     public int Index { get; init; }
 
@@ -69,7 +69,7 @@ public sealed record ChunkChoice
     public string? FinishReason { get; init; }
 }
 
-public sealed record ChunkDelta
+internal sealed record ChunkDelta
 {
     public string? Role { get; init; }
 
@@ -81,7 +81,7 @@ public sealed record ChunkDelta
 }
 
 /// <summary>A tool call in a stream: <see cref="Index"/> ties the fragments of one call together.</summary>
-public sealed record ToolCallDelta
+internal sealed record ToolCallDelta
 {
     public int Index { get; init; }
 
@@ -92,7 +92,7 @@ public sealed record ToolCallDelta
     public FunctionCall? Function { get; init; }
 }
 
-public sealed record Usage
+internal sealed record Usage
 {
     public int PromptTokens { get; init; }
 

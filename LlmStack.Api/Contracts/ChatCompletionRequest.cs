@@ -6,7 +6,7 @@ namespace LlmStack.Api.Contracts;
 // (content, stop, tool_choice) stay JsonElement here and are checked where they are mapped, so that a
 // wrong shape is a 400 naming the exact path (messages[2].content[0].text) rather than a converter error.
 
-public sealed record ChatCompletionRequest
+internal sealed record ChatCompletionRequest
 {
     public string? Model { get; init; }
 
@@ -51,12 +51,12 @@ public sealed record ChatCompletionRequest
     public int? TopLogprobs { get; init; }
 }
 
-public sealed record StreamOptions
+internal sealed record StreamOptions
 {
     public bool? IncludeUsage { get; init; }
 }
 
-public sealed record ChatCompletionMessage
+internal sealed record ChatCompletionMessage
 {
     public string? Role { get; init; }
 
@@ -70,7 +70,7 @@ public sealed record ChatCompletionMessage
     public string? ToolCallId { get; init; }
 }
 
-public sealed record ResponseFormat
+internal sealed record ResponseFormat
 {
     /// <summary><c>text</c>, <c>json_object</c> or <c>json_schema</c>.</summary>
     public string? Type { get; init; }
@@ -78,7 +78,7 @@ public sealed record ResponseFormat
     public JsonSchemaFormat? JsonSchema { get; init; }
 }
 
-public sealed record JsonSchemaFormat
+internal sealed record JsonSchemaFormat
 {
     public string? Name { get; init; }
 
@@ -89,14 +89,14 @@ public sealed record JsonSchemaFormat
     public bool? Strict { get; init; }
 }
 
-public sealed record ToolDefinition
+internal sealed record ToolDefinition
 {
     public string? Type { get; init; }
 
     public FunctionDefinition? Function { get; init; }
 }
 
-public sealed record FunctionDefinition
+internal sealed record FunctionDefinition
 {
     public string? Name { get; init; }
 
@@ -108,7 +108,7 @@ public sealed record FunctionDefinition
 }
 
 /// <summary>A tool call, in an assistant message of the request and in responses.</summary>
-public sealed record ToolCall
+internal sealed record ToolCall
 {
     public string? Id { get; init; }
 
@@ -117,7 +117,7 @@ public sealed record ToolCall
     public FunctionCall? Function { get; init; }
 }
 
-public sealed record FunctionCall
+internal sealed record FunctionCall
 {
     public string? Name { get; init; }
 

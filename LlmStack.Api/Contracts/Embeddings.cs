@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 namespace LlmStack.Api.Contracts;
 
 /// <summary>The body of POST /v1/embeddings.</summary>
-public sealed record EmbeddingRequest
+internal sealed record EmbeddingRequest
 {
     public string? Model { get; init; }
 
@@ -20,7 +20,7 @@ public sealed record EmbeddingRequest
     public string? User { get; init; }
 }
 
-public sealed record EmbeddingList
+internal sealed record EmbeddingList
 {
     public string Object => "list";
 
@@ -31,7 +31,7 @@ public sealed record EmbeddingList
     public required EmbeddingUsage Usage { get; init; }
 }
 
-public sealed record EmbeddingData
+internal sealed record EmbeddingData
 {
     public string Object => "embedding";
 
@@ -42,9 +42,9 @@ public sealed record EmbeddingData
 
 /// <summary>A vector written as a JSON array of floats or as base64 of its little-endian float32 bytes.</summary>
 [JsonConverter(typeof(EmbeddingVectorConverter))]
-public sealed record EmbeddingVector(ReadOnlyMemory<float> Values, bool AsBase64);
+internal sealed record EmbeddingVector(ReadOnlyMemory<float> Values, bool AsBase64);
 
-public sealed record EmbeddingUsage
+internal sealed record EmbeddingUsage
 {
     public int PromptTokens { get; init; }
 

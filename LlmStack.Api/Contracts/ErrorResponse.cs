@@ -3,9 +3,9 @@ using System.Text.Json.Serialization;
 namespace LlmStack.Api.Contracts;
 
 /// <summary>OpenAI's error envelope: <c>{"error":{"message","type","param","code"}}</c>.</summary>
-public sealed record ErrorResponse(ErrorDetail Error);
+internal sealed record ErrorResponse(ErrorDetail Error);
 
-public sealed record ErrorDetail
+internal sealed record ErrorDetail
 {
     public required string Message { get; init; }
 

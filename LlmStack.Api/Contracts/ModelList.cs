@@ -1,7 +1,7 @@
 namespace LlmStack.Api.Contracts;
 
 /// <summary>GET /v1/models.</summary>
-public sealed record ModelList
+internal sealed record ModelList
 {
     public string Object => "list";
 
@@ -9,7 +9,7 @@ public sealed record ModelList
 }
 
 /// <summary>One model in OpenAI's shape, plus where it runs (<see cref="Backend"/>) and whether it is the demo model.</summary>
-public sealed record ModelObject
+internal sealed record ModelObject
 {
     public required string Id { get; init; }
 

@@ -7,7 +7,7 @@ namespace LlmStack.Api.Contracts;
 // tools, tool_choice) stay JsonElement here and are checked where they are mapped, so that a wrong shape is a
 // 400 naming its exact path (input[2].content[0].text).
 
-public sealed record CreateResponseRequest
+internal sealed record CreateResponseRequest
 {
     public string? Model { get; init; }
 
@@ -48,13 +48,13 @@ public sealed record CreateResponseRequest
     public JsonElement? Conversation { get; init; }
 }
 
-public sealed record ResponseTextOptions
+internal sealed record ResponseTextOptions
 {
     public ResponseTextFormat? Format { get; init; }
 }
 
 /// <summary><c>text</c>, <c>json_object</c>, or <c>json_schema</c> with its name, schema and strict flag beside the type.</summary>
-public sealed record ResponseTextFormat
+internal sealed record ResponseTextFormat
 {
     public string? Type { get; init; }
 
@@ -68,7 +68,7 @@ public sealed record ResponseTextFormat
 }
 
 /// <summary>The <c>"object": "response"</c> a create returns, GET reads and the stream's events carry.</summary>
-public sealed record ResponseObject
+internal sealed record ResponseObject
 {
     /// <summary><c>"auto"</c>: what a response says of tool_choice when the request did not.</summary>
     public static readonly JsonElement AutoToolChoice = JsonDocument.Parse("\"auto\"").RootElement;
@@ -134,7 +134,7 @@ public sealed record ResponseObject
     public Dictionary<string, string> Metadata { get; init; } = [];
 }
 
-public sealed record ResponseReasoning
+internal sealed record ResponseReasoning
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public string? Effort { get; init; }
@@ -147,7 +147,7 @@ public sealed record ResponseReasoning
 /// One item of a conversation: a <c>message</c>, a <c>function_call</c>, a <c>function_call_output</c> or a
 /// <c>reasoning</c> item. Output items and stored conversations use the same shape.
 /// </summary>
-public sealed record ResponseItem
+internal sealed record ResponseItem
 {
     public const string MessageType = "message";
     public const string FunctionCallType = "function_call";
@@ -178,7 +178,7 @@ public sealed record ResponseItem
 }
 
 /// <summary>A content part: <c>input_text</c>, <c>input_image</c>, <c>output_text</c>, <c>refusal</c> or <c>reasoning_text</c>.</summary>
-public sealed record ResponseContent
+internal sealed record ResponseContent
 {
     public const string OutputTextType = "output_text";
     public const string ReasoningTextType = "reasoning_text";
@@ -193,7 +193,7 @@ public sealed record ResponseContent
     public List<JsonElement>? Annotations { get; init; }
 }
 
-public sealed record ResponseUsage
+internal sealed record ResponseUsage
 {
     public int InputTokens { get; init; }
 
@@ -206,26 +206,26 @@ public sealed record ResponseUsage
     public int TotalTokens { get; init; }
 }
 
-public sealed record InputTokensDetails
+internal sealed record InputTokensDetails
 {
     public int CachedTokens { get; init; }
 }
 
-public sealed record OutputTokensDetails
+internal sealed record OutputTokensDetails
 {
     public int ReasoningTokens { get; init; }
 }
 
-public sealed record ResponseError(string Code, string Message);
+internal sealed record ResponseError(string Code, string Message);
 
 /// <summary>Why a response is incomplete: <c>max_output_tokens</c> or <c>content_filter</c>.</summary>
-public sealed record IncompleteDetails(string Reason);
+internal sealed record IncompleteDetails(string Reason);
 
 /// <summary>
 /// One server-sent event of a streamed response (<c>event: {Type}</c>, <c>data: {this}</c>); only the fields
 /// of its type are set.
 /// </summary>
-public sealed record ResponseStreamEvent
+internal sealed record ResponseStreamEvent
 {
     public required string Type { get; init; }
 
@@ -254,7 +254,7 @@ public sealed record ResponseStreamEvent
 }
 
 /// <summary>What DELETE /v1/responses/{id} answers.</summary>
-public sealed record ResponseDeleted(string Id)
+internal sealed record ResponseDeleted(string Id)
 {
     public string Object => "response";
 
@@ -262,4 +262,4 @@ public sealed record ResponseDeleted(string Id)
 }
 
 /// <summary>A stored response and the conversation up to and including it, for GET and previous_response_id.</summary>
-public sealed record StoredResponse(ResponseObject Response, List<ResponseItem> Conversation);
+internal sealed record StoredResponse(ResponseObject Response, List<ResponseItem> Conversation);

@@ -1,7 +1,10 @@
 using System.Text.Json;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.AI;
@@ -9,7 +12,7 @@ using Microsoft.Extensions.AI;
 namespace LlmStack.Api.Embeddings;
 
 /// <summary><c>POST /v1/embeddings</c> for the models whose backend can embed.</summary>
-public static class EmbeddingsApi
+internal static class EmbeddingsApi
 {
     private const int MaxInputs = 2048;
 

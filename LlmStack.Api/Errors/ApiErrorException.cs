@@ -7,7 +7,7 @@ namespace LlmStack.Api.Errors;
 /// with <see cref="StatusCode"/>. Backends throw it (or exceptions the error mapping translates into it);
 /// the endpoints write it, as a response before a stream has started or as an SSE error event after.
 /// </summary>
-public class ApiErrorException(
+internal class ApiErrorException(
     int statusCode,
     string type,
     string message,

@@ -3,7 +3,7 @@ using LlmStack.Api.Contracts;
 namespace LlmStack.Api.Errors;
 
 /// <summary>Declares, for the OpenAPI document, the error statuses an endpoint answers in OpenAI's envelope.</summary>
-public static class OpenAIErrorMetadata
+internal static class OpenAIErrorMetadata
 {
     public static RouteHandlerBuilder ProducesOpenAIErrors(this RouteHandlerBuilder endpoint, params int[] statusCodes)
     {

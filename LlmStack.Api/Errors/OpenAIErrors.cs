@@ -11,7 +11,7 @@ namespace LlmStack.Api.Errors;
 /// body limit, an unknown route, or a bug (a 500 that says "internal error" and nothing more; the details go
 /// to the log only).
 /// </summary>
-public static class OpenAIErrors
+internal static class OpenAIErrors
 {
     /// <summary>Registers the error envelope for unhandled exceptions and for empty 4xx/5xx responses.</summary>
     public static WebApplication UseOpenAIErrors(this WebApplication app)

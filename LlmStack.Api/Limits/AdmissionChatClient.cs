@@ -8,7 +8,7 @@ namespace LlmStack.Api.Limits;
 /// stream until it is disposed (finished, failed or abandoned). A stream that is refused fails at its first
 /// update, before anything is sent, so the client gets a real 503.
 /// </summary>
-public sealed class AdmissionChatClient(IChatClient inner, AdmissionGate gate) : DelegatingChatClient(inner)
+internal sealed class AdmissionChatClient(IChatClient inner, AdmissionGate gate) : DelegatingChatClient(inner)
 {
     public override async Task<ChatResponse> GetResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)

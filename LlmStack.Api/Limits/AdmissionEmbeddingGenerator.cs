@@ -6,7 +6,7 @@ namespace LlmStack.Api.Limits;
 /// The embedding counterpart of <see cref="AdmissionChatClient"/>: embeddings take the model's compute as chats do,
 /// so the same gate bounds them, for the whole call.
 /// </summary>
-public sealed class AdmissionEmbeddingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner, AdmissionGate gate)
+internal sealed class AdmissionEmbeddingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner, AdmissionGate gate)
     : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
 {
     public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(

@@ -13,7 +13,7 @@ namespace LlmStack.Api.Limits;
 /// OpenAI-compatible upstream are bounded the same way (for upstreams: no pile of open sockets).
 /// Records <c>llmstack.requests.queued</c>, <c>llmstack.request.queue_time</c> and rejections.
 /// </summary>
-public sealed class AdmissionGate : IDisposable
+internal sealed class AdmissionGate : IDisposable
 {
     /// <summary>The error code of a refusal: OpenAI's envelope, status 503.</summary>
     public const string OverloadedCode = "model_overloaded";

@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -10,7 +13,7 @@ namespace LlmStack.Api.Limits;
 /// (default: the backend's own parallelism, e.g. the embedded engine's slots; otherwise
 /// <see cref="ModelOptions.DefaultMaxConcurrentRequests"/>), <c>MaxQueue</c> and <c>QueueTimeout</c>.
 /// </summary>
-public sealed class ModelAdmission(IOptions<LlmStackOptions> options, LlmStackMetrics metrics) : IDisposable
+internal sealed class ModelAdmission(IOptions<LlmStackOptions> options, LlmStackMetrics metrics) : IDisposable
 {
     private readonly ConcurrentDictionary<string, AdmissionGate> _gates = new(StringComparer.Ordinal);
 

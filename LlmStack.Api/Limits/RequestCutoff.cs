@@ -8,7 +8,7 @@ namespace LlmStack.Api.Limits;
 /// still runs. <see cref="Error"/> tells the last two apart from the first: then the client is still there, and
 /// a stream owes it an error event and <c>[DONE]</c> rather than silence.
 /// </summary>
-public sealed class RequestCutoff : IDisposable
+internal sealed class RequestCutoff : IDisposable
 {
     private readonly CancellationTokenSource _cutoff;
     private readonly CancellationToken _clientAborted;

@@ -1,12 +1,15 @@
 using System.Globalization;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Limits;
 
-public static class RequestLimitsExtensions
+internal static class RequestLimitsExtensions
 {
     /// <summary>
     /// The total request time and the graceful drain at shutdown. (Per-model admission is part of the chat

@@ -1,4 +1,7 @@
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Limits;
@@ -11,7 +14,7 @@ namespace LlmStack.Api.Limits;
 /// a stream with an error event and <c>[DONE]</c>, not a cut connection. The host's shutdown timeout is set just
 /// beyond the drain, so the server waits for those last events.
 /// </summary>
-public sealed partial class ServerDrain(IHostApplicationLifetime lifetime, IOptions<LlmStackOptions> options, ILogger<ServerDrain> logger)
+internal sealed partial class ServerDrain(IHostApplicationLifetime lifetime, IOptions<LlmStackOptions> options, ILogger<ServerDrain> logger)
     : IHostedService, IDisposable
 {
     // Time for cut-off requests to send their error events once the drain has ended.

@@ -1,11 +1,13 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
+using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace LlmStack.Api.Models;
 
 /// <summary><c>GET /v1/models</c> and <c>GET /v1/models/{id}</c> in OpenAI's list/object shapes.</summary>
-public static class ModelsApi
+internal static class ModelsApi
 {
     public static RouteGroupBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {

@@ -6,7 +6,7 @@ namespace LlmStack.Api.OpenApi;
 /// The API's OpenAPI document at <c>/openapi/v1.json</c>, built from the endpoints' own metadata (names,
 /// summaries, request and response types, error statuses), so tools and SDK generators can read the API.
 /// </summary>
-public static class ApiDocumentExtensions
+internal static class ApiDocumentExtensions
 {
     public const string DocumentPath = "/openapi/{documentName}.json";
 

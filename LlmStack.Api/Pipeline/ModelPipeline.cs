@@ -1,3 +1,5 @@
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.AI;
 
@@ -7,7 +9,7 @@ namespace LlmStack.Api.Pipeline;
 /// A served model with its clients wrapped, once at start, in what every backend shares (OpenTelemetry, the
 /// first-token deadline). Requests reach it through <see cref="RequestOutcome.Track(ModelPipeline)"/>.
 /// </summary>
-public sealed record ModelPipeline(
+internal sealed record ModelPipeline(
     ServedModel Model,
     IChatClient ChatClient,
     IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator);

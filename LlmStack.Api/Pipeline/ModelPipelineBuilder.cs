@@ -1,3 +1,5 @@
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
@@ -11,7 +13,7 @@ namespace LlmStack.Api.Pipeline;
 /// admitted, traced and bounded the same way. Per request, <see cref="RequestOutcome"/> adds the outermost layer,
 /// so a refused request is recorded as one and the time to first token includes the queue.
 /// </summary>
-public sealed class ModelPipelineBuilder(
+internal sealed class ModelPipelineBuilder(
     ModelAdmission admission, LlmStackMetrics metrics, ILoggerFactory loggerFactory, IOptions<LlmStackOptions> options)
 {
     public ModelPipeline Build(ServedModel model)

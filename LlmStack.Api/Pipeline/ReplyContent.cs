@@ -3,7 +3,7 @@ using Microsoft.Extensions.AI;
 namespace LlmStack.Api.Pipeline;
 
 /// <summary>What counts as part of a reply, decided once for the outcome, the first-token deadline and the writers.</summary>
-public static class ReplyContent
+internal static class ReplyContent
 {
     /// <summary>
     /// True when the update carries part of the reply: non-empty text, reasoning or a tool call. An update with only a

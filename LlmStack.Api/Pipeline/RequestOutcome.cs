@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 using LlmStack.Api.Access;
+using LlmStack.Api.Backends;
 using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
@@ -18,7 +20,7 @@ namespace LlmStack.Api.Pipeline;
 /// Every time is measured from <see cref="RequestTelemetry.Start"/>: when the endpoint takes the request, after
 /// routing and authentication, before its body is read.
 /// </remarks>
-public sealed class RequestOutcome
+internal sealed class RequestOutcome
 {
     private readonly long _started = Stopwatch.GetTimestamp();
     private readonly StringBuilder? _completion;

@@ -20,7 +20,7 @@ namespace LlmStack.Api.Responses;
 /// The handler reads the first update before this result runs, so that a backend that fails before producing
 /// anything still gets a real status code; a client that disconnects cancels the generation.
 /// </remarks>
-public sealed class ResponseEventStream : IResult, IAsyncDisposable
+internal sealed class ResponseEventStream : IResult, IAsyncDisposable
 {
     private readonly IAsyncEnumerator<ChatResponseUpdate> _updates;
     private readonly bool _hasFirst;

@@ -1,9 +1,12 @@
 using System.Text.Json;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 using static LlmStack.Api.ChatCompletions.ChatRequestMapping;
 

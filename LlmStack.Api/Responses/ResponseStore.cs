@@ -12,7 +12,7 @@ namespace LlmStack.Api.Responses;
 /// by default (bounded by <see cref="ResponsesOptions.MaxStoredBytes"/>, oldest-unused first out); Redis when
 /// <c>LlmStack:Responses:Redis</c> is set, so that several API replicas share one store.
 /// </summary>
-public sealed class ResponseStore(IDistributedCache cache, IOptions<ResponsesOptions> options)
+internal sealed class ResponseStore(IDistributedCache cache, IOptions<ResponsesOptions> options)
 {
     private const string KeyPrefix = "llmstack:response:";
 

@@ -1,7 +1,10 @@
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
+using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -13,7 +16,7 @@ namespace LlmStack.Api.Responses;
 /// /v1/responses/{id}</c>. A response runs through the same model pipeline as a chat completion - same metrics,
 /// log line, limits, timeouts and errors; only the wire shapes differ.
 /// </summary>
-public static class ResponsesApi
+internal static class ResponsesApi
 {
     public static RouteGroupBuilder MapResponsesApi(this IEndpointRouteBuilder app)
     {

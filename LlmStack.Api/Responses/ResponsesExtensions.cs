@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Responses;
 
-public static class ResponsesExtensions
+internal static class ResponsesExtensions
 {
     /// <summary>
     /// The response store behind <c>/v1/responses</c>: Redis when <c>LlmStack:Responses:Redis</c> is set, else a

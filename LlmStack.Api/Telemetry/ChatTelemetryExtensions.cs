@@ -2,7 +2,7 @@ using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Api.Telemetry;
 
-public static class ChatTelemetryExtensions
+internal static class ChatTelemetryExtensions
 {
     /// <summary>
     /// LlmStack's server metrics and request log (<see cref="RequestTelemetry"/>), beside Microsoft.Extensions.AI's

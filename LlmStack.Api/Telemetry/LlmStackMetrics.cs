@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 
@@ -14,7 +16,7 @@ namespace LlmStack.Api.Telemetry;
 /// Each request's figures come from its <see cref="RequestOutcome"/>; times are measured from the moment
 /// the endpoint takes the request (after routing and authentication, before the body is read).
 /// </summary>
-public sealed class LlmStackMetrics : IDisposable
+internal sealed class LlmStackMetrics : IDisposable
 {
     public const string MeterName = "LlmStack.Api";
 
@@ -185,7 +187,7 @@ public sealed class LlmStackMetrics : IDisposable
 }
 
 /// <summary>Why a request was refused before it reached a model (<c>llmstack.rejection.reason</c>).</summary>
-public static class RejectionReason
+internal static class RejectionReason
 {
     public const string Auth = "auth";
     public const string Rate = "rate";

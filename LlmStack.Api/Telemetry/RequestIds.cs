@@ -5,7 +5,7 @@ namespace LlmStack.Api.Telemetry;
 /// ours can be joined), else a fresh one. It also becomes <see cref="HttpContext.TraceIdentifier"/>, which the
 /// request log and ASP.NET Core's own logs carry.
 /// </summary>
-public static class RequestIds
+internal static class RequestIds
 {
     public const string HeaderName = "x-request-id";
 

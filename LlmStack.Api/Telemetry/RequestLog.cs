@@ -9,7 +9,7 @@ namespace LlmStack.Api.Telemetry;
 /// <see cref="RequestOutcome"/>, the same the metrics record. Prompt and completion text are included only when
 /// <c>LlmStack:LogContent</c> is true.
 /// </summary>
-public static partial class RequestLog
+internal static partial class RequestLog
 {
     /// <param name="apiKey">The name of the API key the request came with (never the secret); null on an open API.</param>
     internal static void Write(ILogger logger, string requestId, string? apiKey, RequestOutcome outcome, int status, TimeSpan duration, string? errorType)

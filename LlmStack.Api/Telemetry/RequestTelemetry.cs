@@ -1,4 +1,6 @@
 using LlmStack.Api.Access;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.Options;
@@ -9,7 +11,7 @@ namespace LlmStack.Api.Telemetry;
 /// Starts each model request's <see cref="RequestOutcome"/> and, when its response has been completely sent
 /// (or abandoned by the client), records it once: the server metrics and the request's log line, from the same figures.
 /// </summary>
-public sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory loggerFactory, IOptions<LlmStackOptions> options)
+internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory loggerFactory, IOptions<LlmStackOptions> options)
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger(typeof(RequestLog).FullName!);
 

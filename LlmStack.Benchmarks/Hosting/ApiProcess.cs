@@ -53,7 +53,7 @@ public sealed partial class ApiProcess : IAsyncDisposable
         environment["LlmStack__Models__0__Path"] = modelPath;
         foreach (var (key, value) in tuning.Settings())
         {
-            environment[$"LlmStack__Models__0__{key}"] = value;
+            environment[$"LlmStack__Models__0__{key.Replace(":", "__", StringComparison.Ordinal)}"] = value;
         }
 
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())

@@ -1,36 +1,40 @@
 using System.Globalization;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Benchmarks.Hosting;
 
 /// <summary>The embedded backend's tuning keys a run sets; null leaves the API's default.</summary>
-public sealed record EmbeddedTuning(int? Threads = null, uint? BatchSize = null, int? ParallelSlots = null, int? StepTokens = null)
+public sealed record EmbeddedTuning(int? Threads = null, int? BatchSize = null, int? ParallelSlots = null, int? StepTokens = null)
 {
     /// <summary>The model's options as the API would bind them from <c>LlmStack:Models:0:*</c>.</summary>
     public ModelOptions ModelOptions(string id, string path) => new()
     {
-        Id = id, Backend = EmbeddedBackend.BackendName, Path = path, Threads = Threads, BatchSize = BatchSize, ParallelSlots = ParallelSlots, StepTokens = StepTokens,
+        Id = id, Backend = EmbeddedBackend.BackendName, Path = path,
+        Embedded = new EmbeddedModelOptions { Threads = Threads, BatchSize = BatchSize, ParallelSlots = ParallelSlots, StepTokens = StepTokens },
     };
 
-    /// <summary>The keys under <c>LlmStack:Models:0:</c> that are set.</summary>
+    /// <summary>The keys under <c>LlmStack:Models:0:</c> that are set (in its <c>Embedded</c> section).</summary>
     public IEnumerable<KeyValuePair<string, string>> Settings()
     {
         if (Threads is { } threads)
         {
-            yield return new(nameof(Threads), threads.ToString(CultureInfo.InvariantCulture));
+            yield return new($"Embedded:{nameof(Threads)}", threads.ToString(CultureInfo.InvariantCulture));
         }
         if (BatchSize is { } batch)
         {
-            yield return new(nameof(BatchSize), batch.ToString(CultureInfo.InvariantCulture));
+            yield return new($"Embedded:{nameof(BatchSize)}", batch.ToString(CultureInfo.InvariantCulture));
         }
         if (ParallelSlots is { } slots)
         {
-            yield return new(nameof(ParallelSlots), slots.ToString(CultureInfo.InvariantCulture));
+            yield return new($"Embedded:{nameof(ParallelSlots)}", slots.ToString(CultureInfo.InvariantCulture));
         }
         if (StepTokens is { } step)
         {
-            yield return new(nameof(StepTokens), step.ToString(CultureInfo.InvariantCulture));
+            yield return new($"Embedded:{nameof(StepTokens)}", step.ToString(CultureInfo.InvariantCulture));
         }
     }
 

@@ -1,11 +1,14 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LlmStack.Benchmarks.Hosting;
 
 /// <summary>A model served by the embedded backend inside this process: the baseline without the API's HTTP layer.</summary>
-public static class InProcessModel
+internal static class InProcessModel
 {
     // The backend routes llama.cpp's native log (a screenful per context) to its logger: here, nowhere.
     private static readonly EmbeddedBackend Backend = new(NullLoggerFactory.Instance);

@@ -48,7 +48,7 @@ internal static class TuneCommand
             {
                 foreach (var batch in parse.GetValue(batchSizes)!)
                 {
-                    var result = await MeasureAsync(path, workload, new EmbeddedTuning(threadCount, (uint)batch, 1), concurrency: 1, count, cancellationToken);
+                    var result = await MeasureAsync(path, workload, new EmbeddedTuning(threadCount, batch, 1), concurrency: 1, count, cancellationToken);
                     results.Add(result);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"{result.Threads,7} {result.BatchSize,6} {result.PromptTokens,7} {SweepTable.Ms(result.TtftMs),9} {result.PrefillTokensPerSecond,14:F1} {result.DecodeTokensPerSecond,13:F1}"));

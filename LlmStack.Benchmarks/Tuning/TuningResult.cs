@@ -5,7 +5,7 @@ public sealed record TuningResult
 {
     public int Threads { get; init; }
 
-    public uint BatchSize { get; init; }
+    public int BatchSize { get; init; }
 
     public int ParallelSlots { get; init; }
 

@@ -1,7 +1,10 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.Api;
@@ -26,8 +29,8 @@ public sealed class BatchedLoadTests(GeneratedModels models, ITestOutputHelper o
     {
         await using var app = new ApiApplication(
         [
-            new ModelOptions { Id = "scripted", Backend = "embedded", Path = models.Scripted, ParallelSlots = 4, MaxQueue = Unbounded },
-            new ModelOptions { Id = "looping", Backend = "embedded", Path = models.Looping, ParallelSlots = 4, MaxQueue = Unbounded },
+            new ModelOptions { Id = "scripted", Backend = "embedded", Path = models.Scripted, MaxQueue = Unbounded, Embedded = new() { ParallelSlots = 4 } },
+            new ModelOptions { Id = "looping", Backend = "embedded", Path = models.Looping, MaxQueue = Unbounded, Embedded = new() { ParallelSlots = 4 } },
         ]);
         using var inFlight = new InFlightRequests(app.Services);
         using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = app.BaseAddress };

@@ -1,7 +1,10 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Text.Json;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using OpenAI;
 using OpenAI.Chat;
@@ -170,7 +173,7 @@ public sealed class OpenAISdkTests(OpenAISdkTests.Server server) : IClassFixture
             [
                 new ModelOptions { Id = "scripted", Backend = "embedded", Path = models.Scripted },
                 new ModelOptions { Id = "tools", Backend = "embedded", Path = models.ToolCalling },
-                new ModelOptions { Id = "small-context", Backend = "embedded", Path = models.Scripted, ContextSize = 128 },
+                new ModelOptions { Id = "small-context", Backend = "embedded", Path = models.Scripted, Embedded = new() { ContextSize = 128 } },
             ]);
             _ = App.BaseAddress;
             return ValueTask.CompletedTask;

@@ -3,8 +3,11 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Json.Schema;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.Api;

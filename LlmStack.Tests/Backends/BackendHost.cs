@@ -1,5 +1,8 @@
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,7 +13,7 @@ namespace LlmStack.Tests.Backends;
 /// The API serving <paramref name="models"/>, with direct access to each model's pipeline, so that backends are
 /// tested through the real wiring: validation, per-model HTTP clients under the service defaults, the catalog.
 /// </summary>
-public sealed class BackendHost(params ModelOptions[] models) : ApiApplication(models)
+internal sealed class BackendHost(params ModelOptions[] models) : ApiApplication(models)
 {
     /// <summary>
     /// A model that <paramref name="backend"/> serves from the server at <paramref name="endpoint"/>, which calls it

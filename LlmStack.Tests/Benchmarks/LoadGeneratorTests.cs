@@ -1,7 +1,10 @@
 extern alias bench;
 
 using bench::LlmStack.Benchmarks.Load;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.Benchmarks;

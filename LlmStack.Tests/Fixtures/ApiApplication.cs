@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Net;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -63,11 +66,15 @@ public class ApiApplication : WebApplicationFactory<Program>
         }
     }
 
-    // Every property the configuration binder would read back, so that a new ModelOptions setting needs no change here.
-    private static IEnumerable<(string Key, string Value)> ToSettings(ModelOptions model) =>
-        from property in typeof(ModelOptions).GetProperties()
+    // Every property the configuration binder would read back, sections (Embedded, Ollama) as nested keys, so that a
+    // new ModelOptions setting needs no change here.
+    private static IEnumerable<(string Key, string Value)> ToSettings(object options) =>
+        from property in options.GetType().GetProperties()
         where property.CanWrite
-        let value = property.GetValue(model)
+        let value = property.GetValue(options)
         where value is not null
-        select (property.Name, Convert.ToString(value, CultureInfo.InvariantCulture)!);
+        from setting in value is string or ValueType
+            ? [(property.Name, Convert.ToString(value, CultureInfo.InvariantCulture)!)]
+            : ToSettings(value).Select(nested => ($"{property.Name}:{nested.Key}", nested.Value))
+        select setting;
 }

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,7 +15,7 @@ namespace LlmStack.Tests.Fixtures;
 /// For what only a scripted client can show (the wire format of every update kind, errors after the first
 /// chunk, how a request maps onto <see cref="ChatOptions"/>); real inference is tested with generated models.
 /// </summary>
-public sealed class InMemoryBackend(IReadOnlyDictionary<string, InMemoryChatClient> clients) : IModelBackend
+internal sealed class InMemoryBackend(IReadOnlyDictionary<string, InMemoryChatClient> clients) : IModelBackend
 {
     public const string BackendName = "in-memory";
 

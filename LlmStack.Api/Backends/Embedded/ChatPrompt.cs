@@ -12,7 +12,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <c>&lt;tool_call&gt;</c> JSON, results as <c>&lt;tool_response&gt;</c> in a user turn - since llama.cpp's
 /// native templates have no tool support of their own.
 /// </summary>
-public static class ChatPrompt
+internal static class ChatPrompt
 {
     private const string ToolsPreamble =
         "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n" +

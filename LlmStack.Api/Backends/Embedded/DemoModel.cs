@@ -1,5 +1,8 @@
-using LlmStack.Gguf;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
+using LlmStack.Gguf;
 
 namespace LlmStack.Api.Backends.Embedded;
 
@@ -8,7 +11,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// (milliseconds) whose scripted weights make real llama.cpp inference always answer with <see cref="Reply"/>:
 /// what it is, and how to connect a real model.
 /// </summary>
-public sealed class DemoModel(EmbeddedBackend backend, ILogger<DemoModel> logger) : IDemoModelSource
+internal sealed class DemoModel(EmbeddedBackend backend, ILogger<DemoModel> logger) : IDemoModelSource
 {
     public const string Id = "llmstack-demo";
 

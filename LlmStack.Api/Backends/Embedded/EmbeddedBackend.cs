@@ -1,7 +1,10 @@
 using System.Text;
 using LLama.Native;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded.Hub;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -11,10 +14,10 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <c>embedded</c>: a GGUF file run in-process by llama.cpp (LLamaSharp's CPU backend), so the stack serves
 /// a model with no Docker and no Ollama. The file is <c>Path</c>, or is downloaded from a hub for <c>Source</c>
 /// (<see cref="HubModel"/>); either way its memory needs are checked against the machine before it is loaded
-/// (<see cref="ModelMemory"/>). Tuning keys: <c>ParallelSlots</c>, <c>ContextSize</c> (per sequence),
-/// <c>KvCacheSize</c>, <c>StepTokens</c>, <c>BatchSize</c>, <c>Threads</c>, <c>GpuLayers</c> (see <see cref="EmbeddedModelHost"/> for their defaults).
+/// (<see cref="ModelMemory"/>). Its tuning is the model's <c>Embedded</c> section (<see cref="EmbeddedModelOptions"/>,
+/// where every default is written).
 /// </summary>
-public sealed class EmbeddedBackend : IModelBackend
+internal sealed class EmbeddedBackend : IModelBackend
 {
     public const string BackendName = "embedded";
 
@@ -71,42 +74,50 @@ public sealed class EmbeddedBackend : IModelBackend
             yield return $"{keyPrefix}:Path {problem}";
         }
 
+        foreach (var problem in Validate(options.Embedded, $"{keyPrefix}:Embedded"))
+        {
+            yield return problem;
+        }
+    }
+
+    private static IEnumerable<string> Validate(EmbeddedModelOptions options, string key)
+    {
         if (options.ContextSize is < 64 or > 1_048_576)
         {
-            yield return $"{keyPrefix}:ContextSize {options.ContextSize} is out of range: use 64 to 1048576 tokens.";
+            yield return $"{key}:ContextSize {options.ContextSize} is out of range: use 64 to 1048576 tokens.";
         }
         if (options.Threads is < 1 or > 1024)
         {
-            yield return $"{keyPrefix}:Threads {options.Threads} is out of range: use 1 to 1024.";
+            yield return $"{key}:Threads {options.Threads} is out of range: use 1 to 1024.";
         }
         if (options.BatchSize is < 1 or > 65_536)
         {
-            yield return $"{keyPrefix}:BatchSize {options.BatchSize} is out of range: use 1 to 65536 tokens.";
+            yield return $"{key}:BatchSize {options.BatchSize} is out of range: use 1 to 65536 tokens.";
         }
         if (options.ParallelSlots is < 1 or > 256)
         {
-            yield return $"{keyPrefix}:ParallelSlots {options.ParallelSlots} is out of range: use 1 to 256.";
+            yield return $"{key}:ParallelSlots {options.ParallelSlots} is out of range: use 1 to 256.";
         }
         if (options.KvCacheSize is < 64 or > 16_777_216)
         {
-            yield return $"{keyPrefix}:KvCacheSize {options.KvCacheSize} is out of range: use 64 to 16777216 tokens.";
+            yield return $"{key}:KvCacheSize {options.KvCacheSize} is out of range: use 64 to 16777216 tokens.";
         }
         else if (options.KvCacheSize < options.ContextSize)
         {
-            yield return $"{keyPrefix}:KvCacheSize {options.KvCacheSize} is less than ContextSize {options.ContextSize}: one request must fit the cache.";
+            yield return $"{key}:KvCacheSize {options.KvCacheSize} is less than ContextSize {options.ContextSize}: one request must fit the cache.";
         }
         if (options.StepTokens is < 2 or > 65_536)
         {
-            yield return $"{keyPrefix}:StepTokens {options.StepTokens} is out of range: use 2 to 65536 tokens.";
+            yield return $"{key}:StepTokens {options.StepTokens} is out of range: use 2 to 65536 tokens.";
         }
-        else if (options.ParallelSlots is null or (>= 1 and <= 256) && (options.StepTokens ?? EmbeddedModelHost.DefaultStepTokens) is var step
-            && (options.ParallelSlots ?? EmbeddedModelHost.DefaultParallelSlots) is var slots && step <= slots)
+        else if (options.ParallelSlots is null or (>= 1 and <= 256) && options.StepTokensOrDefault is var step
+            && options.ParallelSlotsOrDefault is var slots && step <= slots)
         {
-            yield return $"{keyPrefix}:StepTokens {step} must exceed ParallelSlots {slots}: a step carries one token of every generating sequence, and a waiting prompt needs room too.";
+            yield return $"{key}:StepTokens {step} must exceed ParallelSlots {slots}: a step carries one token of every generating sequence, and a waiting prompt needs room too.";
         }
         if (options.GpuLayers < 0)
         {
-            yield return $"{keyPrefix}:GpuLayers {options.GpuLayers} must be 0 or more.";
+            yield return $"{key}:GpuLayers {options.GpuLayers} must be 0 or more.";
         }
     }
 
@@ -150,7 +161,7 @@ public sealed class EmbeddedBackend : IModelBackend
             EmbeddingGenerator = new EmbeddedEmbeddingGenerator(host),
             IsDemo = isDemo,
             ContextLength = host.ContextSize,
-            Parallelism = options.ParallelSlots ?? EmbeddedModelHost.DefaultParallelSlots,
+            Parallelism = options.Embedded.ParallelSlotsOrDefault,
             FirstTokenTimeout = options.FirstTokenTimeout,
             // Weights are loaded before the model is served, so a served embedded model is always ready.
             CheckReadyAsync = _ => Task.FromResult(HealthCheckResult.Healthy(

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using LLama;
-using LlmStack.Api.Backends.Embedded.Batching;
 using LLama.Sampling;
+using LlmStack.Api.Backends.Embedded.Batching;
 using LlmStack.Api.Errors;
 using Microsoft.Extensions.AI;
 
@@ -18,7 +18,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// max output tokens, or a full context (finish reason "length"). A prompt that does not fit the context is
 /// refused with <see cref="ApiErrorException.ContextLengthExceeded"/> before any generation.
 /// </remarks>
-public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
+internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 {
     public const float DefaultTemperature = 0.8f;
     public const float DefaultTopP = 0.95f;
@@ -133,10 +133,11 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         // The host owns the weights; the served model disposes it.
     }
 
-    // Renders and tokenizes on the caller's thread; only decoding and sampling happen on the scheduler's loop.
+    // Renders, tokenizes and parses the grammar on the caller's thread; only decoding and sampling happen on the
+    // scheduler's loop.
     private Generation Submit(IEnumerable<ChatMessage> messages, ChatOptions? options, out string prompt, CancellationToken cancellationToken)
     {
-        var sampling = CreateSampling(options);
+        var sampling = CreateSampling(options, cancellationToken);
         try
         {
             prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
@@ -157,27 +158,13 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
     // A required tool call is enforced, not hoped for, its arguments following the function's parameter
     // schema; a JSON schema response format is enforced by the schema's grammar; plain JSON mode is at least
-    // a JSON object.
-    private static Grammar? ChooseGrammar(ChatOptions? options)
+    // a JSON object (SchemaGrammar.For). llama.cpp parses the grammar here, once.
+    private ISamplingPipeline CreateSampling(ChatOptions? options, CancellationToken cancellationToken)
     {
-        var tools = options?.Tools?.OfType<AIFunctionDeclaration>().ToList() ?? [];
-        if (options?.ToolMode is RequiredChatToolMode required && tools.Count > 0)
-        {
-            return SchemaGrammar.ToolCall(required.RequiredFunctionName is { } only ? tools.Where(t => t.Name == only) : tools);
-        }
-        return options?.ResponseFormat switch
-        {
-            ChatResponseFormatJson { Schema: { } schema } => SchemaGrammar.ForResponse(schema, SchemaGrammar.IsStrict(options.AdditionalProperties)),
-            ChatResponseFormatJson => JsonGrammar.Object,
-            _ => null,
-        };
-    }
-
-    private static DefaultSamplingPipeline CreateSampling(ChatOptions? options)
-    {
+        DefaultSamplingPipeline stages;
         try
         {
-            return new DefaultSamplingPipeline
+            stages = new DefaultSamplingPipeline
             {
                 Temperature = options?.Temperature ?? DefaultTemperature,
                 TopP = options?.TopP ?? DefaultTopP,
@@ -186,12 +173,29 @@ public sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
                 FrequencyPenalty = options?.FrequencyPenalty ?? 0,
                 PresencePenalty = options?.PresencePenalty ?? 0,
                 Seed = options?.Seed is { } seed ? unchecked((uint)seed) : (uint)Random.Shared.Next(),
-                Grammar = ChooseGrammar(options),
             };
         }
         catch (ArgumentOutOfRangeException ex) when (ex.ParamName == "value")
         {
             throw ApiErrorException.InvalidRequest(ex.Message);
+        }
+        try
+        {
+            if (SchemaGrammar.For(options, cancellationToken) is not { } gbnf)
+            {
+                return stages;
+            }
+            return new GrammarSamplingPipeline(stages, ParsedGrammar.Parse(host.Weights.NativeHandle, gbnf), host.TokenText);
+        }
+        catch (UnsupportedSchemaException ex)
+        {
+            stages.Dispose();
+            throw ApiErrorException.InvalidRequest(ex.Message, code: ex.Code);
+        }
+        catch
+        {
+            stages.Dispose();
+            throw;
         }
     }
 }

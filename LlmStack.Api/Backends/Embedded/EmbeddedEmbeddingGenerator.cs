@@ -14,7 +14,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// (it reads a context it has already disposed) and swaps one context between calls, which is unsafe under
 /// concurrency.
 /// </remarks>
-public sealed class EmbeddedEmbeddingGenerator(EmbeddedModelHost host) : IEmbeddingGenerator<string, Embedding<float>>
+internal sealed class EmbeddedEmbeddingGenerator(EmbeddedModelHost host) : IEmbeddingGenerator<string, Embedding<float>>
 {
     // Mean pooling needs every token of an input in one micro-batch, so batches span the whole context.
     private readonly LLama.Common.ModelParams _parameters = host.Parameters with

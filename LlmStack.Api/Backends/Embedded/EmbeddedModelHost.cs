@@ -3,8 +3,11 @@ using LLama.Common;
 using LLama.Exceptions;
 using LLama.Extensions;
 using LLama.Native;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded.Batching;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 
 namespace LlmStack.Api.Backends.Embedded;
@@ -14,40 +17,8 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <see cref="BatchScheduler"/> that runs every chat request of the model in one llama.cpp context. Embedding
 /// requests get a context of their own, bounded by <see cref="EmbeddingSlots"/>.
 /// </summary>
-public sealed class EmbeddedModelHost : IDisposable
+internal sealed class EmbeddedModelHost : IDisposable
 {
-    /// <summary>Context length per sequence when the model's own is larger and none is configured.</summary>
-    public const uint DefaultMaxContextSize = 4096;
-
-    /// <summary>
-    /// Prompt tokens decoded at once while no stream is generating. Measured on a Qwen2.5-0.5B-shaped model:
-    /// prompt throughput at 128 matched llama.cpp's default of 512 with smaller compute buffers.
-    /// </summary>
-    public const uint DefaultBatchSize = 128;
-
-    /// <summary>
-    /// Tokens per decode step while streams are generating (their next tokens plus a prompt chunk). Measured on the
-    /// 0.5B shape with 8 streams, 32 keeps inter-token p95 under 250 ms at the same throughput as 64: see
-    /// docs/benchmarks.md ("continuous batching", "StepTokens").
-    /// </summary>
-    public const int DefaultStepTokens = 32;
-
-    /// <summary>
-    /// Sequences generating at once when none is configured; the rest wait in a FIFO queue. On the 0.5B shape the
-    /// aggregate speed still grows from 8 to 16 sequences (docs/benchmarks.md).
-    /// </summary>
-    public const int DefaultParallelSlots = 16;
-
-    /// <summary>
-    /// Tokens of KV cache shared by the sequences when <c>KvCacheSize</c> is not set and a full context per slot
-    /// would be more: 16,384 tokens is 0.2 GB on Qwen2.5-0.5B and 0.9 GB on 7B (F16 KV).
-    /// </summary>
-    public const int DefaultKvCacheBudget = 16_384;
-
-    // Below this size, thread coordination costs more than it saves: measured ~5,500 tok/s with 1 thread
-    // against an erratic 1,000-1,700 tok/s with 2 on a tiny model.
-    private const ulong SingleThreadParameterLimit = 50_000_000;
-
     private EmbeddedModelHost(string id, string path, LLamaWeights weights, ModelParams parameters, string? fallbackTemplate, BatchScheduler scheduler, SlotPool embeddingSlots)
     {
         Id = id;
@@ -57,6 +28,7 @@ public sealed class EmbeddedModelHost : IDisposable
         FallbackTemplate = fallbackTemplate;
         Scheduler = scheduler;
         EmbeddingSlots = embeddingSlots;
+        _tokenText = new Lazy<TokenText>(() => TokenText.Of(weights));
     }
 
     public string Id { get; }
@@ -85,24 +57,16 @@ public sealed class EmbeddedModelHost : IDisposable
     public string? FallbackTemplate { get; }
 
     /// <summary>The batching settings <paramref name="options"/> ask for, defaults filled in (the context size needs the model's own).</summary>
-    public static BatchSettings SettingsFor(ModelOptions options, int modelContext)
+    public static BatchSettings SettingsFor(EmbeddedModelOptions options, int modelContext)
     {
-        var slots = options.ParallelSlots ?? DefaultParallelSlots;
-        var context = (int)(options.ContextSize ?? Math.Min((uint)modelContext, DefaultMaxContextSize));
+        var context = options.ContextSizeFor(modelContext);
         return new BatchSettings(
-            Slots: slots,
+            Slots: options.ParallelSlotsOrDefault,
             SequenceContext: context,
-            KvCacheTokens: (int)(options.KvCacheSize ?? DefaultKvCacheSize(slots, context)),
-            StepTokens: options.StepTokens ?? DefaultStepTokens,
-            BatchSize: (int)(options.BatchSize ?? DefaultBatchSize));
+            KvCacheTokens: options.KvCacheSizeFor(context),
+            StepTokens: options.StepTokensOrDefault,
+            BatchSize: options.BatchSizeOrDefault);
     }
-
-    /// <summary>
-    /// A full context for every slot, up to <see cref="DefaultKvCacheBudget"/> tokens (and never less than one full
-    /// context): sequences share the cache, and most requests use a fraction of their context.
-    /// </summary>
-    public static uint DefaultKvCacheSize(int slots, int context) =>
-        (uint)Math.Max(context, Math.Min((long)slots * context, DefaultKvCacheBudget));
 
     /// <summary>Loads the weights once. Throws <see cref="ModelLoadException"/> naming the file when it cannot.</summary>
     /// <param name="file">The GGUF file when it is not <c>options.Path</c> (a file downloaded for <c>options.Source</c>).</param>
@@ -111,9 +75,9 @@ public sealed class EmbeddedModelHost : IDisposable
         var path = System.IO.Path.GetFullPath(file ?? options.Path ?? throw new ModelLoadException($"Model '{options.Id}' has no GGUF path."));
         var parameters = new ModelParams(path)
         {
-            GpuLayerCount = options.GpuLayers,
-            BatchSize = options.BatchSize ?? DefaultBatchSize,
-            UBatchSize = options.BatchSize ?? DefaultBatchSize,
+            GpuLayerCount = options.Embedded.GpuLayers,
+            BatchSize = (uint)options.Embedded.BatchSizeOrDefault,
+            UBatchSize = (uint)options.Embedded.BatchSizeOrDefault,
         };
 
         LLamaWeights weights;
@@ -129,14 +93,14 @@ public sealed class EmbeddedModelHost : IDisposable
         SafeLLamaContextHandle? context = null;
         try
         {
-            var settings = SettingsFor(options, weights.ContextSize);
+            var settings = SettingsFor(options.Embedded, weights.ContextSize);
             if (settings.KvCacheTokens < settings.SequenceContext)
             {
                 throw new ModelLoadException(
-                    $"Model '{options.Id}': KvCacheSize {settings.KvCacheTokens} is less than its context of {settings.SequenceContext} tokens (ContextSize, or the model's own up to {DefaultMaxContextSize}): one request must fit the cache. Raise KvCacheSize or lower ContextSize.");
+                    $"Model '{options.Id}': KvCacheSize {settings.KvCacheTokens} is less than its context of {settings.SequenceContext} tokens (ContextSize, or the model's own up to {EmbeddedModelOptions.DefaultMaxContextSize}): one request must fit the cache. Raise KvCacheSize or lower ContextSize.");
             }
             parameters.ContextSize = (uint)settings.SequenceContext;
-            parameters.Threads = options.Threads ?? (weights.ParameterCount < SingleThreadParameterLimit ? 1 : Environment.ProcessorCount);
+            parameters.Threads = options.Embedded.ThreadsFor(weights.ParameterCount);
             parameters.BatchThreads = parameters.Threads;
             // Created at start, not at the first request: bad settings (or too little memory for the KV cache of
             // every slot) fail here, naming the model.
@@ -167,6 +131,11 @@ public sealed class EmbeddedModelHost : IDisposable
             throw;
         }
     }
+
+    private readonly Lazy<TokenText> _tokenText;
+
+    /// <summary>What each token writes, for sampling under a grammar (built on first use).</summary>
+    internal TokenText TokenText => _tokenText.Value;
 
     /// <summary>A fresh single-sequence context (its own KV cache; the weights are shared).</summary>
     public LLamaContext CreateContext() => Weights.CreateContext(Parameters);

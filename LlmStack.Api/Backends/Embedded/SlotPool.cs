@@ -8,7 +8,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// request is cancelled leaves the queue at once; a released slot goes straight to the oldest waiter.
 /// Records <see cref="LlmStackMetrics.RequestsQueued"/> and <see cref="LlmStackMetrics.QueueTime"/>.
 /// </summary>
-public sealed class SlotPool
+internal sealed class SlotPool
 {
     private readonly Lock _lock = new();
     private readonly LinkedList<TaskCompletionSource<Slot>> _waiters = new();

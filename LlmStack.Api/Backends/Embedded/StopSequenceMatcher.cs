@@ -4,7 +4,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// Cuts streamed text at the first stop sequence. Text that could be the start of a stop sequence is held
 /// back until it is known not to be one, so a stop string never reaches the client, even split over tokens.
 /// </summary>
-public sealed class StopSequenceMatcher(IEnumerable<string>? stopSequences)
+internal sealed class StopSequenceMatcher(IEnumerable<string>? stopSequences)
 {
     private readonly string[] _stops = stopSequences?.Where(s => s.Length > 0).Distinct(StringComparer.Ordinal).ToArray() ?? [];
     private string _pending = "";

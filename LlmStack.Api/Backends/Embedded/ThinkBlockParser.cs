@@ -8,7 +8,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <see cref="TextContent"/>. A block is recognised only at the start of the reply (a reply that later talks about
 /// the tag keeps it as text); text that may begin or end a tag is held back until it is known.
 /// </summary>
-public sealed class ThinkBlockParser
+internal sealed class ThinkBlockParser
 {
     private const string Open = "<think>";
     private const string Close = "</think>";

@@ -9,7 +9,7 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <see cref="FunctionCallContent"/>; everything else passes through as text. Text that may begin a block is
 /// held back until it is known.
 /// </summary>
-public sealed class ToolCallParser
+internal sealed class ToolCallParser
 {
     private const string Open = "<tool_call>";
     private const string Close = "</tool_call>";

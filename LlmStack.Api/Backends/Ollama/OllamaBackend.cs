@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Upstream;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OllamaSharp.Models;
@@ -26,13 +29,13 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
         {
             yield return failure;
         }
-        if (options.NumCtx is <= 0)
+        if (options.Ollama.NumCtx is <= 0)
         {
-            yield return $"{keyPrefix}:NumCtx must be a positive number of tokens (e.g. 8192), not {options.NumCtx}.";
+            yield return $"{keyPrefix}:Ollama:NumCtx must be a positive number of tokens (e.g. 8192), not {options.Ollama.NumCtx}.";
         }
-        if (options.KeepAlive is not null && KeepAliveFor(options.KeepAlive) is null)
+        if (options.Ollama.KeepAlive is not null && KeepAliveFor(options.Ollama.KeepAlive) is null)
         {
-            yield return $"{keyPrefix}:KeepAlive '{options.KeepAlive}' is not a duration Ollama understands " +
+            yield return $"{keyPrefix}:Ollama:KeepAlive '{options.Ollama.KeepAlive}' is not a duration Ollama understands " +
                          "(e.g. 30m, 1h, 0 to unload at once, -1 to keep loaded).";
         }
     }
@@ -61,7 +64,7 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
             ChatClient = chat,
             EmbeddingGenerator = embeddings,
             OwnedBy = "ollama",
-            ContextLength = options.NumCtx ?? await LearnContextLengthAsync(ollama, options, cancellationToken),
+            ContextLength = options.Ollama.NumCtx ?? await LearnContextLengthAsync(ollama, options, cancellationToken),
             FirstTokenTimeout = options.FirstTokenTimeout,
             CheckReadyAsync = probeCancellation => UpstreamReadiness.ProbeAsync(
                 $"Ollama at {options.Endpoint}", probe => CheckPulledAsync(ollama, options, probe), probeCancellation),
@@ -72,11 +75,11 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
     {
         // The request names the model as clients know it; Ollama knows it by its own name.
         chatOptions.ModelId = options.BackendModelName;
-        if (options.NumCtx is { } numCtx)
+        if (options.Ollama.NumCtx is { } numCtx)
         {
             (chatOptions.AdditionalProperties ??= []).TryAdd(OllamaOption.NumCtx.Name, numCtx);
         }
-        if (options.KeepAlive is { } keepAlive)
+        if (options.Ollama.KeepAlive is { } keepAlive)
         {
             (chatOptions.AdditionalProperties ??= []).TryAdd("keep_alive", KeepAliveFor(keepAlive));
         }

@@ -1,12 +1,15 @@
-using LlmStack.Api.Backends.Embedded;
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Backends.Upstream;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
-using OpenAI.Chat;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenAI;
+using OpenAI.Chat;
 
 namespace LlmStack.Api.Backends.OpenAI;
 

@@ -8,7 +8,7 @@ namespace LlmStack.Api.Backends.Upstream;
 /// A backend server answered with an error status. Carries what the client of the API should learn from it:
 /// the status, the server's own message and its <c>Retry-After</c>.
 /// </summary>
-public sealed class UpstreamHttpException(HttpStatusCode statusCode, string upstreamMessage, TimeSpan? retryAfter)
+internal sealed class UpstreamHttpException(HttpStatusCode statusCode, string upstreamMessage, TimeSpan? retryAfter)
     : HttpRequestException($"{(int)statusCode} ({statusCode}): {upstreamMessage}", null, statusCode)
 {
     // Error bodies are a sentence or a small JSON object; a proxy's HTML page is cut here.

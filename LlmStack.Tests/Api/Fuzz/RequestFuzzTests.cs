@@ -5,7 +5,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using bench::LlmStack.Benchmarks.Soak;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.Api.Fuzz;

@@ -1,6 +1,9 @@
 using System.Net.Http.Headers;
 using System.Text;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.Api.Responses;
@@ -15,7 +18,7 @@ public sealed class ResponsesCancellationTests(GeneratedModels models)
     [Fact]
     public async Task Client_that_goes_away_stops_the_generation_and_frees_the_slot()
     {
-        await using var app = new ApiApplication([new ModelOptions { Id = "looping", Backend = "embedded", Path = models.Looping, ParallelSlots = 1 }]);
+        await using var app = new ApiApplication([new ModelOptions { Id = "looping", Backend = "embedded", Path = models.Looping, Embedded = new() { ParallelSlots = 1 } }]);
         using var inFlight = new InFlightRequests(app.Services);
         // No draining of an abandoned response: disposing it must close the connection at once.
         using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = app.BaseAddress };

@@ -2,7 +2,10 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Text;
 using System.Text.Json;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using OpenAI.Responses;
 
@@ -176,7 +179,7 @@ public sealed class ResponsesServer(GeneratedModels models) : IAsyncLifetime
             new ModelOptions { Id = "scripted", Backend = "embedded", Path = models.Scripted },
             new ModelOptions { Id = "looping", Backend = "embedded", Path = models.Looping },
             new ModelOptions { Id = "tools", Backend = "embedded", Path = models.ToolCalling },
-            new ModelOptions { Id = "small-context", Backend = "embedded", Path = models.Scripted, ContextSize = 128 },
+            new ModelOptions { Id = "small-context", Backend = "embedded", Path = models.Scripted, Embedded = new() { ContextSize = 128 } },
         ]);
         _ = App.BaseAddress;
         return ValueTask.CompletedTask;

@@ -24,8 +24,8 @@ public sealed class ConfigurationErrorTests : IDisposable
         { "0:Backend=ollama;0:Endpoint=http://localhost:11434", "LlmStack:Models:0:Id is required" },
         { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:ConnectTimeout=-00:00:01", "LlmStack:Models:0:ConnectTimeout must be positive" },
         { "0:Id=a;0:Backend=openai;0:Endpoint=http://localhost:8000/v1;0:FirstTokenTimeout=00:00:00", "LlmStack:Models:0:FirstTokenTimeout must be positive" },
-        { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:NumCtx=0", "LlmStack:Models:0:NumCtx must be a positive number of tokens" },
-        { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:KeepAlive=forever", "LlmStack:Models:0:KeepAlive 'forever' is not a duration Ollama understands" },
+        { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:Ollama:NumCtx=0", "LlmStack:Models:0:Ollama:NumCtx must be a positive number of tokens" },
+        { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:Ollama:KeepAlive=forever", "LlmStack:Models:0:Ollama:KeepAlive 'forever' is not a duration Ollama understands" },
         { "0:Id=a;0:Backend=embedded", "LlmStack:Models:0:Path is required for the embedded backend" },
     };
 

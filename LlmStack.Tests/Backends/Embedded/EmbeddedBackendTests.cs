@@ -1,6 +1,8 @@
 using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -50,20 +52,20 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
     public void Out_of_range_tuning_names_each_key()
     {
         var options = Options(models.Scripted);
-        options.ContextSize = 8;
-        options.Threads = 0;
-        options.BatchSize = 0;
-        options.ParallelSlots = 0;
-        options.StepTokens = 1;
-        options.KvCacheSize = 10;
-        options.GpuLayers = -1;
+        options.Embedded.ContextSize = 8;
+        options.Embedded.Threads = 0;
+        options.Embedded.BatchSize = 0;
+        options.Embedded.ParallelSlots = 0;
+        options.Embedded.StepTokens = 1;
+        options.Embedded.KvCacheSize = 10;
+        options.Embedded.GpuLayers = -1;
 
         var problems = _backend.Validate(options, Key).ToList();
 
         Assert.Equal(7, problems.Count);
         foreach (var key in new[] { "ContextSize", "Threads", "BatchSize", "ParallelSlots", "StepTokens", "KvCacheSize", "GpuLayers" })
         {
-            Assert.Contains(problems, p => p.StartsWith($"{Key}:{key} ", StringComparison.Ordinal));
+            Assert.Contains(problems, p => p.StartsWith($"{Key}:Embedded:{key} ", StringComparison.Ordinal));
         }
     }
 
@@ -73,24 +75,24 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
     public void Step_budget_must_leave_room_beyond_one_token_per_slot(int slots, int? stepTokens)
     {
         var options = Options(models.Scripted);
-        options.ParallelSlots = slots;
-        options.StepTokens = stepTokens ?? slots;
+        options.Embedded.ParallelSlots = slots;
+        options.Embedded.StepTokens = stepTokens ?? slots;
 
         var problem = Assert.Single(_backend.Validate(options, Key));
 
-        Assert.StartsWith($"{Key}:StepTokens {options.StepTokens} must exceed ParallelSlots {slots}", problem, StringComparison.Ordinal);
+        Assert.StartsWith($"{Key}:Embedded:StepTokens {options.Embedded.StepTokens} must exceed ParallelSlots {slots}", problem, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Kv_cache_smaller_than_one_context_is_refused()
     {
         var options = Options(models.Scripted);
-        options.ContextSize = 2048;
-        options.KvCacheSize = 1024;
+        options.Embedded.ContextSize = 2048;
+        options.Embedded.KvCacheSize = 1024;
 
         var problem = Assert.Single(_backend.Validate(options, Key));
 
-        Assert.Equal($"{Key}:KvCacheSize 1024 is less than ContextSize 2048: one request must fit the cache.", problem);
+        Assert.Equal($"{Key}:Embedded:KvCacheSize 1024 is less than ContextSize 2048: one request must fit the cache.", problem);
     }
 
     [Fact]

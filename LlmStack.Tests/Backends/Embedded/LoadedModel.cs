@@ -1,5 +1,8 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Tests.Backends.Embedded;
 
@@ -7,16 +10,14 @@ namespace LlmStack.Tests.Backends.Embedded;
 internal sealed record LoadedModel(EmbeddedModelHost Host, EmbeddedChatClient Client) : IDisposable
 {
     /// <summary>Loads <paramref name="path"/> as the embedded backend would, named after the file.</summary>
-    public static LoadedModel Load(string path, int? parallelSlots = null, uint? contextSize = null, uint? kvCacheSize = null)
+    public static LoadedModel Load(string path, int? parallelSlots = null, int? contextSize = null, int? kvCacheSize = null)
     {
         var host = EmbeddedModelHost.Load(new ModelOptions
         {
             Id = Path.GetFileNameWithoutExtension(path),
             Backend = EmbeddedBackend.BackendName,
             Path = path,
-            ParallelSlots = parallelSlots,
-            ContextSize = contextSize,
-            KvCacheSize = kvCacheSize,
+            Embedded = new() { ParallelSlots = parallelSlots, ContextSize = contextSize, KvCacheSize = kvCacheSize },
         });
         return new LoadedModel(host, new EmbeddedChatClient(host));
     }

@@ -1,18 +1,22 @@
 using System.Text.Json;
 using Json.Schema;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Tests.Backends.Embedded;
 
 /// <summary>
-/// JSON Schema enforced by grammar: a random-weight model, which would write anything, writes only JSON that
-/// validates against the schema - checked by an independent validator (JsonSchema.Net) on 100 replies each.
-/// Free strings in these schemas have a maxLength: a random model closes an unbounded string only by chance.
+/// JSON Schema enforced by grammar: a random-weight model, which would write anything (byte tokens included, so
+/// malformed UTF-8 unless sampling refuses it), writes only JSON that validates against the schema as a client decodes
+/// it - checked by an independent validator (JsonSchema.Net) on 100 replies each. Free strings in these schemas have a
+/// maxLength: a random model closes an unbounded string only by chance.
 /// </summary>
 public sealed class SchemaEnforcementTests(GeneratedModels models)
 {
@@ -151,7 +155,7 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
     {
         using var json = JsonDocument.Parse(schema);
 
-        var error = Assert.Throws<UnsupportedSchemaException>(() => JsonSchemaGrammar.FromSchema(json.RootElement));
+        var error = Assert.Throws<UnsupportedSchemaException>(() => JsonSchemaGrammar.FromSchema(json.RootElement, Cancel));
 
         Assert.Equal(keyword, error.Keyword);
         Assert.Equal(path, error.SchemaPath);
@@ -178,6 +182,8 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
 
     private static void AssertValid(JsonSchema validator, string text, string what)
     {
+        // What the client decodes: a replacement character means the model's bytes were not UTF-8.
+        Assert.DoesNotContain('\uFFFD', text);
         JsonDocument document;
         try
         {
@@ -198,7 +204,7 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
     {
         Id = "random",
         Backend = EmbeddedBackend.BackendName,
-        Path = models.RandomAscii,
-        ContextSize = 4096,
+        Path = models.Random,
+        Embedded = new() { ContextSize = 4096 },
     });
 }

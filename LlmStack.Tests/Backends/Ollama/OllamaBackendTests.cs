@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Net;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -13,7 +16,7 @@ public sealed class OllamaBackendFixture : IAsyncLifetime
 {
     public OllamaTestServer Server { get; private set; } = null!;
 
-    public BackendHost Host { get; private set; } = null!;
+    internal BackendHost Host { get; private set; } = null!;
 
     private Unreachable.SilentListener _silent = null!;
 
@@ -26,7 +29,7 @@ public sealed class OllamaBackendFixture : IAsyncLifetime
         _silent = await Unreachable.SilentListener.StartAsync();
         var endpoint = Server.Endpoint.ToString();
         Host = new BackendHost(
-            Model("qwen-test", endpoint, "scripted:1b", m => { m.NumCtx = 8192; m.KeepAlive = "30m"; }),
+            Model("qwen-test", endpoint, "scripted:1b", m => { m.Ollama.NumCtx = 8192; m.Ollama.KeepAlive = "30m"; }),
             Model("plain", endpoint, "scripted:plain"),
             Model("missing", endpoint, "missing:7b"),
             Model("busy", endpoint, "busy:1b"),

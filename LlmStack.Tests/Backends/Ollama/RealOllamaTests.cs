@@ -1,4 +1,7 @@
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -25,7 +28,7 @@ public sealed class RealOllamaTests
         var name = Environment.GetEnvironmentVariable("OLLAMA_MODEL") is { Length: > 0 } configured ? configured : "qwen2.5:0.5b";
         await using var host = new BackendHost(new ModelOptions
         {
-            Id = "real", Backend = "ollama", Endpoint = url, UpstreamModel = name, NumCtx = 2048, KeepAlive = "5m",
+            Id = "real", Backend = "ollama", Endpoint = url, UpstreamModel = name, Ollama = new() { NumCtx = 2048, KeepAlive = "5m" },
         });
 
         // Asked for, so it must work: a model that is not pulled fails with readiness's own explanation.

@@ -1,9 +1,12 @@
 using System.ClientModel;
+using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
+using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenAI;
 
 namespace LlmStack.Tests.Backends.OpenAI;
@@ -20,7 +23,7 @@ public sealed class OpenAIBackendFixture(GeneratedModels generated) : IAsyncLife
 
     public FakeOpenAIServer Fake { get; private set; } = null!;
 
-    public BackendHost Host { get; private set; } = null!;
+    internal BackendHost Host { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {

@@ -21,7 +21,7 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 /// <see cref="KvSequences"/>). The API's admission gate above the backend bounds and measures the queue
 /// (<c>llmstack_requests_queued</c>, queue time); the waiting here is only for a sequence or KV room.
 /// </remarks>
-public sealed class BatchScheduler : IDisposable
+internal sealed class BatchScheduler : IDisposable
 {
     private readonly LLamaWeights _weights;
     private readonly SafeLLamaContextHandle _context;

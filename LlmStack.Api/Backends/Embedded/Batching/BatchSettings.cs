@@ -7,7 +7,7 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 /// streams are generating (their next tokens plus a prompt chunk), and up to <paramref name="BatchSize"/> prompt
 /// tokens when none is.
 /// </summary>
-public sealed record BatchSettings(int Slots, int SequenceContext, int KvCacheTokens, int StepTokens, int BatchSize)
+internal sealed record BatchSettings(int Slots, int SequenceContext, int KvCacheTokens, int StepTokens, int BatchSize)
 {
     /// <summary>The most tokens one decode carries (llama.cpp's <c>n_batch</c>).</summary>
     public int MaxDecodeTokens => Math.Max(StepTokens, BatchSize);

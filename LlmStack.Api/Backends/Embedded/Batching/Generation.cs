@@ -7,23 +7,23 @@ using Microsoft.Extensions.AI;
 namespace LlmStack.Api.Backends.Embedded.Batching;
 
 /// <summary>What the scheduler hands a request: text as it is generated, then one <see cref="GenerationFinished"/>.</summary>
-public abstract record GenerationEvent;
+internal abstract record GenerationEvent;
 
 /// <summary>Text ready to send (stop sequences already cut; never empty).</summary>
-public sealed record TextGenerated(string Text) : GenerationEvent;
+internal sealed record TextGenerated(string Text) : GenerationEvent;
 
 /// <summary>The last event of a generation that ended normally.</summary>
-public sealed record GenerationFinished(ChatFinishReason Reason, int PromptTokens, int CachedPromptTokens, int OutputTokens) : GenerationEvent;
+internal sealed record GenerationFinished(ChatFinishReason Reason, int PromptTokens, int CachedPromptTokens, int OutputTokens) : GenerationEvent;
 
 /// <summary>What a request asks the scheduler to generate: the prompt's tokens and its own sampling, stops and limit.</summary>
-public sealed record GenerationRequest(LLamaToken[] Prompt, ISamplingPipeline Sampling, IEnumerable<string>? StopSequences, int? MaxOutputTokens);
+internal sealed record GenerationRequest(LLamaToken[] Prompt, ISamplingPipeline Sampling, IEnumerable<string>? StopSequences, int? MaxOutputTokens);
 
 /// <summary>
 /// One request inside the <see cref="BatchScheduler"/>: its place in the queue, then its sequence, position and
 /// sampling state while it generates. Everything but the channel's reader, <see cref="Cancel"/> and the
 /// properties read by tests is touched by the scheduler's loop thread only.
 /// </summary>
-public sealed class Generation : IDisposable
+internal sealed class Generation : IDisposable
 {
     private readonly Channel<GenerationEvent> _events = Channel.CreateUnbounded<GenerationEvent>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });

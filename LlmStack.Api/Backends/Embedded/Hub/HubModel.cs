@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
+using LlmStack.Api.Configuration;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -51,7 +51,7 @@ internal sealed class HubModel : IAsyncDisposable
             EmbeddingGenerator = new LoadingEmbeddingGenerator(model),
             OwnedBy = "huggingface",
             ContextLengthWhenLoaded = () => model._host?.ContextSize,
-            Parallelism = options.ParallelSlots ?? EmbeddedModelHost.DefaultParallelSlots,
+            Parallelism = options.Embedded.ParallelSlotsOrDefault,
             FirstTokenTimeout = options.FirstTokenTimeout,
             CheckReadyAsync = _ => Task.FromResult(model.Readiness()),
             Owned = model,

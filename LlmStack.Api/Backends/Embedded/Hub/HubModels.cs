@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using LlmStack.Api.Models;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 

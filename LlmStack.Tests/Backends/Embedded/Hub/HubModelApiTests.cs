@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmStack.Api.Backends.Embedded;
-using LlmStack.Api.Models;
+using LlmStack.Api.Configuration;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;

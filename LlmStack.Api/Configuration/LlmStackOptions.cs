@@ -1,4 +1,4 @@
-namespace LlmStack.Api.Models;
+namespace LlmStack.Api.Configuration;
 
 /// <summary>
 /// The <c>LlmStack</c> configuration section: which models the API serves and where each one runs.

@@ -1,4 +1,4 @@
-namespace LlmStack.Api.Models;
+namespace LlmStack.Api.Pipeline;
 
 /// <summary>
 /// Loads the catalog while the host starts, before the server takes requests, so that an unloadable model stops

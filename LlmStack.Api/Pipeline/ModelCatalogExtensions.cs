@@ -1,9 +1,10 @@
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Limits;
 using Microsoft.Extensions.Options;
 
-namespace LlmStack.Api.Models;
+namespace LlmStack.Api.Pipeline;
 
-public static class ModelCatalogExtensions
+internal static class ModelCatalogExtensions
 {
     /// <summary>
     /// Binds <c>LlmStack:Models</c>, validates it at start (a bad entry stops the API with a message naming

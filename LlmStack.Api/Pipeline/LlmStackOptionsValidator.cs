@@ -1,7 +1,8 @@
 using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace LlmStack.Api.Models;
+namespace LlmStack.Api.Pipeline;
 
 /// <summary>Checks every model entry: an id, a unique id, a known backend, and the backend's own rules.</summary>
 internal sealed class LlmStackOptionsValidator(IEnumerable<IModelBackend> backends) : IValidateOptions<LlmStackOptions>

@@ -1,13 +1,14 @@
+using LlmStack.Api.Configuration;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace LlmStack.Api.Models;
+namespace LlmStack.Api.Backends;
 
 /// <summary>
 /// A model the API serves: its identity, the backend's clients, and how to tell whether it is ready.
 /// Backends create it; <see cref="ModelCatalog"/> wraps its clients in the shared pipeline.
 /// </summary>
-public sealed class ServedModel : IAsyncDisposable
+internal sealed class ServedModel : IAsyncDisposable
 {
     /// <summary>The name clients send as <c>model</c>.</summary>
     public required string Id { get; init; }

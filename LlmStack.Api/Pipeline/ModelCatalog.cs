@@ -1,18 +1,18 @@
 using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using LlmStack.Api.Backends;
+using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.Options;
 
-namespace LlmStack.Api.Models;
+namespace LlmStack.Api.Pipeline;
 
 /// <summary>
 /// Maps a request's <c>model</c> to the model that serves it. Empty until <see cref="LoadAsync"/> brings up every
 /// model of <c>LlmStack:Models</c> (or the built-in demo model when nothing is configured), once, at start
 /// (<see cref="ModelCatalogLoader"/>); each model's clients are then wrapped once in the shared pipeline.
 /// </summary>
-public sealed class ModelCatalog(
+internal sealed class ModelCatalog(
     IOptions<LlmStackOptions> options,
     IEnumerable<IModelBackend> backends,
     IDemoModelSource demoModels,

@@ -1,7 +1,7 @@
-namespace LlmStack.Api.Models;
+namespace LlmStack.Api.Backends;
 
 /// <summary>Supplies the built-in model served when no model is configured.</summary>
-public interface IDemoModelSource
+internal interface IDemoModelSource
 {
     Task<ServedModel> CreateDemoModelAsync(CancellationToken cancellationToken);
 }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace LlmStack.Api.Models;
+namespace LlmStack.Api.Pipeline;
 
 /// <summary>
 /// <c>/readyz</c>: every served model's backend is ready (Ollama reachable and the model pulled, the OpenAI

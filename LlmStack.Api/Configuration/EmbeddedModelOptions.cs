@@ -1,0 +1,98 @@
+namespace LlmStack.Api.Configuration;
+
+/// <summary>
+/// <c>LlmStack:Models:&lt;n&gt;:Embedded:*</c>: how the embedded backend runs a GGUF file with llama.cpp. Unset values
+/// take the defaults below, each written here once (the README's table is checked against them by a test).
+/// </summary>
+public sealed class EmbeddedModelOptions
+{
+    /// <summary>Context length per sequence when the model's own is larger and none is configured.</summary>
+    public const int DefaultMaxContextSize = 4096;
+
+    /// <summary>
+    /// Prompt tokens decoded at once while no stream is generating. Measured on a Qwen2.5-0.5B-shaped model:
+    /// prompt throughput at 128 matched llama.cpp's default of 512 with smaller compute buffers.
+    /// </summary>
+    public const int DefaultBatchSize = 128;
+
+    /// <summary>
+    /// Tokens per decode step while streams are generating (their next tokens plus a prompt chunk). Measured on the
+    /// 0.5B shape with 8 streams, 32 keeps inter-token p95 under 250 ms at the same throughput as 64: see
+    /// docs/benchmarks.md ("continuous batching", "StepTokens").
+    /// </summary>
+    public const int DefaultStepTokens = 32;
+
+    /// <summary>
+    /// Sequences generating at once; the rest wait in a FIFO queue. On the 0.5B shape the aggregate speed still
+    /// grows from 8 to 16 sequences (docs/benchmarks.md).
+    /// </summary>
+    public const int DefaultParallelSlots = 16;
+
+    /// <summary>
+    /// Tokens of KV cache shared by the sequences when <see cref="KvCacheSize"/> is not set and a full context per
+    /// slot would be more: 16,384 tokens is 0.2 GB on Qwen2.5-0.5B and 0.9 GB on 7B (F16 KV).
+    /// </summary>
+    public const int DefaultKvCacheBudget = 16_384;
+
+    /// <summary>Below this many parameters a model decodes on one thread by default: thread coordination costs more than it saves.</summary>
+    public const ulong SingleThreadParameterLimit = 50_000_000;
+
+    /// <summary>
+    /// Context length in tokens per request (prompt + reply): the context of each of the <see cref="ParallelSlots"/>
+    /// sequences; default: the model's own, capped at <see cref="DefaultMaxContextSize"/>.
+    /// </summary>
+    public int? ContextSize { get; set; }
+
+    /// <summary>
+    /// CPU threads per decode; default: 1 for models under <see cref="SingleThreadParameterLimit"/> parameters
+    /// (measured ~5,500 tok/s with 1 thread against an erratic 1,000-1,700 with 2 on a tiny model), otherwise every core.
+    /// </summary>
+    public int? Threads { get; set; }
+
+    /// <summary>Prompt tokens per llama.cpp decode while no stream is generating; default <see cref="DefaultBatchSize"/>.</summary>
+    public int? BatchSize { get; set; }
+
+    /// <summary>
+    /// Tokens per decode step while streams are generating - one for each stream plus a chunk of a waiting prompt;
+    /// default <see cref="DefaultStepTokens"/>. Smaller keeps the streams flowing while prompts arrive, larger starts
+    /// new requests sooner. Must exceed <see cref="ParallelSlots"/>.
+    /// </summary>
+    public int? StepTokens { get; set; }
+
+    /// <summary>Requests generated at once, batched into one decode per token; default <see cref="DefaultParallelSlots"/>.</summary>
+    public int? ParallelSlots { get; set; }
+
+    /// <summary>
+    /// Tokens of KV cache shared by all sequences (prompt and reply tokens of running requests and cached
+    /// conversations); default <see cref="ParallelSlots"/> x <see cref="ContextSize"/>, at most
+    /// <see cref="DefaultKvCacheBudget"/> (and at least one context).
+    /// </summary>
+    public int? KvCacheSize { get; set; }
+
+    /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>
+    public int GpuLayers { get; set; }
+
+    /// <summary>The slots this configuration asks for, default filled in.</summary>
+    public int ParallelSlotsOrDefault => ParallelSlots ?? DefaultParallelSlots;
+
+    /// <summary>The step size this configuration asks for, default filled in.</summary>
+    public int StepTokensOrDefault => StepTokens ?? DefaultStepTokens;
+
+    /// <summary>The batch size this configuration asks for, default filled in.</summary>
+    public int BatchSizeOrDefault => BatchSize ?? DefaultBatchSize;
+
+    /// <summary>The context per sequence, given the model's own context length.</summary>
+    public int ContextSizeFor(int modelContext) => ContextSize ?? Math.Min(modelContext, DefaultMaxContextSize);
+
+    /// <summary>
+    /// The KV cache for <paramref name="context"/> tokens per sequence: the configured size, or a full context for every
+    /// slot up to <see cref="DefaultKvCacheBudget"/> tokens (and never less than one full context) - sequences share the
+    /// cache, and most requests use a fraction of their context.
+    /// </summary>
+    public int KvCacheSizeFor(int context) =>
+        KvCacheSize ?? (int)Math.Max(context, Math.Min((long)ParallelSlotsOrDefault * context, DefaultKvCacheBudget));
+
+    /// <summary>The threads for a model of <paramref name="parameterCount"/> parameters.</summary>
+    public int ThreadsFor(ulong parameterCount) =>
+        Threads ?? (parameterCount < SingleThreadParameterLimit ? 1 : Environment.ProcessorCount);
+}
