@@ -140,8 +140,8 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         var sampling = CreateSampling(options, cancellationToken);
         try
         {
-            prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
-            var promptTokens = host.Weights.Tokenize(prompt, host.Weights.Vocab.ShouldAddBOS, special: true, LLamaTemplate.Encoding);
+            // Message text is tokenized as text: only the template's own markers become control tokens.
+            (prompt, var promptTokens) = ChatPrompt.Tokenize(host.Weights, host.CreateTemplate, messages, options);
             // At least one token must fit after the prompt.
             if (promptTokens.Length >= host.ContextSize)
             {
