@@ -42,7 +42,8 @@ public static class LlmStackApi
         app.UseRequestLimits();
         app.UseApiKeys();
 
-        app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy);
+        // /readyz details (backend URLs, upstream errors) only for a caller with a key.
+        app.MapDefaultEndpoints(metricsPolicy: ApiKeyDefaults.MetricsPolicy, readinessDetailsPolicy: ApiKeyDefaults.Policy);
         app.MapApiDocument();
         // Every OpenAI endpoint goes into this group: API keys and per-key budgets apply to each of them.
         var api = app.MapOpenAIApi();

@@ -11,6 +11,8 @@ var model = builder.AddOllamaForLlmStack();
 
 // One key the API accepts and the Web sends: the API is never open, even where its port can be reached.
 var apiKey = builder.AddLlmStackApiKey();
+// The chat page's administrator signs in with it, and adds the other users.
+var adminPassword = builder.AddWebAdminPassword();
 
 var api = builder.AddProject<Projects.LlmStack_Api>("api")
     .WithAcceptedApiKey(apiKey)
@@ -30,6 +32,7 @@ var web = builder.AddProject<Projects.LlmStack_Web>("web")
     .WithHttpHealthProbe("/healthz")
     .WithReference(api)
     .WithApiKey(apiKey)
+    .WithAdminPassword(adminPassword)
     // The Web's one real dependency is an API that answers; the chat page shows a model download and enables
     // sending once the model is there.
     .WaitFor(api);
@@ -45,5 +48,7 @@ if (builder.IsComposePublishing())
 }
 
 builder.ApplyOtlpExportSetting();
+// Once each is up, where it is and where its key (or password) is, on the console.
+builder.PrintConnectionHints(api, apiKey, web, adminPassword);
 
 builder.Build().Run();

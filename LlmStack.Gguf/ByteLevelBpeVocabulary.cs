@@ -14,6 +14,22 @@ public sealed class ByteLevelBpeVocabulary
     public const string ImStart = "<|im_start|>";
     public const string ImEnd = "<|im_end|>";
 
+    // Llama 3's markers, in a vocabulary made for its template (see <see cref="Llama3Template"/>).
+    public const string BeginOfText = "<|begin_of_text|>";
+    public const string StartHeader = "<|start_header_id|>";
+    public const string EndHeader = "<|end_header_id|>";
+    public const string EndOfTurn = "<|eot_id|>";
+
+    /// <summary>
+    /// Llama 3's chat template, which llama.cpp recognises by its <c>&lt;|start_header_id|&gt;</c> markers and applies
+    /// natively: <c>&lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\ncontent&lt;|eot_id|&gt;</c>, the tokenizer adding
+    /// <c>&lt;|begin_of_text|&gt;</c>. A vocabulary created for it also holds Llama 3's control tokens and ends turns with
+    /// <c>&lt;|eot_id|&gt;</c>.
+    /// </summary>
+    public const string Llama3Template =
+        "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}" +
+        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+
     /// <summary>
     /// ChatML, which llama.cpp recognises by its <c>&lt;|im_start|&gt;</c> markers and applies natively
     /// (it does not run arbitrary Jinja).
@@ -59,14 +75,24 @@ public sealed class ByteLevelBpeVocabulary
 
     public int ImEndId => _ids[ImEnd];
 
+    /// <summary>True for a vocabulary made for <see cref="Llama3Template"/>.</summary>
+    public bool IsLlama3 { get; private init; }
+
+    /// <summary>The token that ends a turn (and generation): <c>&lt;|eot_id|&gt;</c> for Llama 3, <c>&lt;|im_end|&gt;</c> otherwise.</summary>
+    public int EndOfTurnId => _ids[IsLlama3 ? EndOfTurn : ImEnd];
+
+    /// <summary>Whether <paramref name="chatTemplate"/> is Llama 3's style (its markers need a vocabulary of their own).</summary>
+    public static bool UsesLlama3Markers(string? chatTemplate) => chatTemplate?.Contains(StartHeader, StringComparison.Ordinal) == true;
+
     /// <summary>
     /// Builds the vocabulary. <paramref name="tokens"/> (in byte-level form, see <see cref="Encode"/>) become
     /// tokens of their own unless the vocabulary already has them; <paramref name="size"/> adds filler words
     /// up to that count.
     /// </summary>
-    public static ByteLevelBpeVocabulary Create(IEnumerable<string>? tokens = null, int? size = null)
+    /// <param name="llama3">Add Llama 3's control tokens, and end turns with <c>&lt;|eot_id|&gt;</c>.</param>
+    public static ByteLevelBpeVocabulary Create(IEnumerable<string>? tokens = null, int? size = null, bool llama3 = false)
     {
-        var vocabulary = new ByteLevelBpeVocabulary { Merges = BaseMerges.Select(m => $"{m.Left} {m.Right}").ToArray() };
+        var vocabulary = new ByteLevelBpeVocabulary { Merges = BaseMerges.Select(m => $"{m.Left} {m.Right}").ToArray(), IsLlama3 = llama3 };
         foreach (var b in ByteTable.Order)
         {
             vocabulary.AddToken(ByteToUnicode[b], TokenType.Normal);
@@ -82,6 +108,13 @@ public sealed class ByteLevelBpeVocabulary
         vocabulary.AddToken(EndOfText, TokenType.Control);
         vocabulary.AddToken(ImStart, TokenType.Control);
         vocabulary.AddToken(ImEnd, TokenType.Control);
+        if (llama3)
+        {
+            foreach (var marker in (string[])[BeginOfText, StartHeader, EndHeader, EndOfTurn])
+            {
+                vocabulary.AddToken(marker, TokenType.Control);
+            }
+        }
 
         if (size is { } target)
         {
@@ -177,11 +210,12 @@ public sealed class ByteLevelBpeVocabulary
             .Add("tokenizer.ggml.token_type", _types)
             .Add("tokenizer.ggml.merges", Merges)
             // Explicit ids: llama.cpp's defaults (11) would point at a byte token.
-            .Add("tokenizer.ggml.bos_token_id", (uint)EndOfTextId)
-            .Add("tokenizer.ggml.eos_token_id", (uint)ImEndId)
-            .Add("tokenizer.ggml.eot_token_id", (uint)ImEndId)
+            .Add("tokenizer.ggml.bos_token_id", (uint)(IsLlama3 ? _ids[BeginOfText] : EndOfTextId))
+            .Add("tokenizer.ggml.eos_token_id", (uint)EndOfTurnId)
+            .Add("tokenizer.ggml.eot_token_id", (uint)EndOfTurnId)
             .Add("tokenizer.ggml.padding_token_id", (uint)EndOfTextId)
-            .Add("tokenizer.ggml.add_bos_token", false)
+            // Llama 3's tokenizer adds <|begin_of_text|>; Qwen's adds nothing.
+            .Add("tokenizer.ggml.add_bos_token", IsLlama3)
             .Add("tokenizer.chat_template", chatTemplate ?? ChatMLTemplate);
     }
 

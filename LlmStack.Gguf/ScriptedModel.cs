@@ -34,7 +34,7 @@ public static partial class ScriptedModel
                 throw new ArgumentException("The tokens must be distinct and none a lone newline.", nameof(spec));
             }
         }
-        var vocabulary = ByteLevelBpeVocabulary.Create(pieces);
+        var vocabulary = ByteLevelBpeVocabulary.Create(pieces, llama3: ByteLevelBpeVocabulary.UsesLlama3Markers(spec.ChatTemplate));
         var pieceIds = pieces.Select(vocabulary.IdOf).ToArray();
         var biasDimension = pieces.Count;
         // One dimension per piece plus the bias dimension, rounded up so heads stay even.
@@ -53,7 +53,7 @@ public static partial class ScriptedModel
         {
             Reads(pieceIds[i], i - 1);
         }
-        Reads(spec.Loop ? pieceIds[0] : vocabulary.ImEndId, pieceIds.Length - 1);
+        Reads(spec.Loop ? pieceIds[0] : vocabulary.EndOfTurnId, pieceIds.Length - 1);
 
         new GgufModelBuilder(shape, vocabulary) { MatrixType = spec.MatrixType, Name = spec.Name, ChatTemplate = spec.ChatTemplate }.Write(path, slot =>
             GgufModelBuilder.Neutral(slot) ?? slot.Role switch

@@ -15,7 +15,10 @@ public sealed record ScriptedModelSpec(string Reply)
     /// <summary><c>general.name</c>.</summary>
     public string Name { get; init; } = "llmstack-scripted";
 
-    /// <summary><c>tokenizer.chat_template</c>; null is ChatML (e.g. <see cref="ByteLevelBpeVocabulary.ThinkingChatMLTemplate"/> for a reasoning model).</summary>
+    /// <summary>
+    /// <c>tokenizer.chat_template</c>; null is ChatML (e.g. <see cref="ByteLevelBpeVocabulary.ThinkingChatMLTemplate"/> for a
+    /// reasoning model, <see cref="ByteLevelBpeVocabulary.Llama3Template"/> for Llama 3's markers and end-of-turn token).
+    /// </summary>
     public string? ChatTemplate { get; init; }
 
     /// <summary>Seed of the small random attention and feed-forward weights.</summary>

@@ -1,8 +1,8 @@
-using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
@@ -38,6 +38,8 @@ public static class Extensions
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
         builder.Services.AddServiceDiscovery();
+        // Behind LlmStack:TrustedProxy (the compose stack's TLS proxy), that proxy's forwarded headers, and no one else's.
+        TrustedProxy.Register(builder);
 
         // Resilience is not a default: what a retry or a timeout may do differs per client (a completion must never
         // be sent twice; a health probe that retries hides an outage), so each client that wants it says so.
@@ -116,25 +118,25 @@ public static class Extensions
     {
         builder.Services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<Readiness>();
         return builder;
     }
 
     /// <summary>
     /// Maps <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c>, in every environment. Health probes never need
-    /// credentials (orchestrators and load balancers send none); <c>/metrics</c> is open unless
-    /// <paramref name="metricsPolicy"/> names an authorization policy for it.
+    /// credentials (orchestrators and load balancers send none), but <c>/readyz</c> tells its details (which
+    /// backends, where, why not) only to a caller that passes <paramref name="readinessDetailsPolicy"/> (every
+    /// caller when it is null), and probes at most once every few seconds (<see cref="Readiness"/>);
+    /// <c>/metrics</c> is open unless <paramref name="metricsPolicy"/> names an authorization policy for it.
     /// </summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app, string? metricsPolicy = null)
+    public static WebApplication MapDefaultEndpoints(this WebApplication app, string? metricsPolicy = null, string? readinessDetailsPolicy = null)
     {
         app.MapHealthChecks(LivenessPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),
         }).AllowAnonymous();
-        app.MapHealthChecks(ReadinessPath, new HealthCheckOptions
-        {
-            Predicate = check => check.Tags.Contains(ReadyTag),
-            ResponseWriter = HealthReportWriter.WriteJsonAsync,
-        }).AllowAnonymous();
+        Readiness.Map(app, readinessDetailsPolicy);
         var metrics = app.MapPrometheusScrapingEndpoint(MetricsPath);
         if (metricsPolicy is null)
         {

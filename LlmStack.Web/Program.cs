@@ -1,3 +1,4 @@
+using LlmStack.Web.Accounts;
 using LlmStack.Web.Api;
 using LlmStack.Web.Chat;
 using LlmStack.Web.Components;
@@ -6,8 +7,9 @@ using LlmStack.Web.Security;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddAccounts();
 builder.AddLlmStackApi();
-builder.Services.AddScoped<ConversationStore>();
+builder.AddChat();
 builder.Services.AddRazorComponents()
     .AddInteractiveServerComponents();
 
@@ -19,11 +21,16 @@ if (!app.Environment.IsDevelopment())
 }
 app.UseSecurityHeaders();
 app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseAntiforgery();
 
-app.MapStaticAssets();
+// Styles and scripts are public (the sign-in page needs them); every page and the interactive circuit need a user.
+app.MapStaticAssets().AllowAnonymous();
 app.MapRazorComponents<App>()
-    .AddInteractiveServerRenderMode();
-app.MapDefaultEndpoints();
+    .AddInteractiveServerRenderMode()
+    .RequireAuthorization();
+app.MapAccountEndpoints();
+app.MapDefaultEndpoints(metricsPolicy: StackKeyAuthentication.MetricsPolicy, readinessDetailsPolicy: StackKeyAuthentication.KeyedCallerPolicy);
 
 app.Run();

@@ -1,4 +1,5 @@
 using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Backends.Embedded.Hub;
 using LlmStack.Api.Backends.Ollama;
 using LlmStack.Api.Backends.OpenAI;
 using LlmStack.Api.Backends.Upstream;
@@ -16,7 +17,10 @@ internal static class BackendExtensions
         builder.AddUpstreamHttpClients(OllamaBackend.BackendName, OpenAIBackend.BackendName);
         builder.Services.AddSingleton<IModelBackend, OllamaBackend>();
         builder.Services.AddSingleton<IModelBackend, OpenAIBackend>();
-        builder.Services.AddSingleton<EmbeddedBackend>();
+        builder.AddHubModels();
+        builder.Services.AddSingleton<IMachineMemory, MachineMemory>();
+        builder.Services.AddSingleton(sp => new EmbeddedBackend(sp.GetRequiredService<ILoggerFactory>(), sp.GetService<Telemetry.LlmStackMetrics>(),
+            sp.GetRequiredService<HubModels>(), sp.GetRequiredService<IMachineMemory>(), sp.GetRequiredService<IConfiguration>()));
         builder.Services.AddSingleton<IModelBackend>(sp => sp.GetRequiredService<EmbeddedBackend>());
         builder.Services.AddSingleton<IDemoModelSource, DemoModel>();
         return builder;

@@ -38,7 +38,16 @@ internal sealed class ServedModel : IAsyncDisposable
     /// Maximum context length in tokens when known (reported by <c>/v1/models</c>), learned when the model is
     /// brought up; never changed by a readiness probe.
     /// </summary>
-    public int? ContextLength { get; init; }
+    public int? ContextLength
+    {
+        get => _contextLength ?? ContextLengthWhenLoaded?.Invoke();
+        init => _contextLength = value;
+    }
+
+    private readonly int? _contextLength;
+
+    /// <summary>For a model that is still on its way (a hub download): its context length once it is loaded, null before.</summary>
+    public Func<int?>? ContextLengthWhenLoaded { get; init; }
 
     /// <summary>
     /// How many requests the backend serves at once when it has a fixed number (the embedded engine's slots); the

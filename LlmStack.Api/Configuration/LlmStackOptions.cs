@@ -15,6 +15,12 @@ public sealed class LlmStackOptions
     /// </summary>
     public long MaxRequestBodySize { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// <c>LlmStack:ModelCache</c>: the folder models downloaded from a hub (<c>Source</c>) are kept in; default
+    /// <c>llmstack/models</c> under the user's cache directory (<c>~/.cache</c> on Linux). Processes sharing it download a file once.
+    /// </summary>
+    public string? ModelCache { get; set; }
+
     /// <summary><c>LlmStack:LogContent</c>: include prompt and completion text in logs. Off by default.</summary>
     public bool LogContent { get; set; }
 

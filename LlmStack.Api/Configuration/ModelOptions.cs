@@ -36,6 +36,13 @@ public sealed class ModelOptions
     /// <summary>GGUF file (embedded).</summary>
     public string? Path { get; set; }
 
+    /// <summary>
+    /// Embedded, instead of <see cref="Path"/>: where to download the GGUF from, <c>hf://&lt;owner&gt;/&lt;repo&gt;/&lt;file.gguf&gt;</c>
+    /// or <c>hf://&lt;owner&gt;/&lt;repo&gt;:&lt;quant&gt;</c> (optionally <c>@&lt;revision&gt;</c>); downloaded, verified and cached
+    /// in the background while the API already runs.
+    /// </summary>
+    public string? Source { get; set; }
+
     /// <summary>How long to wait for a backend connection before answering 503/504 (ollama, openai).</summary>
     public TimeSpan ConnectTimeout { get; set; } = DefaultConnectTimeout;
 

@@ -107,8 +107,13 @@ internal static class ComposeDeploymentExtensions
         {
             service.PublishedPorts.Add(new("http", ComposeSettings.WebPort, 5090, ComposeSettings.BindAddress));
             service.Limits = new ComposeResourceLimits { Memory = "512m" };
-            // ASP.NET Core's Data Protection keys (antiforgery, circuits) survive a restart of the container.
-            service.Customizations.Add((compose, _) => compose.Volumes.Add("web-keys:/home/app/.aspnet/DataProtection-Keys"));
+            // The accounts and ASP.NET Core's Data Protection keys (sessions, antiforgery, the encryption of each
+            // person's stored conversations) survive a restart of the container.
+            service.Customizations.Add((compose, _) =>
+            {
+                compose.Environment["LlmStack__DataDirectory"] = WebDataPath;
+                compose.Volumes.Add($"web-data:{WebDataPath}");
+            });
         });
 
         builder.AddContainer(ComposeSettings.PrometheusName, MonitoringImages.Prometheus, MonitoringImages.PrometheusTag)
@@ -143,6 +148,9 @@ internal static class ComposeDeploymentExtensions
                 });
             });
     }
+
+    /// <summary>The Web's data directory in its container: a folder of the image's user, where the web-data volume goes.</summary>
+    public const string WebDataPath = "/home/app/data";
 
     /// <summary>The API in front of another model server is a gateway: a few hundred MB is plenty.</summary>
     private static ComposeResourceLimits GatewayMemory => new() { Memory = "1g" };

@@ -101,6 +101,21 @@ public sealed class AppHostModelTests
     }
 
     [Fact]
+    public async Task The_web_administrator_signs_in_with_a_generated_secret_password()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=none");
+
+        var password = Assert.Single(builder.Resources.OfType<ParameterResource>(), p => p.Name == "llmstack-web-admin-password");
+        var web = await ResourceConfiguration.PublishedEnvironmentAsync(Project(builder, "web"));
+        var api = await ResourceConfiguration.PublishedEnvironmentAsync(Project(builder, "api"));
+
+        Assert.True(password.Secret);
+        Assert.Equal("{llmstack-web-admin-password.value}", web["LlmStack__Accounts__AdminPassword"]);
+        // Only the Web knows it.
+        Assert.DoesNotContain(api.Values, value => value.Contains("llmstack-web-admin-password", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Web_finds_the_api_through_service_discovery()
     {
         await using var builder = await CreateAsync("--Ollama:Mode=none");

@@ -127,6 +127,10 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
         const string key = "${LLMSTACK_API_KEY:?set LLMSTACK_API_KEY in .env (see .env.example)}";
         Assert.Equal(key, Environment(web)["LlmStack__ApiKey"]);
         Assert.All(new[] { "api-cpu", "api-gpu", "api-embedded" }, name => Assert.Contains(key, Environment(compose.Service(name)).Values));
+        // The chat page's administrator: another .env secret, the Web's alone; its accounts and keys on a volume.
+        Assert.Equal("${LLMSTACK_WEB_ADMIN_PASSWORD:?set LLMSTACK_WEB_ADMIN_PASSWORD in .env (see .env.example)}", Environment(web)["LlmStack__Accounts__AdminPassword"]);
+        Assert.Equal("/home/app/data", Environment(web)["LlmStack__DataDirectory"]);
+        Assert.Contains("web-data:/home/app/data", Strings(web, "volumes"));
         Assert.DoesNotContain(Environment(web).Values, value => value.StartsWith("https://", StringComparison.Ordinal));
         Assert.Equal(["${LLMSTACK_BIND_ADDRESS:-0.0.0.0}:${LLMSTACK_WEB_PORT:-5090}:8080"], Strings(web, "ports"));
     }
@@ -150,7 +154,7 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     [Fact]
     public void Data_lives_in_named_volumes()
     {
-        Assert.Equal(["grafana-data", "huggingface-cache", "llmstack-ollama-models", "prometheus-data", "web-keys"], compose.Volumes.Keys.Cast<string>().Order());
+        Assert.Equal(["grafana-data", "huggingface-cache", "llmstack-ollama-models", "prometheus-data", "web-data"], compose.Volumes.Keys.Cast<string>().Order());
         Assert.Contains("prometheus-data:/prometheus", Strings(compose.Service("prometheus"), "volumes"));
         Assert.Contains("grafana-data:/var/lib/grafana", Strings(compose.Service("grafana"), "volumes"));
     }

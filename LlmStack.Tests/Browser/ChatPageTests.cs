@@ -132,15 +132,17 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
     [Fact]
     public async Task Conversation_survives_a_server_restart()
     {
-        // Browser storage belongs to the origin: the restarted UI must come back on the same port.
-        var first = new WebUiApplication(stack.Api.BaseAddress);
+        // Browser storage belongs to the origin: the restarted UI must come back on the same port, and with its data
+        // (the session's and the stored conversations' keys), as a container comes back with its volume.
+        var data = Directory.CreateTempSubdirectory("llmstack-web-restart-").FullName;
+        var first = new WebUiApplication(stack.Api.BaseAddress, dataDirectory: data);
         var address = first.BaseAddress;
         await using var chat = await stack.OpenChatAsync(first);
         await chat.PickModelAsync(ChatUiStack.ScriptedModel);
         await chat.SendAndWaitForReplyAsync("Before the restart");
 
         await first.DisposeAsync();
-        await using var restarted = new WebUiApplication(stack.Api.BaseAddress, address.Port);
+        await using var restarted = new WebUiApplication(stack.Api.BaseAddress, address.Port, dataDirectory: data);
         Assert.Equal(address, restarted.BaseAddress);
         await chat.ReloadAsync();
 

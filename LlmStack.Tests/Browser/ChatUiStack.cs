@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using LlmStack.Api.Backends;
@@ -6,13 +7,16 @@ using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Playwright;
+using Cookie = Microsoft.Playwright.Cookie;
 
 namespace LlmStack.Tests.Browser;
 
 /// <summary>
 /// The whole chat path for browser tests, started once per test class: the API on real HTTP serving generated
 /// embedded models (real llama.cpp inference with known replies), the Web UI on a real port pointing at it, and
-/// Debian's Chromium driven by Playwright. Each test opens its own browser context, so its storage is its own.
+/// Debian's Chromium driven by Playwright. Each test opens its own browser context, so its storage is its own; the
+/// context starts signed in as the Web's administrator (signed in once per Web through its sign-in page, the session
+/// cookie then given to each new context), as a person who signed in earlier comes back to the page.
 /// </summary>
 public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
 {
@@ -31,6 +35,7 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
     ];
 
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly ConcurrentDictionary<Uri, Lazy<Task<Cookie[]>>> _sessions = new();
     private IPlaywright? _playwright;
 
     public ApiApplication Api { get; } = new(
@@ -84,8 +89,9 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
     public async Task<ChatPage> OpenChatAsync(
         WebUiApplication? web = null, ColorScheme colorScheme = ColorScheme.Light, int width = 1280, int height = 800)
     {
-        var chat = await NewChatPageAsync(colorScheme, width, height);
-        await chat.GotoAsync((web ?? Web).BaseAddress);
+        web ??= Web;
+        var chat = await NewChatPageAsync(web, colorScheme, width, height);
+        await chat.GotoAsync(web.BaseAddress);
         return chat;
     }
 
@@ -95,13 +101,23 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
     /// </summary>
     public async Task<ChatPage> OpenChatWithoutWaitingAsync(WebUiApplication? web = null)
     {
-        var chat = await NewChatPageAsync(ColorScheme.Light, 1280, 800);
-        await chat.Page.GotoAsync((web ?? Web).BaseAddress.ToString(), new() { WaitUntil = WaitUntilState.Commit });
+        web ??= Web;
+        var chat = await NewChatPageAsync(web, ColorScheme.Light, 1280, 800);
+        await chat.Page.GotoAsync(web.BaseAddress.ToString(), new() { WaitUntil = WaitUntilState.Commit });
         return chat;
     }
 
-    /// <summary>A page in a fresh browser context (its own storage), allowed to use the clipboard.</summary>
-    private async Task<ChatPage> NewChatPageAsync(ColorScheme colorScheme, int width, int height)
+    /// <summary>A page in a fresh browser context (its own storage), signed in to <paramref name="web"/> as its administrator.</summary>
+    private async Task<ChatPage> NewChatPageAsync(WebUiApplication web, ColorScheme colorScheme, int width, int height)
+    {
+        var session = await _sessions.GetOrAdd(web.BaseAddress, _ => new Lazy<Task<Cookie[]>>(() => SignInAsync(web))).Value;
+        var page = await NewPageAsync(colorScheme, width, height);
+        await page.Context.AddCookiesAsync(session);
+        return new ChatPage(page);
+    }
+
+    /// <summary>A page in a fresh browser context with nothing in it: no session, no storage.</summary>
+    public async Task<IPage> NewPageAsync(ColorScheme colorScheme = ColorScheme.Light, int width = 1280, int height = 800)
     {
         var context = await Browser.NewContextAsync(new()
         {
@@ -110,7 +126,29 @@ public sealed class ChatUiStack(GeneratedModels models) : IAsyncLifetime
             AcceptDownloads = true,
         });
         context.SetDefaultTimeout(20_000);
-        return new ChatPage(await context.NewPageAsync());
+        return await context.NewPageAsync();
+    }
+
+    /// <summary>Signs in to <paramref name="web"/> as its administrator, as a person does, and returns the session's cookies.</summary>
+    private async Task<Cookie[]> SignInAsync(WebUiApplication web)
+    {
+        var page = await NewPageAsync();
+        try
+        {
+            var signIn = new SignInPage(page);
+            await signIn.GotoAsync(web.BaseAddress);
+            await signIn.SubmitAsync(WebUiApplication.AdminUser, WebUiApplication.AdminPassword);
+            await page.WaitForURLAsync(new Uri(web.BaseAddress, "/").ToString());
+            return [.. (await page.Context.CookiesAsync()).Select(c => new Cookie
+            {
+                Name = c.Name, Value = c.Value, Domain = c.Domain, Path = c.Path, Expires = c.Expires,
+                HttpOnly = c.HttpOnly, Secure = c.Secure, SameSite = c.SameSite,
+            })];
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
     }
 
     public async ValueTask DisposeAsync()

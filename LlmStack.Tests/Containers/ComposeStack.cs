@@ -31,6 +31,9 @@ public sealed class ComposeStack : IAsyncLifetime
     /// <summary>The key the API accepts (and the Web sends), as a user sets it in .env.</summary>
     public string ApiKey { get; } = $"test-{Guid.NewGuid():N}";
 
+    /// <summary>The chat page administrator's password, as a user sets it in .env.</summary>
+    public string AdminPassword { get; } = $"admin-{Guid.NewGuid():N}";
+
     /// <summary>The services this stack runs: the embedded profile's API, the Web and Prometheus (no Grafana image here).</summary>
     public static readonly string[] Services = ["api-embedded", "web", "prometheus"];
 
@@ -54,6 +57,7 @@ public sealed class ComposeStack : IAsyncLifetime
             PROMETHEUS_PORT={Prometheus.Port}
             GRAFANA_ADMIN_PASSWORD=not-started-in-tests
             LLMSTACK_API_KEY={ApiKey}
+            LLMSTACK_WEB_ADMIN_PASSWORD={AdminPassword}
 
             """);
         _started = true;

@@ -85,7 +85,10 @@ public sealed class ComposeStackTests(ComposeStack stack) : IClassFixture<Compos
 
         try
         {
-            await chat.GotoAsync(stack.Web);
+            var signIn = new SignInPage(chat.Page);
+            await signIn.GotoAsync(stack.Web);
+            await signIn.SubmitAsync("admin", stack.AdminPassword);
+            await chat.Page.Locator(".chat-app[data-loaded=true]").WaitForAsync();
             await chat.SendAndWaitForReplyAsync("Hello from the compose test");
         }
         catch (TimeoutException e)

@@ -14,7 +14,7 @@ public sealed class ComposeToolTests(PublishedCompose compose) : IClassFixture<P
     [InlineData("embedded", new[] { "api-embedded", "grafana", "prometheus", "web" })]
     public async Task Docker_compose_accepts_every_profile(string profile, string[] services)
     {
-        var environment = new Dictionary<string, string> { ["GRAFANA_ADMIN_PASSWORD"] = "set-in-dot-env", ["LLMSTACK_API_KEY"] = "set-in-dot-env" };
+        var environment = new Dictionary<string, string> { ["GRAFANA_ADMIN_PASSWORD"] = "set-in-dot-env", ["LLMSTACK_API_KEY"] = "set-in-dot-env", ["LLMSTACK_WEB_ADMIN_PASSWORD"] = "set-in-dot-env" };
 
         var result = await RunToolAsync("docker-compose", ["--profile", profile, "config", "--services"], environment);
 
@@ -27,7 +27,7 @@ public sealed class ComposeToolTests(PublishedCompose compose) : IClassFixture<P
     public async Task Docker_compose_refuses_to_start_without_a_grafana_password()
     {
         var result = await RunToolAsync("docker-compose", ["--profile", "cpu", "config", "--quiet"],
-            new Dictionary<string, string> { ["LLMSTACK_API_KEY"] = "set-in-dot-env" });
+            new Dictionary<string, string> { ["LLMSTACK_API_KEY"] = "set-in-dot-env", ["LLMSTACK_WEB_ADMIN_PASSWORD"] = "set-in-dot-env" });
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("set GRAFANA_ADMIN_PASSWORD in .env", result.Error);

@@ -20,6 +20,9 @@ public sealed class LlmStackAppFixture : IAsyncLifetime
     /// <summary>The argument that gives the AppHost <see cref="ApiKey"/> instead of a generated (and persisted) one.</summary>
     public const string ApiKeyArgument = $"--Parameters:llmstack-api-key={ApiKey}";
 
+    /// <summary>The chat page administrator's password (the <c>llmstack-web-admin-password</c> parameter), fixed likewise.</summary>
+    public const string AdminPasswordArgument = "--Parameters:llmstack-web-admin-password=e2eAdminPassword0123456789";
+
     private DistributedApplication? _app;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The app has not started.");
@@ -33,6 +36,7 @@ public sealed class LlmStackAppFixture : IAsyncLifetime
             [
                 "--Ollama:Mode=none",
                 ApiKeyArgument,
+                AdminPasswordArgument,
                 // No dashboard listens in tests: exporters retrying into nothing made every service slow to stop.
                 "--Telemetry:OtlpExport=false",
             ],

@@ -9,6 +9,7 @@ using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace LlmStack.Tests.EndToEnd;
 
@@ -40,6 +41,8 @@ public sealed class OllamaModelPullTests
         using var web = app.CreateHttpClient("web");
         using var page = await web.GetAsync("/", cancellationToken).WaitAsync(Timeout, cancellationToken);
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        // The page answers - with its sign-in, the session it needs being the person's to start.
+        Assert.Equal("/account/sign-in", page.RequestMessage?.RequestUri?.AbsolutePath);
         Assert.Contains("_framework/blazor.web", await page.Content.ReadAsStringAsync(cancellationToken), StringComparison.Ordinal);
 
         using var api = app.CreateHttpClient("api");
@@ -60,10 +63,20 @@ public sealed class OllamaModelPullTests
         ollama.FinishPulls();
         await app.ResourceNotifications.WaitForResourceHealthyAsync(ModelResource, cancellationToken).WaitAsync(Timeout, cancellationToken);
 
-        using (var ready = await api.GetAsync("/readyz", cancellationToken).WaitAsync(Timeout, cancellationToken))
+        // Readiness answers from a probe of the last few seconds: within them, it turns ready.
+        var readyBy = DateTime.UtcNow + Readiness.CacheDuration + TimeSpan.FromSeconds(10);
+        HttpStatusCode readiness;
+        do
         {
-            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            using var ready = await api.GetAsync("/readyz", cancellationToken).WaitAsync(Timeout, cancellationToken);
+            readiness = ready.StatusCode;
+            if (readiness != HttpStatusCode.OK)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+            }
         }
+        while (readiness != HttpStatusCode.OK && DateTime.UtcNow < readyBy);
+        Assert.Equal(HttpStatusCode.OK, readiness);
         using (var reply = await ChatAsync(api, cancellationToken))
         {
             Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
@@ -138,7 +151,7 @@ public sealed class OllamaModelPullTests
     private static async Task<DistributedApplication> StartAsync(OllamaTestServer ollama, CancellationToken cancellationToken)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
-            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Endpoint}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false", LlmStackAppFixture.ApiKeyArgument],
+            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Endpoint}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false", LlmStackAppFixture.ApiKeyArgument, LlmStackAppFixture.AdminPasswordArgument],
             cancellationToken);
         var app = await builder.BuildAsync(cancellationToken).WaitAsync(Timeout, cancellationToken);
         _ = app.StartAsync(cancellationToken);

@@ -20,10 +20,15 @@ public sealed class StackHealthTests(LlmStackAppFixture stack) : IClassFixture<L
     }
 
     [Fact]
-    public async Task Api_is_ready_with_its_model()
+    public async Task Api_is_ready_with_its_model_and_says_which_only_to_a_caller_with_the_key()
     {
-        using var response = await GetAsync("api", "/readyz");
+        using var anonymous = await GetAsync("api", "/readyz");
+        using var client = stack.App.CreateHttpClient("api");
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", LlmStackAppFixture.ApiKey);
+        using var response = await client.GetAsync("/readyz", TestContext.Current.CancellationToken).WaitAsync(RequestTimeout, TestContext.Current.CancellationToken);
 
+        Assert.Equal(HttpStatusCode.OK, anonymous.StatusCode);
+        Assert.Equal("""{"status":"Healthy"}""", await anonymous.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var report = JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!;
         Assert.Equal("Healthy", (string?)report["status"]);

@@ -51,6 +51,11 @@ public sealed class GeneratedModels : IDisposable
         Looping = WriteScripted("looping.gguf", new ScriptedModelSpec(LoopingReply) { Loop = true });
         Hostile = WriteScripted("hostile.gguf", new ScriptedModelSpec(HostileReply));
         ToolCalling = WriteScripted("tool-calling.gguf", new ScriptedModelSpec(ToolCallReply));
+        ScriptedLlama3 = WriteScripted("scripted-llama3.gguf", new ScriptedModelSpec(ScriptedReply)
+        {
+            Architecture = ModelShape.Llama,
+            ChatTemplate = ByteLevelBpeVocabulary.Llama3Template,
+        });
         Thinking = WriteScripted("thinking.gguf", new ScriptedModelSpec(ThinkingReply) { ChatTemplate = ByteLevelBpeVocabulary.ThinkingChatMLTemplate });
         Random = Path.Combine(_directory, "random.gguf");
         RandomModel.Write(Random, new RandomModelSpec());
@@ -63,6 +68,9 @@ public sealed class GeneratedModels : IDisposable
 
     /// <summary>The same reply from the llama architecture.</summary>
     public string ScriptedLlama { get; }
+
+    /// <summary>The same reply with Llama 3's chat template, control tokens and end-of-turn token.</summary>
+    public string ScriptedLlama3 { get; }
 
     /// <summary>Replies <see cref="LoopingReply"/> again and again, never ending by itself.</summary>
     public string Looping { get; }

@@ -66,14 +66,23 @@ public sealed partial class SecurityHeadersTests : IAsyncLifetime
         Assert.Contains($"nonce=\"{nonce}\"", importMap);
     }
 
-    [Fact]
-    public async Task A_form_post_without_an_antiforgery_token_is_refused()
+    [Theory]
+    [InlineData("/account/sign-in", "sign-in")]
+    [InlineData("/account/sign-out", null)]
+    public async Task A_form_post_without_an_antiforgery_token_is_refused(string path, string? handler)
     {
-        using var client = new HttpClient { BaseAddress = _web.BaseAddress };
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = _web.BaseAddress };
+        var fields = new List<KeyValuePair<string, string>> { new("Input.UserName", WebUiApplication.AdminUser), new("Input.Password", WebUiApplication.AdminPassword) };
+        if (handler is not null)
+        {
+            fields.Add(new("_handler", handler));
+        }
 
-        using var response = await client.PostAsync("/", new FormUrlEncodedContent([KeyValuePair.Create("_handler", "chat")]), Cancel);
+        using var response = await client.PostAsync(path, new FormUrlEncodedContent(fields), Cancel);
 
+        // Another site's page cannot sign a visitor in (or out) with a form of its own.
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.False(response.Headers.Contains("Set-Cookie") && response.Headers.GetValues("Set-Cookie").Any(c => c.StartsWith("llmstack.session", StringComparison.Ordinal)));
     }
 
     [GeneratedRegex("script-src [^;]*")]

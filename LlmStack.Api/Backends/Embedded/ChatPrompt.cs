@@ -1,6 +1,9 @@
+using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 using System.Text.Json;
 using LLama;
+using LLama.Native;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Embedded;
@@ -12,7 +15,12 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <c>&lt;tool_call&gt;</c> JSON, results as <c>&lt;tool_response&gt;</c> in a user turn - since llama.cpp's
 /// native templates have no tool support of their own.
 /// </summary>
-internal static class ChatPrompt
+/// <remarks>
+/// Message text is text: <see cref="Tokenize"/> turns only the template's own markers into control tokens, and
+/// every message's content (each role's, tools' results and calls, instructions) into the tokens of its characters,
+/// so a user or a retrieved document writing <c>&lt;|im_start|&gt;system</c> cannot open a system turn.
+/// </remarks>
+internal static partial class ChatPrompt
 {
     private const string ToolsPreamble =
         "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n" +
@@ -23,7 +31,71 @@ internal static class ChatPrompt
         "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
 
     /// <summary>Renders <paramref name="messages"/> (and <paramref name="options"/>' instructions and tools), ending with the assistant's turn marker.</summary>
-    public static string Render(LLamaTemplate template, IEnumerable<ChatMessage> messages, ChatOptions? options)
+    public static string Render(LLamaTemplate template, IEnumerable<ChatMessage> messages, ChatOptions? options) =>
+        Apply(template, Turns(messages, options));
+
+    /// <summary>
+    /// The prompt's text (as <see cref="Render"/> writes it) and its tokens: the template's text tokenized with its
+    /// special tokens, each message's content as plain text in its place.
+    /// </summary>
+    /// <param name="createTemplate">A fresh template of the model (it is applied twice).</param>
+    public static (string Text, LLamaToken[] Tokens) Tokenize(LLamaWeights weights, Func<LLamaTemplate> createTemplate, IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        var turns = Turns(messages, options);
+        var text = Apply(createTemplate(), turns);
+        // The template applied to placeholders shows which text is its own; contents go where their placeholders are.
+        var skeleton = Apply(createTemplate(), [.. turns.Select((turn, i) => (turn.Role, $"{PlaceholderStart}{i}{PlaceholderEnd}"))]);
+        var parts = new List<(string Text, bool IsContent)>();
+        var at = 0;
+        foreach (Match placeholder in Placeholder().Matches(skeleton))
+        {
+            parts.Add((skeleton[at..placeholder.Index], false));
+            parts.Add((turns[int.Parse(placeholder.Groups[1].ValueSpan, CultureInfo.InvariantCulture)].Content, true));
+            at = placeholder.Index + placeholder.Length;
+        }
+        parts.Add((skeleton[at..], false));
+        // Some templates trim what they are given (Llama 3's does): the parts then hold trimmed contents, so that
+        // they spell the prompt exactly as the template writes it.
+        if (string.Concat(parts.Select(part => part.Text)) != text)
+        {
+            var trimmed = parts.Select(part => part.IsContent ? (part.Text.Trim(), true) : part).ToList();
+            if (string.Concat(trimmed.Select(part => part.Item1)) == text)
+            {
+                parts = trimmed;
+            }
+        }
+
+        var tokens = new List<LLamaToken>();
+        foreach (var (part, isContent) in parts)
+        {
+            if (part.Length > 0)
+            {
+                tokens.AddRange(weights.Tokenize(part, tokens.Count == 0 && weights.Vocab.ShouldAddBOS, special: !isContent, LLamaTemplate.Encoding));
+            }
+        }
+        return (text, [.. tokens]);
+    }
+
+    // Private-use characters: a template copies them as they are, and no content the skeleton holds can imitate them.
+    private const char PlaceholderStart = '\uE000';
+    private const char PlaceholderEnd = '\uE001';
+
+    [GeneratedRegex("\uE000([0-9]+)\uE001")]
+    private static partial Regex Placeholder();
+
+    private static string Apply(LLamaTemplate template, IReadOnlyList<(string Role, string Content)> turns)
+    {
+        foreach (var (role, content) in turns)
+        {
+            template.Add(role, content);
+        }
+        template.AddAssistant = true;
+        return LLamaTemplate.Encoding.GetString(template.Apply());
+    }
+
+    // The conversation as the template's turns: instructions, system messages and the tools section as one system
+    // turn first, tool results as user turns, tool calls in the assistant's.
+    private static List<(string Role, string Content)> Turns(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         var turns = new List<(string Role, string Content)>();
         var system = new List<string>();
@@ -76,14 +148,9 @@ internal static class ChatPrompt
         }
         if (system.Count > 0)
         {
-            template.Add("system", string.Join("\n\n", system));
+            turns.Insert(0, ("system", string.Join("\n\n", system)));
         }
-        foreach (var (role, content) in turns)
-        {
-            template.Add(role, content);
-        }
-        template.AddAssistant = true;
-        return LLamaTemplate.Encoding.GetString(template.Apply());
+        return turns;
     }
 
     private static string ToolsSection(IEnumerable<AIFunctionDeclaration> tools)

@@ -1,6 +1,7 @@
 using System.Text;
 using LLama.Native;
 using LlmStack.Api.Backends;
+using LlmStack.Api.Backends.Embedded.Hub;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
@@ -11,8 +12,10 @@ namespace LlmStack.Api.Backends.Embedded;
 
 /// <summary>
 /// <c>embedded</c>: a GGUF file run in-process by llama.cpp (LLamaSharp's CPU backend), so the stack serves
-/// a model with no Docker and no Ollama. Its tuning is the model's
-/// <c>Embedded</c> section (<see cref="EmbeddedModelOptions"/>, where every default is written).
+/// a model with no Docker and no Ollama. The file is <c>Path</c>, or is downloaded from a hub for <c>Source</c>
+/// (<see cref="HubModel"/>); either way its memory needs are checked against the machine before it is loaded
+/// (<see cref="ModelMemory"/>). Its tuning is the model's <c>Embedded</c> section (<see cref="EmbeddedModelOptions"/>,
+/// where every default is written).
 /// </summary>
 internal sealed class EmbeddedBackend : IModelBackend
 {
@@ -22,11 +25,22 @@ internal sealed class EmbeddedBackend : IModelBackend
 
     private readonly LlmStackMetrics? _metrics;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly HubModels? _hub;
+    private readonly IMachineMemory? _memory;
+    private readonly IConfiguration? _configuration;
 
     public EmbeddedBackend(ILoggerFactory loggerFactory, LlmStackMetrics? metrics = null)
+        : this(loggerFactory, metrics, hub: null)
+    {
+    }
+
+    internal EmbeddedBackend(ILoggerFactory loggerFactory, LlmStackMetrics? metrics, HubModels? hub, IMachineMemory? memory = null, IConfiguration? configuration = null)
     {
         _metrics = metrics;
         _loggerFactory = loggerFactory;
+        _hub = hub;
+        _memory = memory;
+        _configuration = configuration;
         RouteNativeLogs(loggerFactory.CreateLogger("LLama.Native"));
     }
 
@@ -34,11 +48,28 @@ internal sealed class EmbeddedBackend : IModelBackend
 
     public IEnumerable<string> Validate(ModelOptions options, string keyPrefix)
     {
-        if (string.IsNullOrWhiteSpace(options.Path))
+        var hasPath = !string.IsNullOrWhiteSpace(options.Path);
+        var hasSource = !string.IsNullOrWhiteSpace(options.Source);
+        if (hasPath && hasSource)
         {
-            yield return $"{keyPrefix}:Path is required for the embedded backend: the GGUF file to run.";
+            yield return $"{keyPrefix}:Path and {keyPrefix}:Source are both set; use one: Path for a GGUF file on this machine, Source for one downloaded from a hub.";
         }
-        else if (ReadMagic(options.Path) is { } problem)
+        else if (hasSource)
+        {
+            if (!HubModelSource.TryParse(options.Source, out _, out var sourceProblem))
+            {
+                yield return $"{keyPrefix}:Source {sourceProblem}";
+            }
+            if (_configuration is not null && HubSettings.Validate(_configuration) is { } endpointProblem)
+            {
+                yield return endpointProblem;
+            }
+        }
+        else if (!hasPath)
+        {
+            yield return $"{keyPrefix}:Path is required for the embedded backend: the GGUF file to run (or {keyPrefix}:Source, e.g. hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M, to download one).";
+        }
+        else if (ReadMagic(options.Path!) is { } problem)
         {
             yield return $"{keyPrefix}:Path {problem}";
         }
@@ -90,12 +121,38 @@ internal sealed class EmbeddedBackend : IModelBackend
         }
     }
 
-    public Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken) =>
-        Task.FromResult(Serve(options, isDemo: false));
+    public Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(options.Source))
+        {
+            return Task.FromResult(Serve(options, isDemo: false));
+        }
+        // Validation at start guarantees a well-formed source.
+        HubModelSource.TryParse(options.Source, out var source, out _);
+        var hub = _hub ?? throw new InvalidOperationException("Hub models are not registered (AddModelBackends registers them).");
+        return Task.FromResult(HubModel.Serve(options, source!, hub, file => LoadChecked(options, file), _loggerFactory.CreateLogger<HubModel>()));
+    }
+
+    /// <summary>Loads <paramref name="file"/> (or the options' Path) once the machine is known to have the memory it needs.</summary>
+    private EmbeddedModelHost LoadChecked(ModelOptions options, string? file = null)
+    {
+        var path = Path.GetFullPath(file ?? options.Path!);
+        var logger = _loggerFactory.CreateLogger<EmbeddedBackend>();
+        if (ModelMemory.For(path, options) is { } estimate && (_memory ?? new MachineMemory()).Read() is { } available)
+        {
+            if (ModelMemory.Refusal(options.Id, path, estimate, available) is { } refusal)
+            {
+                throw new ModelLoadException(refusal);
+            }
+            logger.LogInformation("Model {Model} needs about {Needed} of memory ({Available} available: {Source})", options.Id,
+                ModelDownloadProgress.FormatBytes(estimate.TotalBytes), ModelDownloadProgress.FormatBytes(available.AvailableBytes), available.Source);
+        }
+        return EmbeddedModelHost.Load(options, _metrics, logger, path);
+    }
 
     internal ServedModel Serve(ModelOptions options, bool isDemo)
     {
-        var host = EmbeddedModelHost.Load(options, _metrics, _loggerFactory.CreateLogger<EmbeddedBackend>());
+        var host = LoadChecked(options);
         return new ServedModel
         {
             Id = options.Id,

@@ -133,14 +133,15 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         // The host owns the weights; the served model disposes it.
     }
 
-    // Renders and tokenizes on the caller's thread; only decoding and sampling happen on the scheduler's loop.
+    // Renders, tokenizes and parses the grammar on the caller's thread; only decoding and sampling happen on the
+    // scheduler's loop.
     private Generation Submit(IEnumerable<ChatMessage> messages, ChatOptions? options, out string prompt, CancellationToken cancellationToken)
     {
-        var sampling = CreateSampling(options);
+        var sampling = CreateSampling(options, cancellationToken);
         try
         {
-            prompt = ChatPrompt.Render(host.CreateTemplate(), messages, options);
-            var promptTokens = host.Weights.Tokenize(prompt, host.Weights.Vocab.ShouldAddBOS, special: true, LLamaTemplate.Encoding);
+            // Message text is tokenized as text: only the template's own markers become control tokens.
+            (prompt, var promptTokens) = ChatPrompt.Tokenize(host.Weights, host.CreateTemplate, messages, options);
             // At least one token must fit after the prompt.
             if (promptTokens.Length >= host.ContextSize)
             {
@@ -157,27 +158,13 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
     // A required tool call is enforced, not hoped for, its arguments following the function's parameter
     // schema; a JSON schema response format is enforced by the schema's grammar; plain JSON mode is at least
-    // a JSON object.
-    private static Grammar? ChooseGrammar(ChatOptions? options)
+    // a JSON object (SchemaGrammar.For). llama.cpp parses the grammar here, once.
+    private ISamplingPipeline CreateSampling(ChatOptions? options, CancellationToken cancellationToken)
     {
-        var tools = options?.Tools?.OfType<AIFunctionDeclaration>().ToList() ?? [];
-        if (options?.ToolMode is RequiredChatToolMode required && tools.Count > 0)
-        {
-            return SchemaGrammar.ToolCall(required.RequiredFunctionName is { } only ? tools.Where(t => t.Name == only) : tools);
-        }
-        return options?.ResponseFormat switch
-        {
-            ChatResponseFormatJson { Schema: { } schema } => SchemaGrammar.ForResponse(schema, LlmStackChatOptions.IsStrict(options.AdditionalProperties)),
-            ChatResponseFormatJson => JsonGrammar.Object,
-            _ => null,
-        };
-    }
-
-    private static DefaultSamplingPipeline CreateSampling(ChatOptions? options)
-    {
+        DefaultSamplingPipeline stages;
         try
         {
-            return new DefaultSamplingPipeline
+            stages = new DefaultSamplingPipeline
             {
                 Temperature = options?.Temperature ?? DefaultTemperature,
                 TopP = options?.TopP ?? DefaultTopP,
@@ -186,12 +173,29 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
                 FrequencyPenalty = options?.FrequencyPenalty ?? 0,
                 PresencePenalty = options?.PresencePenalty ?? 0,
                 Seed = options?.Seed is { } seed ? unchecked((uint)seed) : (uint)Random.Shared.Next(),
-                Grammar = ChooseGrammar(options),
             };
         }
         catch (ArgumentOutOfRangeException ex) when (ex.ParamName == "value")
         {
             throw ApiErrorException.InvalidRequest(ex.Message);
+        }
+        try
+        {
+            if (SchemaGrammar.For(options, cancellationToken) is not { } gbnf)
+            {
+                return stages;
+            }
+            return new GrammarSamplingPipeline(stages, ParsedGrammar.Parse(host.Weights.NativeHandle, gbnf), host.TokenText);
+        }
+        catch (UnsupportedSchemaException ex)
+        {
+            stages.Dispose();
+            throw ApiErrorException.InvalidRequest(ex.Message, code: ex.Code);
+        }
+        catch
+        {
+            stages.Dispose();
+            throw;
         }
     }
 }

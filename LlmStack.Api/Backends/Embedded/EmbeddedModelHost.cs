@@ -28,6 +28,7 @@ internal sealed class EmbeddedModelHost : IDisposable
         FallbackTemplate = fallbackTemplate;
         Scheduler = scheduler;
         EmbeddingSlots = embeddingSlots;
+        _tokenText = new Lazy<TokenText>(() => TokenText.Of(weights));
     }
 
     public string Id { get; }
@@ -68,9 +69,10 @@ internal sealed class EmbeddedModelHost : IDisposable
     }
 
     /// <summary>Loads the weights once. Throws <see cref="ModelLoadException"/> naming the file when it cannot.</summary>
-    public static EmbeddedModelHost Load(ModelOptions options, LlmStackMetrics? metrics = null, ILogger? logger = null)
+    /// <param name="file">The GGUF file when it is not <c>options.Path</c> (a file downloaded for <c>options.Source</c>).</param>
+    public static EmbeddedModelHost Load(ModelOptions options, LlmStackMetrics? metrics = null, ILogger? logger = null, string? file = null)
     {
-        var path = System.IO.Path.GetFullPath(options.Path ?? throw new ModelLoadException($"Model '{options.Id}' has no GGUF path."));
+        var path = System.IO.Path.GetFullPath(file ?? options.Path ?? throw new ModelLoadException($"Model '{options.Id}' has no GGUF path."));
         var parameters = new ModelParams(path)
         {
             GpuLayerCount = options.Embedded.GpuLayers,
@@ -129,6 +131,11 @@ internal sealed class EmbeddedModelHost : IDisposable
             throw;
         }
     }
+
+    private readonly Lazy<TokenText> _tokenText;
+
+    /// <summary>What each token writes, for sampling under a grammar (built on first use).</summary>
+    internal TokenText TokenText => _tokenText.Value;
 
     /// <summary>A fresh single-sequence context (its own KV cache; the weights are shared).</summary>
     public LLamaContext CreateContext() => Weights.CreateContext(Parameters);

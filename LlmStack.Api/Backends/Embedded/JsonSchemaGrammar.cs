@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -23,8 +24,15 @@ namespace LlmStack.Api.Backends.Embedded;
 /// ignored. Any other keyword (<c>pattern</c>, <c>multipleOf</c>, <c>uniqueItems</c>, <c>not</c>, ...) cannot be
 /// held by a grammar and raises <see cref="UnsupportedSchemaException"/> naming it and where it is: it is never
 /// silently dropped.</para>
-/// <para>String lengths count code points as llama.cpp decodes the output; they hold for well-formed UTF-8
-/// (a model sampling raw bytes freely can write overlong forms, which decode to other code points).</para>
+/// <para>Refused too, naming where: a <c>$ref</c> cycle that can never end (a required property of the
+/// schema's own type; a recursive schema whose recursion is optional works), one that refers to itself before
+/// writing anything (llama.cpp refuses left recursion), a length or count above <see cref="MaxCount"/>, and a
+/// grammar of more than <see cref="MaxRules"/> rules or <see cref="MaxGrammarChars"/> characters. Conversion is
+/// linear in the schema and the grammar: references are followed from a work list (a chain of thousands of
+/// them needs no deeper stack), rule names cost constant time each, and counts past llama.cpp's limit of 2000
+/// are built from shared rules (<see cref="GbnfGrammar.Repeat"/>). A cancelled request stops it.</para>
+/// <para>String lengths count code points as llama.cpp decodes the output; the embedded engine accepts only
+/// tokens that keep the output well-formed UTF-8, so they are the code points every client decodes.</para>
 /// <para>Unbounded parts are bounded so that generation always ends: numbers have at most 16 integer digits,
 /// 16 fraction digits and 3 exponent digits, whitespace between tokens at most a newline and 20 blanks.</para>
 /// </remarks>
@@ -33,98 +41,163 @@ internal sealed class JsonSchemaGrammar
     /// <summary>The rule every grammar starts from.</summary>
     public const string RootRule = "root";
 
+    /// <summary>The largest <c>minLength</c>, <c>maxLength</c>, <c>minItems</c> or <c>maxItems</c> a grammar enforces.</summary>
+    public const int MaxCount = 100_000;
+
+    /// <summary>The most rules one grammar may have (a schema's every part is a few rules; counts past 1000 add a rule per 1000).</summary>
+    public const int MaxRules = 50_000;
+
+    /// <summary>The longest grammar text (characters) a schema may become.</summary>
+    public const int MaxGrammarChars = 2_000_000;
+
+    /// <summary>Schemas nested deeper than this in one document are refused (a guard: the API's limits refuse far less).</summary>
+    private const int MaxNesting = 128;
+
     private static readonly HashSet<string> Annotations = new(StringComparer.Ordinal)
     {
         "$schema", "$id", "$comment", "$anchor", "$defs", "definitions", "title", "description", "default", "examples",
         "deprecated", "readOnly", "writeOnly", "contentMediaType", "contentEncoding", "strict",
     };
 
-    private const string Space = """space ::= | " " | "\n" [ \t]{0,20}""";
-
-    // The shared building blocks, added to a grammar only when a rule uses them.
-    private static readonly Dictionary<string, string> Primitives = new(StringComparer.Ordinal)
+    private static readonly HashSet<string> Enforced = new(StringComparer.Ordinal)
     {
-        ["space"] = Space,
-        ["boolean"] = """boolean ::= ("true" | "false") space""",
-        ["null"] = """null ::= "null" space""",
-        // Surrogates are left out, raw and escaped: alone they are not text, and a length would count a pair twice.
-        ["char"] = """char ::= [^"\\\x7F\x00-\x1F\uD800-\uDFFF] | [\\] (["\\/bfnrt] | "u" ( [0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} ))""",
-        ["string"] = """string ::= "\"" char* "\"" space""",
-        ["integral-part"] = """integral-part ::= [0] | [1-9] [0-9]{0,15}""",
-        ["decimal-part"] = """decimal-part ::= [0-9]{1,16}""",
-        ["integer"] = """integer ::= "-"? integral-part space""",
-        ["number"] = """number ::= "-"? integral-part ("." decimal-part)? ([eE] [-+]? [0-9]{1,3})? space""",
-        ["value"] = """value ::= object | array | string | number | boolean | null""",
-        ["object"] = """object ::= "{" space ( string ":" space value ( "," space string ":" space value )* )? "}" space""",
-        ["array"] = """array ::= "[" space ( value ( "," space value )* )? "]" space""",
-        ["date"] = """date ::= [0-9]{4} "-" ( ( "0" [13578] | "1" [02] ) "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ) | ( "0" [469] | "11" ) "-" ( "0" [1-9] | [12] [0-9] | "30" ) | "02-" ( "0" [1-9] | "1" [0-9] | "2" [0-8] ) )""",
-        ["time"] = """time ::= ( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{1,6} )? ( "Z" | [+-] ( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] )""",
-        ["uuid"] = """uuid ::= [0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{12}""",
+        "type", "nullable", "enum", "const", "properties", "required", "additionalProperties", "items", "prefixItems",
+        "minItems", "maxItems", "minLength", "maxLength", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
     };
 
-    // What each primitive needs in turn.
-    private static readonly Dictionary<string, string[]> PrimitiveDependencies = new(StringComparer.Ordinal)
-    {
-        ["boolean"] = ["space"],
-        ["null"] = ["space"],
-        ["string"] = ["char", "space"],
-        ["integer"] = ["integral-part", "space"],
-        ["number"] = ["integral-part", "decimal-part", "space"],
-        ["value"] = ["object", "array", "string", "number", "boolean", "null"],
-        ["object"] = ["space", "string", "value"],
-        ["array"] = ["space", "value"],
-    };
+    private static readonly string[] PrimitiveNames =
+    [
+        "space", "boolean", "null", "char", "string", "integral-part", "decimal-part", "integer", "number", "value", "object",
+        "array", "date", "time", "uuid", RootRule,
+    ];
 
+    private readonly GbnfGrammar _grammar;
+    private readonly CancellationToken _cancellationToken;
+    private readonly Dictionary<string, GbnfRef> _primitives = new(StringComparer.Ordinal);
+    private readonly Dictionary<(int Document, string Pointer), GbnfRef> _references = [];
+    private readonly Queue<(int Rule, JsonElement Schema, string Path)> _pendingReferences = new();
     private JsonElement _document;
-    private readonly List<string> _rules = [];
-    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _refRules = new(StringComparer.Ordinal);
+    private int _documentIndex;
+    private long _size;
+    private int _nodes;
 
-    private JsonSchemaGrammar(JsonElement document) => _document = document;
+    private JsonSchemaGrammar(CancellationToken cancellationToken)
+    {
+        _cancellationToken = cancellationToken;
+        _grammar = new GbnfGrammar { Growing = Grow };
+        foreach (var name in PrimitiveNames)
+        {
+            _grammar.Reserve(name);
+        }
+    }
+
+    /// <summary>Where the conversion is: the pointer named when a limit is reached.</summary>
+    private string _at = "#";
 
     /// <summary>The GBNF text of <paramref name="schema"/>, starting at <see cref="RootRule"/>.</summary>
-    /// <exception cref="UnsupportedSchemaException">The schema uses a keyword (or a value of one) that a grammar cannot enforce.</exception>
-    public static string FromSchema(JsonElement schema)
+    /// <exception cref="UnsupportedSchemaException">The schema uses a keyword (or a value of one) that a grammar cannot enforce, or is beyond the limits.</exception>
+    public static string FromSchema(JsonElement schema, CancellationToken cancellationToken = default)
     {
-        var converter = new JsonSchemaGrammar(schema);
-        converter._names.Add(RootRule);
-        var root = converter.Visit(schema, "#", "root-value");
-        converter._rules.Insert(0, $"{RootRule} ::= {root}");
-        return string.Join('\n', converter._rules) + "\n";
+        var converter = new JsonSchemaGrammar(cancellationToken);
+        var root = converter._grammar.DeclareNamed(RootRule, "#");
+        converter._document = schema;
+        converter._grammar.Define(root, converter.Visit(schema, "#", "root-value", 0));
+        return converter.Finish(root);
     }
 
     /// <summary>
     /// The GBNF text of a Qwen2.5/Hermes-style tool call of one of <paramref name="functions"/>, whose arguments
     /// follow that function's parameter schema:
-    /// <c>&lt;tool_call&gt;\n{"name": "...", "arguments": {...}}\n&lt;/tool_call&gt;</c>.
+    /// <c>&lt;tool_call&gt;\n{"name": "...", "arguments": {...}}\n&lt;/tool_call&gt;</c>. A function whose schema is
+    /// refused takes any JSON object as arguments unless it is strict (then the refusal names the function).
     /// </summary>
-    /// <param name="functions">Each function's name and its parameter schema (null for "any JSON object").</param>
-    public static string ToolCall(IReadOnlyList<(string Name, JsonElement? Parameters)> functions)
+    /// <param name="functions">Each function's name, its parameter schema (null for "any JSON object"), and whether it is strict.</param>
+    /// <param name="cancellationToken">Stops the conversion (the request was cancelled).</param>
+    public static string ToolCall(IReadOnlyList<(string Name, JsonElement? Parameters, bool Strict)> functions, CancellationToken cancellationToken = default)
     {
         if (functions.Count == 0)
         {
             throw new ArgumentException("A tool call needs at least one function.", nameof(functions));
         }
-        var converter = new JsonSchemaGrammar(default);
-        converter._names.Add(RootRule);
-        var calls = new List<string>();
-        foreach (var (name, parameters) in functions.DistinctBy(f => f.Name))
+        var converter = new JsonSchemaGrammar(cancellationToken);
+        var g = converter._grammar;
+        var root = g.DeclareNamed(RootRule, "#");
+        var calls = new List<GbnfExpr>();
+        foreach (var (name, parameters, strict) in functions.DistinctBy(f => f.Name))
         {
             // $ref in a tool's parameters points into that same schema.
             converter._document = parameters ?? default;
-            converter._refRules.Clear();
-            var arguments = parameters is { } schema
-                ? converter.Visit(schema, $"#/tools/{name}/parameters", $"{name}-arguments")
-                : converter.Primitive("object");
-            calls.Add($"{Literal("{\"name\": " + JsonText(name) + ", \"arguments\": ")} {arguments} {Literal("}")}");
+            converter._documentIndex++;
+            GbnfExpr arguments;
+            try
+            {
+                arguments = parameters is { } schema ? converter.Visit(schema, "#", $"{name}-arguments", 0) : converter.Primitive("object");
+                converter.DrainReferences();
+            }
+            catch (UnsupportedSchemaException) when (!strict)
+            {
+                // What was built for it stays unreachable: the grammar is written from the root.
+                converter._pendingReferences.Clear();
+                arguments = converter.Primitive("object");
+            }
+            catch (UnsupportedSchemaException ex)
+            {
+                throw ex.In(name);
+            }
+            calls.Add(g.Sequence(g.Literal("{\"name\": " + JsonText(name) + ", \"arguments\": "), arguments, g.Literal("}")));
         }
-        converter._rules.Insert(0, $"{RootRule} ::= {Literal("<tool_call>\n")} ( {string.Join(" | ", calls)} ) {Literal("\n</tool_call>")}");
-        return string.Join('\n', converter._rules) + "\n";
+        g.Define(root, g.Sequence(g.Literal("<tool_call>\n"), g.Choice(calls), g.Literal("\n</tool_call>")));
+        return converter.Finish(root);
     }
 
-    /// <summary>A GBNF expression matching exactly the JSON texts <paramref name="schema"/> accepts (followed by optional space).</summary>
-    private string Visit(JsonElement schema, string path, string nameHint)
+    private string Finish(int root)
     {
+        DrainReferences();
+        if (_grammar.Check(root, _cancellationToken) is { } problem)
+        {
+            throw new UnsupportedSchemaException(null, _grammar.OriginOf(problem.Rule), problem.Reason, UnsupportedSchemaException.NeverEndsCode);
+        }
+        return _grammar.Render(root);
+    }
+
+    // Each referenced schema once, from a work list rather than recursively: a chain of references costs no stack.
+    private void DrainReferences()
+    {
+        while (_pendingReferences.TryDequeue(out var pending))
+        {
+            _grammar.Define(pending.Rule, Visit(pending.Schema, pending.Path, _grammar.NameOf(pending.Rule) + "-body", 0));
+        }
+    }
+
+    private void Grow(int size)
+    {
+        _size += size;
+        if (_size > MaxGrammarChars)
+        {
+            throw TooComplex(_at, $"its grammar would be longer than {MaxGrammarChars:N0} characters");
+        }
+        if (_grammar.RuleCount > MaxRules)
+        {
+            throw TooComplex(_at, $"its grammar would have more than {MaxRules:N0} rules");
+        }
+        if ((++_nodes & 255) == 0)
+        {
+            _cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private static UnsupportedSchemaException TooComplex(string path, string reason) =>
+        new(null, path, reason, UnsupportedSchemaException.TooComplexCode);
+
+    /// <summary>An expression matching exactly the JSON texts <paramref name="schema"/> accepts (followed by optional space).</summary>
+    private GbnfExpr Visit(JsonElement schema, string path, string nameHint, int depth)
+    {
+        if (depth > MaxNesting)
+        {
+            throw TooComplex(path, $"schemas are nested more than {MaxNesting} deep");
+        }
+        RuntimeHelpers.EnsureSufficientExecutionStack();
+        _at = path;
         switch (schema.ValueKind)
         {
             case JsonValueKind.True:
@@ -137,6 +210,7 @@ internal sealed class JsonSchemaGrammar
                 throw new UnsupportedSchemaException("type", path, "a schema must be an object or a boolean");
         }
 
+        var g = _grammar;
         if (schema.TryGetProperty("$ref", out var reference))
         {
             RequireNoSiblings(schema, path, "$ref");
@@ -148,11 +222,11 @@ internal sealed class JsonSchemaGrammar
             {
                 RequireNoSiblings(schema, path, combinator);
                 var options = Items(alternatives, $"{path}/{combinator}", combinator)
-                    .Select((alternative, i) => Visit(alternative, $"{path}/{combinator}/{i}", $"{nameHint}-{i}"))
+                    .Select((alternative, i) => Visit(alternative, $"{path}/{combinator}/{i}", $"{nameHint}-{i}", depth + 1))
                     .ToList();
                 return options.Count == 0
                     ? throw new UnsupportedSchemaException(combinator, path, "it lists no schema")
-                    : Rule(nameHint, string.Join(" | ", options));
+                    : g.Add(nameHint, path, g.Choice(options));
             }
         }
         if (schema.TryGetProperty("allOf", out var allOf))
@@ -160,7 +234,7 @@ internal sealed class JsonSchemaGrammar
             RequireNoSiblings(schema, path, "allOf");
             var parts = Items(allOf, $"{path}/allOf", "allOf").ToList();
             return parts.Count == 1
-                ? Visit(parts[0], $"{path}/allOf/0", nameHint)
+                ? Visit(parts[0], $"{path}/allOf/0", nameHint, depth + 1)
                 : throw new UnsupportedSchemaException("allOf", path, "only a single schema in allOf can be enforced");
         }
 
@@ -169,14 +243,14 @@ internal sealed class JsonSchemaGrammar
 
         if (schema.TryGetProperty("const", out var constant))
         {
-            return Nullable($"{Literal(JsonText(constant))} {Primitive("space")}", nullable);
+            return Nullable(g.Add(nameHint, path, g.Sequence(g.Literal(JsonText(constant)), Primitive("space"))), nullable);
         }
         if (schema.TryGetProperty("enum", out var values))
         {
-            var literals = Items(values, $"{path}/enum", "enum").Select(value => Literal(JsonText(value))).Distinct().ToList();
+            var literals = Items(values, $"{path}/enum", "enum").Select(JsonText).Distinct(StringComparer.Ordinal).ToList();
             return literals.Count == 0
                 ? throw new UnsupportedSchemaException("enum", path, "it lists no value")
-                : Nullable(Rule(nameHint, $"( {string.Join(" | ", literals)} ) {Primitive("space")}"), nullable);
+                : Nullable(g.Add(nameHint, path, g.Sequence(g.Alternatives(literals), Primitive("space"))), nullable);
         }
 
         var types = Types(schema, path);
@@ -184,13 +258,13 @@ internal sealed class JsonSchemaGrammar
         {
             types.Add("null");
         }
-        var typed = types.Select(type => VisitType(schema, type, path, types.Count > 1 ? $"{nameHint}-{type}" : nameHint)).ToList();
-        return typed.Count == 1 ? typed[0] : Rule(nameHint, string.Join(" | ", typed));
+        var typed = types.Select(type => VisitType(schema, type, path, types.Count > 1 ? $"{nameHint}-{type}" : nameHint, depth)).ToList();
+        return typed.Count == 1 ? typed[0] : g.Add(nameHint, path, g.Choice(typed));
     }
 
-    private string Nullable(string expression, bool nullable) => nullable ? $"( {expression} | {Primitive("null")} )" : expression;
+    private GbnfExpr Nullable(GbnfExpr expression, bool nullable) => nullable ? _grammar.Choice(expression, Primitive("null")) : expression;
 
-    private List<string> Types(JsonElement schema, string path)
+    private static List<string> Types(JsonElement schema, string path)
     {
         if (!schema.TryGetProperty("type", out var type))
         {
@@ -210,7 +284,7 @@ internal sealed class JsonSchemaGrammar
         return types.Count > 0 ? types : throw new UnsupportedSchemaException("type", path, "the list of types is empty");
     }
 
-    private string VisitType(JsonElement schema, string type, string path, string nameHint) => type switch
+    private GbnfExpr VisitType(JsonElement schema, string type, string path, string nameHint, int depth) => type switch
     {
         "any" => Primitive("value"),
         "null" => Primitive("null"),
@@ -218,24 +292,26 @@ internal sealed class JsonSchemaGrammar
         "string" => StringRule(schema, path, nameHint),
         "integer" => IntegerRule(schema, path, nameHint),
         "number" => NumberRule(schema, path, nameHint),
-        "object" => ObjectRule(schema, path, nameHint),
-        "array" => ArrayRule(schema, path, nameHint),
+        "object" => ObjectRule(schema, path, nameHint, depth),
+        "array" => ArrayRule(schema, path, nameHint, depth),
         _ => throw new UnsupportedSchemaException("type", path, $"'{type}' is not a JSON Schema type"),
     };
 
-    private string StringRule(JsonElement schema, string path, string nameHint)
+    private GbnfExpr StringRule(JsonElement schema, string path, string nameHint)
     {
+        var g = _grammar;
+        var quote = g.Literal("\"");
         if (schema.TryGetProperty("format", out var format))
         {
-            var name = format.GetString() switch
+            var formatted = (format.ValueKind == JsonValueKind.String ? format.GetString() : null) switch
             {
                 "date" => Primitive("date"),
                 "time" => Primitive("time"),
-                "date-time" => Rule("date-time", $"{Primitive("date")} \"T\" {Primitive("time")}"),
+                "date-time" => g.Add("date-time", path, g.Sequence(Primitive("date"), g.Literal("T"), Primitive("time"))),
                 "uuid" => Primitive("uuid"),
                 var other => throw new UnsupportedSchemaException("format", path, $"the format '{other}' cannot be enforced (date, time, date-time and uuid can)"),
             };
-            return Rule($"{nameHint}-string", $"\"\\\"\" {name} \"\\\"\" {Primitive("space")}");
+            return g.Add($"{nameHint}-string", path, g.Sequence(quote, formatted, quote, Primitive("space")));
         }
         var min = Count(schema, "minLength", path);
         var max = Count(schema, "maxLength", path);
@@ -247,10 +323,11 @@ internal sealed class JsonSchemaGrammar
         {
             throw new UnsupportedSchemaException("maxLength", path, "it is less than minLength, so no string fits");
         }
-        return Rule($"{nameHint}-string", $"\"\\\"\" {Primitive("char")}{Repetition(min ?? 0, max)} \"\\\"\" {Primitive("space")}");
+        var characters = g.Repeat(Primitive("char"), min ?? 0, max, "char", path);
+        return g.Add($"{nameHint}-string", path, g.Sequence(quote, characters, quote, Primitive("space")));
     }
 
-    private string IntegerRule(JsonElement schema, string path, string nameHint)
+    private GbnfExpr IntegerRule(JsonElement schema, string path, string nameHint)
     {
         var (min, max) = IntegerBounds(schema, path, wholeOnly: false);
         if (min is null && max is null)
@@ -261,12 +338,13 @@ internal sealed class JsonSchemaGrammar
         {
             throw new UnsupportedSchemaException("maximum", path, "no integer lies between the bounds");
         }
-        return Rule($"{nameHint}-integer", $"( {IntegerRange.Expression(min, max)} ) {Primitive("space")}");
+        var g = _grammar;
+        return g.Add($"{nameHint}-integer", path, g.Sequence(g.Terminal(IntegerRange.Expression(min, max)), Primitive("space")));
     }
 
     // A number between whole bounds: its integer part in range (with any fraction), or the upper bound itself
     // (with zeros only), and no exponent.
-    private string NumberRule(JsonElement schema, string path, string nameHint)
+    private GbnfExpr NumberRule(JsonElement schema, string path, string nameHint)
     {
         if (schema.TryGetProperty("exclusiveMinimum", out _) || schema.TryGetProperty("exclusiveMaximum", out _))
         {
@@ -282,54 +360,38 @@ internal sealed class JsonSchemaGrammar
         {
             throw new UnsupportedSchemaException("maximum", path, "no number lies between the bounds");
         }
-        var fraction = $"( \".\" {Primitive("decimal-part")} )?";
-        var zeros = "( \".\" \"0\"{1,16} )?";
-        var alternatives = new List<string>();
-        // Magnitudes |x| in [lo, hi] written without sign; hi null = unbounded.
-        void Magnitude(string sign, decimal lo, decimal? hi)
+        var g = _grammar;
+        var fraction = g.Optional(g.Sequence(g.Literal("."), Primitive("decimal-part")));
+        var zeros = g.Optional(g.Terminal("\".\" \"0\"{1,16}"));
+        var minus = g.Literal("-");
+        var alternatives = new List<GbnfExpr>();
+        // Magnitudes |x| in [lo, hi] written after the sign; hi null = unbounded.
+        void Magnitude(GbnfExpr sign, decimal lo, decimal? hi)
         {
             if (hi is null)
             {
-                alternatives.Add($"{sign}( {IntegerRange.Expression(lo, null)} ) {fraction}");
+                alternatives.Add(g.Sequence(sign, g.Terminal(IntegerRange.Expression(lo, null)), fraction));
+                return;
             }
-            else
+            if (hi > lo)
             {
-                if (hi > lo)
-                {
-                    alternatives.Add($"{sign}( {IntegerRange.Expression(lo, hi - 1)} ) {fraction}");
-                }
-                alternatives.Add($"{sign}{Literal(hi.Value.ToString(CultureInfo.InvariantCulture))} {zeros}");
+                alternatives.Add(g.Sequence(sign, g.Terminal(IntegerRange.Expression(lo, hi - 1)), fraction));
             }
+            alternatives.Add(g.Sequence(sign, g.Literal(hi.Value.ToString(CultureInfo.InvariantCulture)), zeros));
         }
         // Negative numbers: the magnitude is bounded by -min (lower edge exact) and starts at -max when max < 0.
         if (min is null || min < 0)
         {
-            var lowMagnitude = max < 0 ? -max.Value : 0;
-            if (min is null)
-            {
-                alternatives.Add($"\"-\" ( {IntegerRange.Expression(lowMagnitude, null)} ) {fraction}");
-            }
-            else
-            {
-                Magnitude("\"-\" ", lowMagnitude, -min.Value);
-            }
+            Magnitude(minus, max < 0 ? -max.Value : 0, -min);
         }
         if (max is null || max >= 0)
         {
-            var lo = min is null || min < 0 ? 0 : min.Value;
-            if (max is null)
-            {
-                alternatives.Add($"( {IntegerRange.Expression(lo, null)} ) {fraction}");
-            }
-            else
-            {
-                Magnitude("", lo, max.Value);
-            }
+            Magnitude(GbnfExpr.Empty, min is null || min < 0 ? 0 : min.Value, max);
         }
-        return Rule($"{nameHint}-number", $"( {string.Join(" | ", alternatives)} ) {Primitive("space")}");
+        return g.Add($"{nameHint}-number", path, g.Sequence(g.Choice(alternatives), Primitive("space")));
     }
 
-    private (decimal? Min, decimal? Max) IntegerBounds(JsonElement schema, string path, bool wholeOnly)
+    private static (decimal? Min, decimal? Max) IntegerBounds(JsonElement schema, string path, bool wholeOnly)
     {
         decimal? min = null, max = null;
         foreach (var (keyword, isMin, exclusive) in new[] { ("minimum", true, false), ("maximum", false, false), ("exclusiveMinimum", true, true), ("exclusiveMaximum", false, true) })
@@ -362,32 +424,37 @@ internal sealed class JsonSchemaGrammar
         return (min, max);
     }
 
-    private string ObjectRule(JsonElement schema, string path, string nameHint)
+    private GbnfExpr ObjectRule(JsonElement schema, string path, string nameHint, int depth)
     {
+        var g = _grammar;
+        var space = Primitive("space");
         var additional = schema.TryGetProperty("additionalProperties", out var a) ? a : (JsonElement?)null;
         if (!schema.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object || !properties.EnumerateObject().Any())
         {
-            if (schema.TryGetProperty("required", out var required) && required.GetArrayLength() > 0)
+            if (schema.TryGetProperty("required", out var required) && required.ValueKind == JsonValueKind.Array && required.GetArrayLength() > 0)
             {
                 throw new UnsupportedSchemaException("required", path, "required properties must be declared in 'properties'");
             }
             return additional switch
             {
                 null or { ValueKind: JsonValueKind.True } => Primitive("object"),
-                { ValueKind: JsonValueKind.False } => Rule($"{nameHint}-empty", $"\"{{\" {Primitive("space")} \"}}\" {Primitive("space")}"),
+                { ValueKind: JsonValueKind.False } => g.Add($"{nameHint}-empty", path, g.Sequence(g.Literal("{"), space, g.Literal("}"), space)),
                 // A map: any keys, each value following the additionalProperties schema.
-                { } valueSchema => MapRule(Visit(valueSchema, $"{path}/additionalProperties", $"{nameHint}-value"), nameHint),
+                { } valueSchema => MapRule(Visit(valueSchema, $"{path}/additionalProperties", $"{nameHint}-value", depth + 1), path, nameHint),
             };
         }
 
         var requiredNames = schema.TryGetProperty("required", out var r)
-            ? Items(r, $"{path}/required", "required").Select(name => name.GetString() ?? throw new UnsupportedSchemaException("required", path, "it must list strings")).ToHashSet(StringComparer.Ordinal)
+            ? Items(r, $"{path}/required", "required").Select(name => name.ValueKind == JsonValueKind.String
+                ? name.GetString()!
+                : throw new UnsupportedSchemaException("required", path, "it must list strings")).ToHashSet(StringComparer.Ordinal)
             : [];
-        var members = new List<(string Rule, bool Required)>();
+        var members = new List<(GbnfExpr Rule, bool Required)>();
         foreach (var property in properties.EnumerateObject())
         {
-            var value = Visit(property.Value, $"{path}/properties/{property.Name}", $"{nameHint}-{property.Name}");
-            var member = Rule($"{nameHint}-{property.Name}-kv", $"{Literal(JsonText(property.Name))} {Primitive("space")} \":\" {Primitive("space")} {value}");
+            var propertyPath = $"{path}/properties/{Escape(property.Name)}";
+            var value = Visit(property.Value, propertyPath, property.Name, depth + 1);
+            var member = g.Add($"{property.Name}-kv", propertyPath, g.Sequence(g.Literal(JsonText(property.Name)), space, g.Literal(":"), space, value));
             members.Add((member, requiredNames.Remove(property.Name)));
         }
         if (requiredNames.Count > 0)
@@ -396,57 +463,65 @@ internal sealed class JsonSchemaGrammar
         }
 
         // Members in declaration order; optional ones may be left out. after[i]: members i.. once one was
-        // written (each then starts with a comma); first[i]: members i.. when none was written yet.
-        var after = new string[members.Count + 1];
-        var first = new string[members.Count + 1];
-        after[members.Count] = first[members.Count] = "";
+        // written (each then starts with a comma); first[i]: members i.. when none was written yet. Each is a
+        // rule of its own, so the grammar grows linearly with the number of properties.
+        var comma = g.Literal(",");
+        var after = new GbnfExpr[members.Count + 1];
+        var first = new GbnfExpr[members.Count + 1];
+        after[members.Count] = first[members.Count] = GbnfExpr.Empty;
         for (var i = members.Count - 1; i >= 0; i--)
         {
             var (member, isRequired) = members[i];
-            var withComma = $"\",\" {Primitive("space")} {member}";
+            var withComma = g.Sequence(comma, space, member);
+            var tailEmpty = i == members.Count - 1;
             if (isRequired)
             {
-                after[i] = Sequence(withComma, after[i + 1]);
-                first[i] = Sequence(member, after[i + 1]);
+                after[i] = g.Sequence(withComma, after[i + 1]);
+                first[i] = g.Sequence(member, after[i + 1]);
             }
             else
             {
-                after[i] = Sequence($"( {withComma} )?", after[i + 1]);
-                first[i] = first[i + 1].Length == 0
-                    ? $"( {member} )?"
-                    : $"( {Sequence(member, after[i + 1])} | {first[i + 1]} )";
+                after[i] = g.Sequence(g.Optional(withComma), after[i + 1]);
+                first[i] = tailEmpty ? g.Optional(member) : g.Choice(g.Sequence(member, after[i + 1]), first[i + 1]);
             }
-            // Named rules keep the grammar linear in the number of properties.
             if (i > 0)
             {
-                after[i] = after[i].Length == 0 ? "" : Rule($"{nameHint}-after-{i}", after[i]);
-                first[i] = first[i].Length == 0 ? "" : Rule($"{nameHint}-from-{i}", first[i]);
+                after[i] = g.Add($"{nameHint}-after-{i}", path, after[i]);
+                first[i] = g.Add($"{nameHint}-from-{i}", path, first[i]);
             }
         }
-        return Rule(nameHint, $"\"{{\" {Primitive("space")} {first[0]} \"}}\" {Primitive("space")}");
+        return g.Add(nameHint, path, g.Sequence(g.Literal("{"), space, first[0], g.Literal("}"), space));
     }
 
-    private string MapRule(string value, string nameHint)
+    private GbnfExpr MapRule(GbnfExpr value, string path, string nameHint)
     {
-        var entry = Rule($"{nameHint}-entry", $"{Primitive("string")} \":\" {Primitive("space")} {value}");
-        return Rule(nameHint, $"\"{{\" {Primitive("space")} ( {entry} ( \",\" {Primitive("space")} {entry} )* )? \"}}\" {Primitive("space")}");
+        var g = _grammar;
+        var space = Primitive("space");
+        var entry = g.Add($"{nameHint}-entry", path, g.Sequence(Primitive("string"), g.Literal(":"), space, value));
+        var more = g.Repeat(g.Sequence(g.Literal(","), space, entry), 0, null, $"{nameHint}-more", path);
+        return g.Add(nameHint, path, g.Sequence(g.Literal("{"), space, g.Optional(g.Sequence(entry, more)), g.Literal("}"), space));
     }
 
-    private string ArrayRule(JsonElement schema, string path, string nameHint)
+    private GbnfExpr ArrayRule(JsonElement schema, string path, string nameHint, int depth)
     {
+        var g = _grammar;
+        var space = Primitive("space");
         var min = Count(schema, "minItems", path) ?? 0;
         var max = Count(schema, "maxItems", path);
         if (max < min)
         {
             throw new UnsupportedSchemaException("maxItems", path, "it is less than minItems, so no array fits");
         }
-        var comma = $"\",\" {Primitive("space")}";
         var prefix = schema.TryGetProperty("prefixItems", out var p)
-            ? Items(p, $"{path}/prefixItems", "prefixItems").Select((item, i) => Visit(item, $"{path}/prefixItems/{i}", $"{nameHint}-{i}")).ToList()
+            ? Items(p, $"{path}/prefixItems", "prefixItems").Select((item, i) => Visit(item, $"{path}/prefixItems/{i}", $"{nameHint}-{i}", depth + 1)).ToList()
             : [];
         var items = schema.TryGetProperty("items", out var itemSchema)
-            ? itemSchema.ValueKind == JsonValueKind.False ? null : Visit(itemSchema, $"{path}/items", $"{nameHint}-item")
+            ? itemSchema.ValueKind == JsonValueKind.False ? null : Visit(itemSchema, $"{path}/items", $"{nameHint}-item", depth + 1)
             : Primitive("value");
+        var open = g.Sequence(g.Literal("["), space);
+        var close = g.Sequence(g.Literal("]"), space);
+        // ", item", repeated: a rule of its own, so that counts of any size share its repetition rules.
+        GbnfExpr More(GbnfExpr item, int from, int? to) => g.Repeat(g.Sequence(g.Literal(","), space, item), from, to, $"{nameHint}-more", path);
 
         if (prefix.Count == 0)
         {
@@ -454,62 +529,129 @@ internal sealed class JsonSchemaGrammar
             {
                 return min > 0
                     ? throw new UnsupportedSchemaException("minItems", path, "items is false, so no array fits")
-                    : Rule(nameHint, $"\"[\" {Primitive("space")} \"]\" {Primitive("space")}");
+                    : g.Add(nameHint, path, g.Sequence(open, close));
             }
-            var list = max == 0 ? "" : min == 0
-                ? $"( {items} ( {comma} {items} ){Repetition(0, max - 1)} )?"
-                : $"{items} ( {comma} {items} ){Repetition(min - 1, max - 1)}";
-            return Rule(nameHint, $"\"[\" {Primitive("space")} {list} \"]\" {Primitive("space")}");
+            var list = max == 0 ? GbnfExpr.Empty
+                : min == 0 ? g.Optional(g.Sequence(items, More(items, 0, max - 1)))
+                : g.Sequence(items, More(items, min - 1, max - 1));
+            return g.Add(nameHint, path, g.Sequence(open, list, close));
         }
 
-        // A tuple: the prefix items in order, then (when items allows) more items, within min/max.
+        // A tuple: the prefix items in order, then (when items allows) more items, within min/max. tail[i] is
+        // what may follow once items 0..i-1 are written: a rule each, so the grammar is linear in the tuple's length.
         if (min > prefix.Count && items is null)
         {
             throw new UnsupportedSchemaException("minItems", path, "it asks for more items than prefixItems allows");
         }
         var count = max is { } m ? Math.Min(m, prefix.Count) : prefix.Count;
-        // The shortest tuple that can be written must still satisfy minItems.
-        var alternatives = new List<string>();
-        for (var length = Math.Max(min, 0); length <= count; length++)
+        var tail = count == prefix.Count && items is not null && (max is null || max > prefix.Count)
+            ? More(items, Math.Max(0, min - prefix.Count), max - prefix.Count)
+            : GbnfExpr.Empty;
+        for (var i = count - 1; i >= 1; i--)
         {
-            if (length > 0 || min == 0)
-            {
-                var elements = string.Join($" {comma} ", prefix.Take(length));
-                var more = length == prefix.Count && items is not null && (max is null || max > prefix.Count)
-                    ? $" ( {comma} {items} ){Repetition(Math.Max(0, min - prefix.Count), max - prefix.Count)}"
-                    : "";
-                alternatives.Add(length == 0 ? "\"\"" : elements + more);
-            }
+            var next = g.Sequence(g.Literal(","), space, prefix[i], tail);
+            tail = g.Add($"{nameHint}-from-{i}", path, i < min ? next : g.Optional(next));
         }
-        return Rule(nameHint, $"\"[\" {Primitive("space")} ( {string.Join(" | ", alternatives)} ) \"]\" {Primitive("space")}");
+        var whole = count == 0 ? GbnfExpr.Empty : g.Sequence(prefix[0], tail);
+        return g.Add(nameHint, path, g.Sequence(open, min == 0 && count > 0 ? g.Optional(whole) : whole, close));
     }
 
-    private string Reference(JsonElement reference, string path)
+    private GbnfExpr Reference(JsonElement reference, string path)
     {
-        var target = reference.GetString();
+        var target = reference.ValueKind == JsonValueKind.String ? reference.GetString() : null;
         if (target is null || !target.StartsWith('#'))
         {
             throw new UnsupportedSchemaException("$ref", path, $"only references inside the schema (#/$defs/...) can be followed, not '{target}'");
         }
-        if (_refRules.TryGetValue(target, out var existing))
+        if (_references.TryGetValue((_documentIndex, target), out var existing))
         {
             return existing;
         }
         var resolved = _document;
-        foreach (var segment in target.TrimStart('#').Split('/', StringSplitOptions.RemoveEmptyEntries))
+        var segments = target.TrimStart('#').Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var prefix = $"{_documentIndex}#";
+        foreach (var segment in segments)
         {
             var key = Uri.UnescapeDataString(segment).Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
-            if (resolved.ValueKind != JsonValueKind.Object || !resolved.TryGetProperty(key, out resolved))
+            if (resolved.ValueKind != JsonValueKind.Object || !Member(prefix, resolved, key, out resolved))
             {
                 throw new UnsupportedSchemaException("$ref", path, $"'{target}' does not point to a schema in this document");
             }
+            prefix += "/" + segment;
         }
-        // The rule is named before its body is built, so that a recursive schema refers to itself.
-        var name = UniqueName(target.Split('/')[^1] is { Length: > 0 } last ? "ref-" + last : "ref-root");
-        _refRules[target] = name;
-        var body = Visit(resolved, target, name + "-body");
-        _rules.Add($"{name} ::= {body}");
+        // Named before its body is built (from the work list), so that a recursive schema refers to itself.
+        var rule = _grammar.Declare(segments.Length > 0 ? "ref-" + segments[^1] : "ref-root", target);
+        var name = new GbnfRef(rule);
+        _references[(_documentIndex, target)] = name;
+        _pendingReferences.Enqueue((rule, resolved, target));
         return name;
+    }
+
+    // JsonElement looks a property up by scanning the object: references into a large $defs use an index of it.
+    private readonly Dictionary<string, Dictionary<string, JsonElement>> _indexes = new(StringComparer.Ordinal);
+
+    private bool Member(string pointer, JsonElement container, string name, out JsonElement value)
+    {
+        if (!_indexes.TryGetValue(pointer, out var index))
+        {
+            if (container.GetPropertyCount() <= 16)
+            {
+                return container.TryGetProperty(name, out value);
+            }
+            index = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            foreach (var property in container.EnumerateObject())
+            {
+                index.TryAdd(property.Name, property.Value);
+            }
+            _indexes[pointer] = index;
+        }
+        return index.TryGetValue(name, out value);
+    }
+
+    // The shared building blocks, added to a grammar only when a rule uses them.
+    private GbnfRef Primitive(string name)
+    {
+        if (_primitives.TryGetValue(name, out var known))
+        {
+            return known;
+        }
+        var g = _grammar;
+        var rule = g.DeclareNamed(name, "#");
+        var reference = new GbnfRef(rule);
+        _primitives[name] = reference;
+        GbnfExpr body = name switch
+        {
+            "space" => g.Choice(GbnfExpr.Empty, g.Literal(" "), g.Sequence(g.Literal("\n"), g.Repeat(g.Terminal("[ \\t]"), 0, 20, "blank", "#"))),
+            "boolean" => g.Sequence(g.Choice(g.Literal("true"), g.Literal("false")), Primitive("space")),
+            "null" => g.Sequence(g.Literal("null"), Primitive("space")),
+            // Surrogates are left out, raw and escaped: alone they are not text, and a length would count a pair twice.
+            "char" => g.Choice(
+                g.Terminal("""[^"\\\x7F\x00-\x1F\uD800-\uDFFF]"""),
+                g.Terminal("""[\\] (["\\/bfnrt] | "u" ( [0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} ))""")),
+            "string" => g.Sequence(g.Literal("\""), g.Repeat(Primitive("char"), 0, null, "char", "#"), g.Literal("\""), Primitive("space")),
+            "integral-part" => g.Terminal("[0] | [1-9] [0-9]{0,15}"),
+            "decimal-part" => g.Terminal("[0-9]{1,16}"),
+            "integer" => g.Sequence(g.Optional(g.Literal("-")), Primitive("integral-part"), Primitive("space")),
+            "number" => g.Sequence(g.Optional(g.Literal("-")), Primitive("integral-part"),
+                g.Optional(g.Sequence(g.Literal("."), Primitive("decimal-part"))),
+                g.Optional(g.Terminal("[eE] [-+]? [0-9]{1,3}")), Primitive("space")),
+            "value" => g.Choice(Primitive("object"), Primitive("array"), Primitive("string"), Primitive("number"), Primitive("boolean"), Primitive("null")),
+            "object" => g.Sequence(g.Literal("{"), Primitive("space"),
+                g.Optional(g.Sequence(Member(), g.Repeat(g.Sequence(g.Literal(","), Primitive("space"), Member()), 0, null, "object-more", "#"))),
+                g.Literal("}"), Primitive("space")),
+            "array" => g.Sequence(g.Literal("["), Primitive("space"),
+                g.Optional(g.Sequence(Primitive("value"), g.Repeat(g.Sequence(g.Literal(","), Primitive("space"), Primitive("value")), 0, null, "array-more", "#"))),
+                g.Literal("]"), Primitive("space")),
+            // Years from 0001: year 0 is valid RFC 3339 text, but .NET's DateTime (and so many clients) cannot hold it.
+            "date" => g.Terminal("""( [1-9] [0-9]{3} | "0" ( [1-9] [0-9]{2} | "0" ( [1-9] [0-9] | "0" [1-9] ) ) ) "-" ( ( "0" [13578] | "1" [02] ) "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ) | ( "0" [469] | "11" ) "-" ( "0" [1-9] | [12] [0-9] | "30" ) | "02-" ( "0" [1-9] | "1" [0-9] | "2" [0-8] ) )"""),
+            "time" => g.Terminal("""( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{1,6} )? ( "Z" | [+-] ( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] )"""),
+            "uuid" => g.Terminal("""[0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{12}"""),
+            _ => throw new ArgumentOutOfRangeException(nameof(name), name, "No such building block."),
+        };
+        g.Define(rule, body);
+        return reference;
+
+        GbnfExpr Member() => g.Sequence(Primitive("string"), g.Literal(":"), Primitive("space"), Primitive("value"));
     }
 
     private static void RequireNoSiblings(JsonElement schema, string path, string keyword)
@@ -522,12 +664,6 @@ internal sealed class JsonSchemaGrammar
             }
         }
     }
-
-    private static readonly HashSet<string> Enforced = new(StringComparer.Ordinal)
-    {
-        "type", "nullable", "enum", "const", "properties", "required", "additionalProperties", "items", "prefixItems",
-        "minItems", "maxItems", "minLength", "maxLength", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    };
 
     private static void RequireKnownKeywords(JsonElement schema, string path)
     {
@@ -548,99 +684,70 @@ internal sealed class JsonSchemaGrammar
             ? array.EnumerateArray()
             : throw new UnsupportedSchemaException(keyword, path, "it must be an array");
 
-    private static int? Count(JsonElement schema, string keyword, string path) =>
-        !schema.TryGetProperty(keyword, out var value) ? null
-        : value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var count) && count >= 0 ? count
-        : throw new UnsupportedSchemaException(keyword, path, "it must be a non-negative integer");
-
-    // {m,n} in GBNF; {m,} when unbounded.
-    private static string Repetition(int min, int? max) =>
-        max is { } m ? (m == min ? $"{{{m}}}" : $"{{{min},{m}}}") : min == 0 ? "*" : $"{{{min},}}";
-
-    private static string Sequence(string head, string tail) => tail.Length == 0 ? head : $"{head} {tail}";
-
-    private string Primitive(string name)
+    private static int? Count(JsonElement schema, string keyword, string path)
     {
-        if (_names.Add(name))
+        if (!schema.TryGetProperty(keyword, out var value))
         {
-            _rules.Add(Primitives[name]);
-            foreach (var dependency in PrimitiveDependencies.GetValueOrDefault(name, []))
-            {
-                Primitive(dependency);
-            }
+            return null;
         }
-        return name;
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out var count) || count < 0 || count != decimal.Truncate(count))
+        {
+            throw new UnsupportedSchemaException(keyword, path, "it must be a non-negative integer");
+        }
+        return count <= MaxCount
+            ? (int)count
+            : throw new UnsupportedSchemaException(keyword, path, $"it is above {MaxCount:N0}, the largest length or count a grammar enforces", UnsupportedSchemaException.TooComplexCode);
     }
 
-    private string Rule(string nameHint, string body)
-    {
-        var name = UniqueName(nameHint);
-        _rules.Add($"{name} ::= {body}");
-        return name;
-    }
+    // A JSON pointer segment (RFC 6901).
+    private static string Escape(string name) => name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
 
-    // GBNF rule names are letters, digits and dashes.
-    private string UniqueName(string hint)
-    {
-        var clean = new StringBuilder(hint.Length);
-        foreach (var c in hint)
-        {
-            clean.Append(char.IsAsciiLetterOrDigit(c) ? c : '-');
-        }
-        var baseName = clean.Length > 0 ? clean.ToString() : "rule";
-        if (Primitives.ContainsKey(baseName))
-        {
-            baseName += "-schema";
-        }
-        var name = baseName;
-        for (var i = 2; !_names.Add(name); i++)
-        {
-            name = $"{baseName}-{i}";
-        }
-        return name;
-    }
-
-    private static readonly JsonSerializerOptions CompactRelaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JavaScriptEncoder Relaxed = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
 
     /// <summary>The compact JSON text of a value (as the model must write it).</summary>
     private static string JsonText(JsonElement value)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = CompactRelaxed.Encoder }))
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Relaxed }))
         {
             value.WriteTo(writer);
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    private static string JsonText(string value) => "\"" + JsonEncodedText.Encode(value, JavaScriptEncoder.UnsafeRelaxedJsonEscaping) + "\"";
-
-    /// <summary>A GBNF string literal of <paramref name="text"/>.</summary>
-    internal static string Literal(string text)
-    {
-        var literal = new StringBuilder(text.Length + 2).Append('"');
-        foreach (var c in text)
-        {
-            literal.Append(c switch
-            {
-                '\\' => "\\\\",
-                '"' => "\\\"",
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\\t",
-                < ' ' => $"\\x{(int)c:X2}",
-                _ => c.ToString(),
-            });
-        }
-        return literal.Append('"').ToString();
-    }
+    private static string JsonText(string value) => "\"" + JsonEncodedText.Encode(value, Relaxed) + "\"";
 }
 
-/// <summary>A schema keyword that a grammar cannot enforce: <see cref="Keyword"/> at <see cref="SchemaPath"/>.</summary>
-internal sealed class UnsupportedSchemaException(string keyword, string schemaPath, string reason)
-    : Exception($"The JSON Schema keyword '{keyword}' at '{schemaPath}' cannot be enforced: {reason}.")
+/// <summary>
+/// A schema the embedded engine cannot turn into a grammar: a keyword (<see cref="Keyword"/>; null when the
+/// schema as a whole is at fault) at <see cref="SchemaPath"/> that a grammar cannot enforce, a value beyond the
+/// converter's limits, or a recursion that can never end. <see cref="Code"/> is the API error code.
+/// </summary>
+internal sealed class UnsupportedSchemaException(string? keyword, string schemaPath, string reason, string code = UnsupportedSchemaException.KeywordCode, string? function = null)
+    : Exception(keyword is null
+        ? $"The JSON Schema at '{schemaPath}' cannot be enforced: {reason}."
+        : $"The JSON Schema keyword '{keyword}' at '{schemaPath}' cannot be enforced: {reason}.")
 {
-    public string Keyword { get; } = keyword;
+    /// <summary>A keyword (or a value of one) that no grammar holds.</summary>
+    public const string KeywordCode = "unsupported_schema_keyword";
+
+    /// <summary>A size or count beyond the converter's limits.</summary>
+    public const string TooComplexCode = "schema_too_complex";
+
+    /// <summary>A recursion no value can satisfy, or one llama.cpp cannot run.</summary>
+    public const string NeverEndsCode = "invalid_schema";
+
+    public string? Keyword { get; } = keyword;
 
     public string SchemaPath { get; } = schemaPath;
+
+    public string Reason { get; } = reason;
+
+    public string Code { get; } = code;
+
+    /// <summary>The function whose parameters hold the schema, for a tool call's grammar.</summary>
+    public string? Function { get; } = function;
+
+    /// <summary>The same refusal, in the parameters of <paramref name="function"/>.</summary>
+    public UnsupportedSchemaException In(string function) => new(Keyword, SchemaPath, Reason, Code, function);
 }

@@ -1,24 +1,47 @@
 using System.Text.Json;
-using LLama.Sampling;
 using LlmStack.Api.Errors;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Embedded;
 
 /// <summary>
-/// Where the embedded engine picks the grammar of a structured request: a JSON schema response format or the
-/// parameter schemas of a required tool call become a <see cref="JsonSchemaGrammar"/>. A schema keyword that no
-/// grammar can hold is a 400 naming it when the request is strict; a non-strict schema falls back to "any JSON
-/// object" (what OpenAI promises without strict).
+/// Where the embedded engine picks the grammar of a structured request: JSON mode is any JSON object; a JSON schema
+/// response format or the parameter schemas of a required tool call become a <see cref="JsonSchemaGrammar"/>. A
+/// schema the converter refuses (a keyword no grammar holds, a recursion that never ends, a size past its limits)
+/// is a 400 naming where and why when the request is strict; a non-strict schema falls back to "any JSON object"
+/// (what OpenAI promises without strict). Everything here runs on the request thread, before generation.
 /// </summary>
 internal static class SchemaGrammar
 {
-    /// <summary>The grammar of <c>response_format</c>/<c>text.format</c> json_schema.</summary>
-    public static Grammar ForResponse(JsonElement schema, bool strict)
+    /// <summary>The GBNF of JSON mode (<c>response_format: json_object</c>): any JSON object, nothing before or after it.</summary>
+    public static string JsonObject { get; } = JsonSchemaGrammar.FromSchema(JsonDocument.Parse("""{"type":"object"}""").RootElement);
+
+    /// <summary>
+    /// The GBNF a request's options ask for, or null for free text: a required tool call, else the response
+    /// format (a JSON schema, or JSON mode).
+    /// </summary>
+    /// <exception cref="ApiErrorException">A strict schema the converter refuses (400).</exception>
+    public static string? For(ChatOptions? options, CancellationToken cancellationToken)
+    {
+        var tools = options?.Tools?.OfType<AIFunctionDeclaration>().ToList() ?? [];
+        if (options?.ToolMode is RequiredChatToolMode required && tools.Count > 0)
+        {
+            return ToolCall(required.RequiredFunctionName is { } only ? tools.Where(t => t.Name == only) : tools, cancellationToken);
+        }
+        return options?.ResponseFormat switch
+        {
+            ChatResponseFormatJson { Schema: { } schema } => ForResponse(schema, LlmStackChatOptions.IsStrict(options.AdditionalProperties), cancellationToken),
+            ChatResponseFormatJson => JsonObject,
+            _ => null,
+        };
+    }
+
+    /// <summary>The GBNF of <c>response_format</c>/<c>text.format</c> json_schema.</summary>
+    public static string ForResponse(JsonElement schema, bool strict, CancellationToken cancellationToken = default)
     {
         try
         {
-            return new Grammar(JsonSchemaGrammar.FromSchema(schema), JsonSchemaGrammar.RootRule);
+            return JsonSchemaGrammar.FromSchema(schema, cancellationToken);
         }
         catch (UnsupportedSchemaException ex) when (strict)
         {
@@ -26,37 +49,28 @@ internal static class SchemaGrammar
         }
         catch (UnsupportedSchemaException)
         {
-            return JsonGrammar.Object;
+            return JsonObject;
         }
     }
 
-    /// <summary>The grammar of one tool call among <paramref name="tools"/>, the arguments following each one's parameters.</summary>
-    public static Grammar ToolCall(IEnumerable<AIFunctionDeclaration> tools)
-    {
-        var functions = tools.Select(tool => (tool.Name, Parameters: ParametersOf(tool))).ToList();
-        return new Grammar(JsonSchemaGrammar.ToolCall(functions), JsonSchemaGrammar.RootRule);
-    }
-
-    // Null (any object) for a non-strict schema the grammar cannot hold.
-    private static JsonElement? ParametersOf(AIFunctionDeclaration tool)
+    /// <summary>The GBNF of one tool call among <paramref name="tools"/>, the arguments following each one's parameters.</summary>
+    public static string ToolCall(IEnumerable<AIFunctionDeclaration> tools, CancellationToken cancellationToken = default)
     {
         try
         {
-            JsonSchemaGrammar.FromSchema(tool.JsonSchema);
-            return tool.JsonSchema;
+            return JsonSchemaGrammar.ToolCall(
+                tools.Select(tool => (tool.Name, (JsonElement?)tool.JsonSchema, LlmStackChatOptions.IsStrict(tool.AdditionalProperties))).ToList(), cancellationToken);
         }
-        catch (UnsupportedSchemaException ex) when (LlmStackChatOptions.IsStrict(tool.AdditionalProperties))
+        catch (UnsupportedSchemaException ex)
         {
-            throw Refusal(ex, $"the parameters of the function '{tool.Name}'");
-        }
-        catch (UnsupportedSchemaException)
-        {
-            return null;
+            throw Refusal(ex, $"the parameters of the function '{ex.Function}'");
         }
     }
 
     private static ApiErrorException Refusal(UnsupportedSchemaException ex, string where) =>
         ApiErrorException.InvalidRequest(
-            $"{ex.Message} It is used in {where}, which is strict: remove the keyword, or set strict to false.",
-            code: "unsupported_schema_keyword");
+            ex.Code == UnsupportedSchemaException.KeywordCode
+                ? $"{ex.Message} It is used in {where}, which is strict: remove the keyword, or set strict to false."
+                : $"{ex.Message} It is in {where}, which is strict.",
+            code: ex.Code);
 }

@@ -14,9 +14,10 @@ using Microsoft.Extensions.AI;
 namespace LlmStack.Tests.Backends.Embedded;
 
 /// <summary>
-/// JSON Schema enforced by grammar: a random-weight model, which would write anything, writes only JSON that
-/// validates against the schema - checked by an independent validator (JsonSchema.Net) on 100 replies each.
-/// Free strings in these schemas have a maxLength: a random model closes an unbounded string only by chance.
+/// JSON Schema enforced by grammar: a random-weight model, which would write anything (byte tokens included, so
+/// malformed UTF-8 unless sampling refuses it), writes only JSON that validates against the schema as a client decodes
+/// it - checked by an independent validator (JsonSchema.Net) on 100 replies each. Free strings in these schemas have a
+/// maxLength: a random model closes an unbounded string only by chance.
 /// </summary>
 public sealed class SchemaEnforcementTests(GeneratedModels models)
 {
@@ -155,7 +156,7 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
     {
         using var json = JsonDocument.Parse(schema);
 
-        var error = Assert.Throws<UnsupportedSchemaException>(() => JsonSchemaGrammar.FromSchema(json.RootElement));
+        var error = Assert.Throws<UnsupportedSchemaException>(() => JsonSchemaGrammar.FromSchema(json.RootElement, Cancel));
 
         Assert.Equal(keyword, error.Keyword);
         Assert.Equal(path, error.SchemaPath);
@@ -182,6 +183,8 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
 
     private static void AssertValid(JsonSchema validator, string text, string what)
     {
+        // What the client decodes: a replacement character means the model's bytes were not UTF-8.
+        Assert.DoesNotContain('\uFFFD', text);
         JsonDocument document;
         try
         {
@@ -202,7 +205,7 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
     {
         Id = "random",
         Backend = EmbeddedBackend.BackendName,
-        Path = models.RandomAscii,
+        Path = models.Random,
         Embedded = new() { ContextSize = 4096 },
     });
 }
