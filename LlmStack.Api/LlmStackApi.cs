@@ -1,5 +1,7 @@
 using LlmStack.Api.Access;
-using LlmStack.Api.Backends;
+using LlmStack.Api.Backends.Embedded;
+using LlmStack.Api.Backends.Ollama;
+using LlmStack.Api.Backends.OpenAI;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Embeddings;
@@ -24,7 +26,11 @@ public static class LlmStackApi
     public static WebApplicationBuilder AddLlmStackApi(this WebApplicationBuilder builder)
     {
         builder.AddServiceDefaults();
-        builder.AddModelBackends();
+        builder.AddOpenAIErrors();
+        // Where a model can run (LlmStack:Models:<n>:Backend).
+        builder.AddOllamaBackend();
+        builder.AddOpenAIBackend();
+        builder.AddEmbeddedBackend();
         builder.AddModelCatalog();
         builder.AddChatTelemetry();
         builder.AddModelCalls();

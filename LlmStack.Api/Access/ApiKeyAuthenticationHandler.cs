@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
-using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Authentication;
@@ -29,7 +28,8 @@ internal sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     ApiKeyDirectory keys,
-    LlmStackMetrics metrics) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    LlmStackMetrics metrics,
+    IApiErrorWriter errors) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     private const string BearerPrefix = "Bearer ";
 
@@ -58,7 +58,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         metrics.Rejected(RejectionReason.Auth, model: null);
         Response.Headers.WWWAuthenticate = "Bearer";
         // Never echo the presented key (OpenAI shows a masked one): it may be a real secret sent to the wrong server.
-        await OpenAIErrors.WriteAsync(Response, new ApiErrorException(
+        await errors.WriteAsync(Response, new ApiErrorException(
             StatusCodes.Status401Unauthorized, "invalid_request_error",
             presented
                 ? "Incorrect API key provided. Send one of this server's keys as 'Authorization: Bearer <key>'."

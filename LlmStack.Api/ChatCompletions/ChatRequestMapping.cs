@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LlmStack.Api.Backends;
-using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;

@@ -14,6 +14,13 @@ namespace LlmStack.Api.Endpoints;
 /// </summary>
 internal static class OpenAIErrors
 {
+    /// <summary>The envelope's writer for the layers below the endpoints (<see cref="IApiErrorWriter"/>).</summary>
+    public static IHostApplicationBuilder AddOpenAIErrors(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<IApiErrorWriter, Writer>();
+        return builder;
+    }
+
     /// <summary>Registers the error envelope for unhandled exceptions and for empty 4xx/5xx responses.</summary>
     public static WebApplication UseOpenAIErrors(this WebApplication app)
     {
@@ -69,5 +76,11 @@ internal static class OpenAIErrors
     {
         var exception = context.Features.GetRequiredFeature<IExceptionHandlerFeature>().Error;
         return WriteAsync(context.Response, RequestCutoff.Of(context)?.Error ?? ToApiError(exception));
+    }
+
+    /// <summary>The envelope's writer for the layers below the endpoints (authentication's challenge).</summary>
+    internal sealed class Writer : IApiErrorWriter
+    {
+        public Task WriteAsync(HttpResponse response, ApiErrorException error) => OpenAIErrors.WriteAsync(response, error);
     }
 }

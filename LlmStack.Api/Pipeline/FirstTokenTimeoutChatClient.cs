@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LlmStack.Api.Errors;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Pipeline;

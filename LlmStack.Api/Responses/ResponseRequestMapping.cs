@@ -1,6 +1,5 @@
 using System.Text.Json;
 using LlmStack.Api.Backends;
-using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;

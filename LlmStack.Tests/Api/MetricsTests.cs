@@ -77,6 +77,8 @@ public sealed class MetricsTests(GeneratedModels models)
         Assert.Equal(1, Sum(metrics, "gen_ai_server_token_usage_count", label, embeddings, "gen_ai_token_type=\"input\""));
         Assert.True(Sum(metrics, "gen_ai_server_token_usage_sum", label, embeddings, "gen_ai_token_type=\"input\"") >= 4);
         Assert.Equal(0, Sum(metrics, "llmstack_requests_active", label));
+        // Admitted once, by the model's admission gate: its queue is counted once.
+        Assert.Equal(1, Sum(metrics, "llmstack_request_queue_time_seconds_count", label));
         // Traced and measured by Microsoft.Extensions.AI too, like chat.
         Assert.True(Sum(metrics, "gen_ai_client_operation_duration_seconds_count", embeddings) >= 1);
     }

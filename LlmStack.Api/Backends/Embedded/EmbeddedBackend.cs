@@ -23,20 +23,13 @@ internal sealed class EmbeddedBackend : IModelBackend
 
     private static readonly byte[] GgufMagic = "GGUF"u8.ToArray();
 
-    private readonly LlmStackMetrics? _metrics;
     private readonly ILoggerFactory _loggerFactory;
     private readonly HubModels? _hub;
     private readonly IMachineMemory? _memory;
     private readonly IConfiguration? _configuration;
 
-    public EmbeddedBackend(ILoggerFactory loggerFactory, LlmStackMetrics? metrics = null)
-        : this(loggerFactory, metrics, hub: null)
+    public EmbeddedBackend(ILoggerFactory loggerFactory, HubModels? hub = null, IMachineMemory? memory = null, IConfiguration? configuration = null)
     {
-    }
-
-    internal EmbeddedBackend(ILoggerFactory loggerFactory, LlmStackMetrics? metrics, HubModels? hub, IMachineMemory? memory = null, IConfiguration? configuration = null)
-    {
-        _metrics = metrics;
         _loggerFactory = loggerFactory;
         _hub = hub;
         _memory = memory;
@@ -129,7 +122,7 @@ internal sealed class EmbeddedBackend : IModelBackend
         }
         // Validation at start guarantees a well-formed source.
         HubModelSource.TryParse(options.Source, out var source, out _);
-        var hub = _hub ?? throw new InvalidOperationException("Hub models are not registered (AddModelBackends registers them).");
+        var hub = _hub ?? throw new InvalidOperationException("Hub models are not registered (AddEmbeddedBackend registers them).");
         return Task.FromResult(HubModel.Serve(options, source!, hub, file => LoadChecked(options, file), _loggerFactory.CreateLogger<HubModel>()));
     }
 
@@ -147,7 +140,7 @@ internal sealed class EmbeddedBackend : IModelBackend
             logger.LogInformation("Model {Model} needs about {Needed} of memory ({Available} available: {Source})", options.Id,
                 ModelDownloadProgress.FormatBytes(estimate.TotalBytes), ModelDownloadProgress.FormatBytes(available.AvailableBytes), available.Source);
         }
-        return EmbeddedModelHost.Load(options, _metrics, logger, path);
+        return EmbeddedModelHost.Load(options, logger, path);
     }
 
     internal ServedModel Serve(ModelOptions options, bool isDemo)

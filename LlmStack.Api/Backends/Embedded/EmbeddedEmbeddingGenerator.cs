@@ -7,7 +7,7 @@ namespace LlmStack.Api.Backends.Embedded;
 
 /// <summary>
 /// Embeddings from the served GGUF model: the mean of its last hidden states over the input's tokens,
-/// L2-normalised, in a context of its own; <see cref="EmbeddedModelHost.EmbeddingSlots"/> bounds how many run at once.
+/// L2-normalised, in a context of its own; the model's admission gate bounds how many run at once.
 /// </summary>
 /// <remarks>
 /// Written here because LLamaSharp 0.30's own <c>LLamaEmbedder</c> fails as an <see cref="IEmbeddingGenerator"/>
@@ -33,7 +33,6 @@ internal sealed class EmbeddedEmbeddingGenerator(EmbeddedModelHost host) : IEmbe
         CancellationToken cancellationToken = default)
     {
         var inputs = values.ToList();
-        using var slot = await host.EmbeddingSlots.AcquireAsync(cancellationToken).ConfigureAwait(false);
         using var context = host.Weights.CreateContext(_parameters);
         using var abort = DecodeAbort.Register(context.NativeHandle, cancellationToken);
         var results = new GeneratedEmbeddings<Embedding<float>>(inputs.Count);

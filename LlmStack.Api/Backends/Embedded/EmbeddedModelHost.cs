@@ -15,11 +15,11 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <summary>
 /// One GGUF model loaded in-process: the weights (loaded once), the chat template, and the
 /// <see cref="BatchScheduler"/> that runs every chat request of the model in one llama.cpp context. Embedding
-/// requests get a context of their own, bounded by <see cref="EmbeddingSlots"/>.
+/// requests get a context of their own each (the model's admission gate bounds how many run at once).
 /// </summary>
 internal sealed class EmbeddedModelHost : IDisposable
 {
-    private EmbeddedModelHost(string id, string path, LLamaWeights weights, ModelParams parameters, string? fallbackTemplate, BatchScheduler scheduler, SlotPool embeddingSlots)
+    private EmbeddedModelHost(string id, string path, LLamaWeights weights, ModelParams parameters, string? fallbackTemplate, BatchScheduler scheduler)
     {
         Id = id;
         Path = path;
@@ -27,7 +27,6 @@ internal sealed class EmbeddedModelHost : IDisposable
         Parameters = parameters;
         FallbackTemplate = fallbackTemplate;
         Scheduler = scheduler;
-        EmbeddingSlots = embeddingSlots;
         _tokenText = new Lazy<TokenText>(() => TokenText.Of(weights));
     }
 
@@ -47,8 +46,6 @@ internal sealed class EmbeddedModelHost : IDisposable
     /// <summary>Runs every chat generation of this model.</summary>
     public BatchScheduler Scheduler { get; }
 
-    /// <summary>Bounds the embedding requests computed at once (each in a context of its own).</summary>
-    public SlotPool EmbeddingSlots { get; }
 
     /// <summary>
     /// A template llama.cpp knows, used when the GGUF carries none or one llama.cpp does not recognise;
@@ -70,7 +67,7 @@ internal sealed class EmbeddedModelHost : IDisposable
 
     /// <summary>Loads the weights once. Throws <see cref="ModelLoadException"/> naming the file when it cannot.</summary>
     /// <param name="file">The GGUF file when it is not <c>options.Path</c> (a file downloaded for <c>options.Source</c>).</param>
-    public static EmbeddedModelHost Load(ModelOptions options, LlmStackMetrics? metrics = null, ILogger? logger = null, string? file = null)
+    public static EmbeddedModelHost Load(ModelOptions options, ILogger? logger = null, string? file = null)
     {
         var path = System.IO.Path.GetFullPath(file ?? options.Path ?? throw new ModelLoadException($"Model '{options.Id}' has no GGUF path."));
         var parameters = new ModelParams(path)
@@ -111,8 +108,7 @@ internal sealed class EmbeddedModelHost : IDisposable
                 logger?.LogWarning("Model {Model}: the GGUF's chat template is missing or not one llama.cpp recognises; using {Template}", options.Id, fallbackTemplate);
             }
             var scheduler = new BatchScheduler(options.Id, weights, context, settings, logger);
-            var host = new EmbeddedModelHost(options.Id, path, weights, parameters, fallbackTemplate, scheduler,
-                new SlotPool(settings.Slots, options.Id, metrics));
+            var host = new EmbeddedModelHost(options.Id, path, weights, parameters, fallbackTemplate, scheduler);
             logger?.LogInformation(
                 "Loaded {Path}: {Parameters:N0} parameters, {Threads} thread(s); {Slots} sequence(s) of up to {Context} tokens sharing a {KvCache}-token KV cache, {StepTokens} tokens per step while generating, batch {Batch}",
                 path, weights.ParameterCount, parameters.Threads, settings.Slots, settings.SequenceContext, settings.KvCacheTokens, settings.StepTokens, settings.BatchSize);

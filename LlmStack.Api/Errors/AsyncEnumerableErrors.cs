@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace LlmStack.Api.Pipeline;
+namespace LlmStack.Api.Errors;
 
 /// <summary>
 /// C# cannot <c>yield</c> inside a <c>try</c> that has a <c>catch</c>, so a stream whose failures must be turned into
