@@ -1,5 +1,4 @@
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Api.Backends;

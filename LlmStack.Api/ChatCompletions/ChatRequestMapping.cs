@@ -1,11 +1,8 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using LlmStack.Api.Backends;
-using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 using static LlmStack.Api.Endpoints.OpenAIRequestRules;

@@ -1,10 +1,8 @@
 using System.Text.Json;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,9 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;

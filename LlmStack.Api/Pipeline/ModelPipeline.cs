@@ -1,5 +1,4 @@
 using LlmStack.Api.Backends;
-using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.AI;
 

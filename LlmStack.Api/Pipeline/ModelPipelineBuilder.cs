@@ -1,7 +1,6 @@
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Limits;
-using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;

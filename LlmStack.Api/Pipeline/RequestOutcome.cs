@@ -2,9 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using LlmStack.Api.Access;
 using LlmStack.Api.Backends;
-using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.AI;
 

@@ -1,11 +1,9 @@
 using System.Text.Json;
 using LlmStack.Api.Backends;
-using LlmStack.Api.ChatCompletions;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 using static LlmStack.Api.Endpoints.OpenAIRequestRules;

@@ -1,14 +1,11 @@
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
 using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Responses;
 

@@ -1,7 +1,6 @@
 #pragma warning disable ASPIREPIPELINES001 // The pipeline step API is how publishers plug in (the manifest is one).
 
 using System.Reflection;
-using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Pipelines;
 using LlmStack.AppHost.Monitoring;

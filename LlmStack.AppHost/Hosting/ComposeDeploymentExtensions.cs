@@ -1,4 +1,3 @@
-using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using LlmStack.AppHost.Compose;
 using LlmStack.AppHost.Ollama;

@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Aspire.Hosting;
 using Microsoft.Extensions.Configuration;
 
 namespace LlmStack.AppHost.Hosting;

@@ -1,5 +1,3 @@
-using Aspire.Hosting.ApplicationModel;
-
 namespace LlmStack.AppHost.Ollama;
 
 /// <summary>An Ollama server the AppHost does not start (another machine, or one already running here).</summary>

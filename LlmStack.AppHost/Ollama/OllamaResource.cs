@@ -1,5 +1,3 @@
-using Aspire.Hosting.ApplicationModel;
-
 namespace LlmStack.AppHost.Ollama;
 
 /// <summary>Ollama in a container (<c>ollama/ollama</c>), serving its API on the <c>http</c> endpoint.</summary>

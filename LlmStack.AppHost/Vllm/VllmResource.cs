@@ -1,5 +1,3 @@
-using Aspire.Hosting.ApplicationModel;
-
 namespace LlmStack.AppHost.Vllm;
 
 /// <summary>vLLM's OpenAI-compatible server in a container (<c>vllm/vllm-openai</c>), on the <c>http</c> endpoint.</summary>

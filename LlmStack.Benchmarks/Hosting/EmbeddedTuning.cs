@@ -1,8 +1,6 @@
 using System.Globalization;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Benchmarks.Hosting;

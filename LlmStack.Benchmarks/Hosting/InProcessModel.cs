@@ -1,7 +1,6 @@
 using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.Logging.Abstractions;
 

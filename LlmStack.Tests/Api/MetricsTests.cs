@@ -1,7 +1,5 @@
 using System.Text;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using static LlmStack.Tests.Fixtures.PrometheusText;

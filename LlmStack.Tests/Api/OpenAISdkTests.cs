@@ -1,9 +1,7 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Text.Json;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using OpenAI;

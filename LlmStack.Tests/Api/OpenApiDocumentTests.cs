@@ -1,6 +1,5 @@
 using System.Text.Json;
 using LlmStack.Tests.Fixtures;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 

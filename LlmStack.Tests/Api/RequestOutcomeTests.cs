@@ -1,9 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Endpoints;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;

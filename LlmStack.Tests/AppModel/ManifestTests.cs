@@ -1,7 +1,6 @@
 extern alias apphost;
 
 using System.Text.Json.Nodes;
-using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 
 namespace LlmStack.Tests.AppModel;

@@ -1,9 +1,7 @@
 extern alias bench;
 
 using bench::LlmStack.Benchmarks.Load;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 

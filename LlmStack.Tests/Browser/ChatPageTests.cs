@@ -5,7 +5,6 @@ using System.Text.RegularExpressions;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;

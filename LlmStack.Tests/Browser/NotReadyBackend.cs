@@ -1,6 +1,5 @@
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;

@@ -1,6 +1,5 @@
 extern alias apphost;
 
-using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using YamlDotNet.Serialization;
 

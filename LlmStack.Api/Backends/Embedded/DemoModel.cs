@@ -1,6 +1,4 @@
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Gguf;
 

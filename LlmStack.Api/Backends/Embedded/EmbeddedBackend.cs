@@ -1,9 +1,7 @@
 using System.Text;
 using LLama.Native;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded.Hub;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

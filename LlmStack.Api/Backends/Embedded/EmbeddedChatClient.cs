@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using LLama;
 using LLama.Sampling;
 using LlmStack.Api.Backends.Embedded.Batching;
 using LlmStack.Api.Errors;

@@ -3,10 +3,8 @@ using LLama.Common;
 using LLama.Exceptions;
 using LLama.Extensions;
 using LLama.Native;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded.Batching;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 

@@ -1,10 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Upstream;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

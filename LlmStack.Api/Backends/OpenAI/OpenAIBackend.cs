@@ -1,9 +1,7 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Upstream;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Pipeline;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Upstream;

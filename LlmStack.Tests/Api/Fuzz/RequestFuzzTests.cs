@@ -5,9 +5,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using bench::LlmStack.Benchmarks.Soak;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 

@@ -1,9 +1,7 @@
 using System.Net;
 using System.Text;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Limits;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;

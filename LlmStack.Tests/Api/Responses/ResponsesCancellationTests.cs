@@ -1,8 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Models;

@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Gguf;
 using LlmStack.Tests.Fixtures;

@@ -1,7 +1,5 @@
-using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Tests.Backends.Embedded;

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Net;
-using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;

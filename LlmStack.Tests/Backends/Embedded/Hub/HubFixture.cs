@@ -5,7 +5,6 @@ using LlmStack.Api.Backends.Embedded.Hub;
 using LlmStack.Gguf;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 
 namespace LlmStack.Tests.Backends.Embedded.Hub;
 

@@ -1,7 +1,6 @@
 extern alias bench;
 
 using System.Security.Cryptography;
-using bench::LlmStack.Benchmarks.Hub;
 using LlmStack.Api.Backends.Embedded.Hub;
 using LlmStack.Tests.Fixtures;
 
