@@ -15,12 +15,14 @@ namespace LlmStack.Tests.EndToEnd;
 /// the real layout): the API downloads it, the dashboard shows the download as the model's state the way an Ollama
 /// pull is shown, and once it is loaded the model answers chats in-process.
 /// </summary>
-public sealed class EmbeddedModelDownloadTests(GeneratedModels models)
+public sealed class EmbeddedModelDownloadTests(GeneratedModels models) : IDisposable
 {
     private const string Source = $"hf://{HubFixture.Repository}:Q8_0";
     private const string Model = $"{HubFixture.Repository}:Q8_0";
     private const string ModelResource = "scripted-gguf-q8-0";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
+    private readonly AppHostWebData _webData = new();
 
     [Fact]
     public async Task Dashboard_shows_the_download_as_the_model_s_state_then_the_model_chats()
@@ -75,11 +77,11 @@ public sealed class EmbeddedModelDownloadTests(GeneratedModels models)
     /// The AppHost with no Ollama and the model from <paramref name="hub"/>, the API's model cache in the hub fixture's
     /// folder; started without waiting, as starting completes only once every resource has.
     /// </summary>
-    private static async Task<DistributedApplication> StartAsync(HubFixture hub, string source, CancellationToken cancellationToken)
+    private async Task<DistributedApplication> StartAsync(HubFixture hub, string source, CancellationToken cancellationToken)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
             ["--Ollama:Mode=none", $"--Embedded:Model={source}", $"--HF_ENDPOINT={hub.Hub.Endpoint}", "--Telemetry:OtlpExport=false",
-                LlmStackAppFixture.ApiKeyArgument, LlmStackAppFixture.AdminPasswordArgument],
+                LlmStackAppFixture.ApiKeyArgument, LlmStackAppFixture.AdminPasswordArgument, _webData.Argument],
             cancellationToken);
         var api = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "api");
         builder.CreateResourceBuilder(api).WithEnvironment("LlmStack__ModelCache", hub.CacheFolder);
@@ -93,4 +95,6 @@ public sealed class EmbeddedModelDownloadTests(GeneratedModels models)
 
     private static Task WaitForLogAsync(DistributedApplication app, string resource, string text, CancellationToken cancellationToken) =>
         StartedStack.WaitForLogAsync(app, resource, text, Timeout, cancellationToken);
+
+    public void Dispose() => _webData.Dispose();
 }
