@@ -33,6 +33,7 @@ var web = builder.AddProject<Projects.LlmStack_Web>("web")
     .WithReference(api)
     .WithApiKey(apiKey)
     .WithAdminPassword(adminPassword)
+    .WithConfiguredDataDirectory()
     // The Web's one real dependency is an API that answers; the chat page shows a model download and enables
     // sending once the model is there.
     .WaitFor(api);

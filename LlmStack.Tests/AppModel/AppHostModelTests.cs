@@ -116,6 +116,21 @@ public sealed class AppHostModelTests
     }
 
     [Fact]
+    public async Task Web_keeps_its_own_data_directory_unless_one_is_configured()
+    {
+        var chosen = Path.Combine(Path.GetTempPath(), "llmstack-chosen-web-data");
+        await using var developer = await CreateAsync("--Ollama:Mode=none");
+        await using var configured = await CreateAsync("--Ollama:Mode=none", $"--Web:DataDirectory={chosen}");
+
+        var byDefault = await ResourceConfiguration.PublishedEnvironmentAsync(Project(developer, "web"));
+        var given = await ResourceConfiguration.PublishedEnvironmentAsync(Project(configured, "web"));
+
+        // A developer's AppHost leaves it to the Web (LlmStack.Web/data); a second AppHost names one of its own.
+        Assert.DoesNotContain("LlmStack__DataDirectory", byDefault.Keys);
+        Assert.Equal(chosen, given["LlmStack__DataDirectory"]);
+    }
+
+    [Fact]
     public async Task Web_finds_the_api_through_service_discovery()
     {
         await using var builder = await CreateAsync("--Ollama:Mode=none");

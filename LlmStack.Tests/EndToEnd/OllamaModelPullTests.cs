@@ -18,11 +18,14 @@ namespace LlmStack.Tests.EndToEnd;
 /// is healthy, progress as its state, logs in its log, healthy once Ollama has it - and the API and the Web
 /// answering from the start, the API saying "model is loading" until then.
 /// </summary>
-public sealed class OllamaModelPullTests
+public sealed class OllamaModelPullTests : IDisposable
 {
     private const string Model = "tiny:1b";
     private const string ModelResource = "tiny-1b";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Each test's AppHost run has a Web data directory of its own (xUnit makes an instance per test).</summary>
+    private readonly AppHostWebData _webData = new();
 
     [Fact]
     public async Task Model_is_pulled_with_progress_while_api_and_web_already_answer()
@@ -148,10 +151,10 @@ public sealed class OllamaModelPullTests
     /// Builds the app and starts it without waiting: starting completes only once every resource has started,
     /// and a model pull may outlast that, which is what these tests look at.
     /// </summary>
-    private static async Task<DistributedApplication> StartAsync(OllamaTestServer ollama, CancellationToken cancellationToken)
+    private async Task<DistributedApplication> StartAsync(OllamaTestServer ollama, CancellationToken cancellationToken)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
-            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Endpoint}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false", LlmStackAppFixture.ApiKeyArgument, LlmStackAppFixture.AdminPasswordArgument],
+            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Endpoint}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false", LlmStackAppFixture.ApiKeyArgument, LlmStackAppFixture.AdminPasswordArgument, _webData.Argument],
             cancellationToken);
         var app = await builder.BuildAsync(cancellationToken).WaitAsync(Timeout, cancellationToken);
         _ = app.StartAsync(cancellationToken);
@@ -171,4 +174,6 @@ public sealed class OllamaModelPullTests
         }
         Assert.Fail($"The log of {resource} ended without \"{text}\".");
     }
+
+    public void Dispose() => _webData.Dispose();
 }
