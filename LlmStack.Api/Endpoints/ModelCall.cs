@@ -1,8 +1,10 @@
 using System.Text.Json.Serialization.Metadata;
+using LlmStack.Api.Access;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Pipeline;
+using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 
@@ -12,7 +14,8 @@ namespace LlmStack.Api.Endpoints;
 /// Starts the call of every OpenAI endpoint to a model, the same way each time: the request's outcome is started
 /// (so that a refusal is recorded too), the body read (400s that name the field), the model found (404).
 /// </summary>
-internal sealed class ModelCalls(ModelCatalog catalog, RequestTelemetry telemetry, IOptions<LlmStackOptions> options)
+internal sealed class ModelCalls(
+    ModelCatalog catalog, RequestTelemetry telemetry, LlmStackMetrics metrics, IOptions<LlmStackOptions> options, IOptions<AuthOptions> auth)
 {
     /// <param name="operation"><c>gen_ai.operation.name</c>: <c>chat</c>, <c>responses</c>, <c>text_completion</c>, <c>embeddings</c>.</param>
     /// <param name="modelOf">The body's <c>model</c>.</param>
@@ -22,15 +25,18 @@ internal sealed class ModelCalls(ModelCatalog catalog, RequestTelemetry telemetr
         var outcome = telemetry.Start(context, operation);
         var body = await JsonBody.ReadAsync(context.Request, bodyType);
         var pipeline = catalog.Find(modelOf(body));
-        return (new ModelCall(context, pipeline, outcome, options.Value.MaxOutputTokens), body);
+        return (new ModelCall(context, pipeline, outcome, metrics, options.Value.MaxOutputTokens, auth.Value.ReservedOutputTokens), body);
     }
 }
 
 /// <summary>
 /// One request's call to its model: what it sends (recorded in its <see cref="RequestOutcome"/>), streamed or not,
 /// cancelled when the client goes away or the server cuts the request off (<see cref="HttpContext.RequestAborted"/>).
+/// Every call first reserves its tokens from its key's budget (429), then waits for the model's admission (503), and
+/// holds both - counted in <c>llmstack.requests.active</c> - until the reply has ended.
 /// </summary>
-internal sealed class ModelCall(HttpContext context, ModelPipeline pipeline, RequestOutcome outcome, int maxOutputTokens)
+internal sealed class ModelCall(
+    HttpContext context, ModelPipeline pipeline, RequestOutcome outcome, LlmStackMetrics metrics, int maxOutputTokens, int reservedOutputTokens)
 {
     public ServedModel Model => pipeline.Model;
 
@@ -51,19 +57,24 @@ internal sealed class ModelCall(HttpContext context, ModelPipeline pipeline, Req
         outcome.Stream = stream;
         outcome.Received(messages);
         var client = outcome.Track(pipeline);
+        var admission = await AdmitAsync(options.MaxOutputTokens ?? reservedOutputTokens);
         if (!stream)
         {
-            return new ModelReply(await client.GetResponseAsync(messages, options, Aborted), null);
+            using (admission)
+            {
+                return new ModelReply(await client.GetResponseAsync(messages, options, Aborted), null);
+            }
         }
         var updates = client.GetStreamingResponseAsync(messages, options, Aborted).GetAsyncEnumerator(Aborted);
         try
         {
             var hasFirst = await updates.MoveNextAsync();
-            return new ModelReply(null, new ModelStream(updates, hasFirst, outcome));
+            return new ModelReply(null, new ModelStream(updates, hasFirst, outcome, admission));
         }
         catch
         {
             await updates.DisposeAsync();
+            admission.Dispose();
             throw;
         }
     }
@@ -72,13 +83,54 @@ internal sealed class ModelCall(HttpContext context, ModelPipeline pipeline, Req
     public IEmbeddingGenerator<string, Embedding<float>> Embeddings() =>
         outcome.TrackEmbeddings(pipeline) ?? throw ApiErrorException.InvalidRequest(
             $"The model '{Model.Id}' cannot create embeddings: its backend ({Model.Backend}) has no embedding support.", "model", "unsupported_model");
+
+    /// <summary>Embeds <paramref name="inputs"/> with <paramref name="generator"/> (from <see cref="Embeddings"/>), admitted like a chat.</summary>
+    public async Task<GeneratedEmbeddings<Embedding<float>>> EmbedAsync(
+        IEmbeddingGenerator<string, Embedding<float>> generator, IReadOnlyList<string> inputs, EmbeddingGenerationOptions options)
+    {
+        outcome.Received(inputs);
+        using var admission = await AdmitAsync(outputTokens: 0);
+        return await generator.GenerateAsync(inputs, options, Aborted);
+    }
+
+    // The reservation, then the model's gate; in flight from the queue on.
+    private async Task<IDisposable> AdmitAsync(long outputTokens)
+    {
+        await outcome.ReserveAsync(outputTokens, Aborted);
+        var inFlight = metrics.InFlight(Model.Id, Model.Backend, outcome.Operation);
+        try
+        {
+            var admission = await pipeline.Gate.EnterAsync(Aborted);
+            outcome.Admit();
+            return new Held(admission, inFlight);
+        }
+        catch
+        {
+            inFlight.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class Held(IDisposable admission, IDisposable inFlight) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                admission.Dispose();
+                inFlight.Dispose();
+            }
+        }
+    }
 }
 
 /// <summary>A model's answer: the whole <see cref="Response"/>, or the <see cref="Stream"/> when the request streams.</summary>
 internal sealed record ModelReply(ChatResponse? Response, ModelStream? Stream);
 
 /// <summary>A streamed reply whose first update has been read (<see cref="HasFirst"/>: there was one).</summary>
-internal sealed class ModelStream(IAsyncEnumerator<ChatResponseUpdate> updates, bool hasFirst, RequestOutcome outcome) : IAsyncDisposable
+internal sealed class ModelStream(IAsyncEnumerator<ChatResponseUpdate> updates, bool hasFirst, RequestOutcome outcome, IDisposable admission) : IAsyncDisposable
 {
     private bool _disposed;
 
@@ -91,13 +143,20 @@ internal sealed class ModelStream(IAsyncEnumerator<ChatResponseUpdate> updates, 
 
     public ValueTask<bool> MoveNextAsync() => updates.MoveNextAsync();
 
-    /// <summary>Releases the model's call (its slot, its connection); once.</summary>
+    /// <summary>Releases the model's call (its slot, its connection) and its admission; once.</summary>
     public async ValueTask DisposeAsync()
     {
         if (!_disposed)
         {
             _disposed = true;
-            await updates.DisposeAsync();
+            try
+            {
+                await updates.DisposeAsync();
+            }
+            finally
+            {
+                admission.Dispose();
+            }
         }
     }
 }
