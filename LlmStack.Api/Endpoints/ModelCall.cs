@@ -29,10 +29,15 @@ internal sealed class ModelCalls(ModelCatalog catalog, RequestTelemetry telemetr
 /// <summary>
 /// One request's call to its model: what it sends (recorded in its <see cref="RequestOutcome"/>), streamed or not,
 /// cancelled when the client goes away or the server cuts the request off (<see cref="HttpContext.RequestAborted"/>).
+/// A chat call the model cannot serve (a 502, 503 or 504 before anything reached the client) goes once to the model's
+/// <c>Fallback</c>, which then names the response.
 /// </summary>
 internal sealed class ModelCall(HttpContext context, ModelPipeline pipeline, RequestOutcome outcome, int maxOutputTokens)
 {
-    public ServedModel Model => pipeline.Model;
+    private ModelPipeline _pipeline = pipeline;
+
+    /// <summary>The model serving the call: the one the request named, or its fallback once the call has fallen back.</summary>
+    public ServedModel Model => _pipeline.Model;
 
     public RequestOutcome Outcome => outcome;
 
@@ -46,11 +51,35 @@ internal sealed class ModelCall(HttpContext context, ModelPipeline pipeline, Req
     /// Sends the conversation. Not streamed: the whole reply. Streamed: the stream, its first update already read -
     /// nothing is sent to the client before it, so that until then a failure is still an ordinary error response.
     /// </summary>
-    public async Task<ModelReply> SendAsync(IList<ChatMessage> messages, ChatOptions options, bool stream)
+    /// <param name="turn">The explicit conversation this request continues and its own id (the Responses API), for replica affinity.</param>
+    public async Task<ModelReply> SendAsync(IList<ChatMessage> messages, ChatOptions options, bool stream, ConversationTurn? turn = null)
     {
         outcome.Stream = stream;
         outcome.Received(messages);
-        var client = outcome.Track(pipeline);
+        try
+        {
+            return await SendToAsync(_pipeline, messages, options, stream, turn);
+        }
+        catch (ApiErrorException error) when (_pipeline.Fallback is { } fallback && !Aborted.IsCancellationRequested
+            && error.StatusCode is StatusCodes.Status502BadGateway or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status504GatewayTimeout)
+        {
+            context.RequestServices.GetRequiredService<ILogger<ModelCall>>().LogWarning(
+                "Request {RequestId}: model {Model} cannot serve it ({Reason}); it falls back to {Fallback}",
+                context.TraceIdentifier, _pipeline.Model.Id, error.Message, fallback.Model.Id);
+            _pipeline = fallback;
+            return await SendToAsync(fallback, messages, options, stream, turn);
+        }
+    }
+
+    private async Task<ModelReply> SendToAsync(ModelPipeline target, IList<ChatMessage> messages, ChatOptions options, bool stream, ConversationTurn? turn)
+    {
+        var client = outcome.Track(target);
+        if (turn is not null && target.Model.Replicas.Count > 0)
+        {
+            // For the router only (it takes it out): a model with one backend never sees it.
+            options = options.Clone();
+            (options.AdditionalProperties ??= [])[ConversationTurn.OptionsKey] = turn;
+        }
         if (!stream)
         {
             return new ModelReply(await client.GetResponseAsync(messages, options, Aborted), null);
@@ -69,8 +98,9 @@ internal sealed class ModelCall(HttpContext context, ModelPipeline pipeline, Req
     }
 
     /// <summary>The model's embedding generator for this request; 400 when its backend cannot embed.</summary>
+    /// <remarks>Embeddings never fall back: another model's vectors are not comparable with this one's.</remarks>
     public IEmbeddingGenerator<string, Embedding<float>> Embeddings() =>
-        outcome.TrackEmbeddings(pipeline) ?? throw ApiErrorException.InvalidRequest(
+        outcome.TrackEmbeddings(_pipeline) ?? throw ApiErrorException.InvalidRequest(
             $"The model '{Model.Id}' cannot create embeddings: its backend ({Model.Backend}) has no embedding support.", "model", "unsupported_model");
 }
 

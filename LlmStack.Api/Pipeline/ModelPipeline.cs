@@ -11,4 +11,8 @@ namespace LlmStack.Api.Pipeline;
 internal sealed record ModelPipeline(
     ServedModel Model,
     IChatClient ChatClient,
-    IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator);
+    IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator)
+{
+    /// <summary>The model that takes a request this one cannot serve (<c>LlmStack:Models:&lt;n&gt;:Fallback</c>), if any.</summary>
+    public ModelPipeline? Fallback { get; init; }
+}
