@@ -110,7 +110,7 @@ internal static class ComposeDeploymentExtensions
             // person's stored conversations) survive a restart of the container.
             service.Customizations.Add((compose, _) =>
             {
-                compose.Environment["LlmStack__DataDirectory"] = WebDataPath;
+                compose.Environment[WebSignInExtensions.DataDirectoryVariable] = WebDataPath;
                 compose.Volumes.Add($"web-data:{WebDataPath}");
             });
         });
