@@ -31,6 +31,9 @@ internal sealed class ApiKeyDirectory
     /// <summary>False when no key is configured: the API is open.</summary>
     public bool Enabled => _keys.Length > 0;
 
+    /// <summary>How many keys are configured.</summary>
+    public int Count => _keys.Length;
+
     /// <summary>The key whose secret is <paramref name="presented"/>, or null.</summary>
     public ApiKey? Find(string presented)
     {
