@@ -15,7 +15,7 @@ namespace LlmStack.Tests.Api.Routing;
 public sealed class ReplicaFailoverTests : IAsyncLifetime
 {
     private static readonly string[] Names = ["Alpha", "Bravo", "Charlie"];
-    private readonly List<ApiProcess> _upstreams = [.. Names.Select(name => new ApiProcess(ReplicaUpstreams.ProcessSettings(name, loop: true)))];
+    private readonly List<KillableApiProcess> _upstreams = [.. Names.Select(name => new KillableApiProcess(ReplicaUpstreams.ProcessSettings(name, loop: true)))];
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 

@@ -10,7 +10,7 @@ namespace LlmStack.Tests.Fixtures;
 /// variables the way a deployment configures it) - an upstream that a test can kill outright (<see cref="Kill"/>: no
 /// drain, connections reset) and start again on the same port (<see cref="StartAsync()"/>).
 /// </summary>
-public sealed class ApiProcess : IAsyncDisposable
+public sealed class KillableApiProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
@@ -19,7 +19,7 @@ public sealed class ApiProcess : IAsyncDisposable
     private Process? _process;
 
     /// <param name="settings">Configuration keys (<c>LlmStack:Models:0:Id</c>, ...), passed as environment variables.</param>
-    public ApiProcess(IReadOnlyDictionary<string, string> settings)
+    public KillableApiProcess(IReadOnlyDictionary<string, string> settings)
     {
         Port = FreePort();
         _environment = settings.ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value);
