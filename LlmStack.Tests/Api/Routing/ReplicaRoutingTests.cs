@@ -1,9 +1,13 @@
+extern alias apphost;
+
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using apphost::LlmStack.AppHost.Monitoring;
 using LlmStack.Api.Configuration;
+using LlmStack.Tests.AppModel;
 using LlmStack.Tests.Fixtures;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -89,6 +93,11 @@ public sealed class ReplicaRoutingTests
         Assert.Equal(0, PrometheusText.Sum(metrics, "llmstack_replica_in_rotation", address));
         Assert.Equal(1, PrometheusText.Sum(metrics, "llmstack_replica_ejections_total", address));
         Assert.Equal(RoutingOptions.DefaultFailuresToEject, PrometheusText.Sum(metrics, "llmstack_replica_errors_total", address, "error_type=\"backend_unavailable\""));
+
+        // The dashboard's replica row reads what the API exports.
+        var families = metrics.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).ToHashSet();
+        Assert.All(GrafanaDashboard.ReplicaPanels.SelectMany(p => p.Queries).SelectMany(q => ComposePublisherTests.MetricNames(q.Expression)),
+            metric => Assert.Contains(metric, families));
     }
 
     [Fact]
