@@ -24,6 +24,16 @@ internal static class LlmStackChatOptions
     /// <summary>With <see cref="RawPromptKey"/>: the text after the completion (fill-in-the-middle), when the request has one.</summary>
     public const string SuffixKey = "llmstack.suffix";
 
+    /// <summary>
+    /// Log probabilities asked for (chat's <c>logprobs</c>/<c>top_logprobs</c>, completions' <c>logprobs</c>): the value is
+    /// how many of the most likely tokens to list at each position (0 to <see cref="MaxTopLogprobs"/>). The backend
+    /// answers with <see cref="TokenLogprobsContent"/>, or refuses with a 400 when it cannot.
+    /// </summary>
+    public const string LogprobsKey = "llmstack.logprobs";
+
+    /// <summary>OpenAI's ceiling on <c>top_logprobs</c>.</summary>
+    public const int MaxTopLogprobs = 20;
+
     /// <summary>True when <paramref name="properties"/> (a request's or a tool's) ask for strict schema adherence.</summary>
     public static bool IsStrict(IReadOnlyDictionary<string, object?>? properties) =>
         properties is not null && properties.TryGetValue(StrictKey, out var strict) && strict is true;
@@ -48,6 +58,12 @@ internal static class LlmStackChatOptions
                 string.Concat(messages.Select(m => m.Text)),
                 options.AdditionalProperties.TryGetValue(SuffixKey, out var suffix) ? suffix as string : null)
             : null;
+
+    public static void SetLogprobs(ChatOptions options, int top) => (options.AdditionalProperties ??= [])[LogprobsKey] = top;
+
+    /// <summary>How many alternatives per token a request asks with its log probabilities; null when it asks none.</summary>
+    public static int? LogprobsOf(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue(LogprobsKey, out var top) == true && top is int count ? count : null;
 
     public static void SetUser(ChatOptions options, string user) => (options.AdditionalProperties ??= [])[UserKey] = user;
 }

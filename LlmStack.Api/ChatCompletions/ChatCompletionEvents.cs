@@ -1,3 +1,4 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
@@ -24,7 +25,8 @@ internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool i
         var text = update.Text;
         var reasoning = ChatResponseMapping.ReasoningOf(update.Contents);
         var calls = update.Contents.OfType<FunctionCallContent>().Select(call => ToDelta(call, _toolCallIndex++)).ToList();
-        if (!_first && text.Length == 0 && reasoning.Length == 0 && calls.Count == 0)
+        var logprobs = update.Contents.OfType<TokenLogprobsContent>().Any() ? ChatResponseMapping.ToLogprobs(update.Contents) : null;
+        if (!_first && text.Length == 0 && reasoning.Length == 0 && calls.Count == 0 && logprobs is null)
         {
             return;
         }
@@ -34,7 +36,7 @@ internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool i
             Content = text.Length > 0 || _first ? text : null,
             ReasoningContent = reasoning.Length > 0 ? reasoning : null,
             ToolCalls = calls.Count > 0 ? calls : null,
-        }), cancellationToken);
+        }, logprobs: logprobs), cancellationToken);
         _first = false;
     }
 
@@ -59,12 +61,12 @@ internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool i
     public ValueTask FailedAsync(ServerSentEvents sse, ApiErrorException error, CancellationToken cancellationToken) =>
         sse.WriteErrorAndDoneAsync(error, cancellationToken);
 
-    private ChatCompletionChunk Chunk(ChunkDelta delta, string? finishReason = null) => new()
+    private ChatCompletionChunk Chunk(ChunkDelta delta, string? finishReason = null, ChatLogprobs? logprobs = null) => new()
     {
         Id = completion.Id,
         Created = completion.Created,
         Model = completion.Model,
-        Choices = [new ChunkChoice { Delta = delta, FinishReason = finishReason }],
+        Choices = [new ChunkChoice { Delta = delta, Logprobs = logprobs, FinishReason = finishReason }],
     };
 
     private static ToolCallDelta ToDelta(FunctionCallContent call, int index)

@@ -26,6 +26,6 @@ internal static class ChatCompletionsApi
         var completion = CompletionIdentity.New("chatcmpl-", call.Model.Id);
         return reply.Stream is { } stream
             ? new SseResult(stream, new ChatCompletionEvents(completion, request.IncludeUsage, call.Outcome))
-            : TypedResults.Json(reply.Response!.ToChatCompletion(completion), ApiJsonContext.Default.ChatCompletion);
+            : TypedResults.Json(reply.Response!.ToChatCompletion(completion, LlmStack.Api.Backends.LlmStackChatOptions.LogprobsOf(request.Options) is not null), ApiJsonContext.Default.ChatCompletion);
     }
 }

@@ -193,8 +193,17 @@ internal static class ChatRequestMapping
             ToolChoiceFunction = ToolChoiceName,
             ParallelToolCalls = request.ParallelToolCalls,
             Choices = request.N,
-            LogprobsParam = request.Logprobs == true ? "logprobs" : request.TopLogprobs is not null ? "top_logprobs" : null,
+            TopLogprobs = TopLogprobs(request),
         }, maxOutputTokens);
+    }
+
+    // top_logprobs asks for alternatives of each token's log probability: only with logprobs, as in OpenAI's API.
+    private static int? TopLogprobs(ChatCompletionRequest request)
+    {
+        var top = OpenAIRequestRules.InRange(request.TopLogprobs, 0, LlmStackChatOptions.MaxTopLogprobs, "top_logprobs");
+        return request.Logprobs == true ? top ?? 0
+            : top is null ? null
+            : throw ApiErrorException.InvalidRequest("'top_logprobs' requires 'logprobs' to be true.", "top_logprobs");
     }
 
     private static ResponseFormatRequest? ToFormat(ResponseFormat? format)

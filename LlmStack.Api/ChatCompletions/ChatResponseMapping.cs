@@ -1,3 +1,4 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Pipeline;
@@ -8,7 +9,8 @@ namespace LlmStack.Api.ChatCompletions;
 /// <summary>Microsoft.Extensions.AI's responses in OpenAI's wire shapes.</summary>
 internal static class ChatResponseMapping
 {
-    public static ChatCompletion ToChatCompletion(this ChatResponse response, CompletionIdentity completion)
+    /// <param name="logprobs">Whether the request asked for log probabilities.</param>
+    public static ChatCompletion ToChatCompletion(this ChatResponse response, CompletionIdentity completion, bool logprobs)
     {
         var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(ToToolCall).ToList();
         var text = response.Text;
@@ -27,12 +29,25 @@ internal static class ChatResponseMapping
                         ReasoningContent = ReasoningOf(response.Messages.SelectMany(m => m.Contents)) is { Length: > 0 } reasoning ? reasoning : null,
                         ToolCalls = calls.Count > 0 ? calls : null,
                     },
+                    Logprobs = logprobs ? ToLogprobs(response.Messages.SelectMany(m => m.Contents)) : null,
                     FinishReason = ReplyContent.FinishReasonOf(response.FinishReason, calls.Count > 0),
                 },
             ],
             Usage = response.Usage?.ToUsage(),
         };
     }
+
+    /// <summary>The log probabilities among <paramref name="contents"/> in chat's wire shape.</summary>
+    public static ChatLogprobs ToLogprobs(IEnumerable<AIContent> contents) => new()
+    {
+        Content = [.. TokenLogprobsContent.In(contents).Select(token => new ChatTokenLogprob
+        {
+            Token = token.Token,
+            Logprob = token.Logprob,
+            Bytes = [.. token.Bytes.Select(b => (int)b)],
+            TopLogprobs = [.. token.Top.Select(top => new ChatTopLogprob { Token = top.Token, Logprob = top.Logprob, Bytes = [.. top.Bytes.Select(b => (int)b)] })],
+        })],
+    };
 
     /// <summary>The reasoning text among <paramref name="contents"/> ("" when there is none).</summary>
     public static string ReasoningOf(IEnumerable<AIContent> contents) =>

@@ -1,3 +1,4 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Errors;
@@ -13,11 +14,24 @@ namespace LlmStack.Api.Completions;
 /// </summary>
 internal sealed class CompletionEvents(CompletionIdentity completion, TextCompletionCall call, RequestOutcome outcome) : IStreamEvents
 {
+    // Where the next token starts in the choice's text (its log probabilities' text_offset).
+    private int _offset = call.Echo ? call.Prompt.Length : 0;
+
     public ValueTask StartAsync(ServerSentEvents sse, CancellationToken cancellationToken) =>
         call.Echo ? WriteAsync(sse, Chunk(call.Prompt), cancellationToken) : ValueTask.CompletedTask;
 
-    public ValueTask UpdateAsync(ServerSentEvents sse, ChatResponseUpdate update, CancellationToken cancellationToken) =>
-        update.Text is { Length: > 0 } text ? WriteAsync(sse, Chunk(text), cancellationToken) : ValueTask.CompletedTask;
+    public ValueTask UpdateAsync(ServerSentEvents sse, ChatResponseUpdate update, CancellationToken cancellationToken)
+    {
+        var tokens = TokenLogprobsContent.In(update.Contents);
+        var text = update.Text;
+        if (text.Length == 0 && tokens.Count == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+        var logprobs = call.Logprobs ? CompletionResponseMapping.ToLogprobs(tokens, _offset) : null;
+        _offset += tokens.Sum(t => t.Token.Length);
+        return WriteAsync(sse, Chunk(choices: [new TextCompletionChoice { Text = text, Logprobs = logprobs }]), cancellationToken);
+    }
 
     public async ValueTask CompletedAsync(ServerSentEvents sse, CancellationToken cancellationToken)
     {

@@ -9,7 +9,8 @@ namespace LlmStack.Api.Completions;
 
 /// <summary>What a valid text completion request asks of a model, in Microsoft.Extensions.AI's terms.</summary>
 /// <param name="Prompt">The prompt as the client wrote it (what <c>echo</c> writes back).</param>
-internal sealed record TextCompletionCall(string Prompt, List<ChatMessage> Messages, ChatOptions Options, bool Stream, bool IncludeUsage, bool Echo);
+/// <param name="Logprobs">Whether the request asked for log probabilities.</param>
+internal sealed record TextCompletionCall(string Prompt, List<ChatMessage> Messages, ChatOptions Options, bool Stream, bool IncludeUsage, bool Echo, bool Logprobs);
 
 /// <summary>
 /// Reads a <see cref="CompletionRequest"/> into one raw prompt (<see cref="LlmStackChatOptions.RawPromptKey"/>: no chat
@@ -20,6 +21,9 @@ internal static class CompletionRequestMapping
 {
     /// <summary>OpenAI's <c>max_tokens</c> when a completion request leaves it out (vLLM's too).</summary>
     public const int DefaultMaxTokens = 16;
+
+    /// <summary>OpenAI's ceiling on a completion's <c>logprobs</c>.</summary>
+    public const int MaxLogprobs = 5;
 
     /// <param name="maxOutputTokens">The ceiling on max_tokens (<c>LlmStack:MaxOutputTokens</c>).</param>
     public static TextCompletionCall ToCompletionCall(this CompletionRequest request, int maxOutputTokens)
@@ -44,12 +48,12 @@ internal static class CompletionRequestMapping
         var options = OpenAIRequestRules.ToChatOptions(GenerationParameters.From(request, "max_tokens", request.MaxTokens) with
         {
             Choices = request.N,
-            LogprobsParam = request.Logprobs is not null ? "logprobs" : null,
+            TopLogprobs = OpenAIRequestRules.InRange(request.Logprobs, 0, MaxLogprobs, "logprobs"),
         }, maxOutputTokens);
         options.MaxOutputTokens ??= Math.Min(DefaultMaxTokens, maxOutputTokens);
         LlmStackChatOptions.SetRawPrompt(options, suffix);
         return new TextCompletionCall(prompt, [new ChatMessage(ChatRole.User, prompt)], options, stream,
-            request.StreamOptions?.IncludeUsage ?? false, request.Echo ?? false);
+            request.StreamOptions?.IncludeUsage ?? false, request.Echo ?? false, request.Logprobs is not null);
     }
 
     private static string ToPrompt(JsonElement? prompt)

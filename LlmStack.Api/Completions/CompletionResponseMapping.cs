@@ -1,3 +1,4 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Pipeline;
@@ -18,9 +19,41 @@ internal static class CompletionResponseMapping
             new TextCompletionChoice
             {
                 Text = (call.Echo ? call.Prompt : "") + response.Text,
+                Logprobs = call.Logprobs ? ToLogprobs(TokenLogprobsContent.In(response.Messages.SelectMany(m => m.Contents)), call.Echo ? call.Prompt.Length : 0) : null,
                 FinishReason = ReplyContent.FinishReasonOf(response.FinishReason, madeToolCalls: false),
             },
         ],
         Usage = response.Usage?.ToUsage(),
     };
+
+    /// <summary>
+    /// Completions' shape of log probabilities: parallel lists, each token's alternatives as token to log probability
+    /// (the chosen token among them, as OpenAI lists up to logprobs + 1), and where each token starts in the text.
+    /// </summary>
+    /// <param name="offset">Where the first token starts in the choice's text.</param>
+    public static CompletionLogprobs ToLogprobs(IReadOnlyList<TokenLogprob> tokens, int offset)
+    {
+        var offsets = new List<int>(tokens.Count);
+        foreach (var token in tokens)
+        {
+            offsets.Add(offset);
+            offset += token.Token.Length;
+        }
+        return new CompletionLogprobs
+        {
+            Tokens = [.. tokens.Select(t => t.Token)],
+            TokenLogprobs = [.. tokens.Select(t => t.Logprob)],
+            TopLogprobs = [.. tokens.Select(t =>
+            {
+                var top = new Dictionary<string, double>();
+                foreach (var alternative in t.Top)
+                {
+                    top.TryAdd(alternative.Token, alternative.Logprob);
+                }
+                top.TryAdd(t.Token, t.Logprob);
+                return top;
+            })],
+            TextOffset = offsets,
+        };
+    }
 }

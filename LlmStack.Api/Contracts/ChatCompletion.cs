@@ -24,7 +24,38 @@ internal sealed record ChatCompletionChoice
 
     public required AssistantMessage Message { get; init; }
 
+    /// <summary>Present when the request asked (<c>logprobs: true</c>).</summary>
+    public ChatLogprobs? Logprobs { get; init; }
+
     public required string FinishReason { get; init; }
+}
+
+/// <summary>The log probabilities of a reply's tokens (or a chunk's), in order.</summary>
+internal sealed record ChatLogprobs
+{
+    public required List<ChatTokenLogprob> Content { get; init; }
+}
+
+internal sealed record ChatTokenLogprob
+{
+    public required string Token { get; init; }
+
+    public required double Logprob { get; init; }
+
+    /// <summary>The token's UTF-8 bytes (a character may span tokens).</summary>
+    public required List<int> Bytes { get; init; }
+
+    /// <summary>The most likely tokens at this position, most likely first.</summary>
+    public List<ChatTopLogprob>? TopLogprobs { get; init; }
+}
+
+internal sealed record ChatTopLogprob
+{
+    public required string Token { get; init; }
+
+    public required double Logprob { get; init; }
+
+    public required List<int> Bytes { get; init; }
 }
 
 internal sealed record AssistantMessage
@@ -63,6 +94,9 @@ internal sealed record ChunkChoice
     public int Index { get; init; }
 
     public required ChunkDelta Delta { get; init; }
+
+    /// <summary>The log probabilities of this chunk's tokens, when the request asked.</summary>
+    public ChatLogprobs? Logprobs { get; init; }
 
     // null on every chunk but the last, as OpenAI sends it.
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]

@@ -66,8 +66,8 @@ internal sealed record GenerationParameters
     /// <summary>How many choices to generate (chat's and completions' <c>n</c>).</summary>
     public int? Choices { get; init; }
 
-    /// <summary>Log probabilities asked for, and where the request asks (<c>logprobs</c>), for errors; null when not asked.</summary>
-    public string? LogprobsParam { get; init; }
+    /// <summary>Log probabilities asked for: how many alternatives per token (checked by the endpoint); null when not asked.</summary>
+    public int? TopLogprobs { get; init; }
 }
 
 /// <summary>A structured-output request (<c>response_format</c>, <c>text.format</c>) read from its endpoint's shape.</summary>
@@ -102,10 +102,6 @@ internal static partial class OpenAIRequestRules
                 ? ApiErrorException.InvalidRequest($"{n} is less than the minimum of 1 - 'n'.", "n")
                 : ApiErrorException.InvalidRequest("Only n=1 is supported: this server generates one choice per request.", "n", "unsupported_value");
         }
-        if (request.LogprobsParam is { } logprobs)
-        {
-            throw ApiErrorException.InvalidRequest($"'{logprobs}' is not supported by this server.", logprobs, "unsupported_parameter");
-        }
         var options = new ChatOptions
         {
             MaxOutputTokens = MaxTokens(request.MaxTokens, request.MaxTokensParam, maxOutputTokens),
@@ -129,6 +125,10 @@ internal static partial class OpenAIRequestRules
         {
             LlmStackChatOptions.SetUser(options, request.User);
         }
+        if (request.TopLogprobs is { } top)
+        {
+            LlmStackChatOptions.SetLogprobs(options, top);
+        }
         return options;
     }
 
@@ -137,6 +137,8 @@ internal static partial class OpenAIRequestRules
         value is < 1 ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of 1 - '{param}'.", param)
         : value > ceiling ? throw ApiErrorException.InvalidRequest($"{value} is greater than the maximum of {ceiling} - '{param}' (this server's LlmStack:MaxOutputTokens).", param)
         : value;
+
+    public static int? InRange(int? value, int min, int max, string param) => (int?)InRange((double?)value, min, max, param);
 
     public static double? InRange(double? value, double min, double max, string param) =>
         value < min ? throw ApiErrorException.InvalidRequest($"{value} is less than the minimum of {min} - '{param}'.", param)

@@ -66,8 +66,8 @@ public sealed class MalformedRequestTests(MalformedRequestTests.Server server) :
         // Values the server cannot honour: refused, never ignored.
         { "n of 2", Chat("\"n\":2"), 400, "n" },
         { "n of 0", Chat("\"n\":0"), 400, "n" },
-        { "logprobs", Chat("\"logprobs\":true"), 400, "logprobs" },
-        { "top_logprobs", Chat("\"top_logprobs\":3"), 400, "top_logprobs" },
+        { "top_logprobs without logprobs", Chat("\"top_logprobs\":3"), 400, "top_logprobs" },
+        { "top_logprobs above 20", Chat("\"logprobs\":true,\"top_logprobs\":21"), 400, "top_logprobs" },
         // stop
         { "stop as a number", Chat("\"stop\":5"), 400, "stop" },
         { "stop with a number", Chat("\"stop\":[1]"), 400, "stop[0]" },

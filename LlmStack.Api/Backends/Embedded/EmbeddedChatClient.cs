@@ -59,7 +59,18 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
                     cancellationToken.ThrowIfCancellationRequested();
                     if (generated is TextGenerated text)
                     {
-                        foreach (var update in Updates(text.Text))
+                        var updates = Updates(text.Text).ToList();
+                        if (text.Logprobs is { } logprobs)
+                        {
+                            // With the text they are the probabilities of (its last update), or alone when parsers hold it.
+                            var carrier = updates.Count > 0 ? updates[^1] : Stamp(new ChatResponseUpdate(ChatRole.Assistant, []));
+                            carrier.Contents.Add(new TokenLogprobsContent(logprobs));
+                            if (updates.Count == 0)
+                            {
+                                updates.Add(carrier);
+                            }
+                        }
+                        foreach (var update in updates)
                         {
                             yield return update;
                         }
@@ -155,7 +166,7 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
             {
                 throw ApiErrorException.ContextLengthExceeded(promptTokens.Length, host.ContextSize);
             }
-            return host.Scheduler.Submit(new GenerationRequest(promptTokens, sampling, options?.StopSequences, options?.MaxOutputTokens), cancellationToken);
+            return host.Scheduler.Submit(new GenerationRequest(promptTokens, sampling, options?.StopSequences, options?.MaxOutputTokens, LlmStackChatOptions.LogprobsOf(options)), cancellationToken);
         }
         catch
         {

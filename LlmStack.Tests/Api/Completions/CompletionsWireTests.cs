@@ -136,6 +136,8 @@ public sealed class CompletionsWireTests
         { "top_p above 1", """{"model":"scripted","prompt":"a","top_p":2}""", "top_p" },
         { "presence_penalty below -2", """{"model":"scripted","prompt":"a","presence_penalty":-3}""", "presence_penalty" },
         { "stop as a number", """{"model":"scripted","prompt":"a","stop":1}""", "stop" },
+        { "logprobs above 5", """{"model":"scripted","prompt":"a","logprobs":6}""", "logprobs" },
+        { "negative logprobs", """{"model":"scripted","prompt":"a","logprobs":-1}""", "logprobs" },
         { "n of 0", """{"model":"scripted","prompt":"a","n":0}""", "n" },
         { "best_of beside n", """{"model":"scripted","prompt":"a","best_of":3}""", "best_of" },
         { "echo with a suffix", """{"model":"scripted","prompt":"a","suffix":"b","echo":true}""", "echo" },

@@ -384,6 +384,11 @@ internal sealed class BatchScheduler : IDisposable
             End(generation, () => generation.Finish(ChatFinishReason.Stop));
             return;
         }
+        if (generation.Request.TopLogprobs is { } top)
+        {
+            // The sampler reads the logits without changing them: they are the model's distribution here.
+            generation.PendingLogprobs.Add(TokenDistribution.Of(_context.GetLogitsIth(generation.LogitsIndex), token, top, _weights));
+        }
         generation.OutputTokens++;
         generation.Decoder.Add(token);
         generation.Emit(generation.Stops.Push(generation.Decoder.Read()));

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using LLama;
 using LLama.Native;
 using LLama.Sampling;
+using LlmStack.Api.Backends;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Embedded.Batching;
@@ -9,14 +10,18 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 /// <summary>What the scheduler hands a request: text as it is generated, then one <see cref="GenerationFinished"/>.</summary>
 internal abstract record GenerationEvent;
 
-/// <summary>Text ready to send (stop sequences already cut; never empty).</summary>
-internal sealed record TextGenerated(string Text) : GenerationEvent;
+/// <summary>
+/// Text ready to send (stop sequences already cut; empty only at the end, to carry the last tokens' log
+/// probabilities), and, when the request asked, the log probabilities of the tokens it is made of.
+/// </summary>
+internal sealed record TextGenerated(string Text, IReadOnlyList<TokenLogprob>? Logprobs = null) : GenerationEvent;
 
 /// <summary>The last event of a generation that ended normally.</summary>
 internal sealed record GenerationFinished(ChatFinishReason Reason, int PromptTokens, int CachedPromptTokens, int OutputTokens) : GenerationEvent;
 
 /// <summary>What a request asks the scheduler to generate: the prompt's tokens and its own sampling, stops and limit.</summary>
-internal sealed record GenerationRequest(LLamaToken[] Prompt, ISamplingPipeline Sampling, IEnumerable<string>? StopSequences, int? MaxOutputTokens);
+/// <param name="TopLogprobs">When set, each token's log probability and this many alternatives are reported.</param>
+internal sealed record GenerationRequest(LLamaToken[] Prompt, ISamplingPipeline Sampling, IEnumerable<string>? StopSequences, int? MaxOutputTokens, int? TopLogprobs = null);
 
 /// <summary>
 /// One request inside the <see cref="BatchScheduler"/>: its place in the queue, then its sequence, position and
@@ -78,17 +83,26 @@ internal sealed class Generation : IDisposable
     /// <summary>Asks the scheduler to drop this generation; its sequence is freed within one step.</summary>
     public void Cancel() => _cancelled = true;
 
-    internal void Emit(string text)
+    /// <summary>Log probabilities of tokens sampled since the last text was sent (their text may still be held back).</summary>
+    internal List<TokenLogprob> PendingLogprobs { get; } = [];
+
+    internal void Emit(string text, bool last = false)
     {
-        if (text.Length > 0)
+        if (text.Length > 0 || (last && PendingLogprobs.Count > 0))
         {
-            _events.Writer.TryWrite(new TextGenerated(text));
+            _events.Writer.TryWrite(new TextGenerated(text, PendingLogprobs.Count > 0 ? [.. PendingLogprobs] : null));
+            PendingLogprobs.Clear();
         }
     }
 
     internal void Finish(ChatFinishReason reason)
     {
-        Emit(Stops.Flush());
+        if (Stops.Stopped)
+        {
+            // The tokens held back were the stop sequence's: cut from the text, so from its log probabilities too.
+            PendingLogprobs.Clear();
+        }
+        Emit(Stops.Flush(), last: true);
         _events.Writer.TryWrite(new GenerationFinished(reason, Request.Prompt.Length, CachedPromptTokens, OutputTokens));
         _events.Writer.TryComplete();
     }
