@@ -1,7 +1,10 @@
+extern alias bench;
+
 using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using bench::LlmStack.Benchmarks.Hosting;
 using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.Api.Access;
@@ -19,7 +22,7 @@ public sealed class SharedBudgetTests
     private const string Unlimited = "sk-test-carol-0123456789";
 
     // alice: 10 requests a minute; bob: 200 tokens a minute. No models configured: each API serves its built-in demo model.
-    private static Dictionary<string, string?> Settings(RedisServer redis) => new()
+    private static Dictionary<string, string> Settings(RedisServer redis) => new Dictionary<string, string>
     {
         ["LlmStack:Auth:Keys:0:Key"] = Requests,
         ["LlmStack:Auth:Keys:0:Name"] = "alice",
@@ -31,6 +34,13 @@ public sealed class SharedBudgetTests
         ["LlmStack:Auth:Keys:2:Name"] = "carol",
         ["LlmStack:Auth:Redis"] = redis.ConnectionString,
         ["LlmStack:Responses:Redis"] = redis.ConnectionString,
+    }.ToDictionary(setting => setting.Key.Replace(":", "__", StringComparison.Ordinal), setting => setting.Value);
+
+    private static HttpClient Client(ApiProcess api, string key) => new()
+    {
+        BaseAddress = api.BaseAddress,
+        Timeout = TimeSpan.FromSeconds(60),
+        DefaultRequestHeaders = { Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key) },
     };
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
@@ -49,10 +59,10 @@ public sealed class SharedBudgetTests
     public async Task Two_replicas_share_one_budget_and_one_response_store_and_fail_closed_without_redis()
     {
         using var redis = await RedisServer.StartAsync(Cancel);
-        await using var first = await ApiProcess.StartAsync(Settings(redis), Cancel);
-        await using var second = await ApiProcess.StartAsync(Settings(redis), Cancel);
-        HttpClient[] alice = [first.CreateClient(Requests), second.CreateClient(Requests)];
-        HttpClient[] bob = [first.CreateClient(Tokens), second.CreateClient(Tokens)];
+        await using var first = await ApiProcess.StartAsync(Settings(redis), waitUntilReady: true, Cancel);
+        await using var second = await ApiProcess.StartAsync(Settings(redis), waitUntilReady: true, Cancel);
+        HttpClient[] alice = [Client(first, Requests), Client(second, Requests)];
+        HttpClient[] bob = [Client(first, Tokens), Client(second, Tokens)];
 
         // 10 requests a minute: 10 in total across both replicas, not 20.
         var served = 0;
@@ -93,7 +103,7 @@ public sealed class SharedBudgetTests
         }
 
         // A response stored through one replica is read and continued through the other (carol has no budget).
-        HttpClient[] carol = [first.CreateClient(Unlimited), second.CreateClient(Unlimited)];
+        HttpClient[] carol = [Client(first, Unlimited), Client(second, Unlimited)];
         var (createdStatus, created) = await PostAsync(carol[0], "/v1/responses", """{"model":"llmstack-demo","max_output_tokens":8,"input":"Hi"}""");
         Assert.Equal(HttpStatusCode.OK, createdStatus);
         var id = created.GetProperty("id").GetString();
