@@ -90,6 +90,10 @@ internal static partial class OpenAIRequestRules
         {
             LlmStackChatOptions.SetStrict(options);
         }
+        if (request.Format is { Type: "json_schema" } format)
+        {
+            LlmStackChatOptions.SetSchemaParam(options, format.SchemaParam);
+        }
         if (request.User is not null)
         {
             LlmStackChatOptions.SetUser(options, request.User);
@@ -152,7 +156,7 @@ internal static partial class OpenAIRequestRules
             { Schema: null or { ValueKind: JsonValueKind.Null or JsonValueKind.Undefined } } => ChatResponseFormat.Json,
             { Schema.ValueKind: not JsonValueKind.Object } => throw ApiErrorException.InvalidRequest(
                 $"'{format.SchemaParam}' must be a JSON Schema object.", format.SchemaParam),
-            _ => ChatResponseFormat.ForJsonSchema(format.Schema.Value, format.Name, format.Description),
+            _ => ChatResponseFormat.ForJsonSchema(Bounded(format.Schema.Value, format.SchemaParam), format.Name, format.Description),
         },
         var type => throw ApiErrorException.InvalidRequest(
             $"Invalid value for '{format.Param}.type': '{type}'. Supported values are: 'text', 'json_object' and 'json_schema'.", $"{format.Param}.type"),
@@ -169,8 +173,15 @@ internal static partial class OpenAIRequestRules
         {
             throw ApiErrorException.InvalidRequest($"'{tool.Param}.parameters' must be a JSON Schema object.", $"{tool.Param}.parameters");
         }
-        var schema = tool.Parameters is { ValueKind: JsonValueKind.Object } parameters ? parameters.Clone() : EmptyObjectSchema;
-        return new ToolDeclaration(tool.Name, tool.Description, schema, tool.Strict);
+        var schema = tool.Parameters is { ValueKind: JsonValueKind.Object } parameters ? Bounded(parameters, $"{tool.Param}.parameters").Clone() : EmptyObjectSchema;
+        return new ToolDeclaration(tool.Name, tool.Description, schema, tool.Strict, $"{tool.Param}.parameters");
+    }
+
+    // Every schema is bounded before a backend sees it (JsonSchemaBounds), strict or not.
+    private static JsonElement Bounded(JsonElement schema, string param)
+    {
+        JsonSchemaBounds.Check(schema, param);
+        return schema;
     }
 
     /// <summary>
