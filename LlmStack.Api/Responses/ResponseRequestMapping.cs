@@ -49,10 +49,7 @@ internal static class ResponseRequestMapping
         {
             throw ApiErrorException.InvalidRequest("'previous_response_id' must not be empty.", "previous_response_id");
         }
-        if (request.Metadata is { Count: > 16 })
-        {
-            throw ApiErrorException.InvalidRequest("'metadata' takes at most 16 keys.", "metadata");
-        }
+        OpenAIRequestRules.Metadata(request.Metadata);
     }
 
     /// <param name="history">The stored conversation of previous_response_id, or none.</param>
@@ -255,12 +252,8 @@ internal static class ResponseRequestMapping
         part.ImageUrl is { } url ? ImageFromUrl(url, "image_url") : new TextContent(part.Text);
 
     private static ChatOptions ToOptions(CreateResponseRequest request, int maxOutputTokens) =>
-        OpenAIRequestRules.ToChatOptions(new GenerationParameters
+        OpenAIRequestRules.ToChatOptions(GenerationParameters.From(request, "max_output_tokens", request.MaxOutputTokens) with
         {
-            MaxTokensParam = "max_output_tokens",
-            MaxTokens = request.MaxOutputTokens,
-            Temperature = request.Temperature,
-            TopP = request.TopP,
             Format = request.Text?.Format is { } format ? new ResponseFormatRequest(
                 Param: "text.format",
                 Type: format.Type,
@@ -275,7 +268,6 @@ internal static class ResponseRequestMapping
             ToolChoice = request.ToolChoice,
             ToolChoiceFunction = ToolChoiceName,
             ParallelToolCalls = request.ParallelToolCalls,
-            User = request.User,
         }, maxOutputTokens);
 
     private static string ToolChoiceName(JsonElement choice)
