@@ -9,6 +9,7 @@ using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
 using LlmStack.Api.Pipeline;
+using LlmStack.Api.Reranking;
 using LlmStack.Api.Responses;
 using LlmStack.Api.Telemetry;
 
@@ -55,6 +56,8 @@ public static class LlmStackApi
         api.MapResponsesApi();
         api.MapModelsApi();
         api.MapEmbeddingsApi();
+        api.MapTokenizeApi();
+        api.MapRerankApi();
         return app;
     }
 }

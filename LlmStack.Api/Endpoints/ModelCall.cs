@@ -72,6 +72,27 @@ internal sealed class ModelCall(HttpContext context, ModelPipeline pipeline, Req
     public IEmbeddingGenerator<string, Embedding<float>> Embeddings() =>
         outcome.TrackEmbeddings(pipeline) ?? throw ApiErrorException.InvalidRequest(
             $"The model '{Model.Id}' cannot create embeddings: its backend ({Model.Backend}) has no embedding support.", "model", "unsupported_model");
+
+    /// <summary>Scores <paramref name="documents"/> against <paramref name="query"/>; 400 when the model cannot rerank, saying why.</summary>
+    public async Task<RerankScores> RerankAsync(string query, IReadOnlyList<string> documents)
+    {
+        outcome.Serves(Model);
+        var reranker = pipeline.Reranker ?? throw Model.Rerank.Refuse(Model.Id);
+        var scores = await reranker.RerankAsync(query, documents, Aborted);
+        if (scores.PromptTokens is { } tokens)
+        {
+            outcome.Used(new UsageDetails { InputTokenCount = tokens, TotalTokenCount = tokens });
+        }
+        return scores;
+    }
+
+    /// <summary>The model's tokenizer (<c>/tokenize</c>, <c>/detokenize</c>); 400 when its backend has none.</summary>
+    public IModelTokenizer Tokenizer()
+    {
+        outcome.Serves(Model);
+        return Model.Tokenizer ?? throw ApiErrorException.InvalidRequest(
+            $"The model '{Model.Id}' cannot tokenize: its backend ({Model.Backend}) has no tokenizer endpoint.", "model", "unsupported_model");
+    }
 }
 
 /// <summary>A model's answer: the whole <see cref="Response"/>, or the <see cref="Stream"/> when the request streams.</summary>

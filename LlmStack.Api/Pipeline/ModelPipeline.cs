@@ -11,4 +11,5 @@ namespace LlmStack.Api.Pipeline;
 internal sealed record ModelPipeline(
     ServedModel Model,
     IChatClient ChatClient,
-    IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator);
+    IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator,
+    IModelReranker? Reranker);

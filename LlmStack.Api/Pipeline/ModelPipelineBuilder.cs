@@ -32,7 +32,8 @@ internal sealed class ModelPipelineBuilder(
                 .Use(inner => new EmbeddingDeadlineGenerator(inner, model.Id, model.FirstTokenTimeout))
                 .Build()
             : null;
+        var reranker = model.Rerank.Reranker is { } rerank ? new AdmittedReranker(rerank, gate, model.Id, model.FirstTokenTimeout) : null;
         metrics.Served(model.Id, model.Backend, embeddings is not null);
-        return new ModelPipeline(model, chat, embeddings);
+        return new ModelPipeline(model, chat, embeddings, reranker);
     }
 }

@@ -83,16 +83,19 @@ internal sealed class RequestOutcome
     /// </summary>
     public IChatClient Track(ModelPipeline pipeline)
     {
-        Model = pipeline.Model;
+        Serves(pipeline.Model);
         return new OutcomeChatClient(pipeline.ChatClient, this, _metrics);
     }
 
     /// <summary>The model's embedding generator for this request, recorded like <see cref="Track(ModelPipeline)"/>.</summary>
     public IEmbeddingGenerator<string, Embedding<float>>? TrackEmbeddings(ModelPipeline pipeline)
     {
-        Model = pipeline.Model;
+        Serves(pipeline.Model);
         return pipeline.EmbeddingGenerator is { } generator ? new OutcomeEmbeddingGenerator(generator, this, _metrics) : null;
     }
+
+    /// <summary>Names the model that serves the request (for a call that goes around the chat and embedding pipelines).</summary>
+    public void Serves(ServedModel model) => Model = model;
 
     public void Received(IEnumerable<ChatMessage> messages)
     {
@@ -143,6 +146,13 @@ internal sealed class RequestOutcome
     internal void Observe(GeneratedEmbeddings<Embedding<float>> embeddings)
     {
         Usage = embeddings.Usage;
+        EndReply();
+    }
+
+    /// <summary>A call that is over once it returns (a rerank) used <paramref name="usage"/>.</summary>
+    public void Used(UsageDetails usage)
+    {
+        Usage = usage;
         EndReply();
     }
 

@@ -53,6 +53,7 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
                 PassSchemaThrough(chatOptions);
             })
             .Build();
+        var upstream = new UpstreamEndpoints(http, options);
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(
                 client.GetEmbeddingClient(options.BackendModelName).AsIEmbeddingGenerator())
             .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id))
@@ -65,6 +66,8 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
             Backend = Name,
             ChatClient = chat,
             EmbeddingGenerator = embeddings,
+            Tokenizer = new UpstreamTokenizer(upstream),
+            Rerank = RerankSupport.By(new UpstreamReranker(upstream)),
             OwnedBy = new Uri(options.Endpoint!).Host,
             FirstTokenTimeout = options.FirstTokenTimeout,
             CheckReadyAsync = probeCancellation => UpstreamReadiness.ProbeAsync(
