@@ -31,7 +31,7 @@ public sealed class OpenApiDocumentTests
             .ToHashSet();
         Assert.Equal(
             ["DELETE /v1/responses/{id}", "GET /v1/models", "GET /v1/models/{id}", "GET /v1/responses/{id}", "POST /detokenize", "POST /tokenize",
-             "POST /v1/chat/completions", "POST /v1/embeddings", "POST /v1/rerank", "POST /v1/responses"],
+             "POST /v1/chat/completions", "POST /v1/completions", "POST /v1/embeddings", "POST /v1/rerank", "POST /v1/responses"],
             mapped.Order());
         Assert.Subset(documented, mapped);
     }
