@@ -50,6 +50,7 @@ internal static class ChatResponseMapping
             PromptTokens = prompt,
             CompletionTokens = completion,
             TotalTokens = (int)(usage.TotalTokenCount ?? prompt + completion),
+            PromptTokensDetails = usage.CachedInputTokenCount is { } cached ? new PromptTokensDetails { CachedTokens = (int)cached } : null,
         };
     }
 
