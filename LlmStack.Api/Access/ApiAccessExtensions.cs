@@ -16,6 +16,7 @@ internal static class ApiAccessExtensions
         builder.Services.AddOptionsWithValidateOnStart<AuthOptions>().BindConfiguration(AuthOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IBudgetStore, MemoryBudgetStore>();
         builder.Services.AddSingleton<ApiKeyDirectory>();
 
         builder.Services.AddAuthentication(ApiKeyDefaults.Scheme)

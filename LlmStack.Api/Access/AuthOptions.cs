@@ -14,6 +14,12 @@ public sealed class AuthOptions
     /// <summary><c>LlmStack:Auth:ProtectMetrics</c>: <c>/metrics</c> needs a key too (it names models and keys). Off by default.</summary>
     public bool ProtectMetrics { get; set; }
 
+    /// <summary>
+    /// <c>LlmStack:Auth:ReservedOutputTokens</c>: the output tokens a request that sets no <c>max_tokens</c> reserves
+    /// from its key's token budget before its model is called (default 512). It is then charged what it generated.
+    /// </summary>
+    public int ReservedOutputTokens { get; set; } = 512;
+
     public bool Enabled => Keys.Count > 0;
 }
 
@@ -32,6 +38,9 @@ public sealed class ApiKeyOptions
     /// <summary>Requests a minute this key may send (a continuously refilled budget); unlimited when unset.</summary>
     public int? RequestsPerMinute { get; set; }
 
-    /// <summary>Prompt + completion tokens a minute, charged with each reply's real usage when it ends; unlimited when unset.</summary>
+    /// <summary>
+    /// Prompt + completion tokens a minute; unlimited when unset. A request reserves its prompt and output limit before
+    /// its model is called and is charged what it used when it ends, however it ended.
+    /// </summary>
     public int? TokensPerMinute { get; set; }
 }

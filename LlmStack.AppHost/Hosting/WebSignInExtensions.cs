@@ -30,4 +30,30 @@ public static class WebSignInExtensions
         ArgumentNullException.ThrowIfNull(password);
         return web.WithEnvironment("LlmStack__Accounts__AdminPassword", password);
     }
+
+    /// <summary>
+    /// AppHost configuration key: the Web's data directory (accounts, Data Protection keys) under <c>dotnet run</c>.
+    /// Unset, the Web keeps its own default, <c>LlmStack.Web/data</c> in the checkout, which survives restarts. A second
+    /// AppHost on the same checkout (the end-to-end tests start several) needs a directory of its own: the Web holds its
+    /// directory alone and refuses to start on one in use.
+    /// </summary>
+    public const string DataDirectoryKey = "Web:DataDirectory";
+
+    /// <summary>
+    /// Gives the Web the directory of <see cref="DataDirectoryKey"/> (a relative path is taken from the AppHost's
+    /// working directory) as <c>LlmStack__DataDirectory</c>. Not in publish mode: compose puts it on the web-data volume.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithConfiguredDataDirectory(this IResourceBuilder<ProjectResource> web)
+    {
+        ArgumentNullException.ThrowIfNull(web);
+        var configured = web.ApplicationBuilder.Configuration[DataDirectoryKey];
+        if (string.IsNullOrWhiteSpace(configured) || web.ApplicationBuilder.ExecutionContext.IsPublishMode)
+        {
+            return web;
+        }
+        return web.WithEnvironment(DataDirectoryVariable, Path.GetFullPath(configured));
+    }
+
+    /// <summary>The Web's <c>LlmStack:DataDirectory</c> as an environment variable.</summary>
+    internal const string DataDirectoryVariable = "LlmStack__DataDirectory";
 }

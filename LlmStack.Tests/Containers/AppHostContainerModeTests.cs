@@ -26,6 +26,7 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
     private const string ApiKey = "container-mode-test-key-0123456789abcdef0123456789";
 
     private readonly List<string> _containers = [];
+    private readonly AppHostWebData _webData = new();
     private string? _unavailable;
     private bool _modelVolumeExisted;
 
@@ -47,7 +48,7 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
 
         await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
             ["--Ollama:Mode=container", $"--Ollama:Image={ContainerImages.OllamaStandInImage}", $"--Ollama:ImageTag={ContainerImages.OllamaStandInTag}",
-             "--Ollama:Model=standin:1b", "--Telemetry:OtlpExport=false", $"--Parameters:{ApiKeyExtensions.ParameterName}={ApiKey}"], cancellationToken);
+             "--Ollama:Model=standin:1b", "--Telemetry:OtlpExport=false", $"--Parameters:{ApiKeyExtensions.ParameterName}={ApiKey}", _webData.Argument], cancellationToken);
         await using var app = await builder.BuildAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
         await app.StartAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
 
@@ -81,7 +82,7 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
         try
         {
             await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
-                ["--Ollama:Mode=container", "--Ollama:Image=debian", "--Ollama:ImageTag=bookworm-slim", "--Telemetry:OtlpExport=false"], cancellationToken);
+                ["--Ollama:Mode=container", "--Ollama:Image=debian", "--Ollama:ImageTag=bookworm-slim", "--Telemetry:OtlpExport=false", _webData.Argument], cancellationToken);
             await using var app = await builder.BuildAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
             await app.StartAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
 
@@ -115,6 +116,7 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        _webData.Dispose();
         if (_unavailable is not null)
         {
             return;

@@ -30,7 +30,8 @@ public sealed partial class AppHostConsoleTests
             ["APPDATA"] = secrets,
             ["DOTNET_NOLOGO"] = "1",
         };
-        await using var apphost = AppHostProcess.Start(environment);
+        using var webData = new AppHostWebData();
+        await using var apphost = AppHostProcess.Start(environment, webData);
         try
         {
             var apiLine = await apphost.WaitForLineAsync(line => line.StartsWith("API: ", StringComparison.Ordinal), StartTimeout);
@@ -105,8 +106,8 @@ public sealed partial class AppHostConsoleTests
 
     /// <summary>
     /// The built AppHost run as <c>dotnet run --project LlmStack.AppHost</c> runs it (its launch profile's settings), but
-    /// with every port chosen free - the dashboard's and, through Aspire's port randomization, the services' - so that
-    /// it never meets another run; stopped with SIGTERM, as a developer's Ctrl+C.
+    /// with every port chosen free - the dashboard's and, through Aspire's port randomization, the services' - and a Web
+    /// data directory of its own, so that it never meets another run; stopped with SIGTERM, as a developer's Ctrl+C.
     /// </summary>
     private sealed class AppHostProcess : IAsyncDisposable
     {
@@ -134,7 +135,7 @@ public sealed partial class AppHostConsoleTests
             }
         }
 
-        public static AppHostProcess Start(Dictionary<string, string> environment)
+        public static AppHostProcess Start(Dictionary<string, string> environment, AppHostWebData webData)
         {
             // The AppHost's own build output, of the configuration these tests were built in.
             var configuration = Path.GetRelativePath(Repository.PathOf("LlmStack.Tests"), AppContext.BaseDirectory);
@@ -146,7 +147,7 @@ public sealed partial class AppHostConsoleTests
                 UseShellExecute = false,
             };
             start.ArgumentList.Add(Repository.PathOf(Path.Combine("LlmStack.AppHost", configuration, "LlmStack.AppHost.dll")));
-            foreach (var argument in new[] { "--Ollama:Mode=none", "--DcpPublisher:RandomizePorts=true" })
+            foreach (var argument in new[] { "--Ollama:Mode=none", "--DcpPublisher:RandomizePorts=true", webData.Argument })
             {
                 start.ArgumentList.Add(argument);
             }

@@ -2,6 +2,7 @@ extern alias apphost;
 
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
+using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.EndToEnd;
 
@@ -23,6 +24,7 @@ public sealed class LlmStackAppFixture : IAsyncLifetime
     /// <summary>The chat page administrator's password (the <c>llmstack-web-admin-password</c> parameter), fixed likewise.</summary>
     public const string AdminPasswordArgument = "--Parameters:llmstack-web-admin-password=e2eAdminPassword0123456789";
 
+    private readonly AppHostWebData _webData = new();
     private DistributedApplication? _app;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The app has not started.");
@@ -37,6 +39,7 @@ public sealed class LlmStackAppFixture : IAsyncLifetime
                 "--Ollama:Mode=none",
                 ApiKeyArgument,
                 AdminPasswordArgument,
+                _webData.Argument,
                 // No dashboard listens in tests: exporters retrying into nothing made every service slow to stop.
                 "--Telemetry:OtlpExport=false",
             ],
@@ -55,5 +58,6 @@ public sealed class LlmStackAppFixture : IAsyncLifetime
             await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
             await _app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
         }
+        _webData.Dispose();
     }
 }

@@ -18,11 +18,14 @@ namespace LlmStack.Tests.EndToEnd;
 /// is healthy, progress as its state, logs in its log, healthy once Ollama has it - and the API and the Web
 /// answering from the start, the API saying "model is loading" until then.
 /// </summary>
-public sealed class OllamaModelPullTests
+public sealed class OllamaModelPullTests : IDisposable
 {
     private const string Model = "tiny:1b";
     private const string ModelResource = "tiny-1b";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Each test's AppHost run has a Web data directory of its own (xUnit makes an instance per test).</summary>
+    private readonly AppHostWebData _webData = new();
 
     [Fact]
     public async Task Model_is_pulled_with_progress_while_api_and_web_already_answer()
@@ -134,41 +137,24 @@ public sealed class OllamaModelPullTests
     }
 
     private static Task<HttpResponseMessage> ChatAsync(HttpClient api, CancellationToken cancellationToken) =>
-        api.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
-        {
-            Content = JsonContent.Create(new JsonObject
-            {
-                ["model"] = Model,
-                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Hello?" }),
-            }),
-            Headers = { Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", LlmStackAppFixture.ApiKey) },
-        }, cancellationToken).WaitAsync(Timeout, cancellationToken);
+        StartedStack.ChatAsync(api, Model, Timeout, cancellationToken);
 
     /// <summary>
     /// Builds the app and starts it without waiting: starting completes only once every resource has started,
     /// and a model pull may outlast that, which is what these tests look at.
     /// </summary>
-    private static async Task<DistributedApplication> StartAsync(OllamaTestServer ollama, CancellationToken cancellationToken)
+    private async Task<DistributedApplication> StartAsync(OllamaTestServer ollama, CancellationToken cancellationToken)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
-            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Endpoint}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false", LlmStackAppFixture.ApiKeyArgument, LlmStackAppFixture.AdminPasswordArgument],
+            ["--Ollama:Mode=external", $"--Ollama:Url={ollama.Endpoint}", $"--Ollama:Model={Model}", "--Telemetry:OtlpExport=false", LlmStackAppFixture.ApiKeyArgument, LlmStackAppFixture.AdminPasswordArgument, _webData.Argument],
             cancellationToken);
         var app = await builder.BuildAsync(cancellationToken).WaitAsync(Timeout, cancellationToken);
         _ = app.StartAsync(cancellationToken);
         return app;
     }
 
-    private static async Task WaitForLogAsync(DistributedApplication app, string resource, string text, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Timeout);
-        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(resource).WithCancellation(timeout.Token))
-        {
-            if (batch.Any(line => line.Content.Contains(text, StringComparison.Ordinal)))
-            {
-                return;
-            }
-        }
-        Assert.Fail($"The log of {resource} ended without \"{text}\".");
-    }
+    private static Task WaitForLogAsync(DistributedApplication app, string resource, string text, CancellationToken cancellationToken) =>
+        StartedStack.WaitForLogAsync(app, resource, text, Timeout, cancellationToken);
+
+    public void Dispose() => _webData.Dispose();
 }

@@ -90,6 +90,8 @@ public static class AccountsExtensions
         builder.Services.AddScoped<AuthenticationStateProvider, RevalidatingUserStateProvider>();
 
         builder.Services.AddSingleton<SignInThrottle>();
+        // Registered first, so it starts first: nothing touches the accounts store before this Web holds the directory.
+        builder.Services.AddHostedService<DataDirectoryLock>();
         builder.Services.AddHostedService<AdministratorBootstrap>();
         return builder;
     }
