@@ -34,6 +34,15 @@ public sealed class EmbeddedModelOptions
     /// </summary>
     public const int DefaultKvCacheBudget = 16_384;
 
+    /// <summary>
+    /// The share of an idle sequence's cached tokens a new prompt must start with for that sequence to be continued
+    /// (its tokens past the shared prefix dropped). llama-server's <c>--slot-prompt-similarity</c> (0.1 there) plays
+    /// the same part, but llama-server cannot copy a prefix between slots; here the shared prefix is copied into
+    /// another sequence for free (the KV cache is unified), so only the next turn of the same conversation (or a
+    /// retry of the same prompt) needs to continue a sequence, and every other conversation's tail is kept.
+    /// </summary>
+    public const double DefaultSlotPromptSimilarity = 0.9;
+
     /// <summary>Below this many parameters a model decodes on one thread by default: thread coordination costs more than it saves.</summary>
     public const ulong SingleThreadParameterLimit = 50_000_000;
 
@@ -69,6 +78,14 @@ public sealed class EmbeddedModelOptions
     /// </summary>
     public int? KvCacheSize { get; set; }
 
+    /// <summary>
+    /// 0 to 1: a new request continues an idle sequence only when its prompt starts with at least this share of the
+    /// tokens that sequence holds; otherwise it takes an empty sequence, else the one used longest ago, and copies the
+    /// longest shared prefix (system prompt, tools) from whichever sequence holds it. Default
+    /// <see cref="DefaultSlotPromptSimilarity"/>.
+    /// </summary>
+    public double? SlotPromptSimilarity { get; set; }
+
     /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>
     public int GpuLayers { get; set; }
 
@@ -80,6 +97,9 @@ public sealed class EmbeddedModelOptions
 
     /// <summary>The batch size this configuration asks for, default filled in.</summary>
     public int BatchSizeOrDefault => BatchSize ?? DefaultBatchSize;
+
+    /// <summary>The prompt similarity this configuration asks for, default filled in.</summary>
+    public double SlotPromptSimilarityOrDefault => SlotPromptSimilarity ?? DefaultSlotPromptSimilarity;
 
     /// <summary>The context per sequence, given the model's own context length.</summary>
     public int ContextSizeFor(int modelContext) => ContextSize ?? Math.Min(modelContext, DefaultMaxContextSize);

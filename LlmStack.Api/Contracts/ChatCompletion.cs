@@ -133,4 +133,13 @@ internal sealed record Usage
     public int CompletionTokens { get; init; }
 
     public int TotalTokens { get; init; }
+
+    /// <summary>Present when the backend says how many prompt tokens it found cached (embedded, OpenAI-compatible upstreams).</summary>
+    public PromptTokensDetails? PromptTokensDetails { get; init; }
+}
+
+/// <summary>OpenAI's <c>prompt_tokens_details</c>: prompt tokens whose processing a prefix cache saved.</summary>
+internal sealed record PromptTokensDetails
+{
+    public int CachedTokens { get; init; }
 }

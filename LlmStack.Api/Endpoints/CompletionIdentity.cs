@@ -23,6 +23,7 @@ internal static class UsageMapping
             PromptTokens = prompt,
             CompletionTokens = completion,
             TotalTokens = (int)(usage.TotalTokenCount ?? prompt + completion),
+            PromptTokensDetails = usage.CachedInputTokenCount is { } cached ? new PromptTokensDetails { CachedTokens = (int)cached } : null,
         };
     }
 }

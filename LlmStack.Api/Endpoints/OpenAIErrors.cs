@@ -32,7 +32,7 @@ internal static class OpenAIErrors
             // under a burst, a stack trace per refusal would cost more than the refusals.
             SuppressDiagnosticsCallback = context =>
                 RequestCutoff.Of(context.HttpContext)?.Error is not null
-                || ToApiError(context.Exception) is not { StatusCode: >= 500 } and not { Code: AdmissionGate.OverloadedCode or RequestCutoff.ShuttingDownCode },
+                || ToApiError(context.Exception) is not { StatusCode: >= 500 } and not { Code: ApiErrorException.ModelOverloadedCode or RequestCutoff.ShuttingDownCode },
         });
         // Unknown routes and wrong methods get the envelope too, not an empty body.
         app.UseStatusCodePages(context => WriteAsync(context.HttpContext.Response, new ApiErrorException(

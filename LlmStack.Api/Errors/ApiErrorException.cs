@@ -51,6 +51,17 @@ internal class ApiErrorException(
             RetryAfter = ModelLoadingRetryAfter,
         };
 
+    /// <summary>The error code of a request refused because the model has no room for it now (503).</summary>
+    public const string ModelOverloadedCode = "model_overloaded";
+
+    /// <summary>503 <c>model_overloaded</c>: the model cannot take the request now (<paramref name="why"/>); retry after <paramref name="retryAfter"/>.</summary>
+    public static ApiErrorException ModelOverloaded(string model, string why, TimeSpan retryAfter) =>
+        new(StatusCodes.Status503ServiceUnavailable, "server_error",
+            $"The model '{model}' is overloaded: {why} Please retry later.", ModelOverloadedCode)
+        {
+            RetryAfter = retryAfter,
+        };
+
     public static ApiErrorException ContextLengthExceeded(int promptTokens, int contextLength) =>
         new(StatusCodes.Status400BadRequest, "invalid_request_error",
             $"This model's maximum context length is {contextLength} tokens. However, your messages resulted in {promptTokens} tokens.",

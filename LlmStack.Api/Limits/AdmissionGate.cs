@@ -15,9 +15,6 @@ namespace LlmStack.Api.Limits;
 /// </summary>
 internal sealed class AdmissionGate : IDisposable
 {
-    /// <summary>The error code of a refusal: OpenAI's envelope, status 503.</summary>
-    public const string OverloadedCode = "model_overloaded";
-
     private readonly ConcurrencyLimiter _limiter;
     private readonly LlmStackMetrics _metrics;
     private readonly TagList _tags;
@@ -97,12 +94,7 @@ internal sealed class AdmissionGate : IDisposable
 
     public void Dispose() => _limiter.Dispose();
 
-    private ApiErrorException Overloaded(string why) =>
-        new(StatusCodes.Status503ServiceUnavailable, "server_error",
-            $"The model '{Model}' is overloaded: {why} Please retry later.", OverloadedCode)
-        {
-            RetryAfter = RetryAfter(),
-        };
+    private ApiErrorException Overloaded(string why) => ApiErrorException.ModelOverloaded(Model, why, RetryAfter());
 
     /// <summary>
     /// How long until a slot is likely free for a retry: the time a request usually holds a slot, times the

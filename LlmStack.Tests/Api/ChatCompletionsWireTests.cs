@@ -93,6 +93,24 @@ public sealed class ChatCompletionsWireTests
     }
 
     [Fact]
+    public async Task Usage_says_how_many_prompt_tokens_were_cached_when_the_backend_does_streamed_and_not()
+    {
+        var usage = new UsageDetails { InputTokenCount = 7, OutputTokenCount = 2, TotalTokenCount = 9, CachedInputTokenCount = 5 };
+        await using var app = InMemoryBackend.Serve((Model, InMemoryChatClient.Replying(["Hel", "lo"], usage: usage)));
+        using var client = app.CreateClient();
+        const string expected = """{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9,"prompt_tokens_details":{"cached_tokens":5}}""";
+
+        using var plain = await PostAsync(client, """{"model":"scripted","messages":[{"role":"user","content":"hi"}]}""");
+        using var json = JsonDocument.Parse(await plain.Content.ReadAsStringAsync(Cancel));
+        using var streamed = await PostAsync(client, """{"model":"scripted","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}""");
+        var events = SseEvents(await streamed.Content.ReadAsStringAsync(Cancel));
+        using var usageChunk = JsonDocument.Parse(events[^2]);
+
+        Assert.Equal(expected, json.RootElement.GetProperty("usage").GetRawText());
+        Assert.Equal(expected, usageChunk.RootElement.GetProperty("usage").GetRawText());
+    }
+
+    [Fact]
     public async Task Length_limit_is_finish_reason_length()
     {
         await using var app = InMemoryBackend.Serve((Model, InMemoryChatClient.Replying(["a", "b"], ChatFinishReason.Length)));

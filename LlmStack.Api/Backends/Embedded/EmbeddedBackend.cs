@@ -106,6 +106,10 @@ internal sealed class EmbeddedBackend : IModelBackend
         {
             yield return $"{key}:StepTokens {step} must exceed ParallelSlots {slots}: a step carries one token of every generating sequence, and a waiting prompt needs room too.";
         }
+        if (options.SlotPromptSimilarity is < 0 or > 1 || (options.SlotPromptSimilarity is { } similarity && double.IsNaN(similarity)))
+        {
+            yield return $"{key}:SlotPromptSimilarity {options.SlotPromptSimilarity} is out of range: use 0 to 1 (the share of an idle sequence's tokens a prompt must start with to continue it).";
+        }
         if (options.GpuLayers < 0)
         {
             yield return $"{key}:GpuLayers {options.GpuLayers} must be 0 or more.";

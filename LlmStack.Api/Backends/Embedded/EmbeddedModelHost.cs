@@ -51,16 +51,20 @@ internal sealed class EmbeddedModelHost : IDisposable
     /// </summary>
     public string? FallbackTemplate { get; }
 
-    /// <summary>The batching settings <paramref name="options"/> ask for, defaults filled in (the context size needs the model's own).</summary>
-    public static BatchSettings SettingsFor(EmbeddedModelOptions options, int modelContext)
+    /// <summary>The batching settings <paramref name="model"/> asks for, defaults filled in (the context size needs the model's own).</summary>
+    public static BatchSettings SettingsFor(ModelOptions model, int modelContext)
     {
+        var options = model.Embedded;
         var context = options.ContextSizeFor(modelContext);
         return new BatchSettings(
             Slots: options.ParallelSlotsOrDefault,
             SequenceContext: context,
             KvCacheTokens: options.KvCacheSizeFor(context),
             StepTokens: options.StepTokensOrDefault,
-            BatchSize: options.BatchSizeOrDefault);
+            BatchSize: options.BatchSizeOrDefault,
+            ReuseSimilarity: options.SlotPromptSimilarityOrDefault,
+            // Waiting for KV room is waiting for the model, as in the admission queue.
+            RoomTimeout: model.QueueTimeout);
     }
 
     /// <summary>Loads the weights once. Throws <see cref="ModelLoadException"/> naming the file when it cannot.</summary>
@@ -88,7 +92,7 @@ internal sealed class EmbeddedModelHost : IDisposable
         SafeLLamaContextHandle? context = null;
         try
         {
-            var settings = SettingsFor(options.Embedded, weights.ContextSize);
+            var settings = SettingsFor(options, weights.ContextSize);
             if (settings.KvCacheTokens < settings.SequenceContext)
             {
                 throw new ModelLoadException(

@@ -130,7 +130,7 @@ internal static class ModelMemory
         var keyLength = metadata.ArchitectureInteger("attention.key_length") ?? embedding.Value / heads.Value;
         var valueLength = metadata.ArchitectureInteger("attention.value_length") ?? embedding.Value / heads.Value;
         var context = (int)Math.Min(int.MaxValue, metadata.ArchitectureInteger("context_length") ?? EmbeddedModelOptions.DefaultMaxContextSize);
-        var settings = EmbeddedModelHost.SettingsFor(options.Embedded, context);
+        var settings = EmbeddedModelHost.SettingsFor(options, context);
         var kv = (long)settings.KvCacheTokens * layers.Value * kvHeads * (keyLength + valueLength) * KvElementBytes;
         var vocabulary = metadata.ArchitectureInteger("vocab_size") ?? metadata.ArrayLength("tokenizer.ggml.tokens") ?? 0;
         var feedForward = metadata.ArchitectureInteger("feed_forward_length") ?? 4 * embedding.Value;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
+using LlmStack.Api.Errors;
 using LlmStack.Api.Models;
 using LlmStack.Api.Pipeline;
 using LlmStack.Gguf;
@@ -161,6 +162,70 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task Eight_conversations_taking_turns_each_find_their_own_cache_on_every_revisit()
+    {
+        using var model = Load(models.Scripted, slots: 8);
+        var system = new ChatMessage(ChatRole.System, "You answer questions about the lighthouse, briefly.");
+        var conversations = Enumerable.Range(0, 8).Select(_ => new List<ChatMessage> { system }).ToList();
+        var lastPrompt = new int[8];
+
+        for (var turn = 1; turn <= 4; turn++)
+        {
+            for (var c = 0; c < conversations.Count; c++)
+            {
+                var reply = await TurnAsync(model, conversations[c], $"Conversation {c} asks question {turn}");
+                var cached = (int)reply.Usage!.CachedInputTokenCount!.Value;
+                var prompt = (int)reply.Usage.InputTokenCount!.Value;
+                if (turn == 1)
+                {
+                    // Only the system prompt is shared with the others, and it is copied from whoever holds it.
+                    Assert.True(c == 0 ? cached == 0 : cached >= SystemTokens(model, system) && cached < prompt,
+                        $"conversation {c}, turn 1: {cached} of {prompt} prompt tokens cached");
+                }
+                else
+                {
+                    // Seven other conversations ran since this one's last turn: its whole last prompt is still cached.
+                    Assert.True(cached >= lastPrompt[c] && cached < prompt, $"conversation {c}, turn {turn}: {cached} of {prompt} prompt tokens cached, {lastPrompt[c]} expected at least");
+                }
+                lastPrompt[c] = prompt;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_new_conversation_takes_the_least_recently_used_sequence_and_keeps_the_others()
+    {
+        using var model = Load(models.Scripted, slots: 2);
+        List<ChatMessage> a = [], b = [], c = [];
+
+        var aFirst = await TurnAsync(model, a, "Conversation A starts");
+        var bFirst = await TurnAsync(model, b, "Conversation B starts");
+        await TurnAsync(model, c, "Conversation C starts");
+        var bSecond = await TurnAsync(model, b, "B goes on");
+        var aSecond = await TurnAsync(model, a, "A comes back");
+
+        // C took A's sequence (used longest ago), not B's: B's next turn hits, A's pays its prompt again.
+        Assert.InRange(bSecond.Usage!.CachedInputTokenCount!.Value, bFirst.Usage!.InputTokenCount!.Value, bSecond.Usage.InputTokenCount!.Value - 1);
+        Assert.True(aSecond.Usage!.CachedInputTokenCount < aFirst.Usage!.InputTokenCount / 2,
+            $"A's second turn had {aSecond.Usage.CachedInputTokenCount} tokens cached; its sequence should have been reused for C");
+    }
+
+    private static async Task<ChatResponse> TurnAsync(LoadedModel model, List<ChatMessage> conversation, string question)
+    {
+        conversation.Add(new ChatMessage(ChatRole.User, question));
+        var reply = await model.Client.GetResponseAsync(conversation, cancellationToken: TestCancellation).WaitAsync(Timeout, TestCancellation);
+        Assert.Equal(GeneratedModels.ScriptedReply, reply.Text);
+        conversation.AddRange(reply.Messages);
+        return reply;
+    }
+
+    private static int SystemTokens(LoadedModel model, ChatMessage system)
+    {
+        using var context = model.Host.CreateContext();
+        return context.Tokenize($"<|im_start|>system\n{system.Text}<|im_end|>\n", addBos: false, special: true).Length;
+    }
+
+    [Fact]
     public async Task Shared_prefix_of_a_running_request_is_copied_not_recomputed()
     {
         using var model = Load(models.Looping, slots: 2);
@@ -209,6 +274,60 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task A_request_still_reading_its_prompt_when_the_cache_fills_waits_and_then_gets_its_whole_reply()
+    {
+        // The cache holds 256 tokens. A generates while B's long prompt goes in two tokens a step (StepTokens 3): A's
+        // reply and B's prompt outgrow the cache before B has produced a token. (When B happens to arrive after A has
+        // grown too much for its prompt, B waits for room at admission instead: the attempt is repeated.)
+        using var model = Load(models.Looping, slots: 2, contextSize: 256, kvCacheSize: 256, stepTokens: 3);
+        var longPrompt = PromptOf(model, 200);
+        var expected = string.Concat(Enumerable.Range(0, 20).Select(i => LoopPieces[i % LoopPieces.Count]));
+
+        for (var attempt = 0; attempt < 5 && model.Host.Scheduler.Requeued == 0; attempt++)
+        {
+            var a = model.Client.GetResponseAsync($"{attempt} Keep going", new ChatOptions { MaxOutputTokens = 120 }, TestCancellation);
+            var b = model.Client.GetResponseAsync($"{attempt} {longPrompt}", new ChatOptions { MaxOutputTokens = 20 }, TestCancellation);
+            var replies = await Task.WhenAll(a, b).WaitAsync(Timeout, TestCancellation);
+
+            Assert.Equal(120, replies[0].Usage!.OutputTokenCount);
+            // Never cut with nothing: B's whole reply, once A's end made room.
+            Assert.Equal(expected, replies[1].Text);
+            Assert.Equal(20, replies[1].Usage!.OutputTokenCount);
+        }
+        Assert.True(model.Host.Scheduler.Requeued > 0, "no attempt had the cache fill while B read its prompt");
+    }
+
+    [Fact]
+    public async Task A_request_that_waits_for_kv_room_longer_than_the_queue_timeout_gets_503_model_overloaded()
+    {
+        using var model = Load(models.Looping, slots: 2, contextSize: 1024, kvCacheSize: 1024, queueTimeout: TimeSpan.FromMilliseconds(1));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestCancellation);
+        await using var running = model.Client.GetStreamingResponseAsync("Keep going", cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
+        Assert.True(await running.MoveNextAsync().AsTask().WaitAsync(Timeout, TestCancellation));
+
+        // Its prompt fits the cache only once the running reply ends, hundreds of tokens later.
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() => model.Client.GetResponseAsync(PromptOf(model, 1000), cancellationToken: TestCancellation).WaitAsync(Timeout, TestCancellation));
+
+        Assert.Equal(503, error.StatusCode);
+        Assert.Equal(ApiErrorException.ModelOverloadedCode, error.Code);
+        Assert.Contains("KV cache", error.Message);
+        Assert.True(error.RetryAfter > TimeSpan.Zero);
+        await stop.CancelAsync();
+    }
+
+    // A user message of about `tokens` tokens (the template adds a few).
+    private static string PromptOf(LoadedModel model, int tokens)
+    {
+        using var context = model.Host.CreateContext();
+        var text = new System.Text.StringBuilder();
+        for (var i = 0; context.Tokenize(text.ToString(), addBos: false, special: false).Length < tokens; i++)
+        {
+            text.Append(i % 2 == 0 ? "tide " : "harbour ");
+        }
+        return text.ToString();
+    }
+
+    [Fact]
     public async Task Generations_that_outgrow_the_kv_cache_end_with_length_and_the_model_serves_on()
     {
         // Two sequences may each hold 256 tokens, but the cache holds 256 in all: once both prompts and some
@@ -228,6 +347,6 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
         Assert.Equal(5, next.Usage!.OutputTokenCount);
     }
 
-    private static LoadedModel Load(string path, int slots, int contextSize = 512, int? kvCacheSize = null) =>
-        LoadedModel.Load(path, slots, contextSize, kvCacheSize);
+    private static LoadedModel Load(string path, int slots, int contextSize = 512, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null) =>
+        LoadedModel.Load(path, slots, contextSize, kvCacheSize, stepTokens, queueTimeout);
 }

@@ -8,15 +8,20 @@ namespace LlmStack.Tests.Backends.Embedded;
 internal sealed record LoadedModel(EmbeddedModelHost Host, EmbeddedChatClient Client) : IDisposable
 {
     /// <summary>Loads <paramref name="path"/> as the embedded backend would, named after the file.</summary>
-    public static LoadedModel Load(string path, int? parallelSlots = null, int? contextSize = null, int? kvCacheSize = null)
+    public static LoadedModel Load(string path, int? parallelSlots = null, int? contextSize = null, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null)
     {
-        var host = EmbeddedModelHost.Load(new ModelOptions
+        var options = new ModelOptions
         {
             Id = Path.GetFileNameWithoutExtension(path),
             Backend = EmbeddedBackend.BackendName,
             Path = path,
-            Embedded = new() { ParallelSlots = parallelSlots, ContextSize = contextSize, KvCacheSize = kvCacheSize },
-        });
+            Embedded = new() { ParallelSlots = parallelSlots, ContextSize = contextSize, KvCacheSize = kvCacheSize, StepTokens = stepTokens },
+        };
+        if (queueTimeout is { } timeout)
+        {
+            options.QueueTimeout = timeout;
+        }
+        var host = EmbeddedModelHost.Load(options);
         return new LoadedModel(host, new EmbeddedChatClient(host));
     }
 

@@ -134,6 +134,25 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
         Assert.True(response.Usage?.InputTokenCount > 0);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Cached_prompt_tokens_of_the_upstreams_llama_cpp_come_through(bool streamed)
+    {
+        var client = fixture.Host.ChatClient("chained");
+        var prompt = $"A question asked twice, streamed: {streamed}.";
+        async Task<UsageDetails> AskAsync() => streamed
+            ? (await client.GetStreamingResponseAsync(prompt, cancellationToken: Token).ToChatResponseAsync(Token).WaitAsync(Bound, Token)).Usage!
+            : (await client.GetResponseAsync(prompt, cancellationToken: Token).WaitAsync(Bound, Token)).Usage!;
+
+        var first = await AskAsync();
+        var second = await AskAsync();
+
+        // The upstream API's embedded engine still holds the first prompt: all of it but the token it decodes again.
+        Assert.True(first.CachedInputTokenCount < first.InputTokenCount - 1, $"first: {first.CachedInputTokenCount} of {first.InputTokenCount} cached");
+        Assert.Equal(second.InputTokenCount - 1, second.CachedInputTokenCount);
+    }
+
     [Fact]
     public async Task Embeddings_through_the_backend_are_the_upstream_models_own()
     {

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
 using LLama;
 using LLama.Native;
+using LlmStack.Api.Errors;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Embedded.Batching;
@@ -19,7 +21,14 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 /// admitted in arrival order (FIFO) when a sequence is free and the KV cache has room; a cancelled or finished
 /// request frees its sequence within one step, and its KV stays cached for the next turn (see
 /// <see cref="KvSequences"/>). The API's admission gate above the backend bounds and measures the queue
-/// (<c>llmstack_requests_queued</c>, queue time); the waiting here is only for a sequence or KV room.
+/// (<c>llmstack_requests_queued</c>, queue time); the waiting here is only for a sequence or KV room, and a wait for
+/// room is bounded too (<see cref="BatchSettings.RoomTimeout"/>, then 503 <c>model_overloaded</c>).
+/// <para>
+/// A full KV cache never answers with nothing: when the generating sequences outgrow it, a request that has not
+/// produced a token yet (still reading its prompt) goes back to the head of the queue and waits until another
+/// generation ends; only a request that has produced tokens is cut, its reply standing with finish reason
+/// <c>length</c>. A prompt the cache cannot hold even alone is a 400 <c>context_length_exceeded</c>.
+/// </para>
 /// </remarks>
 internal sealed class BatchScheduler : IDisposable
 {
@@ -41,16 +50,21 @@ internal sealed class BatchScheduler : IDisposable
     private readonly List<(Generation Generation, int Tokens)> _batched = [];
     private readonly LLamaBatch _batch = new();
 
+    private readonly string _modelId;
     private int _queued;
     private int _busy;
     private long _steps;
+    private long _requeued;
+    // Generations ended so far (each frees KV cells): one put back for lack of room waits for the next.
+    private long _ended;
 
     public BatchScheduler(string modelId, LLamaWeights weights, SafeLLamaContextHandle context, BatchSettings settings, ILogger? logger = null)
     {
+        _modelId = modelId;
         _weights = weights;
         _context = context;
         Settings = settings;
-        _sequences = new KvSequences(context, settings.Slots);
+        _sequences = new KvSequences(context, settings.Slots, settings.ReuseSimilarity);
         _logger = logger;
         // Interrupts a decode in progress (a prompt chunk of a large model takes seconds) at shutdown, and when
         // every request in the step has been cancelled: then nobody waits for its result.
@@ -72,6 +86,9 @@ internal sealed class BatchScheduler : IDisposable
 
     /// <summary>Decode steps run so far.</summary>
     public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>Requests put back in the queue so far because the KV cache filled before they produced a token.</summary>
+    public long Requeued => Interlocked.Read(ref _requeued);
 
     /// <summary>
     /// Queues a generation (FIFO). Read its <see cref="Generation.Events"/>; call <see cref="Generation.Cancel"/>
@@ -132,6 +149,7 @@ internal sealed class BatchScheduler : IDisposable
                 _signal.Reset();
                 Intake();
                 DropCancelled();
+                ExpireRoomWaits();
                 Admit();
                 if (_active.Count == 0)
                 {
@@ -207,6 +225,10 @@ internal sealed class BatchScheduler : IDisposable
     {
         while (_waiting.First is { } first && _sequences.Free > 0)
         {
+            if (first.Value.RequeuedAt == _ended)
+            {
+                return;
+            }
             var prompt = first.Value.Request.Prompt;
             var (holder, cached) = _sequences.LongestPrefix(prompt);
             // Admitted prompts not yet processed have their room reserved too.
@@ -216,6 +238,7 @@ internal sealed class BatchScheduler : IDisposable
             }
             if (_sequences.UsedCells + needed > Settings.KvCacheTokens && _active.Count > 0)
             {
+                first.Value.WaitingForRoomSince ??= Stopwatch.GetTimestamp();
                 return;
             }
             _sequences.TryAssign(first.Value);
@@ -223,6 +246,69 @@ internal sealed class BatchScheduler : IDisposable
             _active.Add(first.Value);
             Interlocked.Increment(ref _busy);
         }
+    }
+
+    // A wait for KV room ends at RoomTimeout with 503: the cache is held by generations that may run for minutes.
+    private void ExpireRoomWaits()
+    {
+        for (var node = _waiting.First; node is not null;)
+        {
+            var next = node.Next;
+            if (node.Value.WaitingForRoomSince is { } since && Stopwatch.GetElapsedTime(since) >= Settings.RoomTimeout)
+            {
+                var generation = node.Value;
+                Dequeue(generation);
+                generation.Fail(ApiErrorException.ModelOverloaded(_modelId,
+                    $"its KV cache ({Settings.KvCacheTokens} tokens) has had no room for this prompt of {generation.Request.Prompt.Length} tokens for {Settings.RoomTimeout.TotalSeconds:0.###} s (QueueTimeout).",
+                    RoomRetryAfter));
+                generation.Dispose();
+            }
+            node = next;
+        }
+    }
+
+    /// <summary>The <c>Retry-After</c> of a request refused for lack of KV room.</summary>
+    public static readonly TimeSpan RoomRetryAfter = TimeSpan.FromSeconds(5);
+
+    // Back to the head of the queue (it arrived before every waiter): its sequence is released, so its cells can be
+    // evicted, and it is admitted again once a generation has ended.
+    private void Requeue(Generation generation)
+    {
+        _sequences.Release(generation.Sequence!);
+        generation.Sequence = null;
+        _active.Remove(generation);
+        Interlocked.Decrement(ref _busy);
+        generation.PromptDone = 0;
+        generation.CachedPromptTokens = 0;
+        generation.LogitsIndex = -1;
+        generation.RequeuedAt = _ended;
+        generation.WaitingForRoomSince ??= Stopwatch.GetTimestamp();
+        _waiting.AddFirst(generation);
+        Interlocked.Increment(ref _queued);
+        Interlocked.Increment(ref _requeued);
+    }
+
+    // The KV cache cannot take the step: the newest request without a token waits for room (or, when it is alone in
+    // the cache, can never fit); without one, the newest generating request ends with its reply so far.
+    private void MakeRoom()
+    {
+        if (_active.LastOrDefault(g => g.OutputTokens == 0) is { } unstarted)
+        {
+            if (_active.Count > 1)
+            {
+                _logger?.LogInformation("The KV cache ({Cells} tokens) is full with {Active} requests: one still reading its prompt waits for room", Settings.KvCacheTokens, _active.Count);
+                Requeue(unstarted);
+                return;
+            }
+            var held = Math.Max(_sequences.UsedCells, 1);
+            End(unstarted, () => unstarted.Fail(ApiErrorException.ContextLengthExceeded(unstarted.Request.Prompt.Length, Math.Min(held, Settings.SequenceContext))));
+            return;
+        }
+        // Its reply so far stands, cut like a reply that fills its context.
+        var newest = _active[^1];
+        _logger?.LogWarning("The KV cache ({Cells} tokens) is full with {Active} generating requests: the newest one ends with finish reason length. Raise KvCacheSize or lower ParallelSlots.",
+            Settings.KvCacheTokens, _active.Count);
+        End(newest, () => newest.Finish(ChatFinishReason.Length));
     }
 
     private void Dequeue(Generation generation)
@@ -242,10 +328,8 @@ internal sealed class BatchScheduler : IDisposable
                 if (!withPrompts && _active.Count > 0)
                 {
                     // Only prompts were left and even they found no room (admission reserves it, so llama.cpp's
-                    // cache is smaller than counted): refuse the newest rather than retry forever.
-                    var refused = _active[^1];
-                    End(refused, () => refused.Fail(new InvalidOperationException(
-                        $"The model's KV cache ({Settings.KvCacheTokens} tokens) has no room for this prompt. Raise KvCacheSize or lower the load.")));
+                    // cache is smaller than counted): the newest waits, or fails when it is alone.
+                    MakeRoom();
                     withPrompts = true;
                     continue;
                 }
@@ -290,11 +374,8 @@ internal sealed class BatchScheduler : IDisposable
                 withPrompts = false;
                 continue;
             }
-            // Its reply so far stands, cut like a reply that fills its context.
-            var newest = _active[^1];
-            _logger?.LogWarning("The KV cache ({Cells} tokens) is full with {Active} generating requests: the newest one ends with finish reason length. Raise KvCacheSize or lower ParallelSlots.",
-                Settings.KvCacheTokens, _active.Count);
-            End(newest, () => newest.Finish(ChatFinishReason.Length));
+            MakeRoom();
+            withPrompts = true;
         }
         Interlocked.Increment(ref _steps);
 
@@ -303,12 +384,12 @@ internal sealed class BatchScheduler : IDisposable
             var sequence = generation.Sequence!;
             if (generation.IsPrefilling)
             {
-                sequence.Tokens.AddRange(generation.Request.Prompt.AsSpan(generation.PromptDone, tokens));
+                _sequences.Append(sequence, generation.Request.Prompt.AsSpan(generation.PromptDone, tokens));
                 generation.PromptDone += tokens;
             }
             else
             {
-                sequence.Tokens.Add(generation.Pending!.Value);
+                _sequences.Append(sequence, [generation.Pending!.Value]);
             }
         }
         foreach (var (generation, _) in _batched)
@@ -430,6 +511,7 @@ internal sealed class BatchScheduler : IDisposable
         if (_active.Remove(generation))
         {
             Interlocked.Decrement(ref _busy);
+            _ended++;
         }
         tell();
         generation.Dispose();

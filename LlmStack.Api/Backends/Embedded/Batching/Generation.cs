@@ -77,6 +77,12 @@ internal sealed class Generation : IDisposable
 
     internal int OutputTokens { get; set; }
 
+    /// <summary>When it first had to wait for KV room (a <see cref="System.Diagnostics.Stopwatch"/> timestamp); null when it never had to.</summary>
+    internal long? WaitingForRoomSince { get; set; }
+
+    /// <summary>The scheduler's count of ended generations when it was put back in the queue for lack of KV room.</summary>
+    internal long? RequeuedAt { get; set; }
+
     /// <summary>Completes once the scheduler is done with this generation (its sequence or queue place is free).</summary>
     public Task Ended => _ended.Task;
 
