@@ -7,7 +7,7 @@ namespace LlmStack.Api.Contracts;
 // tools, tool_choice) stay JsonElement here and are checked where they are mapped, so that a wrong shape is a
 // 400 naming its exact path (input[2].content[0].text).
 
-internal sealed record CreateResponseRequest
+internal sealed record CreateResponseRequest : ISamplingRequest
 {
     public string? Model { get; init; }
 

@@ -33,12 +33,17 @@ internal sealed class ModelCalls(
 /// One request's call to its model: what it sends (recorded in its <see cref="RequestOutcome"/>), streamed or not,
 /// cancelled when the client goes away or the server cuts the request off (<see cref="HttpContext.RequestAborted"/>).
 /// Every call first reserves its tokens from its key's budget (429), then waits for the model's admission (503), and
-/// holds both - counted in <c>llmstack.requests.active</c> - until the reply has ended.
+/// holds both - counted in <c>llmstack.requests.active</c> - until the reply has ended. A chat call the model cannot
+/// serve (a 502, 503 or 504 before anything reached the client) goes once to the model's <c>Fallback</c>, admitted
+/// there in turn, which then names the response.
 /// </summary>
 internal sealed class ModelCall(
     HttpContext context, ModelPipeline pipeline, RequestOutcome outcome, LlmStackMetrics metrics, int maxOutputTokens, int reservedOutputTokens)
 {
-    public ServedModel Model => pipeline.Model;
+    private ModelPipeline _pipeline = pipeline;
+
+    /// <summary>The model serving the call: the one the request named, or its fallback once the call has fallen back.</summary>
+    public ServedModel Model => _pipeline.Model;
 
     public RequestOutcome Outcome => outcome;
 
@@ -52,12 +57,37 @@ internal sealed class ModelCall(
     /// Sends the conversation. Not streamed: the whole reply. Streamed: the stream, its first update already read -
     /// nothing is sent to the client before it, so that until then a failure is still an ordinary error response.
     /// </summary>
-    public async Task<ModelReply> SendAsync(IList<ChatMessage> messages, ChatOptions options, bool stream)
+    /// <param name="turn">The explicit conversation this request continues and its own id (the Responses API), for replica affinity.</param>
+    public async Task<ModelReply> SendAsync(IList<ChatMessage> messages, ChatOptions options, bool stream, ConversationTurn? turn = null)
     {
         outcome.Stream = stream;
         outcome.Received(messages);
-        var client = outcome.Track(pipeline);
-        var admission = await AdmitAsync(options.MaxOutputTokens ?? reservedOutputTokens);
+        await outcome.ReserveAsync(options.MaxOutputTokens ?? reservedOutputTokens, Aborted);
+        try
+        {
+            return await SendToAsync(_pipeline, messages, options, stream, turn);
+        }
+        catch (ApiErrorException error) when (_pipeline.Fallback is { } fallback && !Aborted.IsCancellationRequested
+            && error.StatusCode is StatusCodes.Status502BadGateway or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status504GatewayTimeout)
+        {
+            context.RequestServices.GetRequiredService<ILogger<ModelCall>>().LogWarning(
+                "Request {RequestId}: model {Model} cannot serve it ({Reason}); it falls back to {Fallback}",
+                context.TraceIdentifier, _pipeline.Model.Id, error.Message, fallback.Model.Id);
+            _pipeline = fallback;
+            return await SendToAsync(fallback, messages, options, stream, turn);
+        }
+    }
+
+    private async Task<ModelReply> SendToAsync(ModelPipeline target, IList<ChatMessage> messages, ChatOptions options, bool stream, ConversationTurn? turn)
+    {
+        var client = outcome.Track(target);
+        if (turn is not null && target.Model.Replicas.Count > 0)
+        {
+            // For the router only (it takes it out): a model with one backend never sees it.
+            options = options.Clone();
+            (options.AdditionalProperties ??= [])[ConversationTurn.OptionsKey] = turn;
+        }
+        var admission = await EnterAsync(target);
         if (!stream)
         {
             using (admission)
@@ -80,8 +110,9 @@ internal sealed class ModelCall(
     }
 
     /// <summary>The model's embedding generator for this request; 400 when its backend cannot embed.</summary>
+    /// <remarks>Embeddings never fall back: another model's vectors are not comparable with this one's.</remarks>
     public IEmbeddingGenerator<string, Embedding<float>> Embeddings() =>
-        outcome.TrackEmbeddings(pipeline) ?? throw ApiErrorException.InvalidRequest(
+        outcome.TrackEmbeddings(_pipeline) ?? throw ApiErrorException.InvalidRequest(
             $"The model '{Model.Id}' cannot create embeddings: its backend ({Model.Backend}) has no embedding support.", "model", "unsupported_model");
 
     /// <summary>Embeds <paramref name="inputs"/> with <paramref name="generator"/> (from <see cref="Embeddings"/>), admitted like a chat.</summary>
@@ -89,18 +120,18 @@ internal sealed class ModelCall(
         IEmbeddingGenerator<string, Embedding<float>> generator, IReadOnlyList<string> inputs, EmbeddingGenerationOptions options)
     {
         outcome.Received(inputs);
-        using var admission = await AdmitAsync(outputTokens: 0);
+        await outcome.ReserveAsync(0, Aborted);
+        using var admission = await EnterAsync(_pipeline);
         return await generator.GenerateAsync(inputs, options, Aborted);
     }
 
-    // The reservation, then the model's gate; in flight from the queue on.
-    private async Task<IDisposable> AdmitAsync(long outputTokens)
+    // The model's gate (after the reservation); in flight from the queue on.
+    private async Task<IDisposable> EnterAsync(ModelPipeline target)
     {
-        await outcome.ReserveAsync(outputTokens, Aborted);
-        var inFlight = metrics.InFlight(Model.Id, Model.Backend, outcome.Operation);
+        var inFlight = metrics.InFlight(target.Model.Id, target.Model.Backend, outcome.Operation);
         try
         {
-            var admission = await pipeline.Gate.EnterAsync(Aborted);
+            var admission = await target.Gate.EnterAsync(Aborted);
             outcome.Admit();
             return new Held(admission, inFlight);
         }

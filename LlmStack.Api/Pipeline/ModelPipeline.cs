@@ -14,4 +14,8 @@ internal sealed record ModelPipeline(
     ServedModel Model,
     IChatClient ChatClient,
     IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator,
-    AdmissionGate Gate);
+    AdmissionGate Gate)
+{
+    /// <summary>The model that takes a request this one cannot serve (<c>LlmStack:Models:&lt;n&gt;:Fallback</c>), if any.</summary>
+    public ModelPipeline? Fallback { get; init; }
+}

@@ -22,12 +22,13 @@ internal sealed class ModelPipelineBuilder(
             // Once only: a second OpenTelemetry layer would count every call twice.
             .UseOpenTelemetry(loggerFactory, configure: otel => otel.EnableSensitiveData = options.Value.LogContent)
             // Innermost: a backend that never answers becomes a 504 that the layers above trace and record.
-            .Use(inner => new FirstTokenTimeoutChatClient(inner, model.Id, model.FirstTokenTimeout))
+            // A model with replicas bounds each attempt on a replica instead (RoutedChatClient), so a retry gets its own.
+            .Use(inner => model.Replicas.Count > 0 ? inner : new FirstTokenTimeoutChatClient(inner, model.Id, model.FirstTokenTimeout))
             .Build();
         var embeddings = model.EmbeddingGenerator is { } generator
             ? new EmbeddingGeneratorBuilder<string, Embedding<float>>(generator)
                 .UseOpenTelemetry(loggerFactory, configure: otel => otel.EnableSensitiveData = options.Value.LogContent)
-                .Use(inner => new EmbeddingDeadlineGenerator(inner, model.Id, model.FirstTokenTimeout))
+                .Use(inner => model.Replicas.Count > 0 ? inner : new EmbeddingDeadlineGenerator(inner, model.Id, model.FirstTokenTimeout))
                 .Build()
             : null;
         metrics.Served(model.Id, model.Backend, embeddings is not null);

@@ -47,10 +47,13 @@ internal static class ResponsesApi
             ? (await store.GetAsync(previousId, owner, call.Aborted) ?? throw PreviousNotFound(previousId)).Conversation
             : [];
         var request = body.ToResponseRequest(call.Model, history, call.MaxOutputTokens);
+        var id = ResponseOutput.NewId("resp");
+        // The replica that served the previous response serves this one while it can (its prefix cache holds the conversation).
+        var reply = await call.SendAsync(request.Messages, request.Options, request.Stream, new ConversationTurn(body.PreviousResponseId, id));
 
         var template = new ResponseObject
         {
-            Id = ResponseOutput.NewId("resp"),
+            Id = id,
             CreatedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             Status = "in_progress",
             Model = call.Model.Id,
@@ -74,7 +77,6 @@ internal static class ResponsesApi
             ? store.SaveAsync(new StoredResponse(final, [.. history, .. request.Input, .. final.Output], owner), token)
             : Task.CompletedTask;
 
-        var reply = await call.SendAsync(request.Messages, request.Options, request.Stream);
         if (reply.Stream is { } stream)
         {
             return new SseResult(stream, new ResponseStreamEvents(template, Completed, call.Outcome));

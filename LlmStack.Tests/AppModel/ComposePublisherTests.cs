@@ -278,11 +278,29 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     }
 
     [Fact]
+    public void The_dashboard_has_a_row_per_replica_below_the_model_panels()
+    {
+        var dashboard = JsonNode.Parse(GrafanaDashboard.Json())!;
+        var panels = dashboard["panels"]!.AsArray().Select(p => p!).ToList();
+        var row = panels.FindIndex(p => (string)p["type"]! == "row");
+
+        Assert.Equal(GrafanaDashboard.ReplicaRowTitle, (string)panels[row]["title"]!);
+        Assert.Equal(GrafanaDashboard.Panels.Count, row);
+        var below = panels.Skip(row + 1).ToList();
+        Assert.Equal(GrafanaDashboard.ReplicaPanels.Select(p => p.Title), below.Select(p => (string)p["title"]!));
+        Assert.All(below, panel =>
+        {
+            Assert.True((int)panel["gridPos"]!["y"]! > (int)panels[row]["gridPos"]!["y"]!);
+            Assert.All(panel["targets"]!.AsArray(), target => Assert.Contains("server_address", (string)target!["expr"]!));
+        });
+    }
+
+    [Fact]
     public void Dashboard_queries_only_name_metrics_the_readme_documents()
     {
         // The container tests check these names against a live API's /metrics; this keeps the README honest too.
         var readme = File.ReadAllText(Repository.PathOf("README.md"));
-        foreach (var metric in GrafanaDashboard.Panels.SelectMany(p => p.Queries).SelectMany(q => MetricNames(q.Expression)))
+        foreach (var metric in GrafanaDashboard.Panels.Concat(GrafanaDashboard.ReplicaPanels).SelectMany(p => p.Queries).SelectMany(q => MetricNames(q.Expression)))
         {
             Assert.Contains($"`{metric}`", readme);
         }
