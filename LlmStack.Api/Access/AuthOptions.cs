@@ -20,6 +20,12 @@ public sealed class AuthOptions
     /// </summary>
     public int ReservedOutputTokens { get; set; } = 512;
 
+    /// <summary>
+    /// <c>LlmStack:Auth:Redis</c>: a Redis connection string (e.g. <c>redis:6379</c>). The keys' budgets are kept there,
+    /// shared by every replica of the API; unset, each process keeps its own.
+    /// </summary>
+    public string? Redis { get; set; }
+
     public bool Enabled => Keys.Count > 0;
 }
 

@@ -17,7 +17,8 @@ internal readonly record struct BucketLevels(bool Taken, double[] Levels);
 /// <summary>
 /// Where the budgets' buckets live, and the one primitive the budget rule (<see cref="KeyBudget"/>) is written in: refill
 /// every bucket of a take to now, then, only when each holds what its take needs, take every cost - all at once, so
-/// that concurrent requests never both spend the same units.
+/// that concurrent requests never both spend the same units. In this process (<see cref="MemoryBudgetStore"/>), or in
+/// Redis, shared by every replica of the API, as one Lua script (<see cref="RedisBudgetStore"/>).
 /// </summary>
 internal interface IBudgetStore
 {

@@ -55,8 +55,15 @@ internal sealed class UsageCharge(ApiKey key, LlmStackMetrics metrics)
         {
             return;
         }
-        // Not the request's token: a client that has gone still pays for what was generated for it.
-        Tokens = await Decide(() => key.Budget.SettleAsync(_reserved, usedTokens, CancellationToken.None));
+        try
+        {
+            // Not the request's token: a client that has gone still pays for what was generated for it.
+            Tokens = await key.Budget.SettleAsync(_reserved, usedTokens, CancellationToken.None);
+        }
+        catch (BudgetStoreUnavailableException)
+        {
+            // The reply is already made and the store has logged why; the next request of the key is refused until it answers.
+        }
     }
 
     private static async ValueTask<T> Decide<T>(Func<ValueTask<T>> decide)
