@@ -1,7 +1,6 @@
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Hosting;
 
 namespace LlmStack.AppHost.Embedded;
 
@@ -58,18 +57,16 @@ public static class EmbeddedModelResourceBuilderExtensions
             tags: null,
             timeout: ApiModelStatus.ProbeTimeout));
 
-        // Followed anew each time the API (re)starts: a restarted API starts over, resuming its download.
-        CancellationTokenSource? following = null;
-        builder.Eventing.Subscribe<ResourceReadyEvent>(api.Resource, async (e, cancellationToken) =>
+        var follower = new EmbeddedModelFollower(model, apiKey.Resource);
+        builder.Eventing.Subscribe<BeforeStartEvent>((e, _) =>
         {
-            if (following is not null)
-            {
-                await following.CancelAsync();
-            }
-            var stopping = e.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-            following = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            // Beside the ready event, not in it: a download may last many minutes.
-            _ = EmbeddedModelDownload.FollowAsync(model, apiKey.Resource, e.Services, following.Token);
+            follower.WatchApi(e.Services);
+            return Task.CompletedTask;
+        });
+        builder.Eventing.Subscribe<ResourceReadyEvent>(api.Resource, (e, _) =>
+        {
+            follower.Follow(e.Services);
+            return Task.CompletedTask;
         });
 
         return builder.AddResource(model)

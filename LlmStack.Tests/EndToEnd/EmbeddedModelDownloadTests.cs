@@ -73,6 +73,24 @@ public sealed class EmbeddedModelDownloadTests(GeneratedModels models) : IDispos
         await WaitForLogAsync(app, "no-such-gguf-q8-0", "refused to list the files of llmstack/No-Such-GGUF: 401", cancellationToken);
     }
 
+    [Fact]
+    public async Task Model_the_api_refuses_at_start_fails_in_the_dashboard_instead_of_waiting()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var hub = await HubFixture.StartAsync(models);
+        // A hub source as far as the AppHost can tell; the API refuses it when it reads its configuration, and exits.
+        await using var app = await StartAsync(hub, $"hf://{HubFixture.Repository}/model.bin", cancellationToken);
+
+        await app.ResourceNotifications.WaitForResourceAsync("scripted-gguf-model-bin", KnownResourceStates.FailedToStart, cancellationToken)
+            .WaitAsync(Timeout, cancellationToken);
+
+        await WaitForLogAsync(app, "scripted-gguf-model-bin", $"{HubFixture.Repository}/model.bin is not served. The API's log says why", cancellationToken);
+        Assert.True(app.ResourceNotifications.TryGetCurrentState("api", out var api));
+        // The API stopped at start, refusing its configuration.
+        Assert.Contains(api.Snapshot.State?.Text, new[] { KnownResourceStates.Exited, KnownResourceStates.FailedToStart, KnownResourceStates.Finished });
+        Assert.NotEqual(0, api.Snapshot.ExitCode);
+    }
+
     /// <summary>
     /// The AppHost with no Ollama and the model from <paramref name="hub"/>, the API's model cache in the hub fixture's
     /// folder; started without waiting, as starting completes only once every resource has.
