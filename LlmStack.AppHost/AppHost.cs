@@ -45,7 +45,7 @@ if (model is not null)
 if (builder.IsComposePublishing())
 {
     // What the model connects to differs per compose profile (Ollama, vLLM, a GGUF), so the deployment says it per profile.
-    builder.AddComposeDeployment(api, web, model!);
+    builder.AddComposeDeployment(api, web, model!, apiKey);
 }
 
 builder.ApplyOtlpExportSetting();
