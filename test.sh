@@ -26,6 +26,18 @@ if [ -z "$fast" ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
+# The shared-budget tests (LlmStack.Tests/Api/Access/SharedBudgetTests) start their own redis-server; the package's
+# own service must not start at install time.
+if [ ! -x /usr/bin/redis-server ]; then
+  echo "test.sh: installing Debian's redis-server for the shared-budget tests" >&2
+  own_policy=""
+  if [ "$(id -u)" = 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  apt_install redis-server || echo "test.sh: could not install redis-server; the shared-budget tests will say so" >&2
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
+
 # The container tests (LlmStack.Tests/Containers) need a Docker engine, docker-compose, debootstrap (base images
 # are made locally when no registry answers), promtool and caddy (they check the files the compose publisher writes).
 # Where no engine answers and this runs as root (CI), Debian's engine is installed and started for the run, and

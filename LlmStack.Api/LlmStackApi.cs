@@ -3,6 +3,7 @@ using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Backends.Ollama;
 using LlmStack.Api.Backends.OpenAI;
 using LlmStack.Api.ChatCompletions;
+using LlmStack.Api.Completions;
 using LlmStack.Api.Embeddings;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Limits;
@@ -53,6 +54,7 @@ public static class LlmStackApi
         var api = app.MapOpenAIApi();
         api.MapChatCompletionsApi();
         api.MapResponsesApi();
+        api.MapCompletionsApi();
         api.MapModelsApi();
         api.MapEmbeddingsApi();
         return app;

@@ -6,7 +6,7 @@ var builder = DistributedApplication.CreateBuilder(args);
 builder.AddComposePublishing();
 
 // Ollama runs where Ollama:Mode says (auto by default) and pulls Ollama:Model; null when there is no Ollama,
-// in which case the API serves its built-in demo model.
+// in which case the API runs Embedded:Model in-process (a GGUF from Hugging Face), or else its built-in demo model.
 var model = builder.AddOllamaForLlmStack();
 
 // One key the API accepts and the Web sends: the API is never open, even where its port can be reached.
@@ -26,6 +26,8 @@ if (model is not null && !builder.IsComposePublishing())
     // No WaitFor(model): the API starts at once and reports the model as loading until Ollama has it.
     api.WithOllamaModel(model);
 }
+// Likewise the embedded model: the API serves it at once and downloads it; its resource shows the download.
+var embeddedModel = model is null ? builder.AddEmbeddedModelForLlmStack(api, apiKey) : null;
 
 var web = builder.AddProject<Projects.LlmStack_Web>("web")
     .WithUrlForEndpoint("http", url => url.DisplayText = "Chat")
@@ -40,6 +42,10 @@ var web = builder.AddProject<Projects.LlmStack_Web>("web")
 if (model is not null)
 {
     web.WithModelDownloadLink(model);
+}
+else if (embeddedModel is not null)
+{
+    web.WithModelDownloadLink(embeddedModel);
 }
 
 if (builder.IsComposePublishing())

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LlmStack.Benchmarks;
 using LlmStack.Benchmarks.Hosting;
+using LlmStack.Benchmarks.Hub;
 using LlmStack.Benchmarks.Load;
 using LlmStack.Benchmarks.Overhead;
 using LlmStack.Benchmarks.Pipeline;
@@ -16,6 +17,7 @@ var root = new RootCommand("LlmStack load benchmark: time to first token, inter-
     PipelineCommand.Create(),
     TuneCommand.Create(),
     SoakCommand.Create(),
+    DownloadCommand.Create(),
 };
 try
 {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Access;
@@ -16,6 +17,17 @@ internal static class ApiAccessExtensions
         builder.Services.AddOptionsWithValidateOnStart<AuthOptions>().BindConfiguration(AuthOptions.SectionName);
         builder.Services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         builder.Services.TryAddSingleton(TimeProvider.System);
+        // Budgets shared by every replica through Redis when it is configured, else kept in this process.
+        if (builder.Configuration[$"{AuthOptions.SectionName}:{nameof(AuthOptions.Redis)}"] is { Length: > 0 } redis)
+        {
+            builder.Services.AddSingleton(sp => new RedisBudgetStore(redis, sp.GetRequiredService<ILogger<RedisBudgetStore>>()));
+            builder.Services.AddSingleton<IBudgetStore>(sp => sp.GetRequiredService<RedisBudgetStore>());
+            builder.Services.AddHealthChecks().AddCheck<RedisBudgetStore>("budgets", tags: [Extensions.ReadyTag]);
+        }
+        else
+        {
+            builder.Services.AddSingleton<IBudgetStore, MemoryBudgetStore>();
+        }
         builder.Services.AddSingleton<ApiKeyDirectory>();
 
         builder.Services.AddAuthentication(ApiKeyDefaults.Scheme)

@@ -19,17 +19,20 @@ internal sealed class ApiKeyDirectory
     private readonly ApiKey[] _keys;
     private readonly FrozenDictionary<string, ApiKey> _byName;
 
-    public ApiKeyDirectory(IOptions<AuthOptions> options, TimeProvider time)
+    public ApiKeyDirectory(IOptions<AuthOptions> options, IBudgetStore budgets)
     {
         _keys = [.. options.Value.Keys.Select((key, i) => new ApiKey(
             ApiKeyNames.Of(key, i),
             SHA256.HashData(Encoding.UTF8.GetBytes(key.Key)),
-            new KeyBudget(key.RequestsPerMinute, key.TokensPerMinute, time)))];
+            new KeyBudget(ApiKeyNames.Of(key, i), key.RequestsPerMinute, key.TokensPerMinute, budgets)))];
         _byName = _keys.ToFrozenDictionary(k => k.Name, StringComparer.Ordinal);
     }
 
     /// <summary>False when no key is configured: the API is open.</summary>
     public bool Enabled => _keys.Length > 0;
+
+    /// <summary>How many keys are configured.</summary>
+    public int Count => _keys.Length;
 
     /// <summary>The key whose secret is <paramref name="presented"/>, or null.</summary>
     public ApiKey? Find(string presented)

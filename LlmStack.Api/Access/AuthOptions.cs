@@ -14,6 +14,18 @@ public sealed class AuthOptions
     /// <summary><c>LlmStack:Auth:ProtectMetrics</c>: <c>/metrics</c> needs a key too (it names models and keys). Off by default.</summary>
     public bool ProtectMetrics { get; set; }
 
+    /// <summary>
+    /// <c>LlmStack:Auth:ReservedOutputTokens</c>: the output tokens a request that sets no <c>max_tokens</c> reserves
+    /// from its key's token budget before its model is called (default 512). It is then charged what it generated.
+    /// </summary>
+    public int ReservedOutputTokens { get; set; } = 512;
+
+    /// <summary>
+    /// <c>LlmStack:Auth:Redis</c>: a Redis connection string (e.g. <c>redis:6379</c>). The keys' budgets are kept there,
+    /// shared by every replica of the API; unset, each process keeps its own.
+    /// </summary>
+    public string? Redis { get; set; }
+
     public bool Enabled => Keys.Count > 0;
 }
 
@@ -32,6 +44,9 @@ public sealed class ApiKeyOptions
     /// <summary>Requests a minute this key may send (a continuously refilled budget); unlimited when unset.</summary>
     public int? RequestsPerMinute { get; set; }
 
-    /// <summary>Prompt + completion tokens a minute, charged with each reply's real usage when it ends; unlimited when unset.</summary>
+    /// <summary>
+    /// Prompt + completion tokens a minute; unlimited when unset. A request reserves its prompt and output limit before
+    /// its model is called and is charged what it used when it ends, however it ended.
+    /// </summary>
     public int? TokensPerMinute { get; set; }
 }

@@ -44,6 +44,10 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
                 failures.Add($"{prefix}:TokensPerMinute must be at least 1 (leave it unset for no limit), not {key.TokensPerMinute}.");
             }
         }
+        if (options.ReservedOutputTokens < 1)
+        {
+            failures.Add($"{AuthOptions.SectionName}:ReservedOutputTokens must be at least 1, not {options.ReservedOutputTokens}.");
+        }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

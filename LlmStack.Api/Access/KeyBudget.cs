@@ -1,84 +1,98 @@
 namespace LlmStack.Api.Access;
 
 /// <summary>
-/// The request and token budgets of one API key, each refilled continuously at its per-minute rate (so a key
-/// that waits a second gets a second's worth back, and a burst never exceeds one minute's allowance). Requests
-/// are taken when a request is admitted; tokens are charged with the reply's real usage when it ends, so a
-/// large reply may overdraw the token budget and the key waits until it is positive again.
+/// The budget rule of one API key, written once over the store's one primitive (<see cref="IBudgetStore"/>): a request
+/// budget and a token budget, each refilled continuously at its per-minute rate (a key that waits a second gets a
+/// second's worth back; a burst never exceeds one minute's allowance).
+/// <list type="bullet">
+/// <item>A request is admitted when the key has a request left and its token budget is not overdrawn; it takes one request.</item>
+/// <item>Before its model is called, a request reserves what it may use - its prompt plus its output limit - and is
+/// admitted only when the token budget holds all of it (a request larger than the whole budget waits for a full one),
+/// so concurrent requests cannot spend the same tokens.</item>
+/// <item>When the request ends, however it ended, the reservation is settled: the tokens it used are charged instead
+/// (<see cref="UsageCharge"/>). A reply that outgrows its reservation overdraws the budget, and the key waits.</item>
+/// </list>
 /// </summary>
 internal sealed class KeyBudget
 {
-    private readonly Lock _lock = new();
-    private readonly TimeProvider _time;
-    private readonly Allowance? _requests;
-    private readonly Allowance? _tokens;
-    private long _refilledAt;
+    private readonly IBudgetStore _store;
+    private readonly string _requestsBucket;
+    private readonly string _tokensBucket;
 
-    public KeyBudget(int? requestsPerMinute, int? tokensPerMinute, TimeProvider time)
+    public KeyBudget(string keyName, int? requestsPerMinute, int? tokensPerMinute, IBudgetStore store)
     {
-        _time = time;
-        _requests = requestsPerMinute is { } requests ? new Allowance(requests) : null;
-        _tokens = tokensPerMinute is { } tokens ? new Allowance(tokens) : null;
-        _refilledAt = time.GetTimestamp();
+        _store = store;
+        RequestsPerMinute = requestsPerMinute;
+        TokensPerMinute = tokensPerMinute;
+        _requestsBucket = $"{keyName}:requests";
+        _tokensBucket = $"{keyName}:tokens";
     }
 
-    public bool IsLimited => _requests is not null || _tokens is not null;
+    public int? RequestsPerMinute { get; }
 
-    public bool MetersTokens => _tokens is not null;
+    public int? TokensPerMinute { get; }
 
-    /// <summary>Takes one request from the budget when both budgets allow it; otherwise takes nothing.</summary>
-    public BudgetDecision TryAdmit()
+    public bool IsLimited => RequestsPerMinute is not null || TokensPerMinute is not null;
+
+    public bool MetersTokens => TokensPerMinute is not null;
+
+    /// <summary>Takes one request when the key has one left and its token budget is not overdrawn; otherwise takes nothing.</summary>
+    public async ValueTask<BudgetDecision> AdmitAsync(CancellationToken cancellationToken)
     {
-        lock (_lock)
+        var takes = new List<BucketTake>(2);
+        if (RequestsPerMinute is { } requests)
         {
-            Refill();
-            var exhausted = _requests is { Level: < 1 } ? BudgetKind.Requests
-                : _tokens is { Level: < 1 } ? BudgetKind.Tokens
-                : (BudgetKind?)null;
-            if (exhausted is null && _requests is not null)
+            takes.Add(new BucketTake(_requestsBucket, requests, Need: 1, Cost: 1));
+        }
+        if (TokensPerMinute is { } tokens)
+        {
+            takes.Add(new BucketTake(_tokensBucket, tokens, Need: 1, Cost: 0));
+        }
+        var levels = await _store.TakeAsync(takes, cancellationToken);
+        BudgetState? requestState = null, tokenState = null;
+        BudgetKind? exhausted = null;
+        for (var i = 0; i < takes.Count; i++)
+        {
+            var state = BudgetState.Of(takes[i], levels.Levels[i]);
+            var kind = takes[i].Bucket == _requestsBucket ? BudgetKind.Requests : BudgetKind.Tokens;
+            if (!levels.Taken && exhausted is null && levels.Levels[i] < takes[i].Need)
             {
-                _requests.Level -= 1;
+                exhausted = kind;
             }
-            return new BudgetDecision(exhausted, _requests?.Snapshot(), _tokens?.Snapshot());
+            if (kind == BudgetKind.Requests)
+            {
+                requestState = state;
+            }
+            else
+            {
+                tokenState = state;
+            }
         }
+        return new BudgetDecision(levels.Taken ? null : exhausted ?? BudgetKind.Requests, requestState, tokenState);
     }
 
-    /// <summary>Charges the tokens a finished reply used.</summary>
-    public void Charge(long tokens)
+    /// <summary>
+    /// Reserves <paramref name="tokens"/> (at most the whole budget) when the token budget holds them; otherwise reserves
+    /// nothing. Only for a key with a token budget.
+    /// </summary>
+    /// <returns>The decision and the tokens reserved.</returns>
+    public async ValueTask<(BudgetDecision Decision, long Reserved)> ReserveAsync(long tokens, CancellationToken cancellationToken)
     {
-        if (_tokens is null || tokens <= 0)
-        {
-            return;
-        }
-        lock (_lock)
-        {
-            Refill();
-            _tokens.Level -= tokens;
-        }
+        var limit = TokensPerMinute ?? throw new InvalidOperationException("The key has no token budget.");
+        var reserved = Math.Clamp(tokens, 0, limit);
+        var take = new BucketTake(_tokensBucket, limit, Need: reserved, Cost: reserved);
+        var levels = await _store.TakeAsync([take], cancellationToken);
+        var state = BudgetState.Of(take, levels.Levels[0]);
+        return (new BudgetDecision(levels.Taken ? null : BudgetKind.Tokens, null, state), levels.Taken ? reserved : 0);
     }
 
-    private void Refill()
+    /// <summary>Settles a reservation: gives back <paramref name="reserved"/> and charges <paramref name="used"/>, whatever the level.</summary>
+    public async ValueTask<BudgetState> SettleAsync(long reserved, long used, CancellationToken cancellationToken)
     {
-        var now = _time.GetTimestamp();
-        var elapsed = _time.GetElapsedTime(_refilledAt, now);
-        _refilledAt = now;
-        _requests?.Refill(elapsed);
-        _tokens?.Refill(elapsed);
-    }
-
-    private sealed class Allowance(int perMinute)
-    {
-        private readonly double _perSecond = perMinute / 60.0;
-
-        public double Level { get; set; } = perMinute;
-
-        public void Refill(TimeSpan elapsed) => Level = Math.Min(perMinute, Level + elapsed.TotalSeconds * _perSecond);
-
-        public BudgetState Snapshot() => new(
-            perMinute,
-            (long)Math.Max(0, Math.Floor(Level)),
-            TimeSpan.FromSeconds((perMinute - Level) / _perSecond),
-            TimeSpan.FromSeconds(Math.Max(0, 1 - Level) / _perSecond));
+        var limit = TokensPerMinute ?? throw new InvalidOperationException("The key has no token budget.");
+        var take = new BucketTake(_tokensBucket, limit, BucketTake.Unconditional, Cost: used - reserved);
+        var levels = await _store.TakeAsync([take], cancellationToken);
+        return BudgetState.Of(take with { Need = 1 }, levels.Levels[0]);
     }
 }
 
@@ -91,10 +105,23 @@ internal enum BudgetKind
 /// <param name="Limit">The per-minute allowance.</param>
 /// <param name="Remaining">What can be used now.</param>
 /// <param name="UntilFull">When the budget is whole again (OpenAI's <c>x-ratelimit-reset-*</c>).</param>
-/// <param name="UntilNext">When one more unit is available (<c>Retry-After</c> of a refusal).</param>
-internal readonly record struct BudgetState(int Limit, long Remaining, TimeSpan UntilFull, TimeSpan UntilNext);
+/// <param name="UntilNext">When the budget holds what was asked of it (<c>Retry-After</c> of a refusal).</param>
+/// <param name="Needed">What was asked of it (one request; a request's reserved tokens).</param>
+internal readonly record struct BudgetState(int Limit, long Remaining, TimeSpan UntilFull, TimeSpan UntilNext, long Needed)
+{
+    public static BudgetState Of(BucketTake take, double level)
+    {
+        var perSecond = take.PerMinute / 60.0;
+        return new BudgetState(
+            take.PerMinute,
+            (long)Math.Max(0, Math.Floor(level)),
+            TimeSpan.FromSeconds(Math.Max(0, take.PerMinute - level) / perSecond),
+            TimeSpan.FromSeconds(Math.Max(0, take.Need - level) / perSecond),
+            (long)Math.Ceiling(take.Need));
+    }
+}
 
-/// <summary>The outcome of <see cref="KeyBudget.TryAdmit"/> and the state both budgets are in after it.</summary>
+/// <summary>The outcome of a budget's take and the state the key's budgets are in after it.</summary>
 internal readonly record struct BudgetDecision(BudgetKind? Exhausted, BudgetState? Requests, BudgetState? Tokens)
 {
     public bool Admitted => Exhausted is null;

@@ -58,6 +58,12 @@ internal sealed class ServedModel : IAsyncDisposable
     /// <summary>How long a call may wait for its first token (or a whole non-streamed reply) before a 504.</summary>
     public TimeSpan FirstTokenTimeout { get; init; } = ModelOptions.DefaultFirstTokenTimeout;
 
+    /// <summary>
+    /// The backends serving this model when it has several (<c>Replicas</c>), each brought up by its own backend; the
+    /// model's clients then route among them. Empty for a model with one backend.
+    /// </summary>
+    public IReadOnlyList<ServedModel> Replicas { get; init; } = [];
+
     /// <summary>Unix seconds at which the model was brought up.</summary>
     public long Created { get; init; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 

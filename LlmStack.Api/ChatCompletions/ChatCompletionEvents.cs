@@ -40,32 +40,24 @@ internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool i
 
     public async ValueTask CompletedAsync(ServerSentEvents sse, CancellationToken cancellationToken)
     {
-        // The finish reason and usage are the outcome's, the same the metrics and the log line record.
-        var finish = outcome.FinishReason ?? throw new InvalidOperationException("The reply ended without a finish reason in its outcome.");
+        var finish = CompletionStreamEnd.FinishReasonOf(outcome);
         if (_first)
         {
             await WriteAsync(sse, Chunk(new ChunkDelta { Role = "assistant", Content = "" }), cancellationToken);
         }
         await WriteAsync(sse, Chunk(new ChunkDelta(), finish), cancellationToken);
-        if (includeUsage && outcome.Usage is { } usage)
+        await sse.WriteUsageAndDoneAsync(outcome, includeUsage, usage => new ChatCompletionChunk
         {
-            await WriteAsync(sse, new ChatCompletionChunk
-            {
-                Id = completion.Id,
-                Created = completion.Created,
-                Model = completion.Model,
-                Choices = [],
-                Usage = usage.ToUsage(),
-            }, cancellationToken);
-        }
-        await sse.WriteDoneAsync(cancellationToken);
+            Id = completion.Id,
+            Created = completion.Created,
+            Model = completion.Model,
+            Choices = [],
+            Usage = usage,
+        }, ApiJsonContext.Default.ChatCompletionChunk, cancellationToken);
     }
 
-    public async ValueTask FailedAsync(ServerSentEvents sse, ApiErrorException error, CancellationToken cancellationToken)
-    {
-        await sse.WriteAsync(error.ToErrorResponse(), ApiJsonContext.Default.ErrorResponse, cancellationToken);
-        await sse.WriteDoneAsync(cancellationToken);
-    }
+    public ValueTask FailedAsync(ServerSentEvents sse, ApiErrorException error, CancellationToken cancellationToken) =>
+        sse.WriteErrorAndDoneAsync(error, cancellationToken);
 
     private ChatCompletionChunk Chunk(ChunkDelta delta, string? finishReason = null) => new()
     {

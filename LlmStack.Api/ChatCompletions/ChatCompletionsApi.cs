@@ -23,7 +23,7 @@ internal static class ChatCompletionsApi
         var request = body.ToChatRequest(call.Model, call.MaxOutputTokens);
         var reply = await call.SendAsync(request.Messages, request.Options, request.Stream);
 
-        var completion = new CompletionIdentity(ChatResponseMapping.NewCompletionId(), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), call.Model.Id);
+        var completion = CompletionIdentity.New("chatcmpl-", call.Model.Id);
         return reply.Stream is { } stream
             ? new SseResult(stream, new ChatCompletionEvents(completion, request.IncludeUsage, call.Outcome))
             : TypedResults.Json(reply.Response!.ToChatCompletion(completion), ApiJsonContext.Default.ChatCompletion);

@@ -181,40 +181,19 @@ internal static class ChatRequestMapping
 
     private static ChatOptions ToOptions(ChatCompletionRequest request, int maxOutputTokens)
     {
-        if (request.N is { } n && n != 1)
-        {
-            throw n < 1
-                ? ApiErrorException.InvalidRequest($"{n} is less than the minimum of 1 - 'n'.", "n")
-                : ApiErrorException.InvalidRequest("Only n=1 is supported: this server generates one choice per request.", "n", "unsupported_value");
-        }
-        if (request.Logprobs == true)
-        {
-            throw ApiErrorException.InvalidRequest("'logprobs' is not supported by this server.", "logprobs", "unsupported_parameter");
-        }
-        if (request.TopLogprobs is not null)
-        {
-            throw ApiErrorException.InvalidRequest("'top_logprobs' is not supported by this server.", "top_logprobs", "unsupported_parameter");
-        }
-
         // max_completion_tokens is OpenAI's newer name for max_tokens; clients send either, and both are checked.
         OpenAIRequestRules.MaxTokens(request.MaxTokens, "max_tokens", maxOutputTokens);
         var newName = request.MaxCompletionTokens is not null;
-        return OpenAIRequestRules.ToChatOptions(new GenerationParameters
+        return OpenAIRequestRules.ToChatOptions(GenerationParameters.From(
+            request, newName ? "max_completion_tokens" : "max_tokens", newName ? request.MaxCompletionTokens : request.MaxTokens) with
         {
-            MaxTokensParam = newName ? "max_completion_tokens" : "max_tokens",
-            MaxTokens = newName ? request.MaxCompletionTokens : request.MaxTokens,
-            Temperature = request.Temperature,
-            TopP = request.TopP,
-            PresencePenalty = request.PresencePenalty,
-            FrequencyPenalty = request.FrequencyPenalty,
-            Stop = request.Stop,
-            Seed = request.Seed,
             Format = ToFormat(request.ResponseFormat),
             Tools = request.Tools?.Select((tool, i) => ToTool(tool, $"tools[{i}]")).ToList(),
             ToolChoice = request.ToolChoice,
             ToolChoiceFunction = ToolChoiceName,
             ParallelToolCalls = request.ParallelToolCalls,
-            User = request.User,
+            Choices = request.N,
+            LogprobsParam = request.Logprobs == true ? "logprobs" : request.TopLogprobs is not null ? "top_logprobs" : null,
         }, maxOutputTokens);
     }
 

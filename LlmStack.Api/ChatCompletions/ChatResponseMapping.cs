@@ -8,9 +8,6 @@ namespace LlmStack.Api.ChatCompletions;
 /// <summary>Microsoft.Extensions.AI's responses in OpenAI's wire shapes.</summary>
 internal static class ChatResponseMapping
 {
-    /// <summary>A new chat completion id (<c>chatcmpl-...</c>), shared by every chunk of a streamed reply.</summary>
-    public static string NewCompletionId() => "chatcmpl-" + Guid.NewGuid().ToString("N");
-
     public static ChatCompletion ToChatCompletion(this ChatResponse response, CompletionIdentity completion)
     {
         var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(ToToolCall).ToList();
@@ -40,18 +37,6 @@ internal static class ChatResponseMapping
     /// <summary>The reasoning text among <paramref name="contents"/> ("" when there is none).</summary>
     public static string ReasoningOf(IEnumerable<AIContent> contents) =>
         string.Concat(contents.OfType<TextReasoningContent>().Select(r => r.Text));
-
-    public static Usage ToUsage(this UsageDetails usage)
-    {
-        var prompt = (int)(usage.InputTokenCount ?? 0);
-        var completion = (int)(usage.OutputTokenCount ?? 0);
-        return new Usage
-        {
-            PromptTokens = prompt,
-            CompletionTokens = completion,
-            TotalTokens = (int)(usage.TotalTokenCount ?? prompt + completion),
-        };
-    }
 
     public static ToolCall ToToolCall(FunctionCallContent call) => new()
     {

@@ -63,6 +63,21 @@ public sealed class ModelOptions
     /// <summary>How long a request may wait for a slot before it is refused.</summary>
     public TimeSpan QueueTimeout { get; set; } = DefaultQueueTimeout;
 
+    /// <summary>
+    /// <c>LlmStack:Models:&lt;n&gt;:Replicas:&lt;m&gt;:*</c>: several backends serving this one model id, instead of the
+    /// model's own <see cref="Endpoint"/> or <see cref="Path"/>. <c>/v1/models</c> lists the model once.
+    /// </summary>
+    public List<ReplicaOptions> Replicas { get; set; } = [];
+
+    /// <summary><c>LlmStack:Models:&lt;n&gt;:Routing:*</c>: how requests are spread over the <see cref="Replicas"/>.</summary>
+    public RoutingOptions Routing { get; set; } = new();
+
+    /// <summary>
+    /// The id of another served model that takes a request this model cannot serve (every replica down, overloaded or
+    /// failing before the first token); the response's <c>model</c> then names the fallback.
+    /// </summary>
+    public string? Fallback { get; set; }
+
     /// <summary><c>LlmStack:Models:&lt;n&gt;:Embedded:*</c>: llama.cpp tuning of the embedded backend.</summary>
     public EmbeddedModelOptions Embedded { get; set; } = new();
 
@@ -71,4 +86,31 @@ public sealed class ModelOptions
 
     /// <summary>The name the backend knows the model by.</summary>
     public string BackendModelName => string.IsNullOrWhiteSpace(UpstreamModel) ? Id : UpstreamModel;
+
+    /// <summary>Which of the model's <see cref="Replicas"/> these options describe (see <see cref="ForReplica"/>); null for the model itself.</summary>
+    internal int? ReplicaIndex { get; private init; }
+
+    /// <summary>
+    /// The options of replica <paramref name="index"/> as its backend sees them: the model's, with the replica's own
+    /// backend, endpoint, upstream name, key and file, and no replicas of its own.
+    /// </summary>
+    internal ModelOptions ForReplica(int index)
+    {
+        var replica = Replicas[index];
+        return new ModelOptions
+        {
+            Id = Id,
+            Backend = string.IsNullOrWhiteSpace(replica.Backend) ? Backend : replica.Backend,
+            Endpoint = replica.Endpoint,
+            UpstreamModel = string.IsNullOrWhiteSpace(replica.UpstreamModel) ? UpstreamModel : replica.UpstreamModel,
+            ApiKey = string.IsNullOrWhiteSpace(replica.ApiKey) ? ApiKey : replica.ApiKey,
+            Path = replica.Path,
+            ConnectTimeout = ConnectTimeout,
+            FirstTokenTimeout = FirstTokenTimeout,
+            MaxConcurrentRequests = replica.MaxConcurrentRequests,
+            Embedded = Embedded,
+            Ollama = Ollama,
+            ReplicaIndex = index,
+        };
+    }
 }

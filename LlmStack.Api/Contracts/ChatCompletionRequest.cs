@@ -6,7 +6,7 @@ namespace LlmStack.Api.Contracts;
 // (content, stop, tool_choice) stay JsonElement here and are checked where they are mapped, so that a
 // wrong shape is a 400 naming the exact path (messages[2].content[0].text) rather than a converter error.
 
-internal sealed record ChatCompletionRequest
+internal sealed record ChatCompletionRequest : ISamplingRequest
 {
     public string? Model { get; init; }
 

@@ -7,7 +7,7 @@ namespace LlmStack.Api.Contracts;
 // tools, tool_choice) stay JsonElement here and are checked where they are mapped, so that a wrong shape is a
 // 400 naming its exact path (input[2].content[0].text).
 
-internal sealed record CreateResponseRequest
+internal sealed record CreateResponseRequest : ISamplingRequest
 {
     public string? Model { get; init; }
 
@@ -261,5 +261,8 @@ internal sealed record ResponseDeleted(string Id)
     public bool Deleted => true;
 }
 
-/// <summary>A stored response and the conversation up to and including it, for GET and previous_response_id.</summary>
-internal sealed record StoredResponse(ResponseObject Response, List<ResponseItem> Conversation);
+/// <summary>
+/// A stored response and the conversation up to and including it, for GET and previous_response_id, with the name of
+/// the API key that created it (<paramref name="Owner"/>; null on an open API): only that key can read, continue or delete it.
+/// </summary>
+internal sealed record StoredResponse(ResponseObject Response, List<ResponseItem> Conversation, string? Owner = null);

@@ -44,7 +44,7 @@ internal static class EmbeddingsApi
         }
         var inputs = ToInputs(body.Input);
 
-        var embeddings = await generator.GenerateAsync(inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions }, call.Aborted);
+        var embeddings = await call.EmbedAsync(generator, inputs, new EmbeddingGenerationOptions { Dimensions = body.Dimensions });
         var promptTokens = (int)(embeddings.Usage?.InputTokenCount ?? 0);
         return TypedResults.Json(new EmbeddingList
         {

@@ -1,8 +1,10 @@
 using System.Text.Json.Serialization.Metadata;
+using LlmStack.Api.Access;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Pipeline;
+using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 
@@ -12,7 +14,8 @@ namespace LlmStack.Api.Endpoints;
 /// Starts the call of every OpenAI endpoint to a model, the same way each time: the request's outcome is started
 /// (so that a refusal is recorded too), the body read (400s that name the field), the model found (404).
 /// </summary>
-internal sealed class ModelCalls(ModelCatalog catalog, RequestTelemetry telemetry, IOptions<LlmStackOptions> options)
+internal sealed class ModelCalls(
+    ModelCatalog catalog, RequestTelemetry telemetry, LlmStackMetrics metrics, IOptions<LlmStackOptions> options, IOptions<AuthOptions> auth)
 {
     /// <param name="operation"><c>gen_ai.operation.name</c>: <c>chat</c>, <c>responses</c>, <c>text_completion</c>, <c>embeddings</c>.</param>
     /// <param name="modelOf">The body's <c>model</c>.</param>
@@ -22,17 +25,25 @@ internal sealed class ModelCalls(ModelCatalog catalog, RequestTelemetry telemetr
         var outcome = telemetry.Start(context, operation);
         var body = await JsonBody.ReadAsync(context.Request, bodyType);
         var pipeline = catalog.Find(modelOf(body));
-        return (new ModelCall(context, pipeline, outcome, options.Value.MaxOutputTokens), body);
+        return (new ModelCall(context, pipeline, outcome, metrics, options.Value.MaxOutputTokens, auth.Value.ReservedOutputTokens), body);
     }
 }
 
 /// <summary>
 /// One request's call to its model: what it sends (recorded in its <see cref="RequestOutcome"/>), streamed or not,
 /// cancelled when the client goes away or the server cuts the request off (<see cref="HttpContext.RequestAborted"/>).
+/// Every call first reserves its tokens from its key's budget (429), then waits for the model's admission (503), and
+/// holds both - counted in <c>llmstack.requests.active</c> - until the reply has ended. A chat call the model cannot
+/// serve (a 502, 503 or 504 before anything reached the client) goes once to the model's <c>Fallback</c>, admitted
+/// there in turn, which then names the response.
 /// </summary>
-internal sealed class ModelCall(HttpContext context, ModelPipeline pipeline, RequestOutcome outcome, int maxOutputTokens)
+internal sealed class ModelCall(
+    HttpContext context, ModelPipeline pipeline, RequestOutcome outcome, LlmStackMetrics metrics, int maxOutputTokens, int reservedOutputTokens)
 {
-    public ServedModel Model => pipeline.Model;
+    private ModelPipeline _pipeline = pipeline;
+
+    /// <summary>The model serving the call: the one the request named, or its fallback once the call has fallen back.</summary>
+    public ServedModel Model => _pipeline.Model;
 
     public RequestOutcome Outcome => outcome;
 
@@ -46,39 +57,111 @@ internal sealed class ModelCall(HttpContext context, ModelPipeline pipeline, Req
     /// Sends the conversation. Not streamed: the whole reply. Streamed: the stream, its first update already read -
     /// nothing is sent to the client before it, so that until then a failure is still an ordinary error response.
     /// </summary>
-    public async Task<ModelReply> SendAsync(IList<ChatMessage> messages, ChatOptions options, bool stream)
+    /// <param name="turn">The explicit conversation this request continues and its own id (the Responses API), for replica affinity.</param>
+    public async Task<ModelReply> SendAsync(IList<ChatMessage> messages, ChatOptions options, bool stream, ConversationTurn? turn = null)
     {
         outcome.Stream = stream;
         outcome.Received(messages);
-        var client = outcome.Track(pipeline);
+        await outcome.ReserveAsync(options.MaxOutputTokens ?? reservedOutputTokens, Aborted);
+        try
+        {
+            return await SendToAsync(_pipeline, messages, options, stream, turn);
+        }
+        catch (ApiErrorException error) when (_pipeline.Fallback is { } fallback && !Aborted.IsCancellationRequested
+            && error.StatusCode is StatusCodes.Status502BadGateway or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status504GatewayTimeout)
+        {
+            context.RequestServices.GetRequiredService<ILogger<ModelCall>>().LogWarning(
+                "Request {RequestId}: model {Model} cannot serve it ({Reason}); it falls back to {Fallback}",
+                context.TraceIdentifier, _pipeline.Model.Id, error.Message, fallback.Model.Id);
+            _pipeline = fallback;
+            return await SendToAsync(fallback, messages, options, stream, turn);
+        }
+    }
+
+    private async Task<ModelReply> SendToAsync(ModelPipeline target, IList<ChatMessage> messages, ChatOptions options, bool stream, ConversationTurn? turn)
+    {
+        var client = outcome.Track(target);
+        if (turn is not null && target.Model.Replicas.Count > 0)
+        {
+            // For the router only (it takes it out): a model with one backend never sees it.
+            options = options.Clone();
+            (options.AdditionalProperties ??= [])[ConversationTurn.OptionsKey] = turn;
+        }
+        var admission = await EnterAsync(target);
         if (!stream)
         {
-            return new ModelReply(await client.GetResponseAsync(messages, options, Aborted), null);
+            using (admission)
+            {
+                return new ModelReply(await client.GetResponseAsync(messages, options, Aborted), null);
+            }
         }
         var updates = client.GetStreamingResponseAsync(messages, options, Aborted).GetAsyncEnumerator(Aborted);
         try
         {
             var hasFirst = await updates.MoveNextAsync();
-            return new ModelReply(null, new ModelStream(updates, hasFirst, outcome));
+            return new ModelReply(null, new ModelStream(updates, hasFirst, outcome, admission));
         }
         catch
         {
             await updates.DisposeAsync();
+            admission.Dispose();
             throw;
         }
     }
 
     /// <summary>The model's embedding generator for this request; 400 when its backend cannot embed.</summary>
+    /// <remarks>Embeddings never fall back: another model's vectors are not comparable with this one's.</remarks>
     public IEmbeddingGenerator<string, Embedding<float>> Embeddings() =>
-        outcome.TrackEmbeddings(pipeline) ?? throw ApiErrorException.InvalidRequest(
+        outcome.TrackEmbeddings(_pipeline) ?? throw ApiErrorException.InvalidRequest(
             $"The model '{Model.Id}' cannot create embeddings: its backend ({Model.Backend}) has no embedding support.", "model", "unsupported_model");
+
+    /// <summary>Embeds <paramref name="inputs"/> with <paramref name="generator"/> (from <see cref="Embeddings"/>), admitted like a chat.</summary>
+    public async Task<GeneratedEmbeddings<Embedding<float>>> EmbedAsync(
+        IEmbeddingGenerator<string, Embedding<float>> generator, IReadOnlyList<string> inputs, EmbeddingGenerationOptions options)
+    {
+        outcome.Received(inputs);
+        await outcome.ReserveAsync(0, Aborted);
+        using var admission = await EnterAsync(_pipeline);
+        return await generator.GenerateAsync(inputs, options, Aborted);
+    }
+
+    // The model's gate (after the reservation); in flight from the queue on.
+    private async Task<IDisposable> EnterAsync(ModelPipeline target)
+    {
+        var inFlight = metrics.InFlight(target.Model.Id, target.Model.Backend, outcome.Operation);
+        try
+        {
+            var admission = await target.Gate.EnterAsync(Aborted);
+            outcome.Admit();
+            return new Held(admission, inFlight);
+        }
+        catch
+        {
+            inFlight.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class Held(IDisposable admission, IDisposable inFlight) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                admission.Dispose();
+                inFlight.Dispose();
+            }
+        }
+    }
 }
 
 /// <summary>A model's answer: the whole <see cref="Response"/>, or the <see cref="Stream"/> when the request streams.</summary>
 internal sealed record ModelReply(ChatResponse? Response, ModelStream? Stream);
 
 /// <summary>A streamed reply whose first update has been read (<see cref="HasFirst"/>: there was one).</summary>
-internal sealed class ModelStream(IAsyncEnumerator<ChatResponseUpdate> updates, bool hasFirst, RequestOutcome outcome) : IAsyncDisposable
+internal sealed class ModelStream(IAsyncEnumerator<ChatResponseUpdate> updates, bool hasFirst, RequestOutcome outcome, IDisposable admission) : IAsyncDisposable
 {
     private bool _disposed;
 
@@ -91,13 +174,20 @@ internal sealed class ModelStream(IAsyncEnumerator<ChatResponseUpdate> updates, 
 
     public ValueTask<bool> MoveNextAsync() => updates.MoveNextAsync();
 
-    /// <summary>Releases the model's call (its slot, its connection); once.</summary>
+    /// <summary>Releases the model's call (its slot, its connection) and its admission; once.</summary>
     public async ValueTask DisposeAsync()
     {
         if (!_disposed)
         {
             _disposed = true;
-            await updates.DisposeAsync();
+            try
+            {
+                await updates.DisposeAsync();
+            }
+            finally
+            {
+                admission.Dispose();
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LlmStack.Api.Backends;
+using LlmStack.Api.Contracts;
 using LlmStack.Api.Errors;
 using Microsoft.Extensions.AI;
 
@@ -13,6 +14,24 @@ namespace LlmStack.Api.Endpoints;
 /// </summary>
 internal sealed record GenerationParameters
 {
+    /// <summary>
+    /// The sampling fields every endpoint names alike (<see cref="ISamplingRequest"/>) and its output-token limit;
+    /// the endpoint adds what only it has (formats, tools) with <c>with</c>.
+    /// </summary>
+    /// <param name="maxTokensParam">The endpoint's name of the limit, for errors.</param>
+    public static GenerationParameters From(ISamplingRequest request, string maxTokensParam, int? maxTokens) => new()
+    {
+        MaxTokensParam = maxTokensParam,
+        MaxTokens = maxTokens,
+        Temperature = request.Temperature,
+        TopP = request.TopP,
+        PresencePenalty = request.PresencePenalty,
+        FrequencyPenalty = request.FrequencyPenalty,
+        Stop = request.Stop,
+        Seed = request.Seed,
+        User = request.User,
+    };
+
     /// <summary>The endpoint's name of the output-token limit (<c>max_tokens</c>, <c>max_output_tokens</c>), for errors.</summary>
     public required string MaxTokensParam { get; init; }
 
@@ -43,6 +62,12 @@ internal sealed record GenerationParameters
     public bool? ParallelToolCalls { get; init; }
 
     public string? User { get; init; }
+
+    /// <summary>How many choices to generate (chat's and completions' <c>n</c>).</summary>
+    public int? Choices { get; init; }
+
+    /// <summary>Log probabilities asked for, and where the request asks (<c>logprobs</c>), for errors; null when not asked.</summary>
+    public string? LogprobsParam { get; init; }
 }
 
 /// <summary>A structured-output request (<c>response_format</c>, <c>text.format</c>) read from its endpoint's shape.</summary>
@@ -71,6 +96,16 @@ internal static partial class OpenAIRequestRules
     /// <param name="maxOutputTokens">The ceiling on the output-token limit (<c>LlmStack:MaxOutputTokens</c>).</param>
     public static ChatOptions ToChatOptions(GenerationParameters request, int maxOutputTokens)
     {
+        if (request.Choices is { } n && n != 1)
+        {
+            throw n < 1
+                ? ApiErrorException.InvalidRequest($"{n} is less than the minimum of 1 - 'n'.", "n")
+                : ApiErrorException.InvalidRequest("Only n=1 is supported: this server generates one choice per request.", "n", "unsupported_value");
+        }
+        if (request.LogprobsParam is { } logprobs)
+        {
+            throw ApiErrorException.InvalidRequest($"'{logprobs}' is not supported by this server.", logprobs, "unsupported_parameter");
+        }
         var options = new ChatOptions
         {
             MaxOutputTokens = MaxTokens(request.MaxTokens, request.MaxTokensParam, maxOutputTokens),

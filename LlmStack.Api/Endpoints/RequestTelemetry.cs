@@ -1,5 +1,6 @@
 using LlmStack.Api.Access;
 using LlmStack.Api.Configuration;
+using LlmStack.Api.Limits;
 using LlmStack.Api.Pipeline;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
@@ -23,20 +24,18 @@ internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory l
     /// <summary>The outcome of the current request, recorded when its response completes.</summary>
     public RequestOutcome Start(HttpContext context, string operation)
     {
-        var outcome = new RequestOutcome(operation, options.Value.LogContent, context.Features.Get<UsageCharge>(), metrics);
+        var outcome = new RequestOutcome(operation, options.Value.LogContent, context.Features.Get<UsageCharge>());
         context.Features.Set(outcome);
-        context.Response.OnCompleted(() =>
-        {
-            Record(context, outcome);
-            return Task.CompletedTask;
-        });
+        context.Response.OnCompleted(() => RecordAsync(context, outcome));
         return outcome;
     }
 
-    private void Record(HttpContext context, RequestOutcome outcome)
+    private async Task RecordAsync(HttpContext context, RequestOutcome outcome)
     {
         var duration = outcome.Elapsed;
         var clientClosed = context.RequestAborted.IsCancellationRequested && !outcome.ReplyEnded && outcome.Error is null;
+        // Whatever the ending, the request is charged (and its log line and metrics carry) the tokens it used.
+        await outcome.SettleAsync(interrupted: clientClosed || RequestCutoff.Of(context)?.Error is not null);
         var status = clientClosed ? ClientClosedRequest : context.Response.StatusCode;
         var errorType = outcome.Error is { } error ? error.Code ?? error.Type : clientClosed ? Cancelled : null;
         if (outcome.Model is not null)

@@ -58,6 +58,16 @@ internal sealed class ServerSentEvents : IDisposable
         return FlushAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// How a chat or text completion stream that cannot go on ends (vLLM's way; OpenAI has none): a
+    /// <c>data: {"error":...}</c> event in OpenAI's envelope, then <c>data: [DONE]</c>.
+    /// </summary>
+    public async ValueTask WriteErrorAndDoneAsync(Errors.ApiErrorException error, CancellationToken cancellationToken)
+    {
+        await WriteAsync(error.ToErrorResponse(), Contracts.ApiJsonContext.Default.ErrorResponse, cancellationToken);
+        await WriteDoneAsync(cancellationToken);
+    }
+
     private async ValueTask FlushAsync(CancellationToken cancellationToken) => await _response.BodyWriter.FlushAsync(cancellationToken);
 
     public void Dispose() => _json.Dispose();

@@ -17,6 +17,7 @@ internal sealed class ModelCatalog(
     IEnumerable<IModelBackend> backends,
     IDemoModelSource demoModels,
     ModelPipelineBuilder pipelines,
+    ReplicatedModels replicated,
     ILogger<ModelCatalog> logger) : IAsyncDisposable
 {
     // Replaced whole, once: readers see either no model or every model with its pipeline.
@@ -46,8 +47,7 @@ internal sealed class ModelCatalog(
             }
             foreach (var model in options.Value.Models)
             {
-                // Validation at start guarantees the backend exists.
-                models.Add(await byName[model.Backend].CreateAsync(model, cancellationToken));
+                models.Add(await CreateAsync(model, byName, cancellationToken));
             }
         }
         catch
@@ -59,12 +59,45 @@ internal sealed class ModelCatalog(
             throw;
         }
 
-        _loaded = new Loaded(models, models.ToFrozenDictionary(m => m.Id, pipelines.Build, StringComparer.Ordinal));
+        var built = models.ToDictionary(m => m.Id, pipelines.Build, StringComparer.Ordinal);
+        // Validation at start guarantees that a fallback names another model, one without a fallback of its own.
+        foreach (var model in options.Value.Models.Where(m => !string.IsNullOrWhiteSpace(m.Fallback)))
+        {
+            built[model.Id] = built[model.Id] with { Fallback = built[model.Fallback!] };
+        }
+        _loaded = new Loaded(models, built.ToFrozenDictionary(StringComparer.Ordinal));
         foreach (var model in models)
         {
-            logger.LogInformation("Serving model {Model} on the {Backend} backend{Demo}",
-                model.Id, model.Backend, model.IsDemo ? " (built-in demo model)" : "");
+            logger.LogInformation("Serving model {Model} on the {Backend} backend{Replicas}{Demo}",
+                model.Id, model.Backend, model.Replicas.Count > 0 ? $" ({model.Replicas.Count} replicas)" : "", model.IsDemo ? " (built-in demo model)" : "");
         }
+    }
+
+    // Validation at start guarantees every backend named exists.
+    private async Task<ServedModel> CreateAsync(ModelOptions model, Dictionary<string, IModelBackend> byName, CancellationToken cancellationToken)
+    {
+        if (model.Replicas.Count == 0)
+        {
+            return await byName[model.Backend].CreateAsync(model, cancellationToken);
+        }
+        var replicas = new List<ServedModel>();
+        try
+        {
+            for (var m = 0; m < model.Replicas.Count; m++)
+            {
+                var replica = model.ForReplica(m);
+                replicas.Add(await byName[replica.Backend].CreateAsync(replica, cancellationToken));
+            }
+        }
+        catch
+        {
+            foreach (var created in replicas)
+            {
+                await created.DisposeAsync();
+            }
+            throw;
+        }
+        return replicated.Serve(model, replicas);
     }
 
     /// <summary>Finds a model and its pipeline by the exact id clients send.</summary>

@@ -1,5 +1,6 @@
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Limits;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Pipeline;
@@ -19,6 +20,8 @@ internal static class ModelCatalogExtensions
         // Every model's pipeline (chat and embeddings) passes its admission gate.
         builder.Services.AddSingleton<ModelAdmission>();
         builder.Services.AddSingleton<ModelPipelineBuilder>();
+        builder.Services.AddSingleton<ReplicatedModels>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<ModelCatalogLoader>();
 

@@ -1,4 +1,5 @@
 using LlmStack.Api.Backends;
+using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using Microsoft.Extensions.AI;
 
@@ -6,9 +7,15 @@ namespace LlmStack.Api.Pipeline;
 
 /// <summary>
 /// A served model with its clients wrapped, once at start, in what every backend shares (OpenTelemetry, the
-/// first-token deadline). Requests reach it through <see cref="RequestOutcome.Track(ModelPipeline)"/>.
+/// first-token deadline), and its admission <see cref="Gate"/>, which every call passes first. Requests reach the
+/// clients through <see cref="RequestOutcome.Track(ModelPipeline)"/>.
 /// </summary>
 internal sealed record ModelPipeline(
     ServedModel Model,
     IChatClient ChatClient,
-    IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator);
+    IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator,
+    AdmissionGate Gate)
+{
+    /// <summary>The model that takes a request this one cannot serve (<c>LlmStack:Models:&lt;n&gt;:Fallback</c>), if any.</summary>
+    public ModelPipeline? Fallback { get; init; }
+}

@@ -9,8 +9,8 @@ namespace LlmStack.Api.Pipeline;
 
 /// <summary>
 /// Wraps every model's clients, once at start, in the layers all backends share, so that every backend is
-/// admitted, traced and bounded the same way. Per request, <see cref="RequestOutcome"/> adds the outermost layer,
-/// so a refused request is recorded as one and the time to first token includes the queue.
+/// traced and bounded the same way, and gives it its admission gate. Per request, the call passes the gate
+/// (<c>ModelCall</c>, which knows the caller's key) and <see cref="RequestOutcome"/> adds the outermost layer.
 /// </summary>
 internal sealed class ModelPipelineBuilder(
     ModelAdmission admission, LlmStackMetrics metrics, ILoggerFactory loggerFactory, IOptions<LlmStackOptions> options)
@@ -19,20 +19,19 @@ internal sealed class ModelPipelineBuilder(
     {
         var gate = admission.For(model);
         var chat = new ChatClientBuilder(model.ChatClient)
-            .Use(inner => new AdmissionChatClient(inner, gate))
             // Once only: a second OpenTelemetry layer would count every call twice.
             .UseOpenTelemetry(loggerFactory, configure: otel => otel.EnableSensitiveData = options.Value.LogContent)
             // Innermost: a backend that never answers becomes a 504 that the layers above trace and record.
-            .Use(inner => new FirstTokenTimeoutChatClient(inner, model.Id, model.FirstTokenTimeout))
+            // A model with replicas bounds each attempt on a replica instead (RoutedChatClient), so a retry gets its own.
+            .Use(inner => model.Replicas.Count > 0 ? inner : new FirstTokenTimeoutChatClient(inner, model.Id, model.FirstTokenTimeout))
             .Build();
         var embeddings = model.EmbeddingGenerator is { } generator
             ? new EmbeddingGeneratorBuilder<string, Embedding<float>>(generator)
-                .Use(inner => new AdmissionEmbeddingGenerator(inner, gate))
                 .UseOpenTelemetry(loggerFactory, configure: otel => otel.EnableSensitiveData = options.Value.LogContent)
-                .Use(inner => new EmbeddingDeadlineGenerator(inner, model.Id, model.FirstTokenTimeout))
+                .Use(inner => model.Replicas.Count > 0 ? inner : new EmbeddingDeadlineGenerator(inner, model.Id, model.FirstTokenTimeout))
                 .Build()
             : null;
         metrics.Served(model.Id, model.Backend, embeddings is not null);
-        return new ModelPipeline(model, chat, embeddings);
+        return new ModelPipeline(model, chat, embeddings, gate);
     }
 }

@@ -1,28 +1,25 @@
 using System.Runtime.CompilerServices;
-using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Pipeline;
 
 /// <summary>
-/// The outermost layer of one request's call to its model: counts the call in flight and records every update
-/// (first token, usage, finish reason) into the request's <see cref="RequestOutcome"/> as it passes.
+/// The outermost layer of one request's call to its model: records every update (first token, usage, finish reason)
+/// into the request's <see cref="RequestOutcome"/> as it passes, and settles the reply's tokens when it ends.
 /// </summary>
-internal sealed class OutcomeChatClient(IChatClient pipeline, RequestOutcome outcome, LlmStackMetrics metrics) : DelegatingChatClient(pipeline)
+internal sealed class OutcomeChatClient(IChatClient pipeline, RequestOutcome outcome) : DelegatingChatClient(pipeline)
 {
     public override async Task<ChatResponse> GetResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        using var inFlight = metrics.InFlight(outcome.Model?.Id, outcome.Model?.Backend, outcome.Operation);
         var response = await base.GetResponseAsync(messages, options, cancellationToken);
-        outcome.Observe(response);
+        await outcome.ObserveAsync(response);
         return response;
     }
 
     public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using var inFlight = metrics.InFlight(outcome.Model?.Id, outcome.Model?.Backend, outcome.Operation);
         await foreach (var update in base.GetStreamingResponseAsync(messages, options, cancellationToken))
         {
             outcome.Observe(update);
@@ -30,6 +27,6 @@ internal sealed class OutcomeChatClient(IChatClient pipeline, RequestOutcome out
         }
         // Some backends end a cancelled generation without throwing: that is no finished reply.
         cancellationToken.ThrowIfCancellationRequested();
-        outcome.EndChatReply();
+        await outcome.EndChatReplyAsync();
     }
 }

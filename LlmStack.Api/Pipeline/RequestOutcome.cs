@@ -3,7 +3,6 @@ using System.Text;
 using LlmStack.Api.Access;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Errors;
-using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Pipeline;
@@ -22,18 +21,17 @@ internal sealed class RequestOutcome
     private readonly long _started = Stopwatch.GetTimestamp();
     private readonly StringBuilder? _completion;
     private readonly UsageCharge? _usageCharge;
-    private readonly LlmStackMetrics _metrics;
     private long _firstToken;
     private long _replyEnded;
     private ChatFinishReason? _finishReason;
     private bool _madeToolCalls;
+    private long _outputReserved;
 
-    internal RequestOutcome(string operation, bool logContent, UsageCharge? usageCharge, LlmStackMetrics metrics)
+    internal RequestOutcome(string operation, bool logContent, UsageCharge? usageCharge)
     {
         Operation = operation;
         _completion = logContent ? new StringBuilder() : null;
         _usageCharge = usageCharge;
-        _metrics = metrics;
     }
 
     /// <summary><c>gen_ai.operation.name</c>: <c>chat</c>, <c>embeddings</c>, ...</summary>
@@ -71,6 +69,12 @@ internal sealed class RequestOutcome
     /// <summary>True once the model's reply has ended normally (not by an error or a hang-up).</summary>
     public bool ReplyEnded => _replyEnded != 0;
 
+    /// <summary>The prompt's tokens as estimated before the model counted them (<see cref="TokenEstimate"/>).</summary>
+    public long PromptTokenEstimate { get; private set; }
+
+    /// <summary>True once the request was admitted to its model (its prompt may be read from then on).</summary>
+    public bool Admitted { get; private set; }
+
     /// <summary>The error the client was told, if any.</summary>
     public ApiErrorException? Error { get; private set; }
 
@@ -84,23 +88,40 @@ internal sealed class RequestOutcome
     public IChatClient Track(ModelPipeline pipeline)
     {
         Model = pipeline.Model;
-        return new OutcomeChatClient(pipeline.ChatClient, this, _metrics);
+        return new OutcomeChatClient(pipeline.ChatClient, this);
     }
 
     /// <summary>The model's embedding generator for this request, recorded like <see cref="Track(ModelPipeline)"/>.</summary>
     public IEmbeddingGenerator<string, Embedding<float>>? TrackEmbeddings(ModelPipeline pipeline)
     {
         Model = pipeline.Model;
-        return pipeline.EmbeddingGenerator is { } generator ? new OutcomeEmbeddingGenerator(generator, this, _metrics) : null;
+        return pipeline.EmbeddingGenerator is { } generator ? new OutcomeEmbeddingGenerator(generator, this) : null;
     }
 
     public void Received(IEnumerable<ChatMessage> messages)
     {
+        PromptTokenEstimate = TokenEstimate.Of(messages);
         if (_completion is not null)
         {
             Prompt = string.Join('\n', messages.Select(m => $"{m.Role}: {m.Text}"));
         }
     }
+
+    /// <summary>The inputs of an embeddings request.</summary>
+    public void Received(IReadOnlyCollection<string> inputs) => PromptTokenEstimate = TokenEstimate.Of(inputs);
+
+    /// <summary>
+    /// Reserves the request's prompt and <paramref name="outputTokens"/> from its key's token budget, when the key has one:
+    /// 429 when the budget does not hold them.
+    /// </summary>
+    public ValueTask ReserveAsync(long outputTokens, CancellationToken cancellationToken)
+    {
+        _outputReserved = outputTokens;
+        return _usageCharge?.ReserveAsync(PromptTokenEstimate, outputTokens, cancellationToken) ?? ValueTask.CompletedTask;
+    }
+
+    /// <summary>The request has been admitted to its model.</summary>
+    public void Admit() => Admitted = true;
 
     /// <summary>The error the client is told; the first one is kept.</summary>
     public void Failed(ApiErrorException error) => Error ??= error;
@@ -124,32 +145,51 @@ internal sealed class RequestOutcome
         _finishReason = update.FinishReason ?? _finishReason;
     }
 
-    internal void Observe(ChatResponse response)
+    internal ValueTask ObserveAsync(ChatResponse response)
     {
         Usage = response.Usage;
         _finishReason = response.FinishReason;
         _madeToolCalls = response.Messages.SelectMany(m => m.Contents).Any(c => c is FunctionCallContent);
         _completion?.Append(response.Text);
-        EndChatReply();
+        return EndChatReplyAsync();
     }
 
     /// <summary>A streamed chat reply has ended normally.</summary>
-    internal void EndChatReply()
+    internal ValueTask EndChatReplyAsync()
     {
         FinishReason = ReplyContent.FinishReasonOf(_finishReason, _madeToolCalls);
-        EndReply();
+        return EndReplyAsync();
     }
 
-    internal void Observe(GeneratedEmbeddings<Embedding<float>> embeddings)
+    internal ValueTask ObserveAsync(GeneratedEmbeddings<Embedding<float>> embeddings)
     {
         Usage = embeddings.Usage;
-        EndReply();
+        return EndReplyAsync();
     }
 
-    private void EndReply()
+    private ValueTask EndReplyAsync()
     {
         _replyEnded = Stopwatch.GetTimestamp();
         // The calling key's token budget pays for the real usage, before the reply's last bytes go out.
-        _usageCharge?.Charge(Usage);
+        return SettleAsync(interrupted: false);
+    }
+
+    /// <summary>
+    /// Settles the request's tokens once it has ended, however it ended (<paramref name="interrupted"/>: its client went
+    /// away or the server cut it off). A reply the backend finished reports its usage. One that did not is counted: its
+    /// prompt (<see cref="PromptTokenEstimate"/>) and, streamed, one output token per content update received - or,
+    /// not streamed, its whole output reservation, as the backend does not say how far it got. A request that never
+    /// reached its model, or failed before any token for a reason other than an interruption, used nothing. The
+    /// counted usage becomes <see cref="Usage"/>, so the log line and metrics carry it; the key's token budget is charged it.
+    /// </summary>
+    public ValueTask SettleAsync(bool interrupted)
+    {
+        if (!ReplyEnded && Usage is null && Admitted && (interrupted || ContentUpdates > 0))
+        {
+            var output = Stream ? ContentUpdates : _outputReserved;
+            Usage = new UsageDetails { InputTokenCount = PromptTokenEstimate, OutputTokenCount = output, TotalTokenCount = PromptTokenEstimate + output };
+        }
+        var used = Usage is { } usage ? usage.TotalTokenCount ?? (usage.InputTokenCount ?? 0) + (usage.OutputTokenCount ?? 0) : 0;
+        return _usageCharge?.SettleAsync(used) ?? ValueTask.CompletedTask;
     }
 }

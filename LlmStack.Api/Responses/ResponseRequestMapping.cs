@@ -255,12 +255,8 @@ internal static class ResponseRequestMapping
         part.ImageUrl is { } url ? ImageFromUrl(url, "image_url") : new TextContent(part.Text);
 
     private static ChatOptions ToOptions(CreateResponseRequest request, int maxOutputTokens) =>
-        OpenAIRequestRules.ToChatOptions(new GenerationParameters
+        OpenAIRequestRules.ToChatOptions(GenerationParameters.From(request, "max_output_tokens", request.MaxOutputTokens) with
         {
-            MaxTokensParam = "max_output_tokens",
-            MaxTokens = request.MaxOutputTokens,
-            Temperature = request.Temperature,
-            TopP = request.TopP,
             Format = request.Text?.Format is { } format ? new ResponseFormatRequest(
                 Param: "text.format",
                 Type: format.Type,
@@ -275,7 +271,6 @@ internal static class ResponseRequestMapping
             ToolChoice = request.ToolChoice,
             ToolChoiceFunction = ToolChoiceName,
             ParallelToolCalls = request.ParallelToolCalls,
-            User = request.User,
         }, maxOutputTokens);
 
     private static string ToolChoiceName(JsonElement choice)

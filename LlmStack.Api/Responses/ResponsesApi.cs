@@ -1,3 +1,4 @@
+using LlmStack.Api.Access;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
@@ -36,18 +37,23 @@ internal static class ResponsesApi
         return api;
     }
 
-    public static async Task<Results<JsonHttpResult<ResponseObject>, SseResult>> CreateResponse(HttpContext context, ModelCalls calls, ResponseStore store)
+    public static async Task<Results<JsonHttpResult<ResponseObject>, SseResult>> CreateResponse(
+        HttpContext context, ModelCalls calls, ResponseStore store, ApiKeyDirectory keys)
     {
+        var owner = keys.Of(context.User)?.Name;
         var (call, body) = await calls.StartAsync(context, "responses", ApiJsonContext.Default.CreateResponseRequest, b => b.Model);
         ResponseRequestMapping.Validate(body);
         var history = body.PreviousResponseId is { } previousId
-            ? (await store.GetAsync(previousId, call.Aborted) ?? throw PreviousNotFound(previousId)).Conversation
+            ? (await store.GetAsync(previousId, owner, call.Aborted) ?? throw PreviousNotFound(previousId)).Conversation
             : [];
         var request = body.ToResponseRequest(call.Model, history, call.MaxOutputTokens);
+        var id = ResponseOutput.NewId("resp");
+        // The replica that served the previous response serves this one while it can (its prefix cache holds the conversation).
+        var reply = await call.SendAsync(request.Messages, request.Options, request.Stream, new ConversationTurn(body.PreviousResponseId, id));
 
         var template = new ResponseObject
         {
-            Id = ResponseOutput.NewId("resp"),
+            Id = id,
             CreatedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             Status = "in_progress",
             Model = call.Model.Id,
@@ -68,10 +74,9 @@ internal static class ResponsesApi
 
         // Kept with the conversation so far, for GET and for a later previous_response_id.
         Task Completed(ResponseObject final, CancellationToken token) => request.Store
-            ? store.SaveAsync(new StoredResponse(final, [.. history, .. request.Input, .. final.Output]), token)
+            ? store.SaveAsync(new StoredResponse(final, [.. history, .. request.Input, .. final.Output], owner), token)
             : Task.CompletedTask;
 
-        var reply = await call.SendAsync(request.Messages, request.Options, request.Stream);
         if (reply.Stream is { } stream)
         {
             return new SseResult(stream, new ResponseStreamEvents(template, Completed, call.Outcome));
@@ -84,13 +89,16 @@ internal static class ResponsesApi
         return TypedResults.Json(final, ApiJsonContext.Default.ResponseObject);
     }
 
-    public static async Task<JsonHttpResult<ResponseObject>> GetResponse(string id, ResponseStore store, CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } stored
+    // Another key's response is not found: its existence is not told either.
+    public static async Task<JsonHttpResult<ResponseObject>> GetResponse(
+        string id, HttpContext context, ResponseStore store, ApiKeyDirectory keys, CancellationToken cancellationToken) =>
+        await store.GetAsync(id, keys.Of(context.User)?.Name, cancellationToken) is { } stored
             ? TypedResults.Json(stored.Response, ApiJsonContext.Default.ResponseObject)
             : throw NotFound(id);
 
-    public static async Task<JsonHttpResult<ResponseDeleted>> DeleteResponse(string id, ResponseStore store, CancellationToken cancellationToken) =>
-        await store.DeleteAsync(id, cancellationToken)
+    public static async Task<JsonHttpResult<ResponseDeleted>> DeleteResponse(
+        string id, HttpContext context, ResponseStore store, ApiKeyDirectory keys, CancellationToken cancellationToken) =>
+        await store.DeleteAsync(id, keys.Of(context.User)?.Name, cancellationToken)
             ? TypedResults.Json(new ResponseDeleted(id), ApiJsonContext.Default.ResponseDeleted)
             : throw NotFound(id);
 

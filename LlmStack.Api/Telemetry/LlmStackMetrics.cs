@@ -25,6 +25,7 @@ internal sealed class LlmStackMetrics : IDisposable
     public const string FinishReason = "llmstack.response.finish_reason";
     public const string RejectionReasonTag = "llmstack.rejection.reason";
     public const string ApiKeyTag = "llmstack.api_key";
+    public const string ServerAddress = "server.address";
 
     // Fine around the 300 ms target: the conventions' own buckets jump from 0.25 s to 0.5 s.
     private static readonly double[] TimeToFirstTokenBuckets =
@@ -41,6 +42,7 @@ internal sealed class LlmStackMetrics : IDisposable
 
     private readonly Meter _meter;
     private readonly ConcurrentDictionary<(string Reason, string? Model, string? ApiKey), long> _rejections = new();
+    private readonly ConcurrentDictionary<Func<IEnumerable<(TagList Tags, bool InRotation)>>, byte> _replicaStates = new();
 
     public LlmStackMetrics(IMeterFactory meterFactory)
     {
@@ -72,7 +74,40 @@ internal sealed class LlmStackMetrics : IDisposable
         }
         _meter.CreateObservableCounter("llmstack.requests.rejected", ObserveRejections, "{request}",
             "Requests refused before reaching a model, by llmstack.rejection.reason: auth, rate, queue_full, queue_timeout, draining.");
+
+        // The replicas of models with several backends (LlmStack:Models:<n>:Replicas), by server.address.
+        ReplicaRequests = _meter.CreateCounter<long>("llmstack.replica.requests", "{request}",
+            "Calls sent to a replica of a model, retries on another replica included.");
+        ReplicaActive = _meter.CreateUpDownCounter<int>("llmstack.replica.active", "{request}",
+            "Calls this API has in flight on a replica now (what least-outstanding routing compares).");
+        ReplicaErrors = _meter.CreateCounter<long>("llmstack.replica.errors", "{request}",
+            "Calls on a replica that failed, by error.type (backend_unavailable, backend_error, backend_timeout, rate_limit_exceeded, ...).");
+        ReplicaTimeToFirstToken = _meter.CreateHistogram("llmstack.replica.time_to_first_token", "s",
+            "Streamed calls: from sending the call to a replica to its first token.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimeToFirstTokenBuckets });
+        ReplicaEjections = _meter.CreateCounter<long>("llmstack.replica.ejections", "{ejection}",
+            "Times a replica was taken out of rotation after FailuresToEject failures in a row.");
+        _meter.CreateObservableGauge("llmstack.replica.in_rotation", ObserveReplicaStates, "{replica}",
+            "1 while a replica is in rotation, 0 while it is ejected and waiting for a probe to pass.");
     }
+
+    public Counter<long> ReplicaRequests { get; }
+
+    public UpDownCounter<int> ReplicaActive { get; }
+
+    public Counter<long> ReplicaErrors { get; }
+
+    public Histogram<double> ReplicaTimeToFirstToken { get; }
+
+    public Counter<long> ReplicaEjections { get; }
+
+    /// <summary>Adds a model's replicas to <c>llmstack.replica.in_rotation</c>.</summary>
+    internal void ObserveReplicas(Func<IEnumerable<(TagList Tags, bool InRotation)>> states) => _replicaStates.TryAdd(states, 0);
+
+    internal void StopObservingReplicas(Func<IEnumerable<(TagList Tags, bool InRotation)>> states) => _replicaStates.TryRemove(states, out _);
+
+    private IEnumerable<Measurement<int>> ObserveReplicaStates() =>
+        _replicaStates.Keys.SelectMany(states => states()).Select(state => new Measurement<int>(state.InRotation ? 1 : 0, state.Tags));
 
     public Histogram<double> TimeToFirstToken { get; }
 

@@ -110,7 +110,7 @@ internal static class ComposePublishing
         # Pick one profile (in .env as COMPOSE_PROFILES, or --profile on the command line):
         #   cpu       Ollama + a one-shot job pulling the model; the API's ollama backend    (api-cpu)
         #   gpu       vLLM on an NVIDIA GPU; the API's openai backend, same model id          (api-gpu)
-        #   embedded  the API runs a GGUF from ./models, or its built-in demo model           (api-embedded)
+        #   embedded  the API runs a GGUF from Hugging Face or ./models, or its demo model    (api-embedded)
         # web, prometheus and grafana run in every profile. The API answers from its first second, with 503 "model is
         # loading" until the model is there (check: curl http://localhost:5080/readyz). It is one service per profile
         # (what it connects to differs), each reachable as "api"; the Web therefore does not depend_on it (Compose

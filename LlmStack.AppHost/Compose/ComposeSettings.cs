@@ -60,18 +60,26 @@ internal static class ComposeSettings
         "Password of Grafana's admin user (required; choose a long random one, e.g. `openssl rand -hex 16`).",
         Monitoring, ExampleValue: "");
 
+    public static readonly ComposeVariable EmbeddedModelSource = new("EMBEDDED_MODEL_SOURCE", "",
+        "embedded profile: a GGUF on Hugging Face the API downloads, verifies and keeps in the model-cache volume:\n" +
+        "hf://<owner>/<repo>:<quant> (e.g. hf://Qwen/Qwen2.5-1.5B-Instruct-GGUF:Q4_K_M) or hf://<owner>/<repo>/<file.gguf>,\n" +
+        "optionally @<revision>. Set this or EMBEDDED_MODEL_FILE; with neither, the API serves its built-in demo model.", Models);
+
     public static readonly ComposeVariable EmbeddedModelFile = new("EMBEDDED_MODEL_FILE", "",
         "embedded profile: the GGUF file in ./models to serve (e.g. qwen2.5-1.5b-instruct-q4_k_m.gguf).\n" +
-        "Empty: the API serves its built-in demo model.", Models);
+        "Empty (and no EMBEDDED_MODEL_SOURCE): the API serves its built-in demo model.", Models);
 
     public static readonly ComposeVariable EmbeddedModelId = new("EMBEDDED_MODEL_ID", "",
-        "embedded profile: the model id clients send; empty means the file name without .gguf.", Models);
+        "embedded profile: the model id clients send; empty means the source without hf:// and @revision, or the file name without .gguf.", Models);
 
     public static readonly ComposeVariable ModelsDirectory = new("LLMSTACK_MODELS_DIR", "./models",
         "embedded profile: the host folder mounted read-only at /models in the API container.", Models);
 
     public static readonly ComposeVariable HuggingFaceToken = new("HF_TOKEN", "",
-        "gpu profile: a Hugging Face token, needed only for gated models (Qwen2.5 is not gated).", Models);
+        "gpu and embedded profiles: a Hugging Face token, needed only for gated or private models (Qwen2.5 is not gated).", Models);
+
+    public static readonly ComposeVariable HuggingFaceEndpoint = new("HF_ENDPOINT", "",
+        "embedded profile: a Hugging Face mirror to download EMBEDDED_MODEL_SOURCE from; empty means https://huggingface.co.", Models);
 
     public static readonly ComposeVariable OllamaMemory = new("OLLAMA_MEMORY_LIMIT", "12g",
         "cpu profile: memory limit of Ollama. qwen2.5:7b (Q4_K_M) needs ~5.5 GB with an 8k context; see docs/deploy-ec2.md.", Limits);

@@ -16,19 +16,33 @@ internal static class ComposeDeploymentExtensions
     public const string VllmModel = "Qwen/Qwen2.5-7B-Instruct";
 
     /// <summary>
-    /// The embedded profile's API: the GGUF named by EMBEDDED_MODEL_FILE in /models, or, when none is named, no
-    /// model configuration at all - which is how the API knows to serve its built-in demo model. Compose cannot
-    /// leave variables out conditionally, so a few lines of shell in front of the API do it ($$ is Compose's
-    /// escape for the shell's $).
+    /// The embedded profile's API: the GGUF on Hugging Face named by EMBEDDED_MODEL_SOURCE (downloaded, verified and
+    /// cached by the API in the model-cache volume), or the one named by EMBEDDED_MODEL_FILE in /models, or, when
+    /// neither is named, no model configuration at all - which is how the API knows to serve its built-in demo model.
+    /// Compose cannot leave variables out conditionally, so a few lines of shell in front of the API do it ($$ is
+    /// Compose's escape for the shell's $). The id clients send defaults to the source without hf:// and its
+    /// revision, as the AppHost's Embedded:Model does, or to the file name without .gguf.
     /// </summary>
     private const string EmbeddedModelScript = """
-        if [ -n "$$LLMSTACK_EMBEDDED_MODEL_FILE" ]; then
+        if [ -n "$$LLMSTACK_EMBEDDED_MODEL_SOURCE" ] && [ -n "$$LLMSTACK_EMBEDDED_MODEL_FILE" ]; then
+          echo "EMBEDDED_MODEL_SOURCE and EMBEDDED_MODEL_FILE are both set in .env; set one: a source to download, or a file in ./models." >&2
+          exit 2
+        fi
+        if [ -n "$$LLMSTACK_EMBEDDED_MODEL_SOURCE" ]; then
+          id="$${LLMSTACK_EMBEDDED_MODEL_SOURCE#hf://}"
+          export LlmStack__Models__0__Backend=embedded
+          export LlmStack__Models__0__Source="$$LLMSTACK_EMBEDDED_MODEL_SOURCE"
+          export LlmStack__Models__0__Id="$${LLMSTACK_EMBEDDED_MODEL_ID:-$${id%%@*}}"
+        elif [ -n "$$LLMSTACK_EMBEDDED_MODEL_FILE" ]; then
           export LlmStack__Models__0__Backend=embedded
           export LlmStack__Models__0__Path="/models/$$LLMSTACK_EMBEDDED_MODEL_FILE"
           export LlmStack__Models__0__Id="$${LLMSTACK_EMBEDDED_MODEL_ID:-$${LLMSTACK_EMBEDDED_MODEL_FILE%.gguf}}"
         fi
         exec /app/LlmStack.Api
         """;
+
+    /// <summary>Where the API image's user keeps downloaded models (the API's default cache folder there); the model-cache volume.</summary>
+    public const string ModelCachePath = "/home/app/.cache/llmstack/models";
 
     public static void AddComposeDeployment(this IDistributedApplicationBuilder builder,
         IResourceBuilder<ProjectResource> api, IResourceBuilder<ProjectResource> web, IResourceBuilder<OllamaModelResource> ollamaModel,
@@ -101,12 +115,17 @@ internal static class ComposeDeploymentExtensions
             })
             .WithComposeProfileVariant(ComposeSettings.EmbeddedProfile, variant =>
             {
+                variant.Environment["LLMSTACK_EMBEDDED_MODEL_SOURCE"] = ComposeSettings.EmbeddedModelSource;
                 variant.Environment["LLMSTACK_EMBEDDED_MODEL_FILE"] = ComposeSettings.EmbeddedModelFile;
                 variant.Environment["LLMSTACK_EMBEDDED_MODEL_ID"] = ComposeSettings.EmbeddedModelId;
                 variant.Entrypoint.AddRange(["/bin/sh", "-c", EmbeddedModelScript]);
                 variant.Customizations.Add((compose, variables) =>
                 {
+                    compose.Environment["HF_ENDPOINT"] = variables.Use(ComposeSettings.HuggingFaceEndpoint);
+                    compose.Environment["HF_TOKEN"] = variables.Use(ComposeSettings.HuggingFaceToken);
                     compose.Volumes.Add($"{variables.Use(ComposeSettings.ModelsDirectory)}:/models:ro");
+                    // A downloaded model survives the container: the next start finds it verified in the cache.
+                    compose.Volumes.Add($"model-cache:{ModelCachePath}");
                     compose.Deploy = MemoryLimit(variables.Use(ComposeSettings.EmbeddedApiMemory));
                 });
             });

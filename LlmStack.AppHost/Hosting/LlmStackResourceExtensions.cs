@@ -60,12 +60,14 @@ public static class LlmStackResourceExtensions
     public const string ModelDownloadLinkVariable = "ModelDownload__DashboardUrl";
 
     /// <summary>
-    /// Gives the Web the dashboard page that shows <paramref name="model"/>'s download (its console log), when the
+    /// Gives the Web the dashboard page that shows <paramref name="model"/>'s download (its console log: an Ollama model's
+    /// pull, or the download of the model the API runs in-process), when the
     /// dashboard's address is known (<c>ASPNETCORE_URLS</c> of the AppHost: its launch profile sets it). Nothing
     /// in publish mode: a deployment has no dashboard of the AppHost's.
     /// </summary>
-    public static IResourceBuilder<ProjectResource> WithModelDownloadLink(
-        this IResourceBuilder<ProjectResource> web, IResourceBuilder<OllamaModelResource> model)
+    public static IResourceBuilder<ProjectResource> WithModelDownloadLink<TModel>(
+        this IResourceBuilder<ProjectResource> web, IResourceBuilder<TModel> model)
+        where TModel : IResource
     {
         ArgumentNullException.ThrowIfNull(web);
         ArgumentNullException.ThrowIfNull(model);

@@ -39,7 +39,7 @@ public static class OllamaHostingExtensions
     /// Adds Ollama where <c>Ollama:Mode</c> says (default <c>auto</c>: a container when Docker or Podman answers,
     /// else <c>ollama serve</c> from PATH, else none) with the model <c>Ollama:Model</c> (default qwen2.5:7b), and
     /// prints the choice on one console line. Publishing always models the container. Returns the model, or
-    /// null when there is no Ollama and the API serves its built-in demo model.
+    /// null when there is no Ollama: the API then runs <c>Embedded:Model</c> in-process, or serves its built-in demo model.
     /// </summary>
     /// <exception cref="DistributedApplicationException">
     /// The configuration is invalid, or the requested mode cannot run here; the message names the key.
@@ -53,8 +53,10 @@ public static class OllamaHostingExtensions
         ArgumentNullException.ThrowIfNull(builder);
 
         var settings = OllamaHostingSettings.Read(builder.Configuration);
+        var embedded = EmbeddedHostingSettings.Read(builder.Configuration);
         var placement = Choose(settings, builder.ExecutionContext.IsPublishMode, probes,
-            configuredRuntime: AspireContainerRuntime.Configured(builder.Configuration));
+            configuredRuntime: AspireContainerRuntime.Configured(builder.Configuration),
+            withoutOllama: EmbeddedHostingExtensions.WithoutOllama(embedded));
 
         if (placement.Failure is not null)
         {
@@ -65,7 +67,10 @@ public static class OllamaHostingExtensions
         console.WriteLine(
             $"Ollama: {placement.Mode.ToString().ToLowerInvariant()} - {placement.Reason}. " +
             $"Choose with {OllamaHostingSettings.ModeKey}={OllamaHostingSettings.ModeChoices} " +
-            $"(e.g. dotnet run --project LlmStack.AppHost -- --{OllamaHostingSettings.ModeKey}=local).");
+            $"(e.g. dotnet run --project LlmStack.AppHost -- --{OllamaHostingSettings.ModeKey}=local)." +
+            (embedded.Source is not null && placement.Mode != OllamaHostingMode.None
+                ? $" {embedded.ModeKeyNote(OllamaHostingSettings.ModeKey)}"
+                : ""));
 
         IResourceBuilder<IOllamaResource>? server = placement.Mode switch
         {
@@ -77,9 +82,10 @@ public static class OllamaHostingExtensions
         return server?.AddModel(settings.Model);
     }
 
-    internal static OllamaPlacement Choose(OllamaHostingSettings settings, bool isPublishMode, OllamaHostProbes probes, string? configuredRuntime)
+    /// <param name="withoutOllama">What the API serves when there is no Ollama, for the reason's text.</param>
+    internal static OllamaPlacement Choose(OllamaHostingSettings settings, bool isPublishMode, OllamaHostProbes probes, string? configuredRuntime,
+        string withoutOllama = "the API serves its built-in demo model")
     {
-        const string demo = "the API serves its built-in demo model";
         if (isPublishMode)
         {
             return new(OllamaHostingMode.Container, "publishing always models the Ollama container (the target host runs Docker)");
@@ -88,7 +94,7 @@ public static class OllamaHostingExtensions
         switch (settings.Mode)
         {
             case OllamaHostingMode.None:
-                return new(OllamaHostingMode.None, $"as configured; {demo}");
+                return new(OllamaHostingMode.None, $"as configured; {withoutOllama}");
             case OllamaHostingMode.External:
                 return new(OllamaHostingMode.External, $"as configured, {settings.Url}");
             case OllamaHostingMode.Auto when settings.Url is not null:
@@ -108,7 +114,7 @@ public static class OllamaHostingExtensions
                     : new(OllamaHostingMode.Container, "", ContainerRuntime: runtime.Runtime, Failure:
                         $"{image.Detail}. To fix: {runtime.Runtime} pull {settings.Image.Reference} once a registry answers, set " +
                         $"{OllamaHostingSettings.ImageKey}/{OllamaHostingSettings.ImageTagKey} to an image this machine has, or choose another " +
-                        $"{OllamaHostingSettings.ModeKey} ({OllamaHostingSettings.ModeChoices}). Meanwhile {demo}.");
+                        $"{OllamaHostingSettings.ModeKey} ({OllamaHostingSettings.ModeChoices}). Meanwhile {withoutOllama}.");
             }
             case OllamaHostingMode.Local:
             {
@@ -140,7 +146,7 @@ public static class OllamaHostingExtensions
                 var executable = probes.FindOllamaExecutable();
                 return executable is not null
                     ? new(OllamaHostingMode.Local, $"auto found {noContainer}; running {executable} serve", OllamaExecutable: executable)
-                    : new(OllamaHostingMode.None, $"auto found {noContainer}, and no 'ollama' on PATH; {demo}");
+                    : new(OllamaHostingMode.None, $"auto found {noContainer}, and no 'ollama' on PATH; {withoutOllama}");
             }
         }
     }

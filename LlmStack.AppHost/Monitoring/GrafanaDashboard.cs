@@ -6,7 +6,7 @@ namespace LlmStack.AppHost.Monitoring;
 /// <summary>
 /// The Grafana side of the compose deployment: a Prometheus data source, a dashboard provider, and the
 /// "LlmStack" dashboard over the metrics the API exports at <c>/metrics</c> (names as the Prometheus exporter
-/// writes them; see the README's metrics table), per model.
+/// writes them; see the README's metrics table), per model, and a row per replica of models with several backends.
 /// </summary>
 internal static class GrafanaDashboard
 {
@@ -81,6 +81,41 @@ internal static class GrafanaDashboard
         ]),
     ];
 
+    /// <summary>The title of the row of <see cref="ReplicaPanels"/>.</summary>
+    public const string ReplicaRowTitle = "Replicas (models with several backends)";
+
+    private const string ReplicaLegend = "{{server_address}} {{gen_ai_request_model}}";
+
+    /// <summary>
+    /// The replicas of models served by several backends (<c>LlmStack:Models:&lt;n&gt;:Replicas</c>), one series per
+    /// <c>server.address</c>: their series exist only where such a model is configured.
+    /// </summary>
+    public static IReadOnlyList<Panel> ReplicaPanels { get; } =
+    [
+        new("Replica requests per second", "reqps",
+        [
+            new($$"""sum by (gen_ai_request_model, server_address) (rate(llmstack_replica_requests_total{{{ModelFilter}}}[$__rate_interval]))""", ReplicaLegend),
+        ]),
+        new("Replica requests in flight", "none",
+        [
+            new($$"""sum by (gen_ai_request_model, server_address) (llmstack_replica_active{{{ModelFilter}}})""", ReplicaLegend),
+        ]),
+        new("Replica time to first token (p50, p95)", "s",
+        [
+            new(ReplicaQuantile(0.50, "llmstack_replica_time_to_first_token_seconds"), "p50 " + ReplicaLegend),
+            new(ReplicaQuantile(0.95, "llmstack_replica_time_to_first_token_seconds"), "p95 " + ReplicaLegend),
+        ], Threshold: TimeToFirstTokenTargetSeconds),
+        new("Replica errors by type", "reqps",
+        [
+            new($$"""sum by (gen_ai_request_model, server_address, error_type) (rate(llmstack_replica_errors_total{{{ModelFilter}}}[$__rate_interval]))""", "{{error_type}} " + ReplicaLegend),
+        ]),
+        new("Replicas in rotation, ejections", "none",
+        [
+            new($$"""sum by (gen_ai_request_model, server_address) (llmstack_replica_in_rotation{{{ModelFilter}}})""", "in rotation " + ReplicaLegend),
+            new($$"""sum by (gen_ai_request_model, server_address) (increase(llmstack_replica_ejections_total{{{ModelFilter}}}[$__rate_interval]))""", "ejected " + ReplicaLegend),
+        ]),
+    ];
+
     /// <summary>The dashboard JSON (Grafana's schema 39), with a <c>model</c> variable every panel filters on.</summary>
     public static string Json()
     {
@@ -88,6 +123,22 @@ internal static class GrafanaDashboard
         for (var i = 0; i < Panels.Count; i++)
         {
             panels.Add(PanelJson(Panels[i], id: i + 1, x: i % 2 * 12, y: i / 2 * 8));
+        }
+        var rowY = (Panels.Count + 1) / 2 * 8;
+        panels.Add(new JsonObject
+        {
+            ["id"] = Panels.Count + 1,
+            ["type"] = "row",
+            ["title"] = ReplicaRowTitle,
+            ["collapsed"] = false,
+            ["datasource"] = DataSourceReference(),
+            ["gridPos"] = new JsonObject { ["h"] = 1, ["w"] = 24, ["x"] = 0, ["y"] = rowY },
+            ["panels"] = new JsonArray(),
+            ["targets"] = new JsonArray(),
+        });
+        for (var i = 0; i < ReplicaPanels.Count; i++)
+        {
+            panels.Add(PanelJson(ReplicaPanels[i], id: Panels.Count + 2 + i, x: i % 2 * 12, y: rowY + 1 + (i / 2 * 8)));
         }
 
         var dashboard = new JsonObject
@@ -124,6 +175,9 @@ internal static class GrafanaDashboard
 
     private static string Quantile(double quantile, string histogram) =>
         $$"""histogram_quantile({{quantile:0.00}}, sum by (le, gen_ai_request_model) (rate({{histogram}}_bucket{{{ModelFilter}}}[$__rate_interval])))""";
+
+    private static string ReplicaQuantile(double quantile, string histogram) =>
+        $$"""histogram_quantile({{quantile:0.00}}, sum by (le, gen_ai_request_model, server_address) (rate({{histogram}}_bucket{{{ModelFilter}}}[$__rate_interval])))""";
 
     private static JsonObject DataSourceReference() => new() { ["type"] = "prometheus", ["uid"] = DataSourceUid };
 

@@ -30,8 +30,31 @@ public sealed partial class ApiProcess : IAsyncDisposable
     /// <summary>Starts the API and returns once <c>/readyz</c> says the model is loaded.</summary>
     /// <param name="tuning">The embedded backend settings to pass as <c>LlmStack:Models:0:*</c> keys.</param>
     /// <param name="settings">Further configuration, as environment variables (e.g. <c>LlmStack__Auth__Keys__0__Key</c>).</param>
-    public static async Task<ApiProcess> StartAsync(
+    public static Task<ApiProcess> StartAsync(
         string modelId, string modelPath, EmbeddedTuning tuning, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["LlmStack__Models__0__Id"] = modelId,
+            ["LlmStack__Models__0__Backend"] = "embedded",
+            ["LlmStack__Models__0__Path"] = modelPath,
+        };
+        foreach (var (key, value) in tuning.Settings())
+        {
+            environment[$"LlmStack__Models__0__{key.Replace(":", "__", StringComparison.Ordinal)}"] = value;
+        }
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+        return StartAsync(environment, waitUntilReady: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts the API configured by <paramref name="settings"/> (environment variables) and returns once it listens -
+    /// or, with <paramref name="waitUntilReady"/>, once <c>/readyz</c> says its models are ready.
+    /// </summary>
+    public static async Task<ApiProcess> StartAsync(IReadOnlyDictionary<string, string> settings, bool waitUntilReady, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(ApiExecutable())
         {
@@ -48,15 +71,7 @@ public sealed partial class ApiProcess : IAsyncDisposable
         // A log line per request written to a pipe would be measured as API overhead: keep what an operator keeps.
         environment["Logging__LogLevel__Default"] = "Warning";
         environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
-        environment["LlmStack__Models__0__Id"] = modelId;
-        environment["LlmStack__Models__0__Backend"] = "embedded";
-        environment["LlmStack__Models__0__Path"] = modelPath;
-        foreach (var (key, value) in tuning.Settings())
-        {
-            environment[$"LlmStack__Models__0__{key.Replace(":", "__", StringComparison.Ordinal)}"] = value;
-        }
-
-        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        foreach (var (key, value) in settings)
         {
             environment[key] = value;
         }
@@ -105,7 +120,10 @@ public sealed partial class ApiProcess : IAsyncDisposable
                 throw new BenchmarkException($"LlmStack.Api exited with code {process.ExitCode} before listening:\n{Tail(output)}");
             }
             var api = new ApiProcess(process, output, await listening.Task);
-            await api.WaitUntilReadyAsync(timeout.Token);
+            if (waitUntilReady)
+            {
+                await api.WaitUntilReadyAsync(timeout.Token);
+            }
             return api;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -137,7 +155,11 @@ public sealed partial class ApiProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
+    /// <summary>The API's last lines of output.</summary>
+    public string Output => Tail(_output);
+
+    /// <summary>Returns once <c>/readyz</c> answers 200; throws with the API's last words if it exits first.</summary>
+    public async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
         while (true)

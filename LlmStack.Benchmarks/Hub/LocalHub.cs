@@ -23,7 +23,8 @@ namespace LlmStack.Benchmarks.Hub;
 /// for an unknown or private repository without a token, 401/403 <c>GatedRepo</c>, 404 <c>RevisionNotFound</c> and
 /// <c>EntryNotFound</c> - with <c>X-Error-Code</c> and <c>X-Error-Message</c>;</item>
 /// <item><c>GET /cdn/{sha256}/{name}</c>: the bytes, with <c>Range</c> (206, <c>Content-Range</c>), under another host
-/// name (<c>localhost</c> where the hub is <c>127.0.0.1</c>), as the hub's storage is another host.</item>
+/// name (<c>localhost</c> where the hub is <c>127.0.0.1</c>; the same host when it is given a public one), as the hub's
+/// storage is another host.</item>
 /// </list>
 /// Faults a download must survive can be switched on: a speed limit, a hold at a byte offset until released, a
 /// connection cut once at an offset, one corrupted download, a server that ignores ranges.
@@ -45,6 +46,7 @@ public sealed class LocalHub : IAsyncDisposable
     private int _downloads;
     private int _corruptNext;
     private long _cutAt = -1;
+    private string _storageHost = "localhost";
 
     private LocalHub()
     {
@@ -83,9 +85,14 @@ public sealed class LocalHub : IAsyncDisposable
     /// <summary>Completes when a download reached <see cref="HoldAt"/> and waits there.</summary>
     public Task Holding => _holding.Task;
 
-    public static async Task<LocalHub> StartAsync(IPEndPoint? endpoint = null)
+    /// <param name="endpoint">Where it listens; loopback on a free port unless said.</param>
+    /// <param name="publicHost">
+    /// The host name or address its clients reach it at (e.g. the Docker bridge's gateway, for containers), for the
+    /// hub's own address and the storage host both; without it, <c>127.0.0.1</c> with storage at <c>localhost</c>.
+    /// </param>
+    public static async Task<LocalHub> StartAsync(IPEndPoint? endpoint = null, string? publicHost = null)
     {
-        var hub = new LocalHub();
+        var hub = new LocalHub { _storageHost = publicHost ?? "localhost" };
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(endpoint ?? new IPEndPoint(IPAddress.Loopback, 0)));
@@ -96,7 +103,8 @@ public sealed class LocalHub : IAsyncDisposable
         await app.StartAsync();
         hub._app = app;
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        hub.Endpoint = new Uri(address.TrimEnd('/') + "/");
+        var listening = new Uri(address.TrimEnd('/') + "/");
+        hub.Endpoint = publicHost is null ? listening : new UriBuilder(listening) { Host = publicHost }.Uri;
         return hub;
     }
 
@@ -184,7 +192,7 @@ public sealed class LocalHub : IAsyncDisposable
         headers["X-Linked-Size"] = (file.AdvertisedSize ?? file.Size).ToString(System.Globalization.CultureInfo.InvariantCulture);
         headers.ETag = $"\"{file.Sha256[..40]}\"";
         // Storage is another host, as the hub's is: same server, other name.
-        var storage = new UriBuilder(Endpoint) { Host = "localhost", Path = $"cdn/{file.Sha256}/{Uri.EscapeDataString(Path.GetFileName(file.Path))}" };
+        var storage = new UriBuilder(Endpoint) { Host = _storageHost, Path = $"cdn/{file.Sha256}/{Uri.EscapeDataString(Path.GetFileName(file.Path))}" };
         return Results.Redirect(storage.Uri.AbsoluteUri);
     }
 

@@ -30,7 +30,7 @@ public sealed class OpenApiDocumentTests
                 .Select(method => $"{method} {endpoint.RoutePattern.RawText!.TrimEnd('/').Replace("{**id}", "{id}", StringComparison.Ordinal)}"))
             .ToHashSet();
         Assert.Equal(
-            ["DELETE /v1/responses/{id}", "GET /v1/models", "GET /v1/models/{id}", "GET /v1/responses/{id}", "POST /v1/chat/completions", "POST /v1/embeddings", "POST /v1/responses"],
+            ["DELETE /v1/responses/{id}", "GET /v1/models", "GET /v1/models/{id}", "GET /v1/responses/{id}", "POST /v1/chat/completions", "POST /v1/completions", "POST /v1/embeddings", "POST /v1/responses"],
             mapped.Order());
         Assert.Subset(documented, mapped);
     }

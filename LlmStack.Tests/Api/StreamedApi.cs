@@ -16,6 +16,9 @@ internal sealed record StreamedApi(string Name, string Path, Func<string, string
         new("responses", "/v1/responses",
             model => $$"""{"model":"{{model}}","stream":true,"input":"Hi"}""",
             model => $$"""{"model":"{{model}}","input":"Hi"}"""),
+        new("completions", "/v1/completions",
+            model => $$"""{"model":"{{model}}","stream":true,"prompt":"Hi"}""",
+            model => $$"""{"model":"{{model}}","prompt":"Hi"}"""),
     ];
 
     /// <summary>The names of <see cref="All"/>, for <c>[MemberData]</c>.</summary>

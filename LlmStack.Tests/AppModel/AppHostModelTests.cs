@@ -3,6 +3,7 @@ extern alias apphost;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using apphost::LlmStack.AppHost.Embedded;
 using apphost::LlmStack.AppHost.Ollama;
 
 namespace LlmStack.Tests.AppModel;
@@ -74,6 +75,56 @@ public sealed class AppHostModelTests
         Assert.DoesNotContain(env.Keys, k => k.StartsWith("LlmStack__Models", StringComparison.Ordinal));
         Assert.Empty(builder.Resources.OfType<IOllamaResource>());
         Assert.Empty(builder.Resources.OfType<OllamaModelResource>());
+    }
+
+    [Fact]
+    public async Task Without_ollama_the_api_runs_the_embedded_model_from_the_hub_shown_as_its_child()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=none", "--Embedded:Model=hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M@v1",
+            "--HF_ENDPOINT=https://hf-mirror.example.com", "--HF_TOKEN=hf_secret", "--ASPNETCORE_URLS=http://localhost:15080");
+        var api = Project(builder, "api");
+
+        var env = await ResourceConfiguration.PublishedEnvironmentAsync(api);
+        var web = await ResourceConfiguration.PublishedEnvironmentAsync(Project(builder, "web"));
+
+        Assert.Equal("Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", env["LlmStack__Models__0__Id"]);
+        Assert.Equal("embedded", env["LlmStack__Models__0__Backend"]);
+        Assert.Equal("hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M@v1", env["LlmStack__Models__0__Source"]);
+        Assert.Equal("https://hf-mirror.example.com", env["HF_ENDPOINT"]);
+        // The token is a secret parameter, never a plain value in the app model.
+        Assert.Equal("{hf-token.value}", env["HF_TOKEN"]);
+        Assert.True(Assert.Single(builder.Resources.OfType<ParameterResource>(), p => p.Name == "hf-token").Secret);
+        var model = Assert.Single(builder.Resources.OfType<EmbeddedModelResource>());
+        Assert.Equal("qwen2-5-0-5b-instruct-gguf-q4-k-m", model.Name);
+        Assert.Same(api, model.Parent);
+        Assert.Single(model.Annotations.OfType<HealthCheckAnnotation>());
+        Assert.Equal("http://localhost:15080/consolelogs/resource/qwen2-5-0-5b-instruct-gguf-q4-k-m", web["ModelDownload__DashboardUrl"]);
+        // Nothing waits for the download.
+        Assert.Empty(api.Annotations.OfType<WaitAnnotation>());
+    }
+
+    [Fact]
+    public async Task With_ollama_the_embedded_model_is_not_served()
+    {
+        await using var builder = await CreateAsync("--Ollama:Mode=external", "--Ollama:Url=http://gpu-box:11434", "--Embedded:Model=hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M");
+
+        var env = await ResourceConfiguration.PublishedEnvironmentAsync(Project(builder, "api"));
+
+        Assert.Equal("ollama", env["LlmStack__Models__0__Backend"]);
+        Assert.DoesNotContain("LlmStack__Models__0__Source", env.Keys);
+        Assert.Empty(builder.Resources.OfType<EmbeddedModelResource>());
+    }
+
+    [Theory]
+    [InlineData("qwen2.5:7b")]
+    [InlineData("https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF")]
+    [InlineData("hf://Qwen")]
+    public async Task An_embedded_model_that_is_no_hub_source_stops_the_apphost_naming_the_key(string value)
+    {
+        var error = await Assert.ThrowsAsync<DistributedApplicationException>(
+            () => CreateAsync("--Ollama:Mode=none", $"--Embedded:Model={value}").AsTask().WaitAsync(Timeout, TestContext.Current.CancellationToken));
+
+        Assert.Contains($"Embedded:Model '{value}' is not a Hugging Face source: use hf://<owner>/<repo>:<quant>", error.Message);
     }
 
     [Fact]

@@ -102,11 +102,17 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     }
 
     [Fact]
-    public void The_embedded_api_serves_a_mounted_gguf_or_else_the_demo_model()
+    public void The_embedded_api_serves_a_hub_source_or_a_mounted_gguf_or_else_the_demo_model()
     {
         var api = compose.Service("api-embedded");
         Assert.Contains("${LLMSTACK_MODELS_DIR:-./models}:/models:ro", Strings(api, "volumes"));
+        // Downloads are kept in a volume, where the API image's user keeps its model cache.
+        Assert.Contains("model-cache:/home/app/.cache/llmstack/models", Strings(api, "volumes"));
+        Assert.True(compose.Volumes.ContainsKey("model-cache"));
         var env = Environment(api);
+        Assert.Equal("${EMBEDDED_MODEL_SOURCE:-}", env["LLMSTACK_EMBEDDED_MODEL_SOURCE"]);
+        Assert.Equal("${HF_ENDPOINT:-}", env["HF_ENDPOINT"]);
+        Assert.Equal("${HF_TOKEN:-}", env["HF_TOKEN"]);
         Assert.Equal("${EMBEDDED_MODEL_FILE:-}", env["LLMSTACK_EMBEDDED_MODEL_FILE"]);
         // No model settings unless a file is named: that is how the API knows to serve its demo model.
         Assert.DoesNotContain(env.Keys, key => key.StartsWith("LlmStack__Models", StringComparison.Ordinal));
@@ -157,7 +163,7 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     [Fact]
     public void Data_lives_in_named_volumes()
     {
-        Assert.Equal(["caddy-config", "caddy-data", "grafana-data", "huggingface-cache", "llmstack-ollama-models", "prometheus-data", "web-data"],
+        Assert.Equal(["caddy-config", "caddy-data", "grafana-data", "huggingface-cache", "llmstack-ollama-models", "model-cache", "prometheus-data", "web-data"],
             compose.Volumes.Keys.Cast<string>().Order());
         Assert.Contains("caddy-data:/data", Strings(compose.Service("proxy"), "volumes"));
         Assert.Contains("prometheus-data:/prometheus", Strings(compose.Service("prometheus"), "volumes"));
@@ -366,11 +372,29 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     }
 
     [Fact]
+    public void The_dashboard_has_a_row_per_replica_below_the_model_panels()
+    {
+        var dashboard = JsonNode.Parse(GrafanaDashboard.Json())!;
+        var panels = dashboard["panels"]!.AsArray().Select(p => p!).ToList();
+        var row = panels.FindIndex(p => (string)p["type"]! == "row");
+
+        Assert.Equal(GrafanaDashboard.ReplicaRowTitle, (string)panels[row]["title"]!);
+        Assert.Equal(GrafanaDashboard.Panels.Count, row);
+        var below = panels.Skip(row + 1).ToList();
+        Assert.Equal(GrafanaDashboard.ReplicaPanels.Select(p => p.Title), below.Select(p => (string)p["title"]!));
+        Assert.All(below, panel =>
+        {
+            Assert.True((int)panel["gridPos"]!["y"]! > (int)panels[row]["gridPos"]!["y"]!);
+            Assert.All(panel["targets"]!.AsArray(), target => Assert.Contains("server_address", (string)target!["expr"]!));
+        });
+    }
+
+    [Fact]
     public void Dashboard_queries_only_name_metrics_the_readme_documents()
     {
         // The container tests check these names against a live API's /metrics; this keeps the README honest too.
         var readme = File.ReadAllText(Repository.PathOf("README.md"));
-        foreach (var metric in GrafanaDashboard.Panels.SelectMany(p => p.Queries).SelectMany(q => MetricNames(q.Expression)))
+        foreach (var metric in GrafanaDashboard.Panels.Concat(GrafanaDashboard.ReplicaPanels).SelectMany(p => p.Queries).SelectMany(q => MetricNames(q.Expression)))
         {
             Assert.Contains($"`{metric}`", readme);
         }

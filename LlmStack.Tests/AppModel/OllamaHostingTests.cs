@@ -46,6 +46,26 @@ public sealed class OllamaHostingTests
     }
 
     [Fact]
+    public void The_mode_line_says_the_api_runs_the_embedded_model_when_there_is_no_ollama()
+    {
+        var (_, model, console) = AddOllama(["--Embedded:Model=hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M"], runtime: NoRuntime, ollamaOnPath: null);
+
+        Assert.Null(model);
+        Assert.StartsWith("Ollama: none - auto found no container runtime", console);
+        Assert.Contains("and no 'ollama' on PATH; the API runs hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M in-process (Embedded:Model", console);
+        Assert.DoesNotContain("demo model", console);
+    }
+
+    [Fact]
+    public void The_mode_line_says_the_embedded_model_waits_for_a_machine_without_ollama()
+    {
+        var (_, model, console) = AddOllama(["--Embedded:Model=hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M"], runtime: NoRuntime, ollamaOnPath: "/usr/bin/ollama");
+
+        Assert.NotNull(model);
+        Assert.Contains("Embedded:Model (hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M) runs in the API only when there is no Ollama (Ollama:Mode=none).", console);
+    }
+
+    [Fact]
     public void Auto_with_a_url_uses_that_server()
     {
         var (_, model, _) = AddOllama(["--Ollama:Url=http://gpu-box:11434"], runtime: new("docker", "docker 28.0.1"), ollamaOnPath: null);
@@ -171,7 +191,8 @@ public sealed class OllamaHostingTests
         Assert.StartsWith(
             "Ollama: none - auto found docker 20.10.24, but docker cannot get docker.io/ollama/ollama:0.13.0: " +
             "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host, " +
-            "and no 'ollama' on PATH; the API serves its built-in demo model.", console);
+            "and no 'ollama' on PATH; the API serves its built-in demo model " +
+            "(set Embedded:Model=hf://<owner>/<repo>:<quant> to run a real one in-process).", console);
     }
 
     [Fact]
@@ -192,7 +213,7 @@ public sealed class OllamaHostingTests
         var line = Assert.Single(console.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("Ollama: container failed - docker cannot get docker.io/ollama/ollama:0.13.0: Error response from daemon", line);
         Assert.Contains("To fix: docker pull docker.io/ollama/ollama:0.13.0 once a registry answers, set Ollama:Image/Ollama:ImageTag", line);
-        Assert.EndsWith("Meanwhile the API serves its built-in demo model.", line);
+        Assert.EndsWith("Meanwhile the API serves its built-in demo model (set Embedded:Model=hf://<owner>/<repo>:<quant> to run a real one in-process).", line);
 
         // The dashboard shows the Ollama resource failed, with the same words.
         var failed = Assert.IsType<UnavailableOllamaResource>(Assert.Single(builder.Resources));

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Pipeline;
+using LlmStack.Tests.Backends.Embedded.Hub;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Playwright;
 
@@ -12,7 +13,7 @@ namespace LlmStack.Tests.Browser;
 /// The chat page's first seconds as a new user meets them: typing before the page is live, and a model that is
 /// still being downloaded when the page opens.
 /// </summary>
-public sealed class ChatStartupTests(ChatUiStack stack) : IClassFixture<ChatUiStack>
+public sealed class ChatStartupTests(ChatUiStack stack, GeneratedModels models) : IClassFixture<ChatUiStack>
 {
     private const string DownloadingModel = "tiny:1b";
     private static readonly TimeSpan ApiCallTimeout = TimeSpan.FromSeconds(10);
@@ -103,5 +104,40 @@ public sealed class ChatStartupTests(ChatUiStack stack) : IClassFixture<ChatUiSt
         await chat.MessageBox.PressAsync("Enter");
         await chat.LastReplyStats.WaitForAsync();
         Assert.Equal(string.Concat(OllamaTestServer.ReplyTokens), await chat.LastReplyMarkdownAsync());
+    }
+
+    [Fact]
+    public async Task Embedded_model_downloading_from_the_hub_shows_its_progress_and_the_page_enables_itself_once_it_is_loaded()
+    {
+        await using var hub = await HubFixture.StartAsync(models);
+        var size = new FileInfo(models.Scripted).Length;
+        hub.Hub.HoldAt = size / 2;
+        const string model = "hub-scripted";
+        var source = $"hf://{HubFixture.Repository}:Q8_0";
+        var api = new ApiApplication([new ModelOptions { Id = model, Backend = "embedded", Source = source }], hub.Settings());
+        var web = stack.StartWebFor(api);
+        await using var chat = await stack.OpenChatAsync(web);
+
+        // Held in the middle of the file: the banner tells how far the download is, in the API's words.
+        var banner = chat.Page.Locator(".status-banners .model-download");
+        await Assertions.Expect(banner).ToContainTextAsync($"{model} is being downloaded or loaded.");
+        await Assertions.Expect(banner).ToContainTextAsync(
+            new System.Text.RegularExpressions.Regex($"downloading {HubFixture.ScriptedFile} from {System.Text.RegularExpressions.Regex.Escape(source)}: {100 * (size / 2) / size}% of [0-9.]+ (KB|MB)"),
+            new() { Timeout = 30_000 });
+        Assert.EndsWith("(not ready yet)", await chat.ModelPicker.Locator("option:checked").InnerTextAsync(), StringComparison.Ordinal);
+        await chat.ScreenshotAsync("embedded-model-downloading");
+        var send = chat.Page.GetByRole(AriaRole.Button, new() { Name = "Send" });
+        await Assertions.Expect(send).ToBeDisabledAsync();
+        await chat.SendAsync("Are you there yet?");
+        Assert.Equal("Are you there yet?", await chat.MessageBox.InputValueAsync());
+
+        // Downloaded, verified, loaded: the page notices by itself, and the kept draft is answered by the model in-process.
+        hub.Hub.Release();
+        await Assertions.Expect(send).ToBeEnabledAsync(new() { Timeout = 30_000 });
+        await Assertions.Expect(banner).ToHaveCountAsync(0);
+        await chat.MessageBox.PressAsync("Enter");
+        await chat.LastReplyStats.WaitForAsync();
+        Assert.Equal(GeneratedModels.ScriptedReply, await chat.LastReplyMarkdownAsync());
+        Assert.Equal(1, hub.Hub.Downloads);
     }
 }

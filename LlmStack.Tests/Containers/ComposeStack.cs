@@ -16,7 +16,24 @@ public sealed class ComposeStack : IAsyncLifetime
 
     private readonly PublishedCompose _compose = new();
     private readonly string _project = $"llmstack-test-{Guid.NewGuid():N}"[..22];
+    private readonly string[] _services;
+    private readonly IReadOnlyDictionary<string, string> _settings;
+    private readonly bool _waitUntilReady;
     private bool _started;
+
+    public ComposeStack()
+        : this(Services, new Dictionary<string, string>(), waitUntilReady: true)
+    {
+    }
+
+    /// <summary>Another stack of the same compose project: some of its services, more <c>.env</c> settings.</summary>
+    /// <param name="waitUntilReady">Whether starting waits for the API's model too (its <c>/readyz</c>), not only for health.</param>
+    internal ComposeStack(string[] services, IReadOnlyDictionary<string, string> settings, bool waitUntilReady)
+    {
+        _services = services;
+        _settings = settings;
+        _waitUntilReady = waitUntilReady;
+    }
 
     public string? UnavailableReason { get; private set; }
 
@@ -60,16 +77,19 @@ public sealed class ComposeStack : IAsyncLifetime
             GRAFANA_ADMIN_PASSWORD=not-started-in-tests
             LLMSTACK_API_KEY={ApiKey}
             LLMSTACK_WEB_ADMIN_PASSWORD={AdminPassword}
-
+            {string.Concat(_settings.Select(s => $"{s.Key}={s.Value}\n"))}
             """);
         _started = true;
-        await ComposeAsync(UpTimeout, ["up", "-d", .. Services]);
+        await ComposeAsync(UpTimeout, ["up", "-d", .. _services]);
         await WaitUntilHealthyAsync();
-        await WaitUntilApiReadyAsync();
+        if (_waitUntilReady)
+        {
+            await WaitUntilApiReadyAsync();
+        }
     }
 
     /// <summary>Healthy means the API answers; ready means its model answers too (the demo model loads at start).</summary>
-    private async Task WaitUntilApiReadyAsync()
+    public async Task WaitUntilApiReadyAsync()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
@@ -98,13 +118,14 @@ public sealed class ComposeStack : IAsyncLifetime
     /// <summary>A service's container id.</summary>
     public async Task<string> ContainerAsync(string service) => (await ComposeAsync(TimeSpan.FromSeconds(30), "ps", "-q", service)).Trim();
 
-    private async Task WaitUntilHealthyAsync()
+    /// <summary>Returns once every service of this stack is running and healthy; throws with their logs if one is not.</summary>
+    public async Task WaitUntilHealthyAsync()
     {
         var deadline = DateTime.UtcNow + UpTimeout;
         var states = new Dictionary<string, string>();
         while (DateTime.UtcNow < deadline)
         {
-            foreach (var service in Services)
+            foreach (var service in _services)
             {
                 var container = await ContainerAsync(service);
                 var state = await DockerEngine.DockerAsync(TimeSpan.FromSeconds(30), "inspect", "--format", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", container);

@@ -137,15 +137,7 @@ public sealed class OllamaModelPullTests : IDisposable
     }
 
     private static Task<HttpResponseMessage> ChatAsync(HttpClient api, CancellationToken cancellationToken) =>
-        api.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
-        {
-            Content = JsonContent.Create(new JsonObject
-            {
-                ["model"] = Model,
-                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Hello?" }),
-            }),
-            Headers = { Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", LlmStackAppFixture.ApiKey) },
-        }, cancellationToken).WaitAsync(Timeout, cancellationToken);
+        StartedStack.ChatAsync(api, Model, Timeout, cancellationToken);
 
     /// <summary>
     /// Builds the app and starts it without waiting: starting completes only once every resource has started,
@@ -161,19 +153,8 @@ public sealed class OllamaModelPullTests : IDisposable
         return app;
     }
 
-    private static async Task WaitForLogAsync(DistributedApplication app, string resource, string text, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Timeout);
-        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(resource).WithCancellation(timeout.Token))
-        {
-            if (batch.Any(line => line.Content.Contains(text, StringComparison.Ordinal)))
-            {
-                return;
-            }
-        }
-        Assert.Fail($"The log of {resource} ended without \"{text}\".");
-    }
+    private static Task WaitForLogAsync(DistributedApplication app, string resource, string text, CancellationToken cancellationToken) =>
+        StartedStack.WaitForLogAsync(app, resource, text, Timeout, cancellationToken);
 
     public void Dispose() => _webData.Dispose();
 }

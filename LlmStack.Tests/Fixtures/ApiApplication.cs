@@ -64,10 +64,11 @@ public class ApiApplication : WebApplicationFactory<Program>
         }
     }
 
-    // Every property the configuration binder would read back, sections (Embedded, Ollama) as nested keys, so that a
-    // new ModelOptions setting needs no change here.
-    private static IEnumerable<(string Key, string Value)> ToSettings(object options) =>
-        from property in options.GetType().GetProperties()
+    // Every property the configuration binder would read back, sections (Embedded, Ollama) as nested keys and lists
+    // (Replicas) as numbered ones, so that a new ModelOptions setting needs no change here.
+    private static IEnumerable<(string Key, string Value)> ToSettings(object options) => options is System.Collections.IList list
+        ? list.Cast<object>().SelectMany((item, index) => ToSettings(item).Select(nested => ($"{index}:{nested.Key}", nested.Value)))
+        : from property in options.GetType().GetProperties()
         where property.CanWrite
         let value = property.GetValue(options)
         where value is not null

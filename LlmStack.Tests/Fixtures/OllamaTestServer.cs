@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Routing;
 namespace LlmStack.Tests.Fixtures;
 
 /// <summary>
-/// A server speaking Ollama's protocol on loopback, for the Ollama backend (<c>/api/chat</c>, <c>/api/embed</c>,
+/// A server speaking Ollama's protocol on loopback, for the Ollama backend (<c>/api/chat</c>, <c>/api/generate</c>, <c>/api/embed</c>,
 /// <c>/api/show</c>) and for the AppHost's model management (<c>/</c>, <c>/api/tags</c>, <c>/api/show</c>,
 /// <c>/api/pull</c>).
 /// <para>
@@ -120,6 +120,7 @@ public sealed class OllamaTestServer : IAsyncDisposable
         endpoints.MapPost("/api/show", ShowAsync);
         endpoints.MapPost("/api/embed", EmbedAsync);
         endpoints.MapPost("/api/chat", ChatAsync);
+        endpoints.MapPost("/api/generate", GenerateAsync);
         endpoints.MapPost("/api/pull", PullAsync);
     }
 
@@ -254,6 +255,34 @@ public sealed class OllamaTestServer : IAsyncDisposable
             Signal(_abandoned, model).TrySetResult();
         }
     }
+
+    // Text completions: the reply's tokens as "response" lines; the prompt is counted one token per character.
+    private async Task GenerateAsync(HttpContext context)
+    {
+        var body = await ReadAsync(context);
+        if (await RefusedAsync(context, body))
+        {
+            return;
+        }
+        var model = ModelOf(body);
+        var tokens = ReplyTokens.Take((int?)body["options"]?["num_predict"] ?? int.MaxValue).ToArray();
+        context.Response.ContentType = "application/x-ndjson";
+        foreach (var token in tokens)
+        {
+            await WriteLineAsync(context, GenerateLine(model, token, done: false));
+        }
+        var last = GenerateLine(model, "", done: true);
+        AddDone(last, tokens.Length < ReplyTokens.Length ? "length" : "stop", ((string?)body["prompt"])?.Length ?? 0, tokens.Length);
+        await WriteLineAsync(context, last);
+    }
+
+    private static JsonObject GenerateLine(string model, string response, bool done) => new()
+    {
+        ["model"] = model,
+        ["created_at"] = "2026-01-01T00:00:00.000000Z",
+        ["response"] = response,
+        ["done"] = done,
+    };
 
     private async Task PullAsync(HttpContext context)
     {

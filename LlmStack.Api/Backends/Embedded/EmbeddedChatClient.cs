@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LLama.Native;
 using LLama.Sampling;
 using LlmStack.Api.Backends.Embedded.Batching;
 using LlmStack.Api.Errors;
@@ -40,10 +41,12 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         // Requests are validated above the backends (ChatRequestMapping): max_tokens is at least 1 and a required
         // tool is among the tools.
         cancellationToken.ThrowIfCancellationRequested();
-        var generation = Submit(messages, options, out var prompt, cancellationToken);
+        var raw = LlmStackChatOptions.RawPromptOf(messages, options);
+        var generation = Submit(messages, raw, options, out var prompt, cancellationToken);
         var created = DateTimeOffset.UtcNow;
-        var tools = options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode ? new ToolCallParser() : null;
-        var think = _thinksInBlocks ? new ThinkBlockParser(startsInside: ThinkBlockParser.OpenedBy(prompt)) : null;
+        // A raw prompt's continuation is text as the model writes it: no tool calls or reasoning are read out of it.
+        var tools = raw is null && options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode ? new ToolCallParser() : null;
+        var think = raw is null && _thinksInBlocks ? new ThinkBlockParser(startsInside: ThinkBlockParser.OpenedBy(prompt)) : null;
         var calledTools = false;
         try
         {
@@ -134,13 +137,19 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
     // Renders, tokenizes and parses the grammar on the caller's thread; only decoding and sampling happen on the
     // scheduler's loop.
-    private Generation Submit(IEnumerable<ChatMessage> messages, ChatOptions? options, out string prompt, CancellationToken cancellationToken)
+    private Generation Submit(IEnumerable<ChatMessage> messages, RawPrompt? raw, ChatOptions? options, out string prompt, CancellationToken cancellationToken)
     {
         var sampling = CreateSampling(options, cancellationToken);
         try
         {
             // Message text is tokenized as text: only the template's own markers become control tokens.
-            (prompt, var promptTokens) = ChatPrompt.Tokenize(host.Weights, host.CreateTemplate, messages, options);
+            (prompt, var promptTokens) = raw is null
+                ? ChatPrompt.Tokenize(host.Weights, host.CreateTemplate, messages, options)
+                : (raw.Prompt, RawTokens(raw));
+            if (promptTokens.Length == 0)
+            {
+                throw ApiErrorException.InvalidRequest("The prompt has no tokens.", "prompt");
+            }
             // At least one token must fit after the prompt.
             if (promptTokens.Length >= host.ContextSize)
             {
@@ -153,6 +162,31 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
             sampling.Dispose();
             throw;
         }
+    }
+
+    // A text completion's prompt as llama-server tokenizes it: the model's special tokens written in it are those
+    // tokens (there are no roles to protect). With a suffix, llama.cpp's fill-in-the-middle layout:
+    // <FIM_PRE>prefix<FIM_SUF>suffix<FIM_MID>, the model writing the middle.
+    private LLamaToken[] RawTokens(RawPrompt raw)
+    {
+        var weights = host.Weights;
+        if (raw.Suffix is null)
+        {
+            return weights.Tokenize(raw.Prompt, weights.Vocab.ShouldAddBOS, special: true, LLama.LLamaTemplate.Encoding);
+        }
+        var vocab = weights.Vocab;
+        if (vocab.InfillPrefix is not { } pre || vocab.InfillSuffix is not { } suf || vocab.InfillMiddle is not { } mid)
+        {
+            throw ApiErrorException.InvalidRequest(
+                $"The model '{host.Id}' cannot fill in the middle: its vocabulary has no fill-in-the-middle tokens. Leave 'suffix' out.", "suffix", "unsupported_parameter");
+        }
+        List<LLamaToken> tokens = vocab.ShouldAddBOS && vocab.BOS is { } bos ? [bos] : [];
+        tokens.Add(pre);
+        tokens.AddRange(weights.Tokenize(raw.Prompt, false, special: false, LLama.LLamaTemplate.Encoding));
+        tokens.Add(suf);
+        tokens.AddRange(weights.Tokenize(raw.Suffix, false, special: false, LLama.LLamaTemplate.Encoding));
+        tokens.Add(mid);
+        return [.. tokens];
     }
 
     // A required tool call is enforced, not hoped for, its arguments following the function's parameter

@@ -49,6 +49,7 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id, MissingModel.Loading))
             .Use(inner => new OllamaDoneCheckChatClient(inner, options.Id))
             .ConfigureOptions(chatOptions => ApplyModelOptions(chatOptions, options))
+            .Use(inner => new OllamaRawPromptChatClient(inner, ollama))
             .Build();
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(ollama)
             .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id, MissingModel.Loading))

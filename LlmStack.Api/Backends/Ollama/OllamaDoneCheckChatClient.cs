@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using LlmStack.Api.Errors;
 using Microsoft.Extensions.AI;
+using OllamaSharp.Models;
 using OllamaSharp.Models.Chat;
 
 namespace LlmStack.Api.Backends.Ollama;
@@ -18,7 +19,7 @@ internal sealed class OllamaDoneCheckChatClient(IChatClient inner, string model)
         var done = false;
         await foreach (var update in base.GetStreamingResponseAsync(messages, options, cancellationToken))
         {
-            done |= update.RawRepresentation is ChatDoneResponseStream;
+            done |= update.RawRepresentation is ChatDoneResponseStream or GenerateDoneResponseStream;
             yield return update;
         }
         if (!done && !cancellationToken.IsCancellationRequested)

@@ -31,18 +31,18 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
     public Task<ServedModel> CreateAsync(ModelOptions options, CancellationToken cancellationToken)
     {
         var http = httpClients.CreateClient(UpstreamHttpClients.NameOf(options));
-        var client = new OpenAIClient(
-            new ApiKeyCredential(string.IsNullOrWhiteSpace(options.ApiKey) ? NoApiKey : options.ApiKey),
-            new OpenAIClientOptions
-            {
-                Endpoint = new Uri(options.Endpoint!.TrimEnd('/')),
-                Transport = new HttpClientPipelineTransport(http),
-                // Resilience is ours: a completion is never sent twice.
-                RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-                // The SDK applies this to every read of a stream. Our first-token timeout is the one that should
-                // fire first, with its 504; past it, the same bound catches a server that stalls mid-stream.
-                NetworkTimeout = options.FirstTokenTimeout + TimeSpan.FromSeconds(30),
-            });
+        var credential = new ApiKeyCredential(string.IsNullOrWhiteSpace(options.ApiKey) ? NoApiKey : options.ApiKey);
+        var clientOptions = new OpenAIClientOptions
+        {
+            Endpoint = new Uri(options.Endpoint!.TrimEnd('/')),
+            Transport = new HttpClientPipelineTransport(http),
+            // Resilience is ours: a completion is never sent twice.
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            // The SDK applies this to every read of a stream. Our first-token timeout is the one that should
+            // fire first, with its 504; past it, the same bound catches a server that stalls mid-stream.
+            NetworkTimeout = options.FirstTokenTimeout + TimeSpan.FromSeconds(30),
+        };
+        var client = new OpenAIClient(credential, clientOptions);
 
         var chat = new ChatClientBuilder(client.GetChatClient(options.BackendModelName).AsIChatClient())
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id))
@@ -52,6 +52,7 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
                 chatOptions.ModelId = options.BackendModelName;
                 PassSchemaThrough(chatOptions);
             })
+            .Use(inner => new UpstreamCompletionsChatClient(inner, http, clientOptions.Endpoint, options.ApiKey, options.BackendModelName))
             .Build();
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(
                 client.GetEmbeddingClient(options.BackendModelName).AsIEmbeddingGenerator())

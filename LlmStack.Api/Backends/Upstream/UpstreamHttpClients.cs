@@ -19,13 +19,16 @@ internal static class UpstreamHttpClients
     private const string NamePrefix = "LlmStack.Models:";
 
     /// <summary>The name of <paramref name="model"/>'s client.</summary>
-    public static string NameOf(ModelOptions model) => NamePrefix + model.Id;
+    public static string NameOf(ModelOptions model) =>
+        model.ReplicaIndex is { } replica ? $"{NamePrefix}{model.Id}:Replicas:{replica}" : NamePrefix + model.Id;
 
     /// <summary>Registers the client of every configured model whose backend is reached over HTTP.</summary>
     public static IHostApplicationBuilder AddUpstreamHttpClients(this IHostApplicationBuilder builder, params string[] httpBackends)
     {
         var models = builder.Configuration.GetSection(LlmStackOptions.SectionName).Get<LlmStackOptions>()?.Models ?? [];
-        foreach (var model in models.Where(m => httpBackends.Contains(m.Backend, StringComparer.OrdinalIgnoreCase)))
+        // A model with replicas has one client per replica (each its own server).
+        var served = models.SelectMany(m => m.Replicas.Count == 0 ? [m] : m.Replicas.Select((_, index) => m.ForReplica(index)));
+        foreach (var model in served.Where(m => httpBackends.Contains(m.Backend, StringComparer.OrdinalIgnoreCase)))
         {
             builder.Services.AddHttpClient(NameOf(model), http => http.Timeout = Timeout.InfiniteTimeSpan)
                 .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler

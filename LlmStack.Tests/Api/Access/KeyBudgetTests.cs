@@ -31,11 +31,12 @@ public sealed class KeyBudgetTests
         return InMemoryBackend.Serve(settings, services => services.AddSingleton<TimeProvider>(_clock), ("scripted", model));
     }
 
-    private static async Task<HttpResponseMessage> ChatAsync(HttpClient client, string key = ApiKeyTests.Key, bool stream = false)
+    private static async Task<HttpResponseMessage> ChatAsync(HttpClient client, string key = ApiKeyTests.Key, bool stream = false, int? maxTokens = null)
     {
+        var limit = maxTokens is { } max ? $"\"max_tokens\":{max}," : "";
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
-            Content = new StringContent($$"""{"model":"scripted","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent($$"""{"model":"scripted","stream":{{(stream ? "true" : "false")}},{{limit}}"messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"),
             Headers = { Authorization = new AuthenticationHeaderValue("Bearer", key) },
         };
         var response = await client.SendAsync(request, Cancel);
@@ -84,36 +85,51 @@ public sealed class KeyBudgetTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task The_token_budget_is_charged_with_the_reply_usage_then_429_until_the_window_refills(bool stream)
+    public async Task The_token_budget_reserves_prompt_and_max_tokens_is_charged_the_reply_usage_then_429_until_it_refills(bool stream)
     {
         await using var app = Serve(tokensPerMinute: 15);
         using var client = app.CreateClient();
 
-        using var first = await ChatAsync(client, stream: stream);
+        // Reserves 8 (a prompt of about 5 and max_tokens 3), then is charged its usage, 10: 5 left.
+        using var first = await ChatAsync(client, stream: stream, maxTokens: 3);
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal("15", Header(first, "x-ratelimit-limit-tokens"));
-        Assert.Equal("15", Header(first, "x-ratelimit-remaining-tokens"));
+        // A stream's headers go out with its first token, while its 8 are reserved; a whole reply's after it was charged.
+        Assert.Equal(stream ? "7" : "5", Header(first, "x-ratelimit-remaining-tokens"));
         Assert.False(first.Headers.Contains("x-ratelimit-limit-requests"));
 
-        // 10 tokens charged, 5 left: one more reply is admitted and overdraws the budget to -5.
-        using var second = await ChatAsync(client, stream: stream);
-        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
-        Assert.Equal("5", Header(second, "x-ratelimit-remaining-tokens"));
-
-        using var refused = await ChatAsync(client, stream: stream);
+        using var refused = await ChatAsync(client, stream: stream, maxTokens: 3);
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         var error = await ErrorEnvelope.ReadAsync(refused);
         Assert.Equal(("rate_limit_exceeded", "tokens"), (error.Code, error.Type));
-        // From -5 to 1 token at 15 a minute: 24 s.
-        Assert.Equal(TimeSpan.FromSeconds(24), refused.Headers.RetryAfter?.Delta);
-        Assert.Equal("0", Header(refused, "x-ratelimit-remaining-tokens"));
+        Assert.Contains("reserves 8", error.Message);
+        // From 5 to 8 tokens at 15 a minute: 12 s.
+        Assert.Equal(TimeSpan.FromSeconds(12), refused.Headers.RetryAfter?.Delta);
+        Assert.Equal("5", Header(refused, "x-ratelimit-remaining-tokens"));
 
-        _clock.Advance(TimeSpan.FromSeconds(23));
-        using var stillRefused = await ChatAsync(client, stream: stream);
+        _clock.Advance(TimeSpan.FromSeconds(11));
+        using var stillRefused = await ChatAsync(client, stream: stream, maxTokens: 3);
         Assert.Equal(HttpStatusCode.TooManyRequests, stillRefused.StatusCode);
 
         _clock.Advance(TimeSpan.FromSeconds(1));
-        using var recovered = await ChatAsync(client, stream: stream);
+        using var recovered = await ChatAsync(client, stream: stream, maxTokens: 3);
         Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_request_larger_than_the_whole_token_budget_waits_for_a_full_one_and_may_overdraw_it()
+    {
+        await using var app = Serve(tokensPerMinute: 15);
+        using var client = app.CreateClient();
+
+        // No max_tokens: it reserves LlmStack:Auth:ReservedOutputTokens, more than 15, so it needs the whole budget.
+        using var first = await ChatAsync(client);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("5", Header(first, "x-ratelimit-remaining-tokens"));
+
+        using var refused = await ChatAsync(client);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        // From 5 to the whole 15 at 15 a minute: 40 s.
+        Assert.Equal(TimeSpan.FromSeconds(40), refused.Headers.RetryAfter?.Delta);
     }
 }

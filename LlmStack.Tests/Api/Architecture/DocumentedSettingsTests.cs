@@ -21,6 +21,8 @@ public sealed partial class DocumentedSettingsTests
         (typeof(ModelOptions), ""),
         (typeof(EmbeddedModelOptions), "Embedded:"),
         (typeof(OllamaModelOptions), "Ollama:"),
+        (typeof(ReplicaOptions), "Replicas:<m>:"),
+        (typeof(RoutingOptions), "Routing:"),
         (typeof(AuthOptions), "LlmStack:Auth:"),
         (typeof(ApiKeyOptions), "LlmStack:Auth:Keys:<n>:"),
         (typeof(ResponsesOptions), "LlmStack:Responses:"),

@@ -27,6 +27,15 @@ public sealed class ConfigurationErrorTests : IDisposable
         { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:Ollama:NumCtx=0", "LlmStack:Models:0:Ollama:NumCtx must be a positive number of tokens" },
         { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:Ollama:KeepAlive=forever", "LlmStack:Models:0:Ollama:KeepAlive 'forever' is not a duration Ollama understands" },
         { "0:Id=a;0:Backend=embedded", "LlmStack:Models:0:Path is required for the embedded backend" },
+        { "0:Id=a;0:Backend=openai;0:Endpoint=http://a:8000/v1;0:Replicas:0:Endpoint=http://b:8000/v1", "LlmStack:Models:0:Replicas is set, and so is the model's own Endpoint, Path or Source" },
+        { "0:Id=a;0:Backend=openai;0:Replicas:0:Endpoint=http://b:8000/v1;0:Replicas:1:Endpoint=localhost:8000", "LlmStack:Models:0:Replicas:1:Endpoint 'localhost:8000' is not an absolute http(s) URL" },
+        { "0:Id=a;0:Backend=openai;0:Replicas:0:Endpoint=http://b:8000/v1;0:Replicas:0:Weight=0", "LlmStack:Models:0:Replicas:0:Weight must be 1 to 1000, not 0." },
+        { "0:Id=a;0:Backend=openai;0:Replicas:0:Endpoint=http://b:8000/v1;0:Replicas:0:Priority=-1", "LlmStack:Models:0:Replicas:0:Priority must be 0 to 1000" },
+        { "0:Id=a;0:Replicas:0:Backend=vllm;0:Replicas:0:Endpoint=http://b:8000/v1", "LlmStack:Models:0:Replicas:0:Backend 'vllm' is not a backend" },
+        { "0:Id=a;0:Backend=openai;0:Replicas:0:Endpoint=http://b:8000/v1;0:Routing:FailuresToEject=0", "LlmStack:Models:0:Routing:FailuresToEject must be 1 to 1000, not 0." },
+        { "0:Id=a;0:Backend=openai;0:Replicas:0:Endpoint=http://b:8000/v1;0:Routing:MaxEjectionTime=00:00:01", "LlmStack:Models:0:Routing:MaxEjectionTime '00:00:01' must be at least EjectionTime '00:00:05'." },
+        { "0:Id=a;0:Backend=openai;0:Endpoint=http://b:8000/v1;0:Fallback=b", "LlmStack:Models:0:Fallback 'b' is not a configured model id; use one of: a." },
+        { "0:Id=a;0:Backend=openai;0:Endpoint=http://b:8000/v1;0:Fallback=a", "LlmStack:Models:0:Fallback 'a' is the model itself" },
     };
 
     [Theory]

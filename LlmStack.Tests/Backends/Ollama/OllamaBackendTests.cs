@@ -61,6 +61,45 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     private OllamaTestServer Server => fixture.Server;
 
     [Fact]
+    public async Task A_text_completion_goes_to_generate_in_raw_mode_with_the_sampling_options()
+    {
+        var options = new ChatOptions { MaxOutputTokens = 3, Temperature = 0.3f, Seed = 9, StopSequences = ["\n"] };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(options, suffix: null);
+
+        var updates = await fixture.Host.ChatClient("qwen-test").GetStreamingResponseAsync("Once upon", options, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+
+        Assert.Equal(OllamaTestServer.ReplyTokens.Take(3), updates.Select(u => u.Text).Where(t => t.Length > 0));
+        Assert.Equal(ChatFinishReason.Length, updates[^1].FinishReason);
+        var usage = Assert.Single(updates.SelectMany(u => u.Contents).OfType<UsageContent>()).Details;
+        Assert.Equal("Once upon".Length, usage.InputTokenCount);
+        Assert.Equal(3, usage.OutputTokenCount);
+        var sent = Server.RequestsFor("/api/generate", "scripted:1b")[^1];
+        Assert.Equal("Once upon", (string?)sent["prompt"]);
+        Assert.True((bool?)sent["raw"]);
+        Assert.Null(sent["suffix"]);
+        Assert.Equal(0.3, (double)sent["options"]!["temperature"]!, 3);
+        Assert.Equal(9, (int?)sent["options"]!["seed"]);
+        Assert.Equal(8192, (int?)sent["options"]!["num_ctx"]);
+        Assert.Equal("30m", (string?)sent["keep_alive"]);
+        Assert.DoesNotContain(Server.RequestsFor("/api/chat", "scripted:1b"), r => r.ToJsonString().Contains("Once upon", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_completion_with_a_suffix_goes_through_the_models_template_with_the_suffix()
+    {
+        var options = new ChatOptions();
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(options, suffix: "return x");
+
+        var response = await fixture.Host.ChatClient("plain").GetResponseAsync("def f(x):", options, Token).WaitAsync(Bound, Token);
+
+        Assert.Equal(string.Concat(OllamaTestServer.ReplyTokens), response.Text);
+        Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
+        var sent = Server.RequestsFor("/api/generate", "scripted:plain")[^1];
+        Assert.Equal("return x", (string?)sent["suffix"]);
+        Assert.NotEqual(true, (bool?)sent["raw"]);
+    }
+
+    [Fact]
     public async Task Streamed_reply_arrives_line_by_line_with_usage_and_finish_reason()
     {
         const string prompt = "Say hello, stream 1.";

@@ -31,6 +31,8 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
             ["data"] = new JsonArray([.. ListedModels.Select(id => new JsonObject { ["id"] = id, ["object"] = "model", ["created"] = 0, ["owned_by"] = "fake" })]),
         }));
         endpoints.MapPost("/v1/chat/completions", CompleteAsync);
+        // Text completions fail alike.
+        endpoints.MapPost("/v1/completions", CompleteAsync);
     }));
 
     private static async Task CompleteAsync(HttpContext context)

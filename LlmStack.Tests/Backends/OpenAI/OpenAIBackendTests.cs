@@ -1,5 +1,6 @@
 using System.ClientModel;
 using LlmStack.Api.Configuration;
+using LlmStack.Api.Errors;
 using LlmStack.Api.Pipeline;
 using LlmStack.Tests.Fixtures;
 using Microsoft.Extensions.AI;
@@ -72,6 +73,41 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
         Assert.Equal(GeneratedModels.ScriptedReply, string.Concat(pieces));
         // Token by token all the way through: the middle API passes every piece on as it comes.
         Assert.Equal(GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply), pieces);
+    }
+
+    [Fact]
+    public async Task A_text_completion_goes_to_the_upstreams_completions_as_a_raw_prompt()
+    {
+        var options = new ChatOptions { MaxOutputTokens = 5 };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(options, suffix: null);
+        var direct = await fixture.Upstream.Services.GetRequiredService<ModelCatalog>().Models.Single().ChatClient
+            .GetResponseAsync("Once upon a time", options, Token).WaitAsync(Bound, Token);
+
+        var streamed = await fixture.Host.ChatClient("chained").GetStreamingResponseAsync("Once upon a time", options, Token)
+            .ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+        var whole = await fixture.Host.ChatClient("chained").GetResponseAsync("Once upon a time", options, Token).WaitAsync(Bound, Token);
+
+        var pieces = GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply).Take(5).ToList();
+        Assert.Equal(pieces, streamed.Select(u => u.Text).Where(t => t.Length > 0));
+        Assert.Equal(ChatFinishReason.Length, streamed.Last(u => u.FinishReason is not null).FinishReason);
+        Assert.Equal(string.Concat(pieces), whole.Text);
+        Assert.Equal(ChatFinishReason.Length, whole.FinishReason);
+        // The upstream tokenized the prompt as it was written: as many tokens as the raw prompt there, no chat template.
+        Assert.Equal(direct.Usage!.InputTokenCount, whole.Usage!.InputTokenCount);
+        Assert.Equal(direct.Usage.InputTokenCount, streamed.SelectMany(u => u.Contents).OfType<UsageContent>().Single().Details.InputTokenCount);
+    }
+
+    [Fact]
+    public async Task A_text_completion_the_upstream_refuses_fails_as_a_chat_would()
+    {
+        var options = new ChatOptions();
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(options, suffix: null);
+
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("limited").GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token));
+
+        Assert.Equal(429, error.StatusCode);
+        Assert.Equal("rate_limit_exceeded", error.Code);
+        Assert.Contains("rate limiting", error.Message);
     }
 
     [Fact]

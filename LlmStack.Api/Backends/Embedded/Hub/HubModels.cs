@@ -63,13 +63,16 @@ internal static class HubModelsExtensions
     public static IHostApplicationBuilder AddHubModels(this IHostApplicationBuilder builder)
     {
         builder.Services.AddHttpClient(HubModels.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
-            {
-                AllowAutoRedirect = false,
-                ConnectTimeout = TimeSpan.FromSeconds(15),
-                AutomaticDecompression = System.Net.DecompressionMethods.None,
-            });
+            .ConfigurePrimaryHttpMessageHandler(CreateHandler);
         builder.Services.AddSingleton<HubModels>();
         return builder;
     }
+
+    /// <summary>The hub client's handler: redirects followed by hand (the token stays with the hub), bytes as they are sent.</summary>
+    public static SocketsHttpHandler CreateHandler() => new()
+    {
+        AllowAutoRedirect = false,
+        ConnectTimeout = TimeSpan.FromSeconds(15),
+        AutomaticDecompression = System.Net.DecompressionMethods.None,
+    };
 }

@@ -122,7 +122,7 @@ internal sealed class ModelDownloadProgress(string model, string source, TimePro
         }
     }
 
-    /// <summary>Bytes per second over the last few seconds; null before there are two samples.</summary>
+    /// <summary>Bytes per second over the last few seconds; null before there are two samples, and once nothing has arrived for as long.</summary>
     public double? BytesPerSecond
     {
         get
@@ -135,6 +135,12 @@ internal sealed class ModelDownloadProgress(string model, string source, TimePro
                 }
                 var (firstTicks, firstBytes) = _samples.Peek();
                 var (lastTicks, lastBytes) = _samples.Last();
+                if (time.GetElapsedTime(lastTicks) > RateWindow)
+                {
+                    // Nothing arrived for a while (a stalled connection, a held transfer): no speed and no time left is
+                    // better than the last one's, frozen.
+                    return null;
+                }
                 var seconds = time.GetElapsedTime(firstTicks, lastTicks).TotalSeconds;
                 return seconds > 0 ? Math.Max(0, lastBytes - firstBytes) / seconds : null;
             }

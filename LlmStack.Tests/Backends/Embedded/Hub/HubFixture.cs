@@ -44,9 +44,11 @@ public sealed class HubFixture : IAsyncDisposable
     /// bytes: which name was chosen shows in the file name), a copy in a folder, the large file, plus a private
     /// and a gated repository.
     /// </summary>
-    public static async Task<HubFixture> StartAsync(GeneratedModels models)
+    /// <param name="endpoint">Where the hub listens (loopback unless said).</param>
+    /// <param name="publicHost">The address its clients reach it at, when not loopback (containers: the Docker bridge's gateway).</param>
+    public static async Task<HubFixture> StartAsync(GeneratedModels models, System.Net.IPEndPoint? endpoint = null, string? publicHost = null)
     {
-        var hub = await LocalHub.StartAsync();
+        var hub = await LocalHub.StartAsync(endpoint, publicHost);
         hub.AddFile(Repository, "scripted-Q4_K_M.gguf", models.Scripted);
         hub.AddFile(Repository, ScriptedFile, models.Scripted);
         hub.AddFile(Repository, "scripted-F16.gguf", models.ScriptedLlama);

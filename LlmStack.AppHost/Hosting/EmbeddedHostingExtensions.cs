@@ -1,0 +1,35 @@
+using Aspire.Hosting.ApplicationModel;
+using LlmStack.AppHost.Embedded;
+
+namespace LlmStack.AppHost.Hosting;
+
+/// <summary>LlmStack's model for a machine without Ollama: <c>Embedded:Model</c>, run in the API itself.</summary>
+public static class EmbeddedHostingExtensions
+{
+    /// <summary>
+    /// When <c>Embedded:Model</c> names a Hugging Face source, the API runs it in-process (downloaded, verified and
+    /// cached by the API), shown as a child resource of the API whose state follows the download. Call it only when
+    /// there is no Ollama. Returns null when <c>Embedded:Model</c> is not set (the API serves its built-in demo
+    /// model) and when publishing (a deployment's API is configured per compose profile).
+    /// </summary>
+    /// <exception cref="DistributedApplicationException"><c>Embedded:Model</c> is not a Hugging Face source.</exception>
+    public static IResourceBuilder<EmbeddedModelResource>? AddEmbeddedModelForLlmStack(this IDistributedApplicationBuilder builder,
+        IResourceBuilder<ProjectResource> api, IResourceBuilder<ParameterResource> apiKey)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(api);
+        ArgumentNullException.ThrowIfNull(apiKey);
+
+        var settings = EmbeddedHostingSettings.Read(builder.Configuration);
+        if (settings.Source is null || builder.ExecutionContext.IsPublishMode)
+        {
+            return null;
+        }
+        return api.WithEmbeddedModel(settings.ResourceName!, settings.ModelId!, settings.Source, apiKey);
+    }
+
+    /// <summary>What the API serves when there is no Ollama, as the mode line says it.</summary>
+    internal static string WithoutOllama(EmbeddedHostingSettings settings) => settings.Source is null
+        ? $"the API serves its built-in demo model (set {EmbeddedHostingSettings.ModelKey}=hf://<owner>/<repo>:<quant> to run a real one in-process)"
+        : $"the API runs {settings.Source} in-process ({EmbeddedHostingSettings.ModelKey}; downloaded into its model cache on first start)";
+}
