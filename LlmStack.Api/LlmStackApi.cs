@@ -10,6 +10,7 @@ using LlmStack.Api.Limits;
 using LlmStack.Api.Models;
 using LlmStack.Api.OpenApi;
 using LlmStack.Api.Pipeline;
+using LlmStack.Api.Reranking;
 using LlmStack.Api.Responses;
 using LlmStack.Api.Telemetry;
 
@@ -57,6 +58,8 @@ public static class LlmStackApi
         api.MapCompletionsApi();
         api.MapModelsApi();
         api.MapEmbeddingsApi();
+        api.MapTokenizeApi();
+        api.MapRerankApi();
         return app;
     }
 }

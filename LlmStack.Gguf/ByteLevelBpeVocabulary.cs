@@ -90,16 +90,48 @@ public sealed class ByteLevelBpeVocabulary
     /// up to that count.
     /// </summary>
     /// <param name="llama3">Add Llama 3's control tokens, and end turns with <c>&lt;|eot_id|&gt;</c>.</param>
-    public static ByteLevelBpeVocabulary Create(IEnumerable<string>? tokens = null, int? size = null, bool llama3 = false)
+    /// <param name="words">
+    /// Words (plain text without spaces, e.g. <c>Paris</c>) that text tokenizes into one token each, alone and after a
+    /// space (<see cref="WordToken"/>): the vocabulary gets each word's prefixes and the merges that build it, ahead of
+    /// every other merge.
+    /// </param>
+    public static ByteLevelBpeVocabulary Create(IEnumerable<string>? tokens = null, int? size = null, bool llama3 = false, IEnumerable<string>? words = null)
     {
-        var vocabulary = new ByteLevelBpeVocabulary { Merges = BaseMerges.Select(m => $"{m.Left} {m.Right}").ToArray(), IsLlama3 = llama3 };
+        var wordMerges = new List<(string Left, string Right)>();
+        foreach (var word in words ?? [])
+        {
+            if (word.Length == 0 || word.Any(char.IsWhiteSpace))
+            {
+                throw new ArgumentException($"'{word}' is not a word: words are non-empty and have no spaces.", nameof(words));
+            }
+            var symbols = Encode(word).EnumerateRunes().Select(r => r.ToString()).ToList();
+            var prefix = symbols[0];
+            foreach (var symbol in symbols.Skip(1))
+            {
+                wordMerges.Add((prefix, symbol));
+                prefix += symbol;
+            }
+            wordMerges.Add((ByteToUnicode[' '], prefix));
+        }
+        var merges = wordMerges.Concat(BaseMerges).Distinct().ToList();
+        var vocabulary = new ByteLevelBpeVocabulary { Merges = merges.Select(m => $"{m.Left} {m.Right}").ToArray(), IsLlama3 = llama3 };
         foreach (var b in ByteTable.Order)
         {
             vocabulary.AddToken(ByteToUnicode[b], TokenType.Normal);
         }
-        foreach (var (left, right) in BaseMerges)
+        foreach (var (left, right) in merges)
         {
             vocabulary.AddToken(left + right, TokenType.Normal);
+        }
+        foreach (var word in words ?? [])
+        {
+            foreach (var form in (string[])[word, " " + word])
+            {
+                if (Bpe(Encode(form), merges) is not [_])
+                {
+                    throw new ArgumentException($"'{form}' would not tokenize into one token: another word's merges split it first.", nameof(words));
+                }
+            }
         }
         foreach (var token in tokens ?? [])
         {
@@ -153,6 +185,37 @@ public sealed class ByteLevelBpeVocabulary
                 }
                 yield return new string(letters);
             }
+        }
+    }
+
+    /// <summary>The token of a word given to <see cref="Create"/>, after a space (<paramref name="spaced"/>) or not.</summary>
+    public static string WordToken(string word, bool spaced) => Encode(spaced ? " " + word : word);
+
+    // Byte-level BPE as llama.cpp applies it within one pre-tokenized chunk: merge the adjacent pair of lowest rank until none is left.
+    private static List<string> Bpe(string chunk, List<(string Left, string Right)> merges)
+    {
+        var rank = new Dictionary<(string, string), int>();
+        for (var i = 0; i < merges.Count; i++)
+        {
+            rank.TryAdd(merges[i], i);
+        }
+        var symbols = chunk.EnumerateRunes().Select(r => r.ToString()).ToList();
+        while (true)
+        {
+            var best = -1;
+            for (var i = 0; i + 1 < symbols.Count; i++)
+            {
+                if (rank.TryGetValue((symbols[i], symbols[i + 1]), out var r) && (best < 0 || r < rank[(symbols[best], symbols[best + 1])]))
+                {
+                    best = i;
+                }
+            }
+            if (best < 0)
+            {
+                return symbols;
+            }
+            symbols[best] += symbols[best + 1];
+            symbols.RemoveAt(best + 1);
         }
     }
 

@@ -4,7 +4,8 @@ namespace LlmStack.Gguf;
 
 /// <summary>
 /// The scalar metadata of a GGUF file's header (numbers, booleans and strings; arrays such as the vocabulary are
-/// skipped), read without loading the model: what a memory check needs before llama.cpp allocates anything.
+/// skipped) and its tensors' names, read without loading the model: what a memory check needs before llama.cpp
+/// allocates anything, and whether the model has a part (a rerank head) before llama.cpp is asked to use it.
 /// </summary>
 public sealed class GgufMetadata
 {
@@ -16,13 +17,17 @@ public sealed class GgufMetadata
 
     private readonly Dictionary<string, object> _values;
 
-    private GgufMetadata(Dictionary<string, object> values, ulong tensorCount)
+    private GgufMetadata(Dictionary<string, object> values, ulong tensorCount, IReadOnlySet<string> tensorNames)
     {
         _values = values;
         TensorCount = tensorCount;
+        TensorNames = tensorNames;
     }
 
     public ulong TensorCount { get; }
+
+    /// <summary>The names of the file's tensors (<c>token_embd.weight</c>, <c>cls.output.weight</c>, ...).</summary>
+    public IReadOnlySet<string> TensorNames { get; }
 
     /// <summary><c>general.architecture</c> (e.g. <c>qwen2</c>, <c>llama</c>).</summary>
     public string? Architecture => _values.GetValueOrDefault("general.architecture") as string;
@@ -65,9 +70,9 @@ public sealed class GgufMetadata
             }
             var tensors = reader.ReadUInt64();
             var entries = reader.ReadUInt64();
-            if (entries > MaxEntries)
+            if (entries > MaxEntries || tensors > MaxEntries)
             {
-                throw new InvalidDataException($"'{path}' claims {entries} metadata entries.");
+                throw new InvalidDataException($"'{path}' claims {entries} metadata entries and {tensors} tensors.");
             }
             var values = new Dictionary<string, object>(StringComparer.Ordinal);
             for (ulong i = 0; i < entries; i++)
@@ -79,7 +84,19 @@ public sealed class GgufMetadata
                     values[key] = value;
                 }
             }
-            return new GgufMetadata(values, tensors);
+            // Each tensor's info: name, dimension count, dimensions, type, offset.
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            for (ulong i = 0; i < tensors; i++)
+            {
+                names.Add(ReadString(reader));
+                var dimensions = reader.ReadUInt32();
+                if (dimensions > 8)
+                {
+                    throw new InvalidDataException($"'{path}' has a tensor of {dimensions} dimensions.");
+                }
+                reader.BaseStream.Seek(dimensions * 8L + 4 + 8, SeekOrigin.Current);
+            }
+            return new GgufMetadata(values, tensors, names);
         }
         catch (EndOfStreamException ex)
         {

@@ -1,7 +1,7 @@
 namespace LlmStack.Gguf;
 
 /// <summary>
-/// Writes a llama/qwen2 transformer as GGUF with a byte-level BPE vocabulary and a ChatML template; the
+/// Writes a llama/qwen2/qwen3 transformer as GGUF with a byte-level BPE vocabulary and a ChatML template; the
 /// weights' values come from a <see cref="Func{TensorSlot, TensorFill}"/> (random, scripted, ...).
 /// </summary>
 public sealed class GgufModelBuilder(ModelShape shape, ByteLevelBpeVocabulary vocabulary)
@@ -14,6 +14,14 @@ public sealed class GgufModelBuilder(ModelShape shape, ByteLevelBpeVocabulary vo
 
     /// <summary><c>tokenizer.chat_template</c>; null writes <see cref="ByteLevelBpeVocabulary.ChatMLTemplate"/>.</summary>
     public string? ChatTemplate { get; init; }
+
+    /// <summary>
+    /// The labels of a rerank head's outputs (<c>cls.output.weight</c>, one row each; qwen3 only), with
+    /// <c>&lt;arch&gt;.pooling_type</c> rank: llama.cpp then passes the last token's final hidden state through the head
+    /// and a softmax over its outputs, as for Qwen3-Reranker (<c>yes</c>, <c>no</c>): the first output's share is the
+    /// score. Null writes no head.
+    /// </summary>
+    public IReadOnlyList<string>? ClassifierLabels { get; init; }
 
     public ModelShape Shape { get; } = shape;
 
@@ -63,13 +71,23 @@ public sealed class GgufModelBuilder(ModelShape shape, ByteLevelBpeVocabulary vo
             .Add($"{arch}.rope.dimension_count", (uint)Shape.HeadDimension)
             .Add($"{arch}.rope.freq_base", Shape.RopeFreqBase);
         Vocabulary.WriteMetadata(writer, chatTemplate: ChatTemplate);
+        if (ClassifierLabels is { } labels)
+        {
+            if (arch != ModelShape.Qwen3)
+            {
+                throw new ArgumentException($"A rerank head needs the {ModelShape.Qwen3} architecture (llama.cpp loads cls.output for it), not {arch}.");
+            }
+            // llama.cpp's LLAMA_POOLING_TYPE_RANK.
+            writer.Add($"{arch}.pooling_type", 4u);
+            writer.Add($"{arch}.classifier.output_labels", labels);
+        }
 
         long embd = Shape.EmbeddingLength, kv = Shape.KvEmbeddingLength, ff = Shape.FeedForwardLength;
         void Tensor(string name, TensorRole role, long rowLength, long rows)
         {
             var slot = new TensorSlot(name, role, rowLength, rows);
             var type = role is TensorRole.Norm or TensorRole.Bias ? GgmlType.F32 : MatrixType;
-            if (rows == 1)
+            if (rows == 1 && role != TensorRole.Classifier)
             {
                 writer.AddTensor(name, type, [rowLength], weights(slot));
             }
@@ -85,6 +103,10 @@ public sealed class GgufModelBuilder(ModelShape shape, ByteLevelBpeVocabulary vo
         {
             Tensor("output.weight", TensorRole.Output, embd, vocabularySize);
         }
+        if (ClassifierLabels is { } outputs)
+        {
+            Tensor("cls.output.weight", TensorRole.Classifier, embd, outputs.Count);
+        }
         for (var block = 0; block < Shape.BlockCount; block++)
         {
             var prefix = $"blk.{block}.";
@@ -97,6 +119,11 @@ public sealed class GgufModelBuilder(ModelShape shape, ByteLevelBpeVocabulary vo
                 Tensor(prefix + "attn_q.bias", TensorRole.Bias, embd, 1);
                 Tensor(prefix + "attn_k.bias", TensorRole.Bias, kv, 1);
                 Tensor(prefix + "attn_v.bias", TensorRole.Bias, kv, 1);
+            }
+            if (arch == ModelShape.Qwen3)
+            {
+                Tensor(prefix + "attn_q_norm.weight", TensorRole.Norm, Shape.HeadDimension, 1);
+                Tensor(prefix + "attn_k_norm.weight", TensorRole.Norm, Shape.HeadDimension, 1);
             }
             Tensor(prefix + "attn_output.weight", TensorRole.Projection, embd, embd);
             Tensor(prefix + "ffn_norm.weight", TensorRole.Norm, embd, 1);

@@ -2,12 +2,14 @@ namespace LlmStack.Gguf;
 
 /// <summary>
 /// The dimensions of a transformer, which alone decide its compute per token. <see cref="Architecture"/> is
-/// <c>llama</c> or <c>qwen2</c> (qwen2 adds biases to the attention's q/k/v projections).
+/// <c>llama</c>, <c>qwen2</c> (qwen2 adds biases to the attention's q/k/v projections) or <c>qwen3</c> (no biases, RMS
+/// norms of the queries and keys; llama.cpp gives it a rerank head, see <see cref="RerankerModel"/>).
 /// </summary>
 public sealed record ModelShape
 {
     public const string Llama = "llama";
     public const string Qwen2 = "qwen2";
+    public const string Qwen3 = "qwen3";
 
     public string Architecture { get; init; } = Qwen2;
 
@@ -81,7 +83,7 @@ public sealed record ModelShape
     public long ParameterCount(int vocabularySize)
     {
         long embd = EmbeddingLength, kv = KvEmbeddingLength, ff = FeedForwardLength;
-        var attention = embd * embd * 2 + embd * kv * 2 + (Architecture == Qwen2 ? embd + kv * 2 : 0);
+        var attention = embd * embd * 2 + embd * kv * 2 + (Architecture == Qwen2 ? embd + kv * 2 : 0) + (Architecture == Qwen3 ? HeadDimension * 2 : 0);
         var block = attention + embd * ff * 3 + embd * 2;
         var embeddings = embd * vocabularySize * (TiedEmbeddings ? 1 : 2);
         return block * BlockCount + embeddings + embd;
@@ -89,9 +91,9 @@ public sealed record ModelShape
 
     internal void Validate()
     {
-        if (Architecture is not (Llama or Qwen2))
+        if (Architecture is not (Llama or Qwen2 or Qwen3))
         {
-            throw new ArgumentException($"Architecture '{Architecture}' is not supported; use '{Llama}' or '{Qwen2}'.");
+            throw new ArgumentException($"Architecture '{Architecture}' is not supported; use '{Llama}', '{Qwen2}' or '{Qwen3}'.");
         }
         if (EmbeddingLength % HeadCount != 0 || HeadCount % HeadCountKv != 0 || HeadDimension % 2 != 0)
         {

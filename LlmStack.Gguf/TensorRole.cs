@@ -17,4 +17,7 @@ public enum TensorRole
 
     /// <summary>Attention and feed-forward projections.</summary>
     Projection,
+
+    /// <summary><c>cls.output.weight</c>: a rerank head, one row per score, read against the pooled hidden state.</summary>
+    Classifier,
 }

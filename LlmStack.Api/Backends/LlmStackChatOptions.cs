@@ -16,6 +16,13 @@ internal static class LlmStackChatOptions
     public const string UserKey = "user";
 
     /// <summary>
+    /// Where a request carries the schema of its response format (under the request's properties) or of a function's
+    /// parameters (under the tool's): <c>response_format.json_schema.schema</c>, <c>tools[0].parameters</c>. A backend
+    /// that refuses a place inside the schema names it from there (<see cref="Errors.RequestParam.OfPointer"/>).
+    /// </summary>
+    public const string SchemaParamKey = "llmstack.schema_param";
+
+    /// <summary>
     /// A text completion (<c>/v1/completions</c>): the one user message is the prompt, sent to the model as it is - no
     /// chat template, no roles (embedded: tokenized as written; Ollama: raw mode; upstreams: their <c>/completions</c>).
     /// </summary>
@@ -29,6 +36,12 @@ internal static class LlmStackChatOptions
         properties is not null && properties.TryGetValue(StrictKey, out var strict) && strict is true;
 
     public static void SetStrict(ChatOptions options) => (options.AdditionalProperties ??= [])[StrictKey] = true;
+
+    /// <summary>The request field holding the schema, as <see cref="SchemaParamKey"/> says; null when not known.</summary>
+    public static string? SchemaParamOf(IReadOnlyDictionary<string, object?>? properties) =>
+        properties is not null && properties.TryGetValue(SchemaParamKey, out var param) ? param as string : null;
+
+    public static void SetSchemaParam(ChatOptions options, string param) => (options.AdditionalProperties ??= [])[SchemaParamKey] = param;
 
     /// <summary>Marks <paramref name="options"/> as a text completion of a raw prompt (<see cref="RawPromptKey"/>).</summary>
     public static void SetRawPrompt(ChatOptions options, string? suffix)

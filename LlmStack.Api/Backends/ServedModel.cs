@@ -22,6 +22,15 @@ internal sealed class ServedModel : IAsyncDisposable
     /// <summary>Present when the backend can embed with this model.</summary>
     public IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator { get; init; }
 
+    /// <summary>Present when the backend can tokenize with this model (<c>/tokenize</c>, <c>/detokenize</c>).</summary>
+    public IModelTokenizer? Tokenizer { get; init; }
+
+    /// <summary>
+    /// How the backend reranks with this model (<c>/v1/rerank</c>); null when it cannot. <see cref="RerankSupport.Reason"/>
+    /// says why not, for the 400.
+    /// </summary>
+    public RerankSupport Rerank { get; init; } = RerankSupport.None("its backend has no rerank support");
+
     /// <summary>Readiness of this model at its backend (reachable, model present, weights loaded).</summary>
     public required Func<CancellationToken, Task<HealthCheckResult>> CheckReadyAsync { get; init; }
 

@@ -67,7 +67,7 @@ internal static class ChatRequestMapping
                 $"Invalid value for '{param}.role': '{role}'. Supported values are: 'system', 'developer', 'user', 'assistant' and 'tool'.",
                 $"{param}.role"),
         };
-        mapped.AuthorName = message.Name;
+        mapped.AuthorName = OpenAIRequestRules.ParticipantName(message.Name, $"{param}.name");
         return mapped;
     }
 

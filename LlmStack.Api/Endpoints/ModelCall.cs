@@ -125,6 +125,35 @@ internal sealed class ModelCall(
         return await generator.GenerateAsync(inputs, options, Aborted);
     }
 
+    /// <summary>
+    /// Scores <paramref name="documents"/> against <paramref name="query"/>, admitted like a chat; 400 when the model cannot
+    /// rerank, saying why. Reranks never fall back: another model's scores are not comparable with this one's.
+    /// </summary>
+    public async Task<RerankScores> RerankAsync(string query, IReadOnlyList<string> documents)
+    {
+        outcome.Serves(Model);
+        var reranker = _pipeline.Reranker ?? throw Model.Rerank.Refuse(Model.Id);
+        await outcome.ReserveAsync(0, Aborted);
+        RerankScores scores;
+        using (await EnterAsync(_pipeline))
+        {
+            scores = await reranker.RerankAsync(query, documents, Aborted);
+        }
+        if (scores.PromptTokens is { } tokens)
+        {
+            await outcome.UsedAsync(new UsageDetails { InputTokenCount = tokens, TotalTokenCount = tokens });
+        }
+        return scores;
+    }
+
+    /// <summary>The model's tokenizer (<c>/tokenize</c>, <c>/detokenize</c>); 400 when its backend has none.</summary>
+    public IModelTokenizer Tokenizer()
+    {
+        outcome.Serves(Model);
+        return Model.Tokenizer ?? throw ApiErrorException.InvalidRequest(
+            $"The model '{Model.Id}' cannot tokenize: its backend ({Model.Backend}) has no tokenizer endpoint.", "model", "unsupported_model");
+    }
+
     // The model's gate (after the reservation); in flight from the queue on.
     private async Task<IDisposable> EnterAsync(ModelPipeline target)
     {

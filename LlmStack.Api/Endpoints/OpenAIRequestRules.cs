@@ -91,6 +91,25 @@ internal static partial class OpenAIRequestRules
     /// <summary>OpenAI's limit on stop sequences.</summary>
     public const int MaxStopSequences = 4;
 
+    /// <summary>The longest stop sequence, in characters: a stream holds back up to that much text while it may be the start of one.</summary>
+    public const int MaxStopLength = 256;
+
+    /// <summary>OpenAI's limit on the tools of one request.</summary>
+    public const int MaxTools = 128;
+
+    /// <summary>OpenAI's limits on <c>metadata</c>: 16 pairs, keys of at most 64 characters, values of at most 512.</summary>
+    public const int MaxMetadataPairs = 16;
+
+    public const int MaxMetadataKeyLength = 64;
+
+    public const int MaxMetadataValueLength = 512;
+
+    /// <summary>The longest participant name (<c>messages[].name</c>), as OpenAI: 1 to 64 characters, no whitespace or <c>&lt;|\/&gt;</c>.</summary>
+    public const int MaxNameLength = 64;
+
+    /// <summary>The longest <c>user</c> (the end user's identifier, written to the request log).</summary>
+    public const int MaxUserLength = 256;
+
     internal static readonly JsonElement EmptyObjectSchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement;
 
     /// <param name="maxOutputTokens">The ceiling on the output-token limit (<c>LlmStack:MaxOutputTokens</c>).</param>
@@ -118,6 +137,10 @@ internal static partial class OpenAIRequestRules
             ResponseFormat = ToResponseFormat(request.Format),
             AllowMultipleToolCalls = request.ParallelToolCalls,
         };
+        if (request.Tools is { Count: > MaxTools })
+        {
+            throw ApiErrorException.InvalidRequest($"'tools' takes at most {MaxTools} tools; got {request.Tools.Count}.", "tools");
+        }
         List<AITool>? tools = request.Tools is { Count: > 0 } declared ? [.. declared.Select(ToTool)] : null;
         options.Tools = tools;
         options.ToolMode = ToToolMode(request.ToolChoice, tools, request.ToolChoiceFunction);
@@ -125,12 +148,51 @@ internal static partial class OpenAIRequestRules
         {
             LlmStackChatOptions.SetStrict(options);
         }
+        if (request.Format is { Type: "json_schema" } format)
+        {
+            LlmStackChatOptions.SetSchemaParam(options, format.SchemaParam);
+        }
         if (request.User is not null)
         {
-            LlmStackChatOptions.SetUser(options, request.User);
+            LlmStackChatOptions.SetUser(options, request.User.Length <= MaxUserLength
+                ? request.User
+                : throw ApiErrorException.InvalidRequest($"'user' must be at most {MaxUserLength} characters; got {request.User.Length}.", "user"));
         }
         return options;
     }
+
+    /// <summary><c>metadata</c> within OpenAI's limits (<see cref="MaxMetadataPairs"/> pairs, keys and values bounded).</summary>
+    public static void Metadata(IReadOnlyDictionary<string, string>? metadata, string param = "metadata")
+    {
+        if (metadata is null)
+        {
+            return;
+        }
+        if (metadata.Count > MaxMetadataPairs)
+        {
+            throw ApiErrorException.InvalidRequest($"'{param}' takes at most {MaxMetadataPairs} keys; got {metadata.Count}.", param);
+        }
+        foreach (var (key, value) in metadata)
+        {
+            if (key.Length is 0 or > MaxMetadataKeyLength)
+            {
+                throw ApiErrorException.InvalidRequest(
+                    $"Each key of '{param}' must be 1 to {MaxMetadataKeyLength} characters; one has {key.Length}.", param);
+            }
+            if (value.Length > MaxMetadataValueLength)
+            {
+                throw ApiErrorException.InvalidRequest(
+                    $"Each value of '{param}' must be at most {MaxMetadataValueLength} characters; '{key}' has {value.Length}.", RequestParam.Member(param, key));
+            }
+        }
+    }
+
+    /// <summary>A participant name (<c>messages[].name</c>): absent, or as OpenAI takes it (<see cref="MaxNameLength"/>).</summary>
+    public static string? ParticipantName(string? name, string param) =>
+        name is null || ParticipantNamePattern().IsMatch(name)
+            ? name
+            : throw ApiErrorException.InvalidRequest(
+                $"Invalid '{param}': it must be 1 to {MaxNameLength} characters without whitespace or any of < | \\ / >.", param);
 
     /// <summary>An output-token limit: at least 1, at most <paramref name="ceiling"/> (<c>LlmStack:MaxOutputTokens</c>).</summary>
     public static int? MaxTokens(int? value, string param, int ceiling) =>
@@ -169,7 +231,13 @@ internal static partial class OpenAIRequestRules
         }
 
         static string NonEmpty(JsonElement value, string param) =>
-            value.GetString() is { Length: > 0 } text ? text : throw ApiErrorException.InvalidRequest($"'{param}' must not be empty.", param);
+            value.GetString() switch
+            {
+                null or "" => throw ApiErrorException.InvalidRequest($"'{param}' must not be empty.", param),
+                { Length: > MaxStopLength } tooLong => throw ApiErrorException.InvalidRequest(
+                    $"'{param}' must be at most {MaxStopLength} characters; got {tooLong.Length}.", param),
+                var text => text,
+            };
     }
 
     private static ChatResponseFormat? ToResponseFormat(ResponseFormatRequest? format) => format?.Type switch
@@ -182,12 +250,14 @@ internal static partial class OpenAIRequestRules
         {
             { Name: null or "" } => throw ApiErrorException.InvalidRequest(
                 $"Missing required parameter: '{format.NameParam}'.", format.NameParam, "missing_required_parameter"),
+            { Name: var name } when !FunctionName().IsMatch(name) => throw ApiErrorException.InvalidRequest(
+                $"Invalid '{format.NameParam}': it must be 1 to 64 letters, digits, underscores or dashes.", format.NameParam),
             { Schema: null or { ValueKind: JsonValueKind.Null or JsonValueKind.Undefined }, SchemaRequired: true } => throw ApiErrorException.InvalidRequest(
                 $"Missing required parameter: '{format.SchemaParam}'.", format.SchemaParam, "missing_required_parameter"),
             { Schema: null or { ValueKind: JsonValueKind.Null or JsonValueKind.Undefined } } => ChatResponseFormat.Json,
             { Schema.ValueKind: not JsonValueKind.Object } => throw ApiErrorException.InvalidRequest(
                 $"'{format.SchemaParam}' must be a JSON Schema object.", format.SchemaParam),
-            _ => ChatResponseFormat.ForJsonSchema(format.Schema.Value, format.Name, format.Description),
+            _ => ChatResponseFormat.ForJsonSchema(Bounded(format.Schema.Value, format.SchemaParam), format.Name, format.Description),
         },
         var type => throw ApiErrorException.InvalidRequest(
             $"Invalid value for '{format.Param}.type': '{type}'. Supported values are: 'text', 'json_object' and 'json_schema'.", $"{format.Param}.type"),
@@ -204,8 +274,15 @@ internal static partial class OpenAIRequestRules
         {
             throw ApiErrorException.InvalidRequest($"'{tool.Param}.parameters' must be a JSON Schema object.", $"{tool.Param}.parameters");
         }
-        var schema = tool.Parameters is { ValueKind: JsonValueKind.Object } parameters ? parameters.Clone() : EmptyObjectSchema;
-        return new ToolDeclaration(tool.Name, tool.Description, schema, tool.Strict);
+        var schema = tool.Parameters is { ValueKind: JsonValueKind.Object } parameters ? Bounded(parameters, $"{tool.Param}.parameters").Clone() : EmptyObjectSchema;
+        return new ToolDeclaration(tool.Name, tool.Description, schema, tool.Strict, $"{tool.Param}.parameters");
+    }
+
+    // Every schema is bounded before a backend sees it (JsonSchemaBounds), strict or not.
+    private static JsonElement Bounded(JsonElement schema, string param)
+    {
+        JsonSchemaBounds.Check(schema, param);
+        return schema;
     }
 
     /// <summary>
@@ -283,4 +360,7 @@ internal static partial class OpenAIRequestRules
 
     [GeneratedRegex("^[a-zA-Z0-9_-]{1,64}$")]
     private static partial Regex FunctionName();
+
+    [GeneratedRegex("^[^\\s<|\\\\/>]{1,64}$")]
+    private static partial Regex ParticipantNamePattern();
 }

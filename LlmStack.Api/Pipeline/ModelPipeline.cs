@@ -18,4 +18,7 @@ internal sealed record ModelPipeline(
 {
     /// <summary>The model that takes a request this one cannot serve (<c>LlmStack:Models:&lt;n&gt;:Fallback</c>), if any.</summary>
     public ModelPipeline? Fallback { get; init; }
+
+    /// <summary>The model's reranker, bounded by its deadline; null when the model cannot rerank (<see cref="ServedModel.Rerank"/> says why).</summary>
+    public IModelReranker? Reranker { get; init; }
 }

@@ -32,6 +32,9 @@ internal sealed class ModelPipelineBuilder(
                 .Build()
             : null;
         metrics.Served(model.Id, model.Backend, embeddings is not null);
-        return new ModelPipeline(model, chat, embeddings, gate);
+        return new ModelPipeline(model, chat, embeddings, gate)
+        {
+            Reranker = model.Rerank.Reranker is { } reranker ? new RerankDeadline(reranker, model.Id, model.FirstTokenTimeout) : null,
+        };
     }
 }

@@ -25,6 +25,9 @@ internal sealed class ReplicatedModels(LlmStackMetrics metrics, TimeProvider tim
             Backend = string.Join('+', served.Select(m => m.Backend).Distinct(StringComparer.Ordinal)),
             ChatClient = new RoutedChatClient(set),
             EmbeddingGenerator = served.All(m => m.EmbeddingGenerator is not null) ? new RoutedEmbeddingGenerator(set) : null,
+            // The replicas serve one model, so one vocabulary: its first replica tokenizes, and reranks (not routed).
+            Tokenizer = served[0].Tokenizer,
+            Rerank = served.FirstOrDefault(m => m.Rerank.Reranker is null)?.Rerank ?? served[0].Rerank,
             CheckReadyAsync = set.CheckReadyAsync,
             OwnedBy = string.Join(',', served.Select(m => m.OwnedBy).Distinct(StringComparer.Ordinal)),
             AcceptsImages = served.All(m => m.AcceptsImages),

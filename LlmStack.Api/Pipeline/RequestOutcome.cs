@@ -87,16 +87,19 @@ internal sealed class RequestOutcome
     /// </summary>
     public IChatClient Track(ModelPipeline pipeline)
     {
-        Model = pipeline.Model;
+        Serves(pipeline.Model);
         return new OutcomeChatClient(pipeline.ChatClient, this);
     }
 
     /// <summary>The model's embedding generator for this request, recorded like <see cref="Track(ModelPipeline)"/>.</summary>
     public IEmbeddingGenerator<string, Embedding<float>>? TrackEmbeddings(ModelPipeline pipeline)
     {
-        Model = pipeline.Model;
+        Serves(pipeline.Model);
         return pipeline.EmbeddingGenerator is { } generator ? new OutcomeEmbeddingGenerator(generator, this) : null;
     }
+
+    /// <summary>Names the model that serves the request (for a call that goes around the chat and embedding pipelines).</summary>
+    public void Serves(ServedModel model) => Model = model;
 
     public void Received(IEnumerable<ChatMessage> messages)
     {
@@ -164,6 +167,13 @@ internal sealed class RequestOutcome
     internal ValueTask ObserveAsync(GeneratedEmbeddings<Embedding<float>> embeddings)
     {
         Usage = embeddings.Usage;
+        return EndReplyAsync();
+    }
+
+    /// <summary>A call that is over once it returns (a rerank) used <paramref name="usage"/>.</summary>
+    public ValueTask UsedAsync(UsageDetails usage)
+    {
+        Usage = usage;
         return EndReplyAsync();
     }
 

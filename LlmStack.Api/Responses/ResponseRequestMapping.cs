@@ -49,10 +49,7 @@ internal static class ResponseRequestMapping
         {
             throw ApiErrorException.InvalidRequest("'previous_response_id' must not be empty.", "previous_response_id");
         }
-        if (request.Metadata is { Count: > 16 })
-        {
-            throw ApiErrorException.InvalidRequest("'metadata' takes at most 16 keys.", "metadata");
-        }
+        OpenAIRequestRules.Metadata(request.Metadata);
     }
 
     /// <param name="history">The stored conversation of previous_response_id, or none.</param>

@@ -16,10 +16,11 @@ internal static class ConversationCommand
     public static Command Create()
     {
         var turns = BenchOptions.Positive(new("--turns") { Description = "Turns of the conversation.", DefaultValueFactory = _ => 10 });
+        var replicas = new Option<bool>("--replicas") { Description = "Instead: two replicas behind a routing API, the conversations with conversation affinity on and off (chat and previous_response_id)." };
         var command = new Command("conversation", "Time to first token per turn of a multi-turn chat, with and without the embedded engine's prompt-prefix reuse.")
         {
             BenchOptions.Shape, BenchOptions.ModelsDir, BenchOptions.Threads, BenchOptions.BatchSize, BenchOptions.StepTokens, BenchOptions.ParallelSlots,
-            turns, BenchOptions.MaxTokens, BenchOptions.PromptWords, BenchOptions.RequestTimeout,
+            turns, BenchOptions.MaxTokens, BenchOptions.PromptWords, BenchOptions.RequestTimeout, replicas,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -27,6 +28,12 @@ internal static class ConversationCommand
             var modelId = $"qwen2.5-{shape}-shaped";
             var path = new BenchModels(parse.GetValue(BenchOptions.ModelsDir)!).Random(shape);
             var tuning = BenchOptions.Tuning(parse);
+            if (parse.GetValue(replicas))
+            {
+                await AffinityConversation.RunAsync(modelId, path, tuning, BenchOptions.Workload(parse, modelId), parse.GetValue(turns),
+                    TimeSpan.FromSeconds(parse.GetValue(BenchOptions.RequestTimeout)), cancellationToken);
+                return 0;
+            }
             await using var api = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
             Console.WriteLine($"LlmStack.Api serves {Path.GetFileName(path)} at {api.BaseAddress} ({tuning})");
             using var http = new HttpClient { BaseAddress = api.BaseAddress, Timeout = TimeSpan.FromSeconds(parse.GetValue(BenchOptions.RequestTimeout)) };

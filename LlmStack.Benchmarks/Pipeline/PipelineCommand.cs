@@ -21,18 +21,27 @@ namespace LlmStack.Benchmarks.Pipeline;
 /// </summary>
 internal static class PipelineCommand
 {
-    private const string Model = "instant";
+    /// <summary>The model the instant backend serves.</summary>
+    public const string Model = "instant";
 
     public static Command Create()
     {
         var requests = BenchOptions.Positive(new("--requests") { Description = "Measured sequential requests per mode (JSON, streamed).", DefaultValueFactory = _ => 3000 });
         var warmup = BenchOptions.Positive(new("--warmup") { Description = "Unmeasured requests first (JIT, connection).", DefaultValueFactory = _ => 300 });
+        var proxy = new Option<bool>("--proxy") { Description = "Instead: the replica router's cost on the openai proxy path (one endpoint vs one and two replicas), at --concurrency." };
+        var concurrency = BenchOptions.Positive(new("--concurrency") { Description = "Concurrent clients with --proxy.", DefaultValueFactory = _ => 16 });
+        var rounds = BenchOptions.Positive(new("--rounds") { Description = "Rounds per mode with --proxy (each --requests / 10 requests).", DefaultValueFactory = _ => 10 });
         var command = new Command("pipeline", "The API's own cost per request: sequential requests to an in-process API whose backend answers at once.")
         {
-            requests, warmup,
+            requests, warmup, proxy, concurrency, rounds,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(proxy))
+            {
+                await ProxyOverhead.RunAsync(parse.GetValue(concurrency), Math.Max(1, parse.GetValue(requests) / 10), parse.GetValue(rounds), parse.GetValue(warmup), cancellationToken);
+                return;
+            }
             await using var app = await StartAsync(cancellationToken);
             using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
             foreach (var stream in new[] { false, true })
@@ -45,7 +54,8 @@ internal static class PipelineCommand
         return command;
     }
 
-    private static async Task<WebApplication> StartAsync(CancellationToken cancellationToken)
+    /// <summary>An API on a loopback port serving <see cref="Model"/> on the instant backend.</summary>
+    public static async Task<WebApplication> StartAsync(CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>

@@ -22,15 +22,16 @@ public sealed class OpenApiDocumentTests
         var documented = paths.EnumerateObject()
             .SelectMany(path => path.Value.EnumerateObject().Select(operation => $"{operation.Name.ToUpperInvariant()} {path.Name}"))
             .ToHashSet();
-        // Every endpoint the application maps under /v1, read from its routing table: a new endpoint that is not
-        // documented fails here.
+        // Every endpoint the application maps under /v1 (and vLLM's /tokenize and /detokenize at the root), read from its
+        // routing table: a new endpoint that is not documented fails here.
         var mapped = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
-            .Where(endpoint => endpoint.RoutePattern.RawText!.StartsWith("/v1", StringComparison.Ordinal))
+            .Where(endpoint => endpoint.RoutePattern.RawText!.StartsWith("/v1", StringComparison.Ordinal) || endpoint.RoutePattern.RawText is "/tokenize" or "/detokenize")
             .SelectMany(endpoint => endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()!.HttpMethods
                 .Select(method => $"{method} {endpoint.RoutePattern.RawText!.TrimEnd('/').Replace("{**id}", "{id}", StringComparison.Ordinal)}"))
             .ToHashSet();
         Assert.Equal(
-            ["DELETE /v1/responses/{id}", "GET /v1/models", "GET /v1/models/{id}", "GET /v1/responses/{id}", "POST /v1/chat/completions", "POST /v1/completions", "POST /v1/embeddings", "POST /v1/responses"],
+            ["DELETE /v1/responses/{id}", "GET /v1/models", "GET /v1/models/{id}", "GET /v1/responses/{id}", "POST /detokenize", "POST /tokenize",
+             "POST /v1/chat/completions", "POST /v1/completions", "POST /v1/embeddings", "POST /v1/rerank", "POST /v1/responses"],
             mapped.Order());
         Assert.Subset(documented, mapped);
     }

@@ -42,6 +42,14 @@ public sealed class GeneratedModels : IDisposable
     /// <summary>The whole output of <see cref="Thinking"/>: a &lt;think&gt; block, a blank line, the answer.</summary>
     public const string ThinkingReply = "<think>" + ThinkingReasoning + "</think>\n\n" + ThinkingAnswer;
 
+    /// <summary>The words <see cref="Reranker"/> finds relevant, and how much (every other token: 0).</summary>
+    public static readonly IReadOnlyDictionary<string, float> RerankerRelevance = new Dictionary<string, float>
+    {
+        ["Paris"] = 1f,
+        ["France"] = 0.6f,
+        ["cheese"] = 0.3f,
+    };
+
     private readonly string _directory = Directory.CreateTempSubdirectory("llmstack-models-").FullName;
 
     public GeneratedModels()
@@ -57,6 +65,8 @@ public sealed class GeneratedModels : IDisposable
             ChatTemplate = ByteLevelBpeVocabulary.Llama3Template,
         });
         Thinking = WriteScripted("thinking.gguf", new ScriptedModelSpec(ThinkingReply) { ChatTemplate = ByteLevelBpeVocabulary.ThinkingChatMLTemplate });
+        Reranker = Path.Combine(_directory, "reranker.gguf");
+        RerankerModel.Write(Reranker, new RerankerModelSpec(RerankerRelevance));
         Random = Path.Combine(_directory, "random.gguf");
         RandomModel.Write(Random, new RandomModelSpec());
         RandomAscii = Path.Combine(_directory, "random-ascii.gguf");
@@ -83,6 +93,9 @@ public sealed class GeneratedModels : IDisposable
 
     /// <summary>A reasoning model: its template uses &lt;think&gt; blocks; it replies <see cref="ThinkingReply"/>.</summary>
     public string Thinking { get; }
+
+    /// <summary>A reranker (qwen3 with a rerank head, rank pooling) whose scores follow <see cref="RerankerRelevance"/>.</summary>
+    public string Reranker { get; }
 
     /// <summary>Random weights (tiny): arbitrary text, ends whenever it samples end-of-turn.</summary>
     public string Random { get; }

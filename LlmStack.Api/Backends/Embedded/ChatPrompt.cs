@@ -39,12 +39,14 @@ internal static partial class ChatPrompt
     /// special tokens, each message's content as plain text in its place.
     /// </summary>
     /// <param name="createTemplate">A fresh template of the model (it is applied twice).</param>
-    public static (string Text, LLamaToken[] Tokens) Tokenize(LLamaWeights weights, Func<LLamaTemplate> createTemplate, IEnumerable<ChatMessage> messages, ChatOptions? options)
+    /// <param name="addAssistant">End with the assistant's turn marker (a chat's prompt does; <c>/tokenize</c> may not).</param>
+    public static (string Text, LLamaToken[] Tokens) Tokenize(
+        LLamaWeights weights, Func<LLamaTemplate> createTemplate, IEnumerable<ChatMessage> messages, ChatOptions? options, bool addAssistant = true)
     {
         var turns = Turns(messages, options);
-        var text = Apply(createTemplate(), turns);
+        var text = Apply(createTemplate(), turns, addAssistant);
         // The template applied to placeholders shows which text is its own; contents go where their placeholders are.
-        var skeleton = Apply(createTemplate(), [.. turns.Select((turn, i) => (turn.Role, $"{PlaceholderStart}{i}{PlaceholderEnd}"))]);
+        var skeleton = Apply(createTemplate(), [.. turns.Select((turn, i) => (turn.Role, $"{PlaceholderStart}{i}{PlaceholderEnd}"))], addAssistant);
         var parts = new List<(string Text, bool IsContent)>();
         var at = 0;
         foreach (Match placeholder in Placeholder().Matches(skeleton))
@@ -83,13 +85,13 @@ internal static partial class ChatPrompt
     [GeneratedRegex("\uE000([0-9]+)\uE001")]
     private static partial Regex Placeholder();
 
-    private static string Apply(LLamaTemplate template, IReadOnlyList<(string Role, string Content)> turns)
+    private static string Apply(LLamaTemplate template, IReadOnlyList<(string Role, string Content)> turns, bool addAssistant = true)
     {
         foreach (var (role, content) in turns)
         {
             template.Add(role, content);
         }
-        template.AddAssistant = true;
+        template.AddAssistant = addAssistant;
         return LLamaTemplate.Encoding.GetString(template.Apply());
     }
 

@@ -150,6 +150,8 @@ internal sealed class EmbeddedBackend : IModelBackend
             Backend = BackendName,
             ChatClient = new EmbeddedChatClient(host),
             EmbeddingGenerator = new EmbeddedEmbeddingGenerator(host),
+            Tokenizer = new EmbeddedTokenizer(host),
+            Rerank = EmbeddedReranker.For(host),
             IsDemo = isDemo,
             ContextLength = host.ContextSize,
             Parallelism = options.Embedded.ParallelSlotsOrDefault,

@@ -30,14 +30,15 @@ internal static class SchemaGrammar
         }
         return options?.ResponseFormat switch
         {
-            ChatResponseFormatJson { Schema: { } schema } => ForResponse(schema, LlmStackChatOptions.IsStrict(options.AdditionalProperties), cancellationToken),
+            ChatResponseFormatJson { Schema: { } schema } => ForResponse(
+                schema, LlmStackChatOptions.IsStrict(options.AdditionalProperties), LlmStackChatOptions.SchemaParamOf(options.AdditionalProperties), cancellationToken),
             ChatResponseFormatJson => JsonObject,
             _ => null,
         };
     }
 
-    /// <summary>The GBNF of <c>response_format</c>/<c>text.format</c> json_schema.</summary>
-    public static string ForResponse(JsonElement schema, bool strict, CancellationToken cancellationToken = default)
+    /// <summary>The GBNF of <c>response_format</c>/<c>text.format</c> json_schema (carried at <paramref name="schemaParam"/>).</summary>
+    public static string ForResponse(JsonElement schema, bool strict, string? schemaParam = null, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -45,7 +46,7 @@ internal static class SchemaGrammar
         }
         catch (UnsupportedSchemaException ex) when (strict)
         {
-            throw Refusal(ex, "the response format's schema");
+            throw Refusal(ex, "the response format's schema", schemaParam);
         }
         catch (UnsupportedSchemaException)
         {
@@ -56,21 +57,25 @@ internal static class SchemaGrammar
     /// <summary>The GBNF of one tool call among <paramref name="tools"/>, the arguments following each one's parameters.</summary>
     public static string ToolCall(IEnumerable<AIFunctionDeclaration> tools, CancellationToken cancellationToken = default)
     {
+        var declared = tools.ToList();
         try
         {
             return JsonSchemaGrammar.ToolCall(
-                tools.Select(tool => (tool.Name, (JsonElement?)tool.JsonSchema, LlmStackChatOptions.IsStrict(tool.AdditionalProperties))).ToList(), cancellationToken);
+                declared.Select(tool => (tool.Name, (JsonElement?)tool.JsonSchema, LlmStackChatOptions.IsStrict(tool.AdditionalProperties))).ToList(), cancellationToken);
         }
         catch (UnsupportedSchemaException ex)
         {
-            throw Refusal(ex, $"the parameters of the function '{ex.Function}'");
+            var tool = declared.FirstOrDefault(t => t.Name == ex.Function);
+            throw Refusal(ex, $"the parameters of the function '{ex.Function}'", LlmStackChatOptions.SchemaParamOf(tool?.AdditionalProperties));
         }
     }
 
-    private static ApiErrorException Refusal(UnsupportedSchemaException ex, string where) =>
+    // The param names the place in the request: the schema's own field, then the pointer inside it.
+    private static ApiErrorException Refusal(UnsupportedSchemaException ex, string where, string? schemaParam) =>
         ApiErrorException.InvalidRequest(
             ex.Code == UnsupportedSchemaException.KeywordCode
                 ? $"{ex.Message} It is used in {where}, which is strict: remove the keyword, or set strict to false."
                 : $"{ex.Message} It is in {where}, which is strict.",
-            code: ex.Code);
+            schemaParam is null ? null : RequestParam.OfPointer(schemaParam, ex.SchemaPath),
+            ex.Code);
 }

@@ -62,6 +62,7 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
             Backend = Name,
             ChatClient = chat,
             EmbeddingGenerator = embeddings,
+            Rerank = RerankSupport.None("Ollama serves no rerank endpoint"),
             OwnedBy = "ollama",
             ContextLength = options.Ollama.NumCtx ?? await LearnContextLengthAsync(ollama, options, cancellationToken),
             FirstTokenTimeout = options.FirstTokenTimeout,

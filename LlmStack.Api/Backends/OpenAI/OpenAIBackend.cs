@@ -54,6 +54,7 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
             })
             .Use(inner => new UpstreamCompletionsChatClient(inner, http, clientOptions.Endpoint, options.ApiKey, options.BackendModelName))
             .Build();
+        var upstream = new UpstreamEndpoints(http, options);
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(
                 client.GetEmbeddingClient(options.BackendModelName).AsIEmbeddingGenerator())
             .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id))
@@ -66,6 +67,8 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
             Backend = Name,
             ChatClient = chat,
             EmbeddingGenerator = embeddings,
+            Tokenizer = new UpstreamTokenizer(upstream),
+            Rerank = RerankSupport.By(new UpstreamReranker(upstream)),
             OwnedBy = new Uri(options.Endpoint!).Host,
             FirstTokenTimeout = options.FirstTokenTimeout,
             CheckReadyAsync = probeCancellation => UpstreamReadiness.ProbeAsync(

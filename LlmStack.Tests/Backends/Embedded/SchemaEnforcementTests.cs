@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Json.Schema;
 using LlmStack.Api.Backends;
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
@@ -91,7 +90,6 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
     public async Task Every_reply_of_a_random_model_validates_against_the_schema(string description, string schemaText)
     {
         using var schemaJson = JsonDocument.Parse(schemaText);
-        var validator = JsonSchema.FromText(schemaText);
         using var host = LoadRandom();
         var client = new EmbeddedChatClient(host);
 
@@ -107,7 +105,7 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
             var response = await client.GetResponseAsync("Answer in JSON", options, Cancel).WaitAsync(Timeout, Cancel);
 
             Assert.True(response.FinishReason == ChatFinishReason.Stop, $"{description}: reply {i} was cut off: {response.Text}");
-            AssertValid(validator, response.Text, $"{description}: reply {i}");
+            AssertValid(schemaText, response.Text, $"{description}: reply {i}");
         }
     }
 
@@ -121,7 +119,6 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
               "days":{"type":"integer","minimum":1,"maximum":7}},
              "required":["city","unit","days"],"additionalProperties":false}
             """;
-        var validator = JsonSchema.FromText(parameters);
         using var schema = JsonDocument.Parse(parameters);
         using var host = LoadRandom();
         var client = new EmbeddedChatClient(host);
@@ -139,7 +136,7 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
 
             var call = Assert.Single(response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>());
             Assert.Equal("get_forecast", call.Name);
-            AssertValid(validator, JsonSerializer.Serialize(call.Arguments, AIJsonUtilities.DefaultOptions), $"call {i}");
+            AssertValid(parameters, JsonSerializer.Serialize(call.Arguments, AIJsonUtilities.DefaultOptions), $"call {i}");
         }
     }
 
@@ -179,24 +176,12 @@ public sealed class SchemaEnforcementTests(GeneratedModels models)
         Assert.Equal(JsonValueKind.Object, json.RootElement.ValueKind);
     }
 
-    private static void AssertValid(JsonSchema validator, string text, string what)
+    private static void AssertValid(string schema, string text, string what)
     {
-        // What the client decodes: a replacement character means the model's bytes were not UTF-8.
-        Assert.DoesNotContain('\uFFFD', text);
-        JsonDocument document;
-        try
+        if (ReplyValidation.Problem(schema, text) is { } problem)
         {
-            document = JsonDocument.Parse(text);
+            Assert.Fail($"{what}: {problem}: {text}");
         }
-        catch (JsonException ex)
-        {
-            Assert.Fail($"{what} is not JSON ({ex.Message}): {text}");
-            return;
-        }
-        using var _ = document;
-        var result = validator.Evaluate(document.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List, RequireFormatValidation = true });
-        Assert.True(result.IsValid, $"{what} does not validate: {text}\n" +
-            string.Join("\n", (result.Details ?? []).Where(d => d.Errors is not null).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
     }
 
     private EmbeddedModelHost LoadRandom() => EmbeddedModelHost.Load(new ModelOptions

@@ -313,9 +313,20 @@ internal sealed class BatchScheduler : IDisposable
         }
         foreach (var (generation, _) in _batched)
         {
-            if (generation.LogitsIndex >= 0)
+            if (generation.LogitsIndex < 0)
+            {
+                continue;
+            }
+            try
             {
                 Sample(generation);
+            }
+            catch (Exception ex)
+            {
+                // Sampling is the request's own (its grammar, its settings): a failure there ends that request only,
+                // while the others in the step go on sampling.
+                _logger?.LogError(ex, "Sampling failed for one request of the batch; it ends with the error and the others continue");
+                End(generation, () => generation.Fail(ex));
             }
         }
     }

@@ -24,6 +24,7 @@ internal sealed class HubModel : IAsyncDisposable
     private volatile EmbeddedModelHost? _host;
     private volatile IChatClient? _chat;
     private volatile IEmbeddingGenerator<string, Embedding<float>>? _embeddings;
+    private volatile RerankSupport? _rerank;
 
     private HubModel(ModelOptions options, HubModelSource source, HubModels hub, Func<string, EmbeddedModelHost> load, ILogger logger)
     {
@@ -49,6 +50,8 @@ internal sealed class HubModel : IAsyncDisposable
             Backend = EmbeddedBackend.BackendName,
             ChatClient = new LoadingChatClient(model),
             EmbeddingGenerator = new LoadingEmbeddingGenerator(model),
+            Tokenizer = new LoadingTokenizer(model),
+            Rerank = RerankSupport.By(new LoadingReranker(model)),
             OwnedBy = "huggingface",
             ContextLengthWhenLoaded = () => model._host?.ContextSize,
             Parallelism = options.Embedded.ParallelSlotsOrDefault,
@@ -79,6 +82,14 @@ internal sealed class HubModel : IAsyncDisposable
         throw ApiErrorException.ModelLoading(_options.Id, Sentence(Progress.Describe()));
     }
 
+    /// <summary>The loaded model, or the error a caller gets while there is none.</summary>
+    private EmbeddedModelHost ReadyHost()
+    {
+        Ready();
+        // Set before the clients: loaded whenever they are.
+        return _host!;
+    }
+
     private async Task BringUpAsync(HubModelSource source, ModelDownloader downloader, Func<string, EmbeddedModelHost> load, CancellationToken cancellationToken)
     {
         try
@@ -92,6 +103,7 @@ internal sealed class HubModel : IAsyncDisposable
                 return;
             }
             _host = host;
+            _rerank = EmbeddedReranker.For(host);
             _embeddings = new EmbeddedEmbeddingGenerator(host);
             _chat = new EmbeddedChatClient(host);
             Progress.Enter(ModelFetchPhase.Ready);
@@ -167,6 +179,27 @@ internal sealed class HubModel : IAsyncDisposable
 
         public void Dispose()
         {
+        }
+    }
+
+    /// <summary>Tokenization with the model's vocabulary: 503 until it is loaded.</summary>
+    private sealed class LoadingTokenizer(HubModel model) : IModelTokenizer
+    {
+        public Task<TokenizedText> TokenizeAsync(TokenizeInput input, CancellationToken cancellationToken) =>
+            new EmbeddedTokenizer(model.ReadyHost()).TokenizeAsync(input, cancellationToken);
+
+        public Task<string> DetokenizeAsync(IReadOnlyList<int> tokens, CancellationToken cancellationToken) =>
+            new EmbeddedTokenizer(model.ReadyHost()).DetokenizeAsync(tokens, cancellationToken);
+    }
+
+    /// <summary>Reranking, once the model is loaded and when it is a reranker: 503 until then, 400 when it is not one.</summary>
+    private sealed class LoadingReranker(HubModel model) : IModelReranker
+    {
+        public Task<RerankScores> RerankAsync(string query, IReadOnlyList<string> documents, CancellationToken cancellationToken)
+        {
+            model.ReadyHost();
+            var support = model._rerank!;
+            return (support.Reranker ?? throw support.Refuse(model._options.Id)).RerankAsync(query, documents, cancellationToken);
         }
     }
 }

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using LlmStack.Api;
+using LlmStack.Api.Backends;
+using LlmStack.Benchmarks.Load;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LlmStack.Benchmarks.Pipeline;
+
+/// <summary>
+/// <c>pipeline --proxy</c>: what the replica router adds on the openai proxy path. Two upstream APIs answer at once (the
+/// instant backend, over OpenAI's protocol); an API in front serves the same upstream model three ways - one
+/// <c>Endpoint</c> (no router), <c>Replicas</c> with one entry, <c>Replicas</c> with two - and each is driven at the same
+/// concurrency, in rounds whose order rotates so the machine's drift hits all three alike. The router's cost is a mode's
+/// p50 minus the one-endpoint p50.
+/// </summary>
+internal static class ProxyOverhead
+{
+    private static readonly string[] Modes = ["one-endpoint", "one-replica", "two-replicas"];
+
+    public static async Task RunAsync(int concurrency, int requestsPerRound, int rounds, int warmup, CancellationToken cancellationToken)
+    {
+        await using var first = await PipelineCommand.StartAsync(cancellationToken);
+        await using var second = await PipelineCommand.StartAsync(cancellationToken);
+        string Upstream(WebApplication app) => app.Urls.First() + "/v1";
+        await using var router = await StartRouterAsync(Upstream(first), Upstream(second), cancellationToken);
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency * 2 }) { BaseAddress = new Uri(router.Urls.First() + "/") };
+
+        Console.WriteLine($"openai proxy path: {concurrency} concurrent clients, {rounds} rounds of {requestsPerRound} requests per mode (order rotating), upstreams answering at once");
+        Console.WriteLine("  mode            stream  p50 ms   p99 ms   added p50 vs one-endpoint");
+        foreach (var stream in new[] { true, false })
+        {
+            foreach (var mode in Modes)
+            {
+                await DriveAsync(client, mode, stream, concurrency, warmup, cancellationToken);
+            }
+            var samples = Modes.ToDictionary(m => m, _ => new List<double>());
+            for (var round = 0; round < rounds; round++)
+            {
+                for (var k = 0; k < Modes.Length; k++)
+                {
+                    var mode = Modes[(round + k) % Modes.Length];
+                    samples[mode].AddRange(await DriveAsync(client, mode, stream, concurrency, requestsPerRound, cancellationToken));
+                }
+            }
+            var baseline = Percentiles.Of(samples[Modes[0]], 50) ?? 0;
+            foreach (var mode in Modes)
+            {
+                var p50 = Percentiles.Of(samples[mode], 50) ?? 0;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {mode,-15} {(stream ? "yes" : "no"),6} {p50,7:F3} {Percentiles.Of(samples[mode], 99),8:F3}   {(mode == Modes[0] ? "-" : $"{(p50 - baseline) * 1000:+0;-0} us")}"));
+            }
+        }
+    }
+
+    private static async Task<WebApplication> StartRouterAsync(string first, string second, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateBuilder();
+        var settings = new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        void Model(int n, string id, params string[] replicas)
+        {
+            var key = $"LlmStack:Models:{n}";
+            settings[$"{key}:Id"] = id;
+            settings[$"{key}:Backend"] = "openai";
+            settings[$"{key}:UpstreamModel"] = PipelineCommand.Model;
+            // Room for every client at once: the admission queue is not what is measured.
+            settings[$"{key}:MaxConcurrentRequests"] = "256";
+            if (replicas.Length == 0)
+            {
+                settings[$"{key}:Endpoint"] = first;
+            }
+            for (var m = 0; m < replicas.Length; m++)
+            {
+                settings[$"{key}:Replicas:{m}:Endpoint"] = replicas[m];
+                settings[$"{key}:Replicas:{m}:MaxConcurrentRequests"] = "256";
+            }
+        }
+        Model(0, Modes[0]);
+        Model(1, Modes[1], first);
+        Model(2, Modes[2], first, second);
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        builder.AddLlmStackApi();
+        var app = builder.Build();
+        app.UseLlmStackApi();
+        await app.StartAsync(cancellationToken);
+        return app;
+    }
+
+    /// <summary><paramref name="requests"/> requests to <paramref name="model"/> from <paramref name="concurrency"/> clients; each one's latency in ms.</summary>
+    private static async Task<List<double>> DriveAsync(HttpClient client, string model, bool stream, int concurrency, int requests, CancellationToken cancellationToken)
+    {
+        var body = $$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Hi"}]}""";
+        var samples = new List<double>(requests);
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) < requests)
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var response = await client.PostAsync("v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"), cancellationToken);
+                await response.Content.ReadAsStringAsync(cancellationToken);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw new BenchmarkException($"The API answered {(int)response.StatusCode} to a request for {model}.");
+                }
+                var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                lock (samples)
+                {
+                    samples.Add(elapsed);
+                }
+            }
+        }));
+        return samples;
+    }
+}
