@@ -39,9 +39,9 @@ if [ ! -x /usr/bin/redis-server ]; then
 fi
 
 # The container tests (LlmStack.Tests/Containers) need a Docker engine, docker-compose, debootstrap (base images
-# are made locally when no registry answers) and promtool. Where no engine answers and this runs as root (CI),
-# Debian's engine is installed and started for the run, and stopped after it; otherwise those tests report
-# themselves skipped with the reason. Not done when a --filter leaves the container tests out.
+# are made locally when no registry answers), promtool and caddy (they check the files the compose publisher writes).
+# Where no engine answers and this runs as root (CI), Debian's engine is installed and started for the run, and
+# stopped after it; otherwise those tests report themselves skipped with the reason. Not done when a --filter leaves the container tests out.
 wants_containers() {
   [ -z "$fast" ] || return 1
   local args="$*"
@@ -55,6 +55,7 @@ if wants_containers "$@"; then
     command -v docker-compose >/dev/null || missing+=(docker-compose)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     command -v promtool >/dev/null || missing+=(prometheus)
+    command -v caddy >/dev/null || missing+=(caddy)
     if [ ${#missing[@]} -gt 0 ]; then
       echo "test.sh: installing Debian's ${missing[*]} for the container tests" >&2
       # No service may start at install time (the prometheus package would start a server).

@@ -51,7 +51,7 @@ else if (embeddedModel is not null)
 if (builder.IsComposePublishing())
 {
     // What the model connects to differs per compose profile (Ollama, vLLM, a GGUF), so the deployment says it per profile.
-    builder.AddComposeDeployment(api, web, model!);
+    builder.AddComposeDeployment(api, web, model!, apiKey);
 }
 
 builder.ApplyOtlpExportSetting();

@@ -14,7 +14,9 @@ namespace Microsoft.Extensions.Hosting;
 /// client's address and <c>https</c> are what the service sees (secure cookies, OpenID Connect redirect URLs, the
 /// sign-in throttle), while the same headers from anyone else are ignored. Unset, no forwarded header counts.
 /// The name is resolved when a request arrives and the answer kept for <see cref="ResolveEvery"/>, because the
-/// proxy's address changes when its container is recreated.
+/// proxy's address changes when its container is recreated. Compose names the proxy service whether or not its
+/// profile runs, so a name that does not resolve is said once (and again only after it resolved in between), not at
+/// every resolution.
 /// </summary>
 public sealed partial class TrustedProxy(string proxy, TimeProvider time, ILogger<TrustedProxy> logger)
 {
@@ -26,6 +28,7 @@ public sealed partial class TrustedProxy(string proxy, TimeProvider time, ILogge
     private IPAddress[] _addresses = [];
     private DateTimeOffset _resolvedAt = DateTimeOffset.MinValue;
     private Task<IPAddress[]>? _resolving;
+    private bool? _resolvable;
 
     /// <summary>Whether <paramref name="remote"/> (the connection's peer) is the trusted proxy.</summary>
     public async ValueTask<bool> IsProxyAsync(IPAddress? remote)
@@ -68,11 +71,15 @@ public sealed partial class TrustedProxy(string proxy, TimeProvider time, ILogge
         catch (SocketException ex)
         {
             // No proxy by that name (it is not running): nobody's forwarded headers count until it is.
-            LogUnresolved(logger, proxy, ex.Message);
+            if (_resolvable is not false)
+            {
+                LogUnresolved(logger, proxy, ex.Message);
+            }
             addresses = [];
         }
         lock (_gate)
         {
+            _resolvable = addresses.Length > 0;
             _addresses = addresses;
             _resolvedAt = time.GetUtcNow();
             _resolving = null;

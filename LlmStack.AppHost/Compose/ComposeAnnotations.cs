@@ -20,8 +20,55 @@ internal sealed class ComposeServiceAnnotation : IResourceAnnotation
     /// <summary>Host ports the service publishes, each overridable in <c>.env</c>.</summary>
     public List<ComposePublishedPort> PublishedPorts { get; } = [];
 
+    /// <summary>
+    /// How far the container is confined beyond what every service gets (no capabilities, no privilege gain); null:
+    /// <see cref="ComposeHardening.LlmStackImage"/> for LlmStack's own images, <see cref="ComposeHardening.Image"/> otherwise.
+    /// </summary>
+    public ComposeHardening? Hardening { get; set; }
+
     /// <summary>The last word on the service, for what no other member says (e.g. a GPU reservation).</summary>
     public List<Action<ComposeService, ComposeVariables>> Customizations { get; } = [];
+}
+
+/// <summary>
+/// The confinement of one service. Every service runs with no Linux capability (<c>cap_drop: [ALL]</c>) except those
+/// named here, and with <c>no-new-privileges</c> (no setuid binary or file capability raises them again); the rest
+/// depends on the image: which user it runs as, and whether its root filesystem can be read-only.
+/// </summary>
+internal sealed class ComposeHardening
+{
+    /// <summary>The uid of <c>app</c> in LlmStack's images (as in .NET's official images); its group has the same id.</summary>
+    public const string LlmStackUser = "1654:1654";
+
+    /// <summary>Every container: nothing but the image's own user and filesystem.</summary>
+    public static ComposeHardening Image() => new();
+
+    /// <summary>
+    /// LlmStack's API and Web: the image's non-root <c>app</c>, a read-only root, <c>/tmp</c> in memory (.NET's
+    /// diagnostics socket, the API's demo model). What they keep lives on volumes (the Web's <c>/home/app/data</c>).
+    /// </summary>
+    public static ComposeHardening LlmStackImage() => new() { User = LlmStackUser, ReadOnlyRootFilesystem = true, Tmpfs = { "/tmp" } };
+
+    /// <summary><c>uid[:gid]</c>, written explicitly so that <c>docker inspect</c> and a reviewer see it; null: the image's.</summary>
+    public string? User { get; init; }
+
+    public bool ReadOnlyRootFilesystem { get; init; }
+
+    public List<string> Tmpfs { get; } = [];
+
+    /// <summary>The capabilities given back after all are dropped (e.g. <c>NET_BIND_SERVICE</c> for ports below 1024).</summary>
+    public List<string> Capabilities { get; } = [];
+
+    /// <summary>Writes the confinement onto <paramref name="service"/>.</summary>
+    public void ApplyTo(ComposeService service)
+    {
+        service.User = User;
+        service.ReadOnly = ReadOnlyRootFilesystem ? true : null;
+        service.Tmpfs.AddRange(Tmpfs);
+        service.CapDrop.Add("ALL");
+        service.CapAdd.AddRange(Capabilities);
+        service.SecurityOpt.Add("no-new-privileges:true");
+    }
 }
 
 /// <summary>A host port for one of the resource's endpoints: <c>${Bind}:${Port:-Default}:&lt;container port&gt;</c>.</summary>

@@ -54,8 +54,30 @@ internal sealed class ComposeService
     [YamlMember(Alias = "deploy")]
     public ComposeDeploy? Deploy { get; set; }
 
-    [YamlMember(Alias = "ipc")]
-    public string? Ipc { get; set; }
+    /// <summary><c>uid[:gid]</c> the process runs as; null keeps the image's own user.</summary>
+    [YamlMember(Alias = "user")]
+    public string? User { get; set; }
+
+    /// <summary>A read-only root filesystem: the container writes only to its volumes and <see cref="Tmpfs"/>.</summary>
+    [YamlMember(Alias = "read_only")]
+    public bool? ReadOnly { get; set; }
+
+    [YamlMember(Alias = "cap_drop")]
+    public List<string> CapDrop { get; } = [];
+
+    [YamlMember(Alias = "cap_add")]
+    public List<string> CapAdd { get; } = [];
+
+    [YamlMember(Alias = "security_opt")]
+    public List<string> SecurityOpt { get; } = [];
+
+    /// <summary>In-memory writable folders (e.g. <c>/tmp</c>) of a read-only container.</summary>
+    [YamlMember(Alias = "tmpfs")]
+    public List<string> Tmpfs { get; } = [];
+
+    /// <summary>The size of <c>/dev/shm</c>, e.g. <c>8g</c> (Docker's default is 64 MB).</summary>
+    [YamlMember(Alias = "shm_size")]
+    public string? ShmSize { get; set; }
 }
 
 internal sealed record ComposeDependency([property: YamlMember(Alias = "condition")] string Condition)

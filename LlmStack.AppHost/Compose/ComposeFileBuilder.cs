@@ -90,7 +90,7 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
                 $"The container resource '{container.Name}' has container runtime arguments, which Compose cannot express; " +
                 "describe them with a ComposeServiceAnnotation (e.g. a GPU reservation) instead.");
         }
-        await ApplyCommonAsync(service, container, cancellationToken);
+        await ApplyCommonAsync(service, container, ComposeHardening.Image(), cancellationToken);
         return service;
     }
 
@@ -137,7 +137,7 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
     private async Task<ComposeService> ProjectServiceAsync(ProjectResource project, CancellationToken cancellationToken)
     {
         var service = new ComposeService { Image = ProjectImage(project.Name, imageTag) };
-        await ApplyCommonAsync(service, project, cancellationToken);
+        await ApplyCommonAsync(service, project, ComposeHardening.LlmStackImage(), cancellationToken);
         return service;
     }
 
@@ -158,15 +158,21 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
         service.Command.AddRange(["pull", ollamaModel.ModelName]);
         service.Environment["OLLAMA_HOST"] = $"{server.Name}:{OllamaResource.DefaultPort}";
         service.DependsOn[server.Name] = new ComposeDependency(ComposeDependency.Healthy);
-        if (server.Annotations.OfType<ComposeServiceAnnotation>().LastOrDefault() is { } serverCompose)
+        var serverCompose = server.Annotations.OfType<ComposeServiceAnnotation>().LastOrDefault();
+        if (serverCompose is not null)
         {
             service.Profiles.AddRange(serverCompose.Profiles);
         }
+        // The same image, confined as the server is.
+        (serverCompose?.Hardening ?? ComposeHardening.Image()).ApplyTo(service);
         return service;
     }
 
-    /// <summary>Environment, arguments, ports, waits and the compose annotation: the same for containers and projects.</summary>
-    private async Task ApplyCommonAsync(ComposeService service, IResource resource, CancellationToken cancellationToken)
+    /// <summary>
+    /// Environment, arguments, ports, waits, confinement (the annotation's, else <paramref name="defaultHardening"/>) and
+    /// the compose annotation: the same for containers and projects.
+    /// </summary>
+    private async Task ApplyCommonAsync(ComposeService service, IResource resource, ComposeHardening defaultHardening, CancellationToken cancellationToken)
     {
         if (resource is IResourceWithEnvironment)
         {
@@ -211,6 +217,7 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
         service.Profiles.AddRange(compose.Profiles);
         service.Healthcheck = compose.Healthcheck;
         service.Restart = compose.Restart;
+        (compose.Hardening ?? defaultHardening).ApplyTo(service);
         if (compose.Limits is not null)
         {
             service.Deploy ??= new ComposeDeploy();

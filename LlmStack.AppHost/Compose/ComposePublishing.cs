@@ -4,6 +4,7 @@ using System.Reflection;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Pipelines;
 using LlmStack.AppHost.Monitoring;
+using LlmStack.AppHost.Proxy;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,7 @@ internal static class ComposePublishing
     public const string ComposeFileName = "docker-compose.yaml";
     public const string EnvExampleFileName = ".env.example";
     public const string PrometheusConfigPath = "prometheus/prometheus.yml";
+    public const string CaddyfilePath = "caddy/Caddyfile";
     public const string GrafanaDataSourcePath = "grafana/provisioning/datasources/prometheus.yml";
     public const string GrafanaProviderPath = "grafana/provisioning/dashboards/llmstack.yml";
     public const string GrafanaDashboardPath = "grafana/dashboards/llmstack.json";
@@ -82,7 +84,9 @@ internal static class ComposePublishing
         // Prometheus scrapes every LlmStack service at the name the compose network gives it.
         var targets = model.Resources.OfType<ProjectResource>()
             .Select(p => (p.Name, $"{p.Name}:{ComposeFileBuilder.ProjectContainerPort}"));
-        await WriteFileAsync(PrometheusConfigPath, PrometheusConfiguration.Write(targets));
+        await WriteFileAsync(PrometheusConfigPath, PrometheusConfiguration.Write(targets, ComposeSettings.PrometheusKeyFile));
+        var project = $":{ComposeFileBuilder.ProjectContainerPort}";
+        await WriteFileAsync(CaddyfilePath, CaddyConfiguration.Write(ComposeSettings.Domain.Name, ComposeSettings.Domain.Default!, "web" + project, "api" + project));
         await WriteFileAsync(GrafanaDataSourcePath, GrafanaDashboard.DataSource($"http://{ComposeSettings.PrometheusName}:{ComposeSettings.PrometheusPort}"));
         await WriteFileAsync(GrafanaProviderPath, GrafanaDashboard.DashboardProvider(ComposeSettings.GrafanaDashboardsPath));
         await WriteFileAsync(GrafanaDashboardPath, GrafanaDashboard.Json());
@@ -111,6 +115,9 @@ internal static class ComposePublishing
         # loading" until the model is there (check: curl http://localhost:5080/readyz). It is one service per profile
         # (what it connects to differs), each reachable as "api"; the Web therefore does not depend_on it (Compose
         # refuses a dependency on a service of an inactive profile) - the chat page shows the API's state instead.
+        # Add the proxy profile (COMPOSE_PROFILES=cpu,proxy) for Caddy with HTTPS in front of both: https://<domain>/ and
+        # https://<domain>/v1 (LLMSTACK_DOMAIN). The API and the Web listen on 127.0.0.1 only unless .env opens them.
+        # Every container runs without Linux capabilities (but the proxy's one, to bind 80 and 443) and cannot gain any.
         #
         #   cp .env.example .env && docker compose --profile cpu up -d && docker compose ps
 

@@ -45,7 +45,8 @@ internal static class ComposeDeploymentExtensions
     public const string ModelCachePath = "/home/app/.cache/llmstack/models";
 
     public static void AddComposeDeployment(this IDistributedApplicationBuilder builder,
-        IResourceBuilder<ProjectResource> api, IResourceBuilder<ProjectResource> web, IResourceBuilder<OllamaModelResource> ollamaModel)
+        IResourceBuilder<ProjectResource> api, IResourceBuilder<ProjectResource> web, IResourceBuilder<OllamaModelResource> ollamaModel,
+        IResourceBuilder<ParameterResource> apiKey)
     {
         var ollama = (OllamaResource)ollamaModel.Resource.Parent;
         builder.CreateResourceBuilder(ollama).PublishAsComposeService(service =>
@@ -54,6 +55,9 @@ internal static class ComposeDeploymentExtensions
             // The image has no curl; its CLI asks the server it runs next to.
             service.Healthcheck = ComposeHealthcheck.Command(["CMD", "ollama", "list"], startPeriod: "30s");
             service.Customizations.Add((compose, variables) => compose.Deploy = MemoryLimit(variables.Use(ComposeSettings.OllamaMemory)));
+            // Its image's convention is root with the models in /root/.ollama (the volume); root without capabilities
+            // still owns that folder. The root filesystem stays writable: the GPU build caches CUDA kernels in /root/.cache.
+            service.Hardening = ComposeHardening.Image();
         });
 
         var vllm = builder.AddVllm("vllm", VllmModel)
@@ -64,11 +68,15 @@ internal static class ComposeDeploymentExtensions
                 service.Healthcheck = ComposeHealthcheck.Command(
                     ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=5)"],
                     interval: "30s", startPeriod: "20m");
+                // Root, as its image runs, with no capability: the GPU is a device the NVIDIA runtime hands in. A writable
+                // root: vLLM and PyTorch write compile caches under /root/.cache and /root/.triton at run time.
+                service.Hardening = ComposeHardening.Image();
                 service.Customizations.Add((compose, variables) =>
                 {
                     compose.Environment["HF_TOKEN"] = variables.Use(ComposeSettings.HuggingFaceToken);
-                    // vLLM's workers share tensors through shared memory; Docker's default 64 MB is too small.
-                    compose.Ipc = "host";
+                    // vLLM's processes share tensors through /dev/shm; Docker's default 64 MB is too small. A size of its
+                    // own rather than the host's IPC namespace (ipc: host), which would share every host process's memory segments.
+                    compose.ShmSize = variables.Use(ComposeSettings.VllmSharedMemory);
                     compose.Deploy ??= new ComposeDeploy();
                     compose.Deploy.Resources.Reservations = new ComposeReservations
                     {
@@ -80,6 +88,7 @@ internal static class ComposeDeploymentExtensions
         api.PublishAsComposeService(service =>
             {
                 service.PublishedPorts.Add(new("http", ComposeSettings.ApiPort, 5080, ComposeSettings.BindAddress));
+                service.Customizations.Add((compose, _) => BehindTheProxy(compose));
             })
             .WithComposeProfileVariant(ComposeSettings.CpuProfile, variant =>
             {
@@ -131,19 +140,52 @@ internal static class ComposeDeploymentExtensions
             {
                 compose.Environment[WebSignInExtensions.DataDirectoryVariable] = WebDataPath;
                 compose.Volumes.Add($"web-data:{WebDataPath}");
+                BehindTheProxy(compose);
             });
         });
+
+        // Opt-in: HTTPS in front of the Web and the API, which then stay on 127.0.0.1 (the default bind).
+        builder.AddContainer(ComposeSettings.ProxyName, ProxyImages.Caddy, ProxyImages.CaddyTag)
+            .WithHttpEndpoint(targetPort: 80, name: "http")
+            .WithHttpsEndpoint(targetPort: 443, name: "https")
+            .WithVolume("caddy-data", "/data")
+            .WithVolume("caddy-config", "/config")
+            .WaitFor(web)
+            .PublishAsComposeService(service =>
+            {
+                service.Profiles.Add(ComposeSettings.ProxyProfile);
+                // Caddy's admin endpoint answers on the container's loopback only.
+                service.Healthcheck = ComposeHealthcheck.Command(["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:2019/config/"]);
+                service.PublishedPorts.Add(new("http", ComposeSettings.ProxyHttpPort, 80, ComposeSettings.ProxyBindAddress));
+                service.PublishedPorts.Add(new("https", ComposeSettings.ProxyHttpsPort, 443, ComposeSettings.ProxyBindAddress));
+                service.Limits = new ComposeResourceLimits { Memory = "256m" };
+                // Root as in its image, holding one capability: binding ports 80 and 443. Certificates live in /data.
+                service.Hardening = new ComposeHardening { ReadOnlyRootFilesystem = true, Tmpfs = { "/tmp" }, Capabilities = { "NET_BIND_SERVICE" } };
+                service.Customizations.Add((compose, variables) =>
+                {
+                    compose.Environment[ComposeSettings.Domain.Name] = variables.Use(ComposeSettings.Domain);
+                    compose.Volumes.Add($"./{ComposePublishing.CaddyfilePath}:{ComposeSettings.CaddyfilePath}:ro");
+                });
+            });
 
         builder.AddContainer(ComposeSettings.PrometheusName, MonitoringImages.Prometheus, MonitoringImages.PrometheusTag)
             .WithHttpEndpoint(targetPort: ComposeSettings.PrometheusPort, name: "http")
             .WithVolume("prometheus-data", "/prometheus")
             .WithArgs("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=30d")
+            // The services' /metrics need the key (ProtectMetrics); Prometheus reads it from a file, written at start.
+            .WithEnvironment(PrometheusKeyVariable, apiKey)
             .PublishAsComposeService(service =>
             {
                 service.Healthcheck = ComposeHealthcheck.Command(["CMD", "wget", "-q", "-O", "/dev/null", $"http://127.0.0.1:{ComposeSettings.PrometheusPort}/-/ready"]);
                 service.PublishedPorts.Add(new("http", ComposeSettings.PrometheusHostPort, ComposeSettings.PrometheusPort, ComposeSettings.MonitoringBindAddress));
                 service.Limits = new ComposeResourceLimits { Memory = "1g" };
-                service.Customizations.Add((compose, _) => compose.Volumes.Add($"./{ComposePublishing.PrometheusConfigPath}:/etc/prometheus/prometheus.yml:ro"));
+                // nobody, as its image runs; it writes only its volume (and the key file in memory).
+                service.Hardening = new ComposeHardening { User = "65534:65534", ReadOnlyRootFilesystem = true, Tmpfs = { "/tmp" } };
+                service.Customizations.Add((compose, _) =>
+                {
+                    compose.Volumes.Add($"./{ComposePublishing.PrometheusConfigPath}:/etc/prometheus/prometheus.yml:ro");
+                    compose.Entrypoint.AddRange(["/bin/sh", "-c", PrometheusStartScript, "prometheus"]);
+                });
             });
 
         var prometheus = builder.Resources.OfType<ContainerResource>().Single(r => r.Name == ComposeSettings.PrometheusName);
@@ -156,10 +198,13 @@ internal static class ComposeDeploymentExtensions
                 service.Healthcheck = ComposeHealthcheck.Command(["CMD", "curl", "-fsS", $"http://127.0.0.1:{ComposeSettings.GrafanaPort}/api/health"]);
                 service.PublishedPorts.Add(new("http", ComposeSettings.GrafanaHostPort, ComposeSettings.GrafanaPort, ComposeSettings.MonitoringBindAddress));
                 service.Limits = new ComposeResourceLimits { Memory = "512m" };
+                // grafana (uid 472), as its image runs; everything it keeps is in its volume, its log goes to the console.
+                service.Hardening = new ComposeHardening { User = "472", ReadOnlyRootFilesystem = true, Tmpfs = { "/tmp" } };
                 service.Customizations.Add((compose, variables) =>
                 {
                     compose.Environment["GF_SECURITY_ADMIN_PASSWORD"] = variables.Use(ComposeSettings.GrafanaAdminPassword);
                     compose.Environment["GF_USERS_ALLOW_SIGN_UP"] = "false";
+                    compose.Environment["GF_LOG_MODE"] = "console";
                     compose.Environment["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] = $"{ComposeSettings.GrafanaDashboardsPath}/llmstack.json";
                     compose.Volumes.Add("./grafana/provisioning:/etc/grafana/provisioning:ro");
                     compose.Volumes.Add($"./grafana/dashboards:{ComposeSettings.GrafanaDashboardsPath}:ro");
@@ -170,6 +215,31 @@ internal static class ComposeDeploymentExtensions
     /// <summary>The Web's data directory in its container: a folder of the image's user, where the web-data volume goes.</summary>
     public const string WebDataPath = "/home/app/data";
 
+    /// <summary>The API key in Prometheus's environment, which its start script writes to <see cref="ComposeSettings.PrometheusKeyFile"/>.</summary>
+    private const string PrometheusKeyVariable = "LLMSTACK_API_KEY";
+
+    /// <summary>
+    /// Prometheus reads bearer credentials only from its configuration or a file, and .env is where the key is; so the
+    /// container writes it to a file only its user can read, in memory, then becomes Prometheus ($$: Compose's escape).
+    /// </summary>
+    private const string PrometheusStartScript =
+        $"umask 077 && printf '%s' \"$${PrometheusKeyVariable}\" > {ComposeSettings.PrometheusKeyFile} && exec /bin/prometheus \"$$@\"";
+
+    /// <summary>
+    /// Both services in compose: /metrics asks for the stack's key (Prometheus has it), and forwarded headers count
+    /// only from the proxy service - from anyone else, including a caller on the host's loopback, they are ignored.
+    /// </summary>
+    private static void BehindTheProxy(ComposeService compose)
+    {
+        compose.Environment["LlmStack__Auth__ProtectMetrics"] = "true";
+        compose.Environment["LlmStack__TrustedProxy"] = ComposeSettings.ProxyName;
+        // Aspire sets this for a published project, and ASP.NET Core then believes X-Forwarded-* from every caller
+        // (it clears KnownProxies and KnownNetworks): anyone reaching the port could claim any address and https.
+        compose.Environment[ForwardedHeadersEnabledVariable] = "false";
+    }
+
+    private const string ForwardedHeadersEnabledVariable = "ASPNETCORE_FORWARDEDHEADERS_ENABLED";
+
     /// <summary>The API in front of another model server is a gateway: a few hundred MB is plenty.</summary>
     private static ComposeResourceLimits GatewayMemory => new() { Memory = "1g" };
 
@@ -179,6 +249,13 @@ internal static class ComposeDeploymentExtensions
         deploy.Resources.Limits = new ComposeResourceLimits { Memory = memory };
         return deploy;
     }
+}
+
+/// <summary>The pinned proxy image (Docker Hub's official one).</summary>
+internal static class ProxyImages
+{
+    public const string Caddy = "caddy";
+    public const string CaddyTag = "2.10.2";
 }
 
 /// <summary>The pinned monitoring images (Docker Hub's official ones).</summary>

@@ -4,12 +4,14 @@ namespace LlmStack.AppHost.Monitoring;
 
 /// <summary>
 /// <c>prometheus/prometheus.yml</c> for the compose deployment: one scrape job per LlmStack service, at its
-/// <c>/metrics</c> on the compose network. Valid for Prometheus 2.x and 3.x (<c>promtool check config</c>).
+/// <c>/metrics</c> on the compose network, sending the stack's key as a bearer token (compose turns on
+/// <c>LlmStack:Auth:ProtectMetrics</c>). Valid for Prometheus 2.26 and later (<c>promtool check config</c>).
 /// </summary>
 internal static class PrometheusConfiguration
 {
     /// <param name="targets">Job name and <c>host:port</c> of each service to scrape.</param>
-    public static string Write(IEnumerable<(string Job, string Target)> targets)
+    /// <param name="credentialsFile">The file in Prometheus's container that holds the API key.</param>
+    public static string Write(IEnumerable<(string Job, string Target)> targets, string credentialsFile)
     {
         var text = new StringBuilder("""
             # Written by `dotnet run --project LlmStack.AppHost -- --publisher compose`; regenerate rather than edit.
@@ -25,6 +27,9 @@ internal static class PrometheusConfiguration
             text.Append($"""
                   - job_name: {job}
                     metrics_path: /metrics
+                    authorization:
+                      type: Bearer
+                      credentials_file: {credentialsFile}
                     static_configs:
                       - targets: ["{target}"]
 

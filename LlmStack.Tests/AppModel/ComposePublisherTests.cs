@@ -33,6 +33,8 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
             ["web"] = "",
             ["prometheus"] = "",
             ["grafana"] = "",
+            // Opt-in, beside one of the three.
+            ["proxy"] = "proxy",
         }, profiles);
     }
 
@@ -49,6 +51,7 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
         Assert.StartsWith("ollama/ollama:", images["ollama"]);
         Assert.Equal(images["ollama"], images["ollama-pull"]);
         Assert.StartsWith("vllm/vllm-openai:v", images["vllm"]);
+        Assert.StartsWith("caddy:2.", images["proxy"]);
     }
 
     [Fact]
@@ -123,7 +126,7 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
         {
             var api = compose.Service(name);
             Assert.Equal(["api"], Strings(Map(Map(api, "networks"), "default"), "aliases"));
-            Assert.Equal(["${LLMSTACK_BIND_ADDRESS:-0.0.0.0}:${LLMSTACK_API_PORT:-5080}:8080"], Strings(api, "ports"));
+            Assert.Equal(["${LLMSTACK_BIND_ADDRESS:-127.0.0.1}:${LLMSTACK_API_PORT:-5080}:8080"], Strings(api, "ports"));
             Assert.Equal(["CMD", "llmstack-probe", "/healthz"], Strings(Map(api, "healthcheck"), "test"));
         }
 
@@ -138,7 +141,7 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
         Assert.Equal("/home/app/data", Environment(web)["LlmStack__DataDirectory"]);
         Assert.Contains("web-data:/home/app/data", Strings(web, "volumes"));
         Assert.DoesNotContain(Environment(web).Values, value => value.StartsWith("https://", StringComparison.Ordinal));
-        Assert.Equal(["${LLMSTACK_BIND_ADDRESS:-0.0.0.0}:${LLMSTACK_WEB_PORT:-5090}:8080"], Strings(web, "ports"));
+        Assert.Equal(["${LLMSTACK_BIND_ADDRESS:-127.0.0.1}:${LLMSTACK_WEB_PORT:-5090}:8080"], Strings(web, "ports"));
     }
 
     [Fact]
@@ -160,7 +163,9 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     [Fact]
     public void Data_lives_in_named_volumes()
     {
-        Assert.Equal(["grafana-data", "huggingface-cache", "llmstack-ollama-models", "model-cache", "prometheus-data", "web-data"], compose.Volumes.Keys.Cast<string>().Order());
+        Assert.Equal(["caddy-config", "caddy-data", "grafana-data", "huggingface-cache", "llmstack-ollama-models", "model-cache", "prometheus-data", "web-data"],
+            compose.Volumes.Keys.Cast<string>().Order());
+        Assert.Contains("caddy-data:/data", Strings(compose.Service("proxy"), "volumes"));
         Assert.Contains("prometheus-data:/prometheus", Strings(compose.Service("prometheus"), "volumes"));
         Assert.Contains("grafana-data:/var/lib/grafana", Strings(compose.Service("grafana"), "volumes"));
     }
@@ -187,15 +192,104 @@ public sealed partial class ComposePublisherTests(PublishedCompose compose) : IC
     }
 
     [Fact]
-    public void Prometheus_scrapes_the_api_and_the_web()
+    public void Prometheus_scrapes_the_api_and_the_web_with_the_key()
     {
         var config = new DeserializerBuilder().Build().Deserialize<Dictionary<object, object>>(
             File.ReadAllText(Path.Combine(compose.Directory, "prometheus/prometheus.yml")));
-        var jobs = ((List<object>)config["scrape_configs"]).Cast<Dictionary<object, object>>()
-            .ToDictionary(j => (string)j["job_name"], j => (string)((List<object>)((Dictionary<object, object>)((List<object>)j["static_configs"])[0])["targets"])[0]);
+        var scrapes = ((List<object>)config["scrape_configs"]).Cast<Dictionary<object, object>>().ToList();
+        var jobs = scrapes.ToDictionary(j => (string)j["job_name"], j => (string)((List<object>)((Dictionary<object, object>)((List<object>)j["static_configs"])[0])["targets"])[0]);
 
         Assert.Equal(new Dictionary<string, string> { ["api"] = "api:8080", ["web"] = "web:8080" }, jobs);
-        Assert.Contains("./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro", Strings(compose.Service("prometheus"), "volumes"));
+        var prometheus = compose.Service("prometheus");
+        Assert.Contains("./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro", Strings(prometheus, "volumes"));
+        // Both /metrics ask for the key: Prometheus sends it from a file its start writes from .env's LLMSTACK_API_KEY.
+        Assert.All(scrapes, job =>
+        {
+            Assert.Equal("Bearer", (string)Map(job, "authorization")["type"]);
+            Assert.Equal("/tmp/llmstack-api-key", (string)Map(job, "authorization")["credentials_file"]);
+        });
+        Assert.Equal("${LLMSTACK_API_KEY:?set LLMSTACK_API_KEY in .env (see .env.example)}", Environment(prometheus)["LLMSTACK_API_KEY"]);
+        var start = Strings(prometheus, "entrypoint");
+        Assert.Equal(["/bin/sh", "-c"], start[..2]);
+        Assert.Contains("printf '%s' \"$$LLMSTACK_API_KEY\" > /tmp/llmstack-api-key", start[2], StringComparison.Ordinal);
+        Assert.EndsWith("exec /bin/prometheus \"$$@\"", start[2], StringComparison.Ordinal);
+        Assert.Contains("/tmp", Strings(prometheus, "tmpfs"));
+        Assert.All(new[] { "api-cpu", "api-gpu", "api-embedded", "web" }, name =>
+            Assert.Equal("true", Environment(compose.Service(name))["LlmStack__Auth__ProtectMetrics"]));
+    }
+
+    [Fact]
+    public void Forwarded_headers_count_only_from_the_proxy_service()
+    {
+        foreach (var name in new[] { "api-cpu", "api-gpu", "api-embedded", "web" })
+        {
+            var env = Environment(compose.Service(name));
+            Assert.Equal("proxy", env["LlmStack__TrustedProxy"]);
+            // Aspire's default for a published project believes X-Forwarded-* from anyone; compose turns it off.
+            Assert.Equal("false", env["ASPNETCORE_FORWARDEDHEADERS_ENABLED"]);
+        }
+    }
+
+    [Fact]
+    public void Every_container_runs_without_capabilities_and_cannot_gain_privileges()
+    {
+        foreach (var name in compose.Services.Keys.Cast<string>())
+        {
+            var service = compose.Service(name);
+            Assert.Equal(["ALL"], Strings(service, "cap_drop"));
+            Assert.Equal(["no-new-privileges:true"], Strings(service, "security_opt"));
+            // Only the proxy takes one back: binding ports 80 and 443.
+            Assert.Equal(name == "proxy" ? ["NET_BIND_SERVICE"] : Array.Empty<string>(), Strings(service, "cap_add"));
+        }
+
+        var users = compose.Services.ToDictionary(s => (string)s.Key, s => ((Dictionary<object, object>)s.Value).TryGetValue("user", out var user) ? (string)user : "the image's");
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["api-cpu"] = "1654:1654",
+            ["api-gpu"] = "1654:1654",
+            ["api-embedded"] = "1654:1654",
+            ["web"] = "1654:1654",
+            ["prometheus"] = "65534:65534",
+            ["grafana"] = "472",
+            // Their images' convention is root (models and caches under /root); without capabilities, root owns only its own.
+            ["ollama"] = "the image's",
+            ["ollama-pull"] = "the image's",
+            ["vllm"] = "the image's",
+            ["proxy"] = "the image's",
+        }, users);
+
+        var readOnly = compose.Services.Where(s => ((Dictionary<object, object>)s.Value).TryGetValue("read_only", out var value) && (string)value == "true")
+            .Select(s => (string)s.Key).Order();
+        // Ollama and vLLM write caches under /root at run time; everything else writes only to its volumes and /tmp.
+        Assert.Equal(["api-cpu", "api-embedded", "api-gpu", "grafana", "prometheus", "proxy", "web"], readOnly);
+        Assert.All(readOnly, name => Assert.Equal(["/tmp"], Strings(compose.Service(name), "tmpfs")));
+    }
+
+    [Fact]
+    public void Vllm_gets_shared_memory_of_its_own_not_the_hosts_ipc()
+    {
+        var vllm = compose.Service("vllm");
+
+        Assert.Equal("${VLLM_SHM_SIZE:-8g}", (string)vllm["shm_size"]);
+        Assert.False(vllm.ContainsKey("ipc"));
+        Assert.DoesNotContain("ipc:", compose.ComposeText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_proxy_serves_the_web_and_the_api_over_https_on_the_domain_from_dot_env()
+    {
+        var proxy = compose.Service("proxy");
+        Assert.Equal(["${PROXY_BIND_ADDRESS:-0.0.0.0}:${PROXY_HTTP_PORT:-80}:80", "${PROXY_BIND_ADDRESS:-0.0.0.0}:${PROXY_HTTPS_PORT:-443}:443"], Strings(proxy, "ports"));
+        Assert.Equal("${LLMSTACK_DOMAIN:-localhost}", Environment(proxy)["LLMSTACK_DOMAIN"]);
+        Assert.Contains("./caddy/Caddyfile:/etc/caddy/Caddyfile:ro", Strings(proxy, "volumes"));
+        Assert.Equal("service_healthy", (string)Map(Map(proxy, "depends_on"), "web")["condition"]);
+
+        var caddyfile = File.ReadAllText(Path.Combine(compose.Directory, "caddy/Caddyfile"));
+        Assert.Contains("\n{$LLMSTACK_DOMAIN:localhost} {\n", caddyfile, StringComparison.Ordinal);
+        Assert.Matches(@"handle /v1/\* \{\s+reverse_proxy api:8080\s+\}", caddyfile);
+        Assert.Matches(@"handle \{\s+reverse_proxy web:8080\s+\}", caddyfile);
+        Assert.Matches(@"handle /metrics \{\s+respond 404\s+\}", caddyfile);
+        Assert.Matches("(?m)^# LLMSTACK_DOMAIN=localhost$", compose.EnvExample);
     }
 
     [Fact]

@@ -81,8 +81,9 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
         Console.SetOut(TextWriter.Synchronized(console));
         try
         {
+            var (image, tag) = SplitTag(await ContainerImages.BaseAsync());
             await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
-                ["--Ollama:Mode=container", "--Ollama:Image=debian", "--Ollama:ImageTag=bookworm-slim", "--Telemetry:OtlpExport=false", _webData.Argument], cancellationToken);
+                ["--Ollama:Mode=container", $"--Ollama:Image={image}", $"--Ollama:ImageTag={tag}", "--Telemetry:OtlpExport=false", _webData.Argument], cancellationToken);
             await using var app = await builder.BuildAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
             await app.StartAsync(cancellationToken).WaitAsync(Bound, cancellationToken);
 
@@ -103,6 +104,12 @@ public sealed class AppHostContainerModeTests : IAsyncLifetime
         var line = Assert.Single(console.ToString().Split(Environment.NewLine), l => l.StartsWith("Ollama: container failed", StringComparison.Ordinal));
         Assert.Matches("^Ollama: container failed - the 'ollama' container is (Exited|FailedToStart)", line);
         Assert.Contains("To fix: read its log (dashboard, or docker logs)", line);
+    }
+
+    private static (string Image, string Tag) SplitTag(string reference)
+    {
+        var colon = reference.LastIndexOf(':');
+        return (reference[..colon], reference[(colon + 1)..]);
     }
 
     /// <summary>Notes the Ollama container's id as the engine gives it, so that exactly that container is removed.</summary>

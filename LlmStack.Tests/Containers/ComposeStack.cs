@@ -64,6 +64,8 @@ public sealed class ComposeStack : IAsyncLifetime
         await _compose.InitializeAsync();
         await ContainerImages.LlmStackAsync();
         await ContainerImages.PrometheusAsync();
+        await File.WriteAllTextAsync(Path.Combine(_compose.Directory, OverrideFile), ContainerImages.ComposeOverride(
+            new Dictionary<string, string> { ["prometheus"] = ContainerImages.PrometheusStandIn }));
 
         await File.WriteAllTextAsync(Path.Combine(_compose.Directory, ".env"), $"""
             COMPOSE_PROFILES=embedded
@@ -107,7 +109,11 @@ public sealed class ComposeStack : IAsyncLifetime
 
     /// <summary>Runs docker-compose on this stack's project (its folder, its name).</summary>
     public Task<string> ComposeAsync(TimeSpan timeout, params string[] arguments) =>
-        DockerEngine.CheckedAsync("docker-compose", ["-p", _project, .. arguments], timeout, workingDirectory: _compose.Directory);
+        DockerEngine.CheckedAsync("docker-compose", ["-p", _project, "-f", PublishedCompose.FileName, "-f", OverrideFile, .. arguments],
+            timeout, workingDirectory: _compose.Directory);
+
+    /// <summary>The tests' own compose file beside the published one: which stand-in image runs for which service.</summary>
+    private const string OverrideFile = "docker-compose.test.yaml";
 
     /// <summary>A service's container id.</summary>
     public async Task<string> ContainerAsync(string service) => (await ComposeAsync(TimeSpan.FromSeconds(30), "ps", "-q", service)).Trim();

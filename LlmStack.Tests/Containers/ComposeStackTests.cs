@@ -154,19 +154,30 @@ public sealed class ComposeStackTests(ComposeStack stack) : IClassFixture<Compos
     }
 
     [Fact]
-    public async Task Containers_run_as_a_non_root_user_within_their_memory_limits()
+    public async Task Containers_run_confined_as_a_non_root_user_within_their_memory_limits()
     {
         Assert.SkipWhen(stack.UnavailableReason is not null, stack.UnavailableReason ?? "");
 
-        foreach (var (service, limit) in new[] { ("api-embedded", 6L << 30), ("web", 512L << 20), ("prometheus", 1L << 30) })
+        foreach (var (service, user, limit) in new[] { ("api-embedded", "1654:1654", 6L << 30), ("web", "1654:1654", 512L << 20), ("prometheus", "65534:65534", 1L << 30) })
         {
             var inspected = await DockerEngine.CheckedAsync("docker",
-                ["inspect", "--format", "{{.Config.User}} {{.HostConfig.Memory}}", await stack.ContainerAsync(service)], Bound);
-            var parts = inspected.Trim().Split(' ');
-            Assert.NotEqual("", parts[0]);
-            Assert.NotEqual("root", parts[0]);
+                ["inspect", "--format", "{{.Config.User}}|{{.HostConfig.Memory}}|{{json .HostConfig.CapDrop}}|{{json .HostConfig.CapAdd}}|{{json .HostConfig.SecurityOpt}}|{{.HostConfig.ReadonlyRootfs}}|{{json .HostConfig.Tmpfs}}",
+                 await stack.ContainerAsync(service)], Bound);
+            var parts = inspected.Trim().Split('|');
+            Assert.Equal(user, parts[0]);
             Assert.Equal(limit, long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal("""["ALL"]""", parts[2]);
+            Assert.Equal("null", parts[3]);
+            Assert.Equal("""["no-new-privileges:true"]""", parts[4]);
+            Assert.Equal("true", parts[5]);
+            Assert.Equal("""{"/tmp":""}""", parts[6]);
         }
+        // What the engine enforces, seen from inside: no capability in any set, and the root filesystem refuses writes.
+        var status = await stack.ComposeAsync(Bound, "exec", "-T", "web", "sh", "-c", "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; touch /app/x 2>&1 || true");
+        Assert.Contains("CapEff:\t0000000000000000", status, StringComparison.Ordinal);
+        Assert.Contains("CapBnd:\t0000000000000000", status, StringComparison.Ordinal);
+        Assert.Contains("NoNewPrivs:\t1", status, StringComparison.Ordinal);
+        Assert.Contains("Read-only file system", status, StringComparison.Ordinal);
     }
 
     private Task<HttpResponseMessage> PostChatAsync(string body) => Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, new Uri(stack.Api, "v1/chat/completions"))

@@ -7,8 +7,9 @@ namespace LlmStack.Tests.Containers;
 
 /// <summary>
 /// The images the container tests run, made once per test run without any registry: LlmStack's own through
-/// deploy/docker/build-images.sh (as a user builds them), and stand-ins for third-party images under the names
-/// the compose file uses when those cannot be pulled.
+/// deploy/docker/build-images.sh (as a user builds them), and stand-ins for third-party images under project names
+/// (llmstack-test/...), never an official image's name and tag - a later real <c>compose up</c> on the same host must
+/// get the real image. The tests point the compose project at them through an override file (<see cref="ComposeOverride"/>).
 /// </summary>
 public static class ContainerImages
 {
@@ -18,13 +19,16 @@ public static class ContainerImages
     private static readonly Lazy<Task> LlmStack = new(() => DockerEngine.CheckedAsync(
         Repository.PathOf("deploy/docker/build-images.sh"), [], BuildTimeout));
 
-    private static readonly Lazy<Task> Prometheus = new(() => PresentOrStandInAsync(
-        $"{MonitoringImages.Prometheus}:{MonitoringImages.PrometheusTag}", Repository.PathOf("LlmStack.Tests/Containers/StandIns/prometheus.Dockerfile")));
+    /// <summary>The Debian 12 image the Dockerfiles build FROM: the official one when present, else a local debootstrap.</summary>
+    private static readonly Lazy<Task<string>> Base = new(async () => (await DockerEngine.CheckedAsync(
+        Repository.PathOf("deploy/docker/base-images.sh"), [], BuildTimeout)).Trim());
+
+    private static readonly Lazy<Task> Prometheus = new(() => StandInAsync(PrometheusStandIn, "prometheus.Dockerfile"));
 
     private static readonly Lazy<Task> OllamaStandIn = new(BuildOllamaStandInAsync);
 
-    private static readonly Lazy<Task> Base = new(() => DockerEngine.CheckedAsync(
-        Repository.PathOf("deploy/docker/base-images.sh"), [], BuildTimeout));
+    /// <summary>Debian's Prometheus, standing in for prom/prometheus.</summary>
+    public const string PrometheusStandIn = "llmstack-test/prometheus:debian";
 
     /// <summary>The image standing in for ollama/ollama in the AppHost's container mode (a name no registry has).</summary>
     public const string OllamaStandInImage = "llmstack-test/ollama-standin";
@@ -33,22 +37,32 @@ public static class ContainerImages
     /// <summary>llmstack-api and llmstack-web, tagged with the version.</summary>
     public static Task LlmStackAsync() => LlmStack.Value;
 
-    /// <summary>The Prometheus image the compose file names: pulled, or Debian's Prometheus under that name.</summary>
-    public static async Task PrometheusAsync()
-    {
-        await Base.Value; // the stand-in builds FROM the same base image
-        await Prometheus.Value;
-    }
+    /// <summary>Debian's Prometheus under <see cref="PrometheusStandIn"/>.</summary>
+    public static Task PrometheusAsync() => Prometheus.Value;
+
+    /// <summary>The base image's name (made on first use).</summary>
+    public static Task<string> BaseAsync() => Base.Value;
 
     /// <summary>The Ollama-protocol test server, published like LlmStack's own apps and built with the same Dockerfile.</summary>
-    public static async Task OllamaStandInAsync()
+    public static Task OllamaStandInAsync() => OllamaStandIn.Value;
+
+    /// <summary>
+    /// A compose override file (<c>docker-compose.yaml</c> stays as published) that runs each service of
+    /// <paramref name="images"/> from its stand-in, e.g. <c>prometheus</c> from <see cref="PrometheusStandIn"/>.
+    /// </summary>
+    public static string ComposeOverride(IReadOnlyDictionary<string, string> images)
     {
-        await Base.Value;
-        await OllamaStandIn.Value;
+        var text = new System.Text.StringBuilder("# Written by the container tests: stand-ins for images no registry serves here.\nservices:\n");
+        foreach (var (service, image) in images)
+        {
+            text.Append("  ").Append(service).Append(":\n    image: ").Append(image).Append('\n');
+        }
+        return text.ToString();
     }
 
     private static async Task BuildOllamaStandInAsync()
     {
+        var baseImage = await BaseAsync();
         var context = Path.Combine(Repository.Root, "artifacts", "docker", "ollama-standin");
         if (Directory.Exists(context))
         {
@@ -59,19 +73,16 @@ public static class ContainerImages
              "-r", "linux-x64", "--self-contained", "-p:DebugType=none", "-o", Path.Combine(context, "app"), "-nologo", "-v", "quiet"], BuildTimeout);
         File.Copy(Repository.PathOf("deploy/docker/llmstack-probe"), Path.Combine(context, "llmstack-probe"));
         await DockerEngine.CheckedAsync("docker",
-            ["build", "-q", "--build-arg", "APP=ollama-standin", "-t", $"{OllamaStandInImage}:{OllamaStandInTag}",
+            ["build", "-q", "--build-arg", $"BASE_IMAGE={baseImage}", "--build-arg", "APP=ollama-standin", "-t", $"{OllamaStandInImage}:{OllamaStandInTag}",
              "-f", Repository.PathOf("deploy/docker/Dockerfile"), context], BuildTimeout);
     }
 
-    /// <summary>Uses <paramref name="image"/> when present or pullable; otherwise builds the stand-in under its name.</summary>
-    public static async Task PresentOrStandInAsync(string image, string standInDockerfile, string? context = null)
+    /// <summary>Builds a stand-in from its Dockerfile in StandIns/, FROM the base image.</summary>
+    private static async Task StandInAsync(string image, string dockerfile)
     {
-        if ((await DockerEngine.DockerAsync(TimeSpan.FromSeconds(30), "image", "inspect", image)).ExitCode == 0
-            || (await DockerEngine.DockerAsync(TimeSpan.FromSeconds(90), "pull", "-q", image)).ExitCode == 0)
-        {
-            return;
-        }
-        var directory = context ?? Path.GetDirectoryName(standInDockerfile)!;
-        await DockerEngine.CheckedAsync("docker", ["build", "-q", "-t", image, "-f", standInDockerfile, directory], BuildTimeout);
+        var baseImage = await BaseAsync();
+        var directory = Repository.PathOf("LlmStack.Tests/Containers/StandIns");
+        await DockerEngine.CheckedAsync("docker",
+            ["build", "-q", "--build-arg", $"BASE_IMAGE={baseImage}", "-t", image, "-f", Path.Combine(directory, dockerfile), directory], BuildTimeout);
     }
 }

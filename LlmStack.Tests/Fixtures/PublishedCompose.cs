@@ -13,7 +13,9 @@ public sealed class PublishedCompose : IAsyncLifetime
 {
     public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("llmstack-compose-").FullName;
 
-    public string ComposeFile => Path.Combine(Directory, "docker-compose.yaml");
+    public const string FileName = "docker-compose.yaml";
+
+    public string ComposeFile => Path.Combine(Directory, FileName);
 
     public string ComposeText { get; private set; } = "";
 

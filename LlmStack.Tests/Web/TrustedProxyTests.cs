@@ -1,6 +1,9 @@
 using System.Net;
 using LlmStack.Tests.Browser;
 using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LlmStack.Tests.Web;
 
@@ -30,5 +33,24 @@ public sealed class TrustedProxyTests
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.Equal(seenScheme, response.Headers.Location!.Scheme);
+    }
+
+    [Fact]
+    public async Task A_proxy_name_that_does_not_resolve_is_said_once_not_at_every_resolution()
+    {
+        // Compose names the proxy service in every profile; without the proxy profile the name never resolves.
+        var time = new FakeTimeProvider();
+        using var logs = new CapturedLogs();
+        using var factory = LoggerFactory.Create(logging => logging.AddProvider(logs));
+        var proxy = new TrustedProxy("proxy.invalid", time, factory.CreateLogger<TrustedProxy>());
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.False(await proxy.IsProxyAsync(IPAddress.Loopback));
+            time.Advance(TimeSpan.FromSeconds(11));
+        }
+
+        var warning = Assert.Single(logs.Entries, e => e.Category == typeof(TrustedProxy).FullName);
+        Assert.Contains("The trusted proxy 'proxy.invalid' does not resolve", warning.Message, StringComparison.Ordinal);
     }
 }

@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
-# Makes sure the base image LlmStack's Dockerfile builds FROM is present: debian:bookworm-slim, Docker Hub's
-# official Debian 12 image. Where a registry answers it is pulled; where none does (an offline build machine),
-# an equivalent is made locally - a minimal Debian 12 from Debian's own package mirror (debootstrap
-# --variant=minbase) imported under the same name, so the same Dockerfile builds either way.
+# Makes sure a base image for LlmStack's Dockerfile is present and prints its name (the Dockerfile's BASE_IMAGE):
+# debian:bookworm-slim, Docker Hub's official Debian 12 image, where it is present or a registry answers; where none
+# does (an offline build machine), an equivalent made locally - a minimal Debian 12 from Debian's own package mirror
+# (debootstrap --variant=minbase) imported as llmstack/debian-minbase:bookworm. Never under the official name: a
+# later build or `compose up` on the same host that asks for debian:bookworm-slim must get the real one.
 # The debootstrap tree is cached as a tarball (LLMSTACK_CACHE, default ~/.cache/llmstack), so a machine whose
 # Docker storage was wiped imports it again in seconds.
 # Usage: deploy/docker/base-images.sh        (needs root, or sudo, only when it has to run debootstrap)
 set -euo pipefail
 
-base=debian:bookworm-slim
+official=debian:bookworm-slim
+base=llmstack/debian-minbase:bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 cache=${LLMSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llmstack}
 tarball="$cache/debian-bookworm-minbase.tar"
 
 log() { echo "base-images: $*" >&2; }
 
-if docker image inspect "$base" >/dev/null 2>&1; then
-  exit 0
-fi
+for image in "$official" "$base"; do
+  if docker image inspect "$image" >/dev/null 2>&1; then
+    echo "$image"
+    exit 0
+  fi
+done
 
-log "pulling $base"
-if timeout 60 docker pull -q "$base" >/dev/null 2>/tmp/llmstack-pull.$$; then
+log "pulling $official"
+if timeout 60 docker pull -q "$official" >/dev/null 2>/tmp/llmstack-pull.$$; then
   rm -f /tmp/llmstack-pull.$$
+  echo "$official"
   exit 0
 fi
-log "cannot pull $base ($(head -n 1 /tmp/llmstack-pull.$$)); making it from Debian's packages"
+log "cannot pull $official ($(head -n 1 /tmp/llmstack-pull.$$)); making $base from Debian's packages"
 rm -f /tmp/llmstack-pull.$$
 
 if [ ! -s "$tarball" ]; then
@@ -65,3 +71,4 @@ fi
 
 docker import --change 'CMD ["bash"]' "$tarball" "$base" >/dev/null
 log "imported $base from $tarball"
+echo "$base"
