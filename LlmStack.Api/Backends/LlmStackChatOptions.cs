@@ -41,6 +41,20 @@ internal static class LlmStackChatOptions
     /// <summary>OpenAI's ceiling on <c>top_logprobs</c>.</summary>
     public const int MaxTopLogprobs = 20;
 
+    /// <summary>
+    /// Choices asked for (OpenAI's <c>n</c>, 2 to <see cref="MaxChoices"/>; absent means one). A backend that generates
+    /// them tags each streamed update with its choice (<see cref="ChoiceKey"/>), ends each choice with an update carrying
+    /// its finish reason and then reports the usage of all of them once; its whole reply lists them under
+    /// <see cref="ChoicesKey"/> (<see cref="ChoicesOf(ChatResponse)"/>). A backend that cannot refuses with a 400.
+    /// </summary>
+    public const string ChoicesKey = "llmstack.choices";
+
+    /// <summary>On a streamed update of a request with several choices: the index of the choice it belongs to.</summary>
+    public const string ChoiceKey = "llmstack.choice";
+
+    /// <summary>The most choices one request may ask for (<c>n</c>); each holds a sequence of the model while it runs.</summary>
+    public const int MaxChoices = 8;
+
     /// <summary>True when <paramref name="properties"/> (a request's or a tool's) ask for strict schema adherence.</summary>
     public static bool IsStrict(IReadOnlyDictionary<string, object?>? properties) =>
         properties is not null && properties.TryGetValue(StrictKey, out var strict) && strict is true;
@@ -77,6 +91,57 @@ internal static class LlmStackChatOptions
     /// <summary>How many alternatives per token a request asks with its log probabilities; null when it asks none.</summary>
     public static int? LogprobsOf(ChatOptions? options) =>
         options?.AdditionalProperties?.TryGetValue(LogprobsKey, out var top) == true && top is int count ? count : null;
+
+    public static void SetChoices(ChatOptions options, int n) => (options.AdditionalProperties ??= [])[ChoicesKey] = n;
+
+    /// <summary>How many choices a request asks for (1 unless it set <see cref="ChoicesKey"/>).</summary>
+    public static int ChoicesOf(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue(ChoicesKey, out var n) == true && n is int count ? count : 1;
+
+    /// <summary>The choice a streamed update belongs to (<see cref="ChoiceKey"/>; 0 when untagged).</summary>
+    public static int ChoiceOf(ChatResponseUpdate update) =>
+        update.AdditionalProperties?.TryGetValue(ChoiceKey, out var choice) == true && choice is int index ? index : 0;
+
+    public static ChatResponseUpdate SetChoice(ChatResponseUpdate update, int choice)
+    {
+        (update.AdditionalProperties ??= [])[ChoiceKey] = choice;
+        return update;
+    }
+
+    /// <summary>
+    /// The choices of a whole reply, in order: those it lists under <see cref="ChoicesKey"/>, else the reply itself as
+    /// the only one.
+    /// </summary>
+    public static IReadOnlyList<ChatResponse> ChoicesOf(ChatResponse response) =>
+        response.AdditionalProperties?.TryGetValue(ChoicesKey, out var choices) == true && choices is IReadOnlyList<ChatResponse> list ? list : [response];
+
+    /// <summary>
+    /// A reply of several choices from its streamed updates (tagged with <see cref="ChoiceKey"/>): each choice's own
+    /// response listed under <see cref="ChoicesKey"/>; the reply itself is the first choice with the usage of all.
+    /// </summary>
+    public static ChatResponse ToChoicesResponse(IReadOnlyList<ChatResponseUpdate> updates, int choices)
+    {
+        var usage = updates.SelectMany(u => u.Contents).OfType<UsageContent>().ToList();
+        var responses = Enumerable.Range(0, choices)
+            .Select(i => updates.Where(u => ChoiceOf(u) == i && !u.Contents.OfType<UsageContent>().Any()).ToChatResponse())
+            .ToList();
+        var reply = responses[0];
+        var total = new UsageDetails();
+        foreach (var part in usage)
+        {
+            total.Add(part.Details);
+        }
+        var first = new ChatResponse(reply.Messages)
+        {
+            ResponseId = reply.ResponseId,
+            ModelId = reply.ModelId ?? updates.FirstOrDefault()?.ModelId,
+            CreatedAt = reply.CreatedAt,
+            FinishReason = reply.FinishReason,
+            Usage = usage.Count > 0 ? total : null,
+            AdditionalProperties = new() { [ChoicesKey] = responses },
+        };
+        return first;
+    }
 
     public static void SetUser(ChatOptions options, string user) => (options.AdditionalProperties ??= [])[UserKey] = user;
 }

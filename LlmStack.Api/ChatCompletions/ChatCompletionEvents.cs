@@ -13,41 +13,58 @@ namespace LlmStack.Api.ChatCompletions;
 /// <c>data: [DONE]</c>. A failure after the first byte can only be told in-band: a <c>data: {"error":...}</c> event,
 /// then <c>data: [DONE]</c>.
 /// </summary>
-internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool includeUsage, RequestOutcome outcome) : IStreamEvents
+/// <remarks>
+/// With several choices (<c>n</c>) the chunks of the choices interleave, each naming its <c>index</c>; each choice has
+/// its own role chunk, tool-call indices and finish-reason chunk (sent when that choice ends).
+/// </remarks>
+internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool includeUsage, RequestOutcome outcome, int choices = 1) : IStreamEvents
 {
-    private bool _first = true;
-    private int _toolCallIndex;
+    private readonly ChoiceState[] _choices = [.. Enumerable.Range(0, choices).Select(_ => new ChoiceState())];
 
     public ValueTask StartAsync(ServerSentEvents sse, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public async ValueTask UpdateAsync(ServerSentEvents sse, ChatResponseUpdate update, CancellationToken cancellationToken)
     {
+        var index = LlmStackChatOptions.ChoiceOf(update);
+        var choice = _choices[index];
         var text = update.Text;
         var reasoning = ChatResponseMapping.ReasoningOf(update.Contents);
-        var calls = update.Contents.OfType<FunctionCallContent>().Select(call => ToDelta(call, _toolCallIndex++)).ToList();
+        var calls = update.Contents.OfType<FunctionCallContent>().Select(call => ToDelta(call, choice.ToolCalls++)).ToList();
+        choice.CalledTools |= calls.Count > 0;
         var logprobs = update.Contents.OfType<TokenLogprobsContent>().Any() ? ChatResponseMapping.ToLogprobs(update.Contents) : null;
-        if (!_first && text.Length == 0 && reasoning.Length == 0 && calls.Count == 0 && logprobs is null)
+        if (choice.First || text.Length > 0 || reasoning.Length > 0 || calls.Count > 0 || logprobs is not null)
         {
-            return;
+            await WriteAsync(sse, Chunk(index, new ChunkDelta
+            {
+                Role = choice.First ? "assistant" : null,
+                Content = text.Length > 0 || choice.First ? text : null,
+                ReasoningContent = reasoning.Length > 0 ? reasoning : null,
+                ToolCalls = calls.Count > 0 ? calls : null,
+            }, logprobs: logprobs), cancellationToken);
+            choice.First = false;
         }
-        await WriteAsync(sse, Chunk(new ChunkDelta
+        // One of several choices ended (a single choice ends with the reply, below).
+        if (_choices.Length > 1 && update.FinishReason is { } finish && !choice.Finished)
         {
-            Role = _first ? "assistant" : null,
-            Content = text.Length > 0 || _first ? text : null,
-            ReasoningContent = reasoning.Length > 0 ? reasoning : null,
-            ToolCalls = calls.Count > 0 ? calls : null,
-        }, logprobs: logprobs), cancellationToken);
-        _first = false;
+            choice.Finished = true;
+            await WriteAsync(sse, Chunk(index, new ChunkDelta(), ReplyContent.FinishReasonOf(finish, choice.CalledTools)), cancellationToken);
+        }
     }
 
     public async ValueTask CompletedAsync(ServerSentEvents sse, CancellationToken cancellationToken)
     {
-        var finish = CompletionStreamEnd.FinishReasonOf(outcome);
-        if (_first)
+        for (var index = 0; index < _choices.Length; index++)
         {
-            await WriteAsync(sse, Chunk(new ChunkDelta { Role = "assistant", Content = "" }), cancellationToken);
+            var choice = _choices[index];
+            if (choice.First)
+            {
+                await WriteAsync(sse, Chunk(index, new ChunkDelta { Role = "assistant", Content = "" }), cancellationToken);
+            }
+            if (!choice.Finished)
+            {
+                await WriteAsync(sse, Chunk(index, new ChunkDelta(), CompletionStreamEnd.FinishReasonOf(outcome)), cancellationToken);
+            }
         }
-        await WriteAsync(sse, Chunk(new ChunkDelta(), finish), cancellationToken);
         await sse.WriteUsageAndDoneAsync(outcome, includeUsage, usage => new ChatCompletionChunk
         {
             Id = completion.Id,
@@ -61,13 +78,24 @@ internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool i
     public ValueTask FailedAsync(ServerSentEvents sse, ApiErrorException error, CancellationToken cancellationToken) =>
         sse.WriteErrorAndDoneAsync(error, cancellationToken);
 
-    private ChatCompletionChunk Chunk(ChunkDelta delta, string? finishReason = null, ChatLogprobs? logprobs = null) => new()
+    private ChatCompletionChunk Chunk(int index, ChunkDelta delta, string? finishReason = null, ChatLogprobs? logprobs = null) => new()
     {
         Id = completion.Id,
         Created = completion.Created,
         Model = completion.Model,
-        Choices = [new ChunkChoice { Delta = delta, Logprobs = logprobs, FinishReason = finishReason }],
+        Choices = [new ChunkChoice { Index = index, Delta = delta, Logprobs = logprobs, FinishReason = finishReason }],
     };
+
+    private sealed class ChoiceState
+    {
+        public bool First { get; set; } = true;
+
+        public int ToolCalls { get; set; }
+
+        public bool CalledTools { get; set; }
+
+        public bool Finished { get; set; }
+    }
 
     private static ToolCallDelta ToDelta(FunctionCallContent call, int index)
     {

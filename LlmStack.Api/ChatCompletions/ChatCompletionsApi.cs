@@ -1,3 +1,4 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -25,7 +26,7 @@ internal static class ChatCompletionsApi
 
         var completion = CompletionIdentity.New("chatcmpl-", call.Model.Id);
         return reply.Stream is { } stream
-            ? new SseResult(stream, new ChatCompletionEvents(completion, request.IncludeUsage, call.Outcome))
-            : TypedResults.Json(reply.Response!.ToChatCompletion(completion, LlmStack.Api.Backends.LlmStackChatOptions.LogprobsOf(request.Options) is not null), ApiJsonContext.Default.ChatCompletion);
+            ? new SseResult(stream, new ChatCompletionEvents(completion, request.IncludeUsage, call.Outcome, LlmStackChatOptions.ChoicesOf(request.Options)))
+            : TypedResults.Json(reply.Response!.ToChatCompletion(completion, LlmStackChatOptions.LogprobsOf(request.Options) is not null), ApiJsonContext.Default.ChatCompletion);
     }
 }

@@ -10,30 +10,31 @@ namespace LlmStack.Api.ChatCompletions;
 internal static class ChatResponseMapping
 {
     /// <param name="logprobs">Whether the request asked for log probabilities.</param>
-    public static ChatCompletion ToChatCompletion(this ChatResponse response, CompletionIdentity completion, bool logprobs)
+    public static ChatCompletion ToChatCompletion(this ChatResponse response, CompletionIdentity completion, bool logprobs) => new()
     {
-        var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().Select(ToToolCall).ToList();
-        var text = response.Text;
-        return new ChatCompletion
+        Id = completion.Id,
+        Created = completion.Created,
+        Model = completion.Model,
+        Choices = [.. LlmStackChatOptions.ChoicesOf(response).Select((choice, index) => ToChoice(choice, index, logprobs))],
+        Usage = response.Usage?.ToUsage(),
+    };
+
+    private static ChatCompletionChoice ToChoice(ChatResponse choice, int index, bool logprobs)
+    {
+        var contents = choice.Messages.SelectMany(m => m.Contents).ToList();
+        var calls = contents.OfType<FunctionCallContent>().Select(ToToolCall).ToList();
+        var text = choice.Text;
+        return new ChatCompletionChoice
         {
-            Id = completion.Id,
-            Created = completion.Created,
-            Model = completion.Model,
-            Choices =
-            [
-                new ChatCompletionChoice
-                {
-                    Message = new AssistantMessage
-                    {
-                        Content = text.Length == 0 && calls.Count > 0 ? null : text,
-                        ReasoningContent = ReasoningOf(response.Messages.SelectMany(m => m.Contents)) is { Length: > 0 } reasoning ? reasoning : null,
-                        ToolCalls = calls.Count > 0 ? calls : null,
-                    },
-                    Logprobs = logprobs ? ToLogprobs(response.Messages.SelectMany(m => m.Contents)) : null,
-                    FinishReason = ReplyContent.FinishReasonOf(response.FinishReason, calls.Count > 0),
-                },
-            ],
-            Usage = response.Usage?.ToUsage(),
+            Index = index,
+            Message = new AssistantMessage
+            {
+                Content = text.Length == 0 && calls.Count > 0 ? null : text,
+                ReasoningContent = ReasoningOf(contents) is { Length: > 0 } reasoning ? reasoning : null,
+                ToolCalls = calls.Count > 0 ? calls : null,
+            },
+            Logprobs = logprobs ? ToLogprobs(contents) : null,
+            FinishReason = ReplyContent.FinishReasonOf(choice.FinishReason, calls.Count > 0),
         };
     }
 

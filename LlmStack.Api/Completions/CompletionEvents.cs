@@ -12,37 +12,57 @@ namespace LlmStack.Api.Completions;
 /// text (the prompt first, with <c>echo</c>), the last one with the finish reason, then the usage chunk (when asked)
 /// and <c>data: [DONE]</c>; a failure after the first byte: <c>data: {"error":...}</c>, then <c>data: [DONE]</c>.
 /// </summary>
-internal sealed class CompletionEvents(CompletionIdentity completion, TextCompletionCall call, RequestOutcome outcome) : IStreamEvents
+/// <remarks>With several choices (<c>n</c>) the chunks interleave, each naming its <c>index</c>; each choice ends with its own finish reason.</remarks>
+internal sealed class CompletionEvents(CompletionIdentity completion, TextCompletionCall call, RequestOutcome outcome, int choices = 1) : IStreamEvents
 {
-    // Where the next token starts in the choice's text (its log probabilities' text_offset).
-    private int _offset = call.Echo ? call.Prompt.Length : 0;
+    // Where the next token starts in each choice's text (its log probabilities' text_offset).
+    private readonly int[] _offsets = [.. Enumerable.Repeat(call.Echo ? call.Prompt.Length : 0, choices)];
+    private readonly bool[] _finished = new bool[choices];
 
-    public ValueTask StartAsync(ServerSentEvents sse, CancellationToken cancellationToken) =>
-        call.Echo ? WriteAsync(sse, Chunk(call.Prompt), cancellationToken) : ValueTask.CompletedTask;
-
-    public ValueTask UpdateAsync(ServerSentEvents sse, ChatResponseUpdate update, CancellationToken cancellationToken)
+    public async ValueTask StartAsync(ServerSentEvents sse, CancellationToken cancellationToken)
     {
+        for (var index = 0; call.Echo && index < _finished.Length; index++)
+        {
+            await WriteAsync(sse, Chunk(index, call.Prompt), cancellationToken);
+        }
+    }
+
+    public async ValueTask UpdateAsync(ServerSentEvents sse, ChatResponseUpdate update, CancellationToken cancellationToken)
+    {
+        var index = LlmStackChatOptions.ChoiceOf(update);
         var tokens = TokenLogprobsContent.In(update.Contents);
         var text = update.Text;
-        if (text.Length == 0 && tokens.Count == 0)
+        if (text.Length > 0 || tokens.Count > 0)
         {
-            return ValueTask.CompletedTask;
+            var logprobs = call.Logprobs ? CompletionResponseMapping.ToLogprobs(tokens, _offsets[index]) : null;
+            _offsets[index] += tokens.Sum(t => t.Token.Length);
+            await WriteAsync(sse, Chunk(choices: [new TextCompletionChoice { Index = index, Text = text, Logprobs = logprobs }]), cancellationToken);
         }
-        var logprobs = call.Logprobs ? CompletionResponseMapping.ToLogprobs(tokens, _offset) : null;
-        _offset += tokens.Sum(t => t.Token.Length);
-        return WriteAsync(sse, Chunk(choices: [new TextCompletionChoice { Text = text, Logprobs = logprobs }]), cancellationToken);
+        // One of several choices ended (a single choice ends with the reply, below).
+        if (_finished.Length > 1 && update.FinishReason is { } finish && !_finished[index])
+        {
+            _finished[index] = true;
+            await WriteAsync(sse, Chunk(index, "", ReplyContent.FinishReasonOf(finish, madeToolCalls: false)), cancellationToken);
+        }
     }
 
     public async ValueTask CompletedAsync(ServerSentEvents sse, CancellationToken cancellationToken)
     {
-        await WriteAsync(sse, Chunk("", CompletionStreamEnd.FinishReasonOf(outcome)), cancellationToken);
+        for (var index = 0; index < _finished.Length; index++)
+        {
+            if (!_finished[index])
+            {
+                await WriteAsync(sse, Chunk(index, "", CompletionStreamEnd.FinishReasonOf(outcome)), cancellationToken);
+            }
+        }
         await sse.WriteUsageAndDoneAsync(outcome, call.IncludeUsage, usage => Chunk(usage), ApiJsonContext.Default.TextCompletion, cancellationToken);
     }
 
     public ValueTask FailedAsync(ServerSentEvents sse, ApiErrorException error, CancellationToken cancellationToken) =>
         sse.WriteErrorAndDoneAsync(error, cancellationToken);
 
-    private TextCompletion Chunk(string text, string? finishReason = null) => Chunk(choices: [new TextCompletionChoice { Text = text, FinishReason = finishReason }]);
+    private TextCompletion Chunk(int index, string text, string? finishReason = null) =>
+        Chunk(choices: [new TextCompletionChoice { Index = index, Text = text, FinishReason = finishReason }]);
 
     private TextCompletion Chunk(Usage? usage = null, List<TextCompletionChoice>? choices = null) => new()
     {

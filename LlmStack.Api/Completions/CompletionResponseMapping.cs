@@ -14,15 +14,13 @@ internal static class CompletionResponseMapping
         Id = completion.Id,
         Created = completion.Created,
         Model = completion.Model,
-        Choices =
-        [
-            new TextCompletionChoice
-            {
-                Text = (call.Echo ? call.Prompt : "") + response.Text,
-                Logprobs = call.Logprobs ? ToLogprobs(TokenLogprobsContent.In(response.Messages.SelectMany(m => m.Contents)), call.Echo ? call.Prompt.Length : 0) : null,
-                FinishReason = ReplyContent.FinishReasonOf(response.FinishReason, madeToolCalls: false),
-            },
-        ],
+        Choices = [.. LlmStackChatOptions.ChoicesOf(response).Select((choice, index) => new TextCompletionChoice
+        {
+            Index = index,
+            Text = (call.Echo ? call.Prompt : "") + choice.Text,
+            Logprobs = call.Logprobs ? ToLogprobs(TokenLogprobsContent.In(choice.Messages.SelectMany(m => m.Contents)), call.Echo ? call.Prompt.Length : 0) : null,
+            FinishReason = ReplyContent.FinishReasonOf(choice.FinishReason, madeToolCalls: false),
+        })],
         Usage = response.Usage?.ToUsage(),
     };
 

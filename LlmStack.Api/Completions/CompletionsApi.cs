@@ -1,3 +1,4 @@
+using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -29,7 +30,7 @@ internal static class CompletionsApi
 
         var completion = CompletionIdentity.New("cmpl-", call.Model.Id);
         return reply.Stream is { } stream
-            ? new SseResult(stream, new CompletionEvents(completion, request, call.Outcome))
+            ? new SseResult(stream, new CompletionEvents(completion, request, call.Outcome, LlmStackChatOptions.ChoicesOf(request.Options)))
             : TypedResults.Json(reply.Response!.ToTextCompletion(completion, request), ApiJsonContext.Default.TextCompletion);
     }
 }

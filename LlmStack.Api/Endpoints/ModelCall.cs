@@ -62,7 +62,8 @@ internal sealed class ModelCall(
     {
         outcome.Stream = stream;
         outcome.Received(messages);
-        await outcome.ReserveAsync(options.MaxOutputTokens ?? reservedOutputTokens, Aborted);
+        // Each choice may write up to the output limit.
+        await outcome.ReserveAsync((long)(options.MaxOutputTokens ?? reservedOutputTokens) * LlmStackChatOptions.ChoicesOf(options), Aborted);
         try
         {
             return await SendToAsync(_pipeline, messages, options, stream, turn);
@@ -87,7 +88,7 @@ internal sealed class ModelCall(
             options = options.Clone();
             (options.AdditionalProperties ??= [])[ConversationTurn.OptionsKey] = turn;
         }
-        var admission = await EnterAsync(target);
+        var admission = await EnterAsync(target, LlmStackChatOptions.ChoicesOf(options));
         if (!stream)
         {
             using (admission)
@@ -154,13 +155,19 @@ internal sealed class ModelCall(
             $"The model '{Model.Id}' cannot tokenize: its backend ({Model.Backend}) has no tokenizer endpoint.", "model", "unsupported_model");
     }
 
-    // The model's gate (after the reservation); in flight from the queue on.
-    private async Task<IDisposable> EnterAsync(ModelPipeline target)
+    // The model's gate (after the reservation); in flight from the queue on. A request of n choices takes n of the
+    // model's places: they generate at once.
+    private async Task<IDisposable> EnterAsync(ModelPipeline target, int places = 1)
     {
+        if (places > target.Gate.Capacity)
+        {
+            throw ApiErrorException.InvalidRequest(
+                $"The model '{target.Model.Id}' serves at most {target.Gate.Capacity} requests at once (MaxConcurrentRequests); 'n' = {places} choices would need {places}.", "n", "unsupported_value");
+        }
         var inFlight = metrics.InFlight(target.Model.Id, target.Model.Backend, outcome.Operation);
         try
         {
-            var admission = await target.Gate.EnterAsync(Aborted);
+            var admission = await target.Gate.EnterAsync(Aborted, places);
             outcome.Admit();
             return new Held(admission, inFlight);
         }

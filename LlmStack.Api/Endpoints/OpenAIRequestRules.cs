@@ -115,12 +115,7 @@ internal static partial class OpenAIRequestRules
     /// <param name="maxOutputTokens">The ceiling on the output-token limit (<c>LlmStack:MaxOutputTokens</c>).</param>
     public static ChatOptions ToChatOptions(GenerationParameters request, int maxOutputTokens)
     {
-        if (request.Choices is { } n && n != 1)
-        {
-            throw n < 1
-                ? ApiErrorException.InvalidRequest($"{n} is less than the minimum of 1 - 'n'.", "n")
-                : ApiErrorException.InvalidRequest("Only n=1 is supported: this server generates one choice per request.", "n", "unsupported_value");
-        }
+        var choices = InRange(request.Choices, 1, LlmStackChatOptions.MaxChoices, "n") ?? 1;
         var options = new ChatOptions
         {
             MaxOutputTokens = MaxTokens(request.MaxTokens, request.MaxTokensParam, maxOutputTokens),
@@ -157,6 +152,10 @@ internal static partial class OpenAIRequestRules
         if (request.TopLogprobs is { } top)
         {
             LlmStackChatOptions.SetLogprobs(options, top);
+        }
+        if (choices > 1)
+        {
+            LlmStackChatOptions.SetChoices(options, choices);
         }
         return options;
     }

@@ -53,10 +53,11 @@ internal sealed class AdmissionGate : IDisposable
     public int Queued => (int)(_limiter.GetStatistics()?.CurrentQueuedCount ?? 0);
 
     /// <summary>Waits for admission; dispose the returned lease when the request has finished with the model.</summary>
+    /// <param name="places">The places the request takes (its choices, which run at once); at most <see cref="Capacity"/>.</param>
     /// <exception cref="ApiErrorException">503 when the queue is full or the wait exceeds <see cref="QueueTimeout"/>.</exception>
-    public async ValueTask<IDisposable> EnterAsync(CancellationToken cancellationToken)
+    public async ValueTask<IDisposable> EnterAsync(CancellationToken cancellationToken, int places = 1)
     {
-        var lease = _limiter.AttemptAcquire();
+        var lease = _limiter.AttemptAcquire(places);
         if (lease.IsAcquired)
         {
             _metrics.QueueTime.Record(0, _tags);
@@ -70,7 +71,7 @@ internal sealed class AdmissionGate : IDisposable
         _metrics.RequestsQueued.Add(1, _tags);
         try
         {
-            lease = await _limiter.AcquireAsync(1, timeout.Token);
+            lease = await _limiter.AcquireAsync(places, timeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -64,7 +64,7 @@ public sealed class MalformedRequestTests(MalformedRequestTests.Server server) :
         { "stream_options without stream", Chat("\"stream_options\":{\"include_usage\":true}"), 400, "stream_options" },
         { "user as a number", Chat("\"user\":5"), 400, "user" },
         // Values the server cannot honour: refused, never ignored.
-        { "n of 2", Chat("\"n\":2"), 400, "n" },
+        { "n above 8", Chat("\"n\":9"), 400, "n" },
         { "n of 0", Chat("\"n\":0"), 400, "n" },
         { "top_logprobs without logprobs", Chat("\"top_logprobs\":3"), 400, "top_logprobs" },
         { "top_logprobs above 20", Chat("\"logprobs\":true,\"top_logprobs\":21"), 400, "top_logprobs" },

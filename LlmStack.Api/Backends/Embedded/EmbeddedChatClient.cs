@@ -30,8 +30,14 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
     // Models whose template writes reasoning in <think> blocks get it split from the reply.
     private readonly bool _thinksInBlocks = ThinkBlockParser.UsedBy(host.Weights.Metadata.GetValueOrDefault("tokenizer.chat_template"));
 
-    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken).ConfigureAwait(false);
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var updates = GetStreamingResponseAsync(messages, options, cancellationToken);
+        var choices = LlmStackChatOptions.ChoicesOf(options);
+        return choices == 1
+            ? await updates.ToChatResponseAsync(cancellationToken).ConfigureAwait(false)
+            : LlmStackChatOptions.ToChoicesResponse(await updates.ToListAsync(cancellationToken).ConfigureAwait(false), choices);
+    }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages,
@@ -42,15 +48,19 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         // tool is among the tools.
         cancellationToken.ThrowIfCancellationRequested();
         var raw = LlmStackChatOptions.RawPromptOf(messages, options);
-        var generation = Submit(messages, raw, options, out var prompt, cancellationToken);
+        var generations = Submit(messages, raw, options, out var prompt, cancellationToken);
         var created = DateTimeOffset.UtcNow;
+        var several = generations.Count > 1;
         // A raw prompt's continuation is text as the model writes it: no tool calls or reasoning are read out of it.
-        var tools = raw is null && options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode ? new ToolCallParser() : null;
-        var think = raw is null && _thinksInBlocks ? new ThinkBlockParser(startsInside: ThinkBlockParser.OpenedBy(prompt)) : null;
-        var calledTools = false;
+        var parsesTools = raw is null && options?.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode;
+        var choices = generations.Select(g => new ChoiceText(
+            g.Choice,
+            parsesTools ? new ToolCallParser() : null,
+            raw is null && _thinksInBlocks ? new ThinkBlockParser(startsInside: ThinkBlockParser.OpenedBy(prompt)) : null)).ToList();
+        var usage = new UsageDetails { InputTokenCount = 0, CachedInputTokenCount = 0, OutputTokenCount = 0, TotalTokenCount = 0 };
         try
         {
-            var events = generation.Events;
+            var events = generations[0].Events;
             while (await events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (events.TryRead(out var generated))
@@ -59,11 +69,12 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
                     cancellationToken.ThrowIfCancellationRequested();
                     if (generated is TextGenerated text)
                     {
-                        var updates = Updates(text.Text).ToList();
+                        var choice = choices[text.Choice];
+                        var updates = Updates(choice, text.Text).ToList();
                         if (text.Logprobs is { } logprobs)
                         {
                             // With the text they are the probabilities of (its last update), or alone when parsers hold it.
-                            var carrier = updates.Count > 0 ? updates[^1] : Stamp(new ChatResponseUpdate(ChatRole.Assistant, []));
+                            var carrier = updates.Count > 0 ? updates[^1] : Stamp(new ChatResponseUpdate(ChatRole.Assistant, []), choice);
                             carrier.Contents.Add(new TokenLogprobsContent(logprobs));
                             if (updates.Count == 0)
                             {
@@ -77,61 +88,90 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
                         continue;
                     }
                     var finished = (GenerationFinished)generated;
-                    foreach (var update in Updates("", flush: true))
+                    var ended = choices[finished.Choice];
+                    foreach (var update in Updates(ended, "", flush: true))
                     {
                         yield return update;
                     }
-                    yield return Stamp(new ChatResponseUpdate(ChatRole.Assistant,
-                    [
-                        new UsageContent(new UsageDetails
-                        {
-                            InputTokenCount = finished.PromptTokens,
-                            CachedInputTokenCount = finished.CachedPromptTokens,
-                            OutputTokenCount = finished.OutputTokens,
-                            TotalTokenCount = finished.PromptTokens + finished.OutputTokens,
-                        }),
-                    ])
+                    // The prompt was read once (the other choices copied its KV): it counts once.
+                    if (finished.Choice == 0)
                     {
-                        FinishReason = calledTools ? ChatFinishReason.ToolCalls : finished.Reason,
-                    });
+                        usage.InputTokenCount = finished.PromptTokens;
+                        usage.CachedInputTokenCount = finished.CachedPromptTokens;
+                    }
+                    usage.OutputTokenCount += finished.OutputTokens;
+                    usage.TotalTokenCount = usage.InputTokenCount + usage.OutputTokenCount;
+                    var reason = ended.CalledTools ? ChatFinishReason.ToolCalls : finished.Reason;
+                    if (several)
+                    {
+                        yield return Stamp(new ChatResponseUpdate(ChatRole.Assistant, []) { FinishReason = reason }, ended);
+                    }
+                    ended.Finished = true;
+                    if (choices.All(c => c.Finished))
+                    {
+                        // One usage for the whole request; alone, it ends the only choice too.
+                        yield return Stamp(new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(usage)]) { FinishReason = several ? null : reason }, null);
+                    }
                 }
             }
         }
         finally
         {
-            // A no-op once the generation ended. Otherwise the caller stopped reading: the scheduler frees the
-            // sequence (or the queue place) within a step, and the request ends only then, so that what it
-            // held is free when it returns.
-            generation.Cancel();
+            // A no-op once the generations ended. Otherwise the caller stopped reading: the scheduler frees their
+            // sequences (or queue places) within a step, and the request ends only then, so that what it held is
+            // free when it returns.
+            foreach (var generation in generations)
+            {
+                generation.Cancel();
+            }
             host.Scheduler.Wake();
-            await generation.Ended.ConfigureAwait(false);
+            await Task.WhenAll(generations.Select(g => g.Ended)).ConfigureAwait(false);
         }
 
         // Reasoning is split off first; the reply's text then goes through the tool-call parser.
-        IEnumerable<ChatResponseUpdate> Updates(string text, bool flush = false)
+        IEnumerable<ChatResponseUpdate> Updates(ChoiceText choice, string text, bool flush = false)
         {
-            IReadOnlyList<AIContent> split = think is null
+            IReadOnlyList<AIContent> split = choice.Think is null
                 ? text.Length > 0 ? [new TextContent(text)] : []
-                : [.. think.Push(text), .. flush ? think.Flush() : []];
+                : [.. choice.Think.Push(text), .. flush ? choice.Think.Flush() : []];
             var contents = new List<AIContent>();
             foreach (var piece in split)
             {
-                contents.AddRange(tools is not null && piece is TextContent reply ? tools.Push(reply.Text) : [piece]);
+                contents.AddRange(choice.Tools is not null && piece is TextContent reply ? choice.Tools.Push(reply.Text) : [piece]);
             }
-            if (flush && tools is not null)
+            if (flush && choice.Tools is not null)
             {
-                contents.AddRange(tools.Flush());
+                contents.AddRange(choice.Tools.Flush());
             }
-            calledTools |= contents.Any(c => c is FunctionCallContent);
-            return contents.Select(content => Stamp(new ChatResponseUpdate(ChatRole.Assistant, [content])));
+            choice.CalledTools |= contents.Any(c => c is FunctionCallContent);
+            return contents.Select(content => Stamp(new ChatResponseUpdate(ChatRole.Assistant, [content]), choice));
         }
 
-        ChatResponseUpdate Stamp(ChatResponseUpdate update)
+        // The choice is named only when there are several: a reply of one reads as it always has.
+        ChatResponseUpdate Stamp(ChatResponseUpdate update, ChoiceText? choice)
         {
             update.ModelId = host.Id;
             update.CreatedAt = created;
+            if (several && choice is not null)
+            {
+                LlmStackChatOptions.SetChoice(update, choice.Index);
+            }
             return update;
         }
+    }
+
+    // One choice's parsers of the text it streams, and what they found.
+    private sealed class ChoiceText(int index, ToolCallParser? tools, ThinkBlockParser? think)
+    {
+        public int Index { get; } = index;
+
+        public ToolCallParser? Tools { get; } = tools;
+
+        public ThinkBlockParser? Think { get; } = think;
+
+        public bool CalledTools { get; set; }
+
+        public bool Finished { get; set; }
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null) =>
@@ -147,12 +187,24 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
     }
 
     // Renders, tokenizes and parses the grammar on the caller's thread; only decoding and sampling happen on the
-    // scheduler's loop.
-    private Generation Submit(IEnumerable<ChatMessage> messages, RawPrompt? raw, ChatOptions? options, out string prompt, CancellationToken cancellationToken)
+    // scheduler's loop. Each choice samples with its own pipeline; with a seed, choice i uses seed + i, so that the
+    // choices differ and the request is still reproducible.
+    private IReadOnlyList<Generation> Submit(IEnumerable<ChatMessage> messages, RawPrompt? raw, ChatOptions? options, out string prompt, CancellationToken cancellationToken)
     {
-        var sampling = CreateSampling(options, cancellationToken);
+        var n = LlmStackChatOptions.ChoicesOf(options);
+        if (n > host.Scheduler.Capacity)
+        {
+            throw ApiErrorException.InvalidRequest(
+                $"The model '{host.Id}' generates at most {host.Scheduler.Capacity} sequences at once (its ParallelSlots); 'n' = {n} asks for more.", "n", "unsupported_value");
+        }
+        var samplings = new List<ISamplingPipeline>(n);
         try
         {
+            var seed = options?.Seed is { } fixedSeed ? unchecked((uint)fixedSeed) : (uint)Random.Shared.Next();
+            for (var i = 0; i < n; i++)
+            {
+                samplings.Add(CreateSampling(options, unchecked(seed + (uint)i), cancellationToken));
+            }
             // Message text is tokenized as text: only the template's own markers become control tokens.
             (prompt, var promptTokens) = raw is null
                 ? ChatPrompt.Tokenize(host.Weights, host.CreateTemplate, messages, options)
@@ -166,11 +218,16 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
             {
                 throw ApiErrorException.ContextLengthExceeded(promptTokens.Length, host.ContextSize);
             }
-            return host.Scheduler.Submit(new GenerationRequest(promptTokens, sampling, options?.StopSequences, options?.MaxOutputTokens, LlmStackChatOptions.LogprobsOf(options)), cancellationToken);
+            var top = LlmStackChatOptions.LogprobsOf(options);
+            return host.Scheduler.Submit(
+                [.. samplings.Select(sampling => new GenerationRequest(promptTokens, sampling, options?.StopSequences, options?.MaxOutputTokens, top))], cancellationToken);
         }
         catch
         {
-            sampling.Dispose();
+            foreach (var sampling in samplings)
+            {
+                sampling.Dispose();
+            }
             throw;
         }
     }
@@ -203,7 +260,7 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
     // A required tool call is enforced, not hoped for, its arguments following the function's parameter
     // schema; a JSON schema response format is enforced by the schema's grammar; plain JSON mode is at least
     // a JSON object (SchemaGrammar.For). llama.cpp parses the grammar here, once.
-    private ISamplingPipeline CreateSampling(ChatOptions? options, CancellationToken cancellationToken)
+    private ISamplingPipeline CreateSampling(ChatOptions? options, uint seed, CancellationToken cancellationToken)
     {
         DefaultSamplingPipeline stages;
         try
@@ -216,7 +273,7 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
                 MinP = DefaultMinP,
                 FrequencyPenalty = options?.FrequencyPenalty ?? 0,
                 PresencePenalty = options?.PresencePenalty ?? 0,
-                Seed = options?.Seed is { } seed ? unchecked((uint)seed) : (uint)Random.Shared.Next(),
+                Seed = seed,
             };
         }
         catch (ArgumentOutOfRangeException ex) when (ex.ParamName == "value")

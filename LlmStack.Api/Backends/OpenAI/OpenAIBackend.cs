@@ -47,7 +47,7 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
         var chat = new ChatClientBuilder(client.GetChatClient(options.BackendModelName).AsIChatClient())
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id))
             .Use(inner => new UpstreamReasoningChatClient(inner))
-            .Use(inner => new LogprobsRefusalChatClient(inner, options.Id, BackendName))
+            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName))
             .ConfigureOptions(chatOptions =>
             {
                 chatOptions.ModelId = options.BackendModelName;

@@ -139,6 +139,7 @@ public sealed class CompletionsWireTests
         { "logprobs above 5", """{"model":"scripted","prompt":"a","logprobs":6}""", "logprobs" },
         { "negative logprobs", """{"model":"scripted","prompt":"a","logprobs":-1}""", "logprobs" },
         { "n of 0", """{"model":"scripted","prompt":"a","n":0}""", "n" },
+        { "n above 8", """{"model":"scripted","prompt":"a","n":9}""", "n" },
         { "best_of beside n", """{"model":"scripted","prompt":"a","best_of":3}""", "best_of" },
         { "echo with a suffix", """{"model":"scripted","prompt":"a","suffix":"b","echo":true}""", "echo" },
         { "stream_options without stream", """{"model":"scripted","prompt":"a","stream_options":{"include_usage":true}}""", "stream_options" },

@@ -111,6 +111,19 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Several_choices_are_refused_with_a_400_naming_the_backend()
+    {
+        var options = new ChatOptions();
+        LlmStack.Api.Backends.LlmStackChatOptions.SetChoices(options, 2);
+
+        var error = await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("chained").GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token));
+
+        Assert.Equal(400, error.StatusCode);
+        Assert.Equal("n", error.Param);
+        Assert.Contains("openai backend", error.Message);
+    }
+
+    [Fact]
     public async Task A_text_completion_the_upstream_refuses_fails_as_a_chat_would()
     {
         var options = new ChatOptions();

@@ -24,6 +24,11 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 /// (<c>llmstack_requests_queued</c>, queue time); the waiting here is only for a sequence or KV room, and a wait for
 /// room is bounded too (<see cref="BatchSettings.RoomTimeout"/>, then 503 <c>model_overloaded</c>).
 /// <para>
+/// The choices of one request (<c>n</c>) are admitted together, once that many sequences are free: the first reads the
+/// prompt, the others then copy its KV (<see cref="KvSequences.CopyPrefix"/>) and sample their first token from the
+/// same logits, so the prompt is evaluated once (<see cref="PromptTokensDecoded"/>).
+/// </para>
+/// <para>
 /// A full KV cache never answers with nothing: when the generating sequences outgrow it, a request that has not
 /// produced a token yet (still reading its prompt) goes back to the head of the queue and waits until another
 /// generation ends; only a request that has produced tokens is cut, its reply standing with finish reason
@@ -48,6 +53,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly LinkedList<Generation> _waiting = new();
     private readonly List<Generation> _active = [];
     private readonly List<(Generation Generation, int Tokens)> _batched = [];
+    private readonly List<Generation> _sampled = [];
     private readonly LLamaBatch _batch = new();
 
     private readonly string _modelId;
@@ -55,6 +61,7 @@ internal sealed class BatchScheduler : IDisposable
     private int _busy;
     private long _steps;
     private long _requeued;
+    private long _promptTokensDecoded;
     // Generations ended so far (each frees KV cells): one put back for lack of room waits for the next.
     private long _ended;
 
@@ -87,6 +94,9 @@ internal sealed class BatchScheduler : IDisposable
     /// <summary>Decode steps run so far.</summary>
     public long Steps => Interlocked.Read(ref _steps);
 
+    /// <summary>Prompt tokens decoded so far (those found in the KV cache or copied from another sequence are not).</summary>
+    public long PromptTokensDecoded => Interlocked.Read(ref _promptTokensDecoded);
+
     /// <summary>Requests put back in the queue so far because the KV cache filled before they produced a token.</summary>
     public long Requeued => Interlocked.Read(ref _requeued);
 
@@ -94,25 +104,46 @@ internal sealed class BatchScheduler : IDisposable
     /// Queues a generation (FIFO). Read its <see cref="Generation.Events"/>; call <see cref="Generation.Cancel"/>
     /// when no longer listening. The scheduler owns <see cref="GenerationRequest.Sampling"/> from here on.
     /// </summary>
-    public Generation Submit(GenerationRequest request, CancellationToken cancellationToken)
+    public Generation Submit(GenerationRequest request, CancellationToken cancellationToken) => Submit([request], cancellationToken)[0];
+
+    /// <summary>
+    /// Queues the choices of one request (<c>n</c> of them, the same prompt): they are admitted together, when as many
+    /// sequences are free; the first reads the prompt and the others copy its KV (one prompt evaluation), then all of
+    /// them generate in the same steps. They share one <see cref="Generation.Events"/> channel.
+    /// </summary>
+    public IReadOnlyList<Generation> Submit(IReadOnlyList<GenerationRequest> choices, CancellationToken cancellationToken)
     {
-        var generation = new Generation(request, new StreamingTokenDecoder(Encoding.UTF8, _weights), cancellationToken)
+        if (choices.Count > Settings.Slots)
         {
-            CancellationRegistration = cancellationToken.UnsafeRegister(static state => ((BatchScheduler)state!).Wake(), this),
-        };
+            throw new ArgumentOutOfRangeException(nameof(choices), $"{choices.Count} choices cannot run at once on {Settings.Slots} sequences.");
+        }
+        var group = new List<Generation>(choices.Count);
+        foreach (var request in choices)
+        {
+            group.Add(new Generation(request, new StreamingTokenDecoder(Encoding.UTF8, _weights), cancellationToken, leader: group.Count > 0 ? group[0] : null)
+            {
+                CancellationRegistration = cancellationToken.UnsafeRegister(static state => ((BatchScheduler)state!).Wake(), this),
+            });
+        }
         // Under the gate, so a generation is either refused or seen by the loop before it stops.
         lock (_gate)
         {
             if (_shutdown.IsCancellationRequested)
             {
-                generation.CancellationRegistration.Dispose();
+                foreach (var generation in group)
+                {
+                    generation.CancellationRegistration.Dispose();
+                }
                 throw new ObjectDisposedException(nameof(BatchScheduler), "The model was unloaded (the API is stopping).");
             }
-            Interlocked.Increment(ref _queued);
-            _incoming.Enqueue(generation);
+            foreach (var generation in group)
+            {
+                Interlocked.Increment(ref _queued);
+                _incoming.Enqueue(generation);
+            }
         }
         Wake();
-        return generation;
+        return group;
     }
 
     /// <summary>Tells the loop a generation was cancelled or abandoned.</summary>
@@ -206,6 +237,7 @@ internal sealed class BatchScheduler : IDisposable
             if (node.Value.IsCancelled)
             {
                 var generation = node.Value;
+                Detach(generation);
                 Dequeue(generation);
                 generation.Fail(new OperationCanceledException(generation.CancellationToken));
                 generation.Dispose();
@@ -220,50 +252,63 @@ internal sealed class BatchScheduler : IDisposable
 
     // Strictly in arrival order: the oldest waiter gets the next free sequence once the KV cache has room for the
     // part of its prompt that is not cached yet - idle conversations are forgotten (least recently used first) to
-    // make room; when running requests hold the cache, the waiter waits for them.
+    // make room; when running requests hold the cache, the waiter waits for them. The choices of one request are
+    // admitted together, once there are sequences for all of them; only the leader's prompt needs room.
     private void Admit()
     {
-        while (_waiting.First is { } first && _sequences.Free > 0)
+        while (_waiting.First is { } first)
         {
-            if (first.Value.RequeuedAt == _ended)
+            var head = first.Value.Leader ?? first.Value;
+            if (_sequences.Free < 1 + head.Followers.Count || head.RequeuedAt == _ended)
             {
                 return;
             }
-            var prompt = first.Value.Request.Prompt;
+            var prompt = head.Request.Prompt;
             var (holder, cached) = _sequences.LongestPrefix(prompt);
             // Admitted prompts not yet processed have their room reserved too.
-            var needed = prompt.Length - cached + _active.Sum(g => g.Request.Prompt.Length - g.PromptDone);
+            var needed = prompt.Length - cached + _active.Sum(g => g.PromptToDecode);
             while (_sequences.UsedCells + needed > Settings.KvCacheTokens && _sequences.EvictIdle(keep: holder))
             {
             }
             if (_sequences.UsedCells + needed > Settings.KvCacheTokens && _active.Count > 0)
             {
-                first.Value.WaitingForRoomSince ??= Stopwatch.GetTimestamp();
+                head.WaitingForRoomSince ??= Stopwatch.GetTimestamp();
                 return;
             }
-            _sequences.TryAssign(first.Value);
-            Dequeue(first.Value);
-            _active.Add(first.Value);
-            Interlocked.Increment(ref _busy);
+            // The leader first: its sequence is the one the followers copy.
+            foreach (var generation in (IEnumerable<Generation>)[head, .. head.Followers])
+            {
+                _sequences.TryAssign(generation);
+                Dequeue(generation);
+                _active.Add(generation);
+                Interlocked.Increment(ref _busy);
+            }
         }
     }
 
     // A wait for KV room ends at RoomTimeout with 503: the cache is held by generations that may run for minutes.
     private void ExpireRoomWaits()
     {
-        for (var node = _waiting.First; node is not null;)
+        for (var node = _waiting.First; node is not null; node = node.Next)
         {
-            var next = node.Next;
             if (node.Value.WaitingForRoomSince is { } since && Stopwatch.GetElapsedTime(since) >= Settings.RoomTimeout)
             {
+                // With its followers, which wait on the same room: the request fails as a whole.
                 var generation = node.Value;
-                Dequeue(generation);
-                generation.Fail(ApiErrorException.ModelOverloaded(_modelId,
+                var error = ApiErrorException.ModelOverloaded(_modelId,
                     $"its KV cache ({Settings.KvCacheTokens} tokens) has had no room for this prompt of {generation.Request.Prompt.Length} tokens for {Settings.RoomTimeout.TotalSeconds:0.###} s (QueueTimeout).",
-                    RoomRetryAfter));
-                generation.Dispose();
+                    RoomRetryAfter);
+                foreach (var expired in (List<Generation>)[generation, .. generation.Followers])
+                {
+                    Detach(expired);
+                    Dequeue(expired);
+                    expired.Fail(error);
+                    expired.Dispose();
+                }
+                // The list changed behind the node: look again from the start.
+                ExpireRoomWaits();
+                return;
             }
-            node = next;
         }
     }
 
@@ -271,8 +316,17 @@ internal sealed class BatchScheduler : IDisposable
     public static readonly TimeSpan RoomRetryAfter = TimeSpan.FromSeconds(5);
 
     // Back to the head of the queue (it arrived before every waiter): its sequence is released, so its cells can be
-    // evicted, and it is admitted again once a generation has ended.
+    // evicted, and it is admitted again once a generation has ended. Its followers (waiting for its prompt) go with it.
     private void Requeue(Generation generation)
+    {
+        foreach (var follower in generation.Followers.AsEnumerable().Reverse())
+        {
+            RequeueOne(follower);
+        }
+        RequeueOne(generation);
+    }
+
+    private void RequeueOne(Generation generation)
     {
         _sequences.Release(generation.Sequence!);
         generation.Sequence = null;
@@ -292,16 +346,21 @@ internal sealed class BatchScheduler : IDisposable
     // the cache, can never fit); without one, the newest generating request ends with its reply so far.
     private void MakeRoom()
     {
-        if (_active.LastOrDefault(g => g.OutputTokens == 0) is { } unstarted)
+        // A request's followers go with their leader (they wait for its prompt).
+        if (_active.LastOrDefault(g => g.OutputTokens == 0 && g.Leader is null) is { } unstarted)
         {
-            if (_active.Count > 1)
+            if (_active.Count > 1 + unstarted.Followers.Count)
             {
                 _logger?.LogInformation("The KV cache ({Cells} tokens) is full with {Active} requests: one still reading its prompt waits for room", Settings.KvCacheTokens, _active.Count);
                 Requeue(unstarted);
                 return;
             }
             var held = Math.Max(_sequences.UsedCells, 1);
-            End(unstarted, () => unstarted.Fail(ApiErrorException.ContextLengthExceeded(unstarted.Request.Prompt.Length, Math.Min(held, Settings.SequenceContext))));
+            var error = ApiErrorException.ContextLengthExceeded(unstarted.Request.Prompt.Length, Math.Min(held, Settings.SequenceContext));
+            foreach (var generation in (List<Generation>)[.. unstarted.Followers, unstarted])
+            {
+                End(generation, () => generation.Fail(error));
+            }
             return;
         }
         // Its reply so far stands, cut like a reply that fills its context.
@@ -379,6 +438,7 @@ internal sealed class BatchScheduler : IDisposable
         }
         Interlocked.Increment(ref _steps);
 
+        _sampled.Clear();
         foreach (var (generation, tokens) in _batched)
         {
             var sequence = generation.Sequence!;
@@ -386,18 +446,23 @@ internal sealed class BatchScheduler : IDisposable
             {
                 _sequences.Append(sequence, generation.Request.Prompt.AsSpan(generation.PromptDone, tokens));
                 generation.PromptDone += tokens;
+                Interlocked.Add(ref _promptTokensDecoded, tokens);
             }
             else
             {
                 _sequences.Append(sequence, [generation.Pending!.Value]);
             }
-        }
-        foreach (var (generation, _) in _batched)
-        {
-            if (generation.LogitsIndex < 0)
+            if (generation.LogitsIndex >= 0)
             {
-                continue;
+                _sampled.Add(generation);
+                if (!generation.IsPrefilling)
+                {
+                    JoinFollowers(generation);
+                }
             }
+        }
+        foreach (var generation in _sampled)
+        {
             try
             {
                 Sample(generation);
@@ -410,6 +475,21 @@ internal sealed class BatchScheduler : IDisposable
                 End(generation, () => generation.Fail(ex));
             }
         }
+    }
+
+    // The leader's prompt is in the cache: each follower copies its KV (the cells are shared, not recomputed) and
+    // samples its first token from the same logits, with its own sampling.
+    private void JoinFollowers(Generation leader)
+    {
+        foreach (var follower in leader.Followers)
+        {
+            _sequences.CopyPrefix(leader.Sequence!, follower.Sequence!, leader.Request.Prompt.Length);
+            follower.PromptDone = leader.Request.Prompt.Length;
+            follower.LogitsIndex = leader.LogitsIndex;
+            follower.Leader = null;
+            _sampled.Add(follower);
+        }
+        leader.Followers.Clear();
     }
 
     // Called by llama.cpp during a decode, while the loop thread waits in it: _batched does not change meanwhile.
@@ -454,7 +534,7 @@ internal sealed class BatchScheduler : IDisposable
             {
                 break;
             }
-            if (!generation.IsPrefilling)
+            if (generation.PromptToDecode == 0)
             {
                 continue;
             }
@@ -499,10 +579,26 @@ internal sealed class BatchScheduler : IDisposable
         }
     }
 
+    // Takes a generation that ends out of its group: followers still waiting for its prompt read it themselves.
+    private static void Detach(Generation generation)
+    {
+        foreach (var follower in generation.Followers)
+        {
+            follower.Leader = null;
+        }
+        generation.Followers.Clear();
+        if (generation.Leader is { } leader)
+        {
+            leader.Followers.Remove(generation);
+            generation.Leader = null;
+        }
+    }
+
     // Releases the generation's sequence (its KV stays cached) before telling the request, so a request that
     // starts as soon as this one ends finds the sequence free.
     private void End(Generation generation, Action tell)
     {
+        Detach(generation);
         if (generation.Sequence is { } sequence)
         {
             _sequences.Release(sequence);

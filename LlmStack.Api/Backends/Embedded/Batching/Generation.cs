@@ -14,10 +14,11 @@ internal abstract record GenerationEvent;
 /// Text ready to send (stop sequences already cut; empty only at the end, to carry the last tokens' log
 /// probabilities), and, when the request asked, the log probabilities of the tokens it is made of.
 /// </summary>
-internal sealed record TextGenerated(string Text, IReadOnlyList<TokenLogprob>? Logprobs = null) : GenerationEvent;
+/// <param name="Choice">Which of the request's choices generated it (0 unless it asked for several).</param>
+internal sealed record TextGenerated(string Text, IReadOnlyList<TokenLogprob>? Logprobs = null, int Choice = 0) : GenerationEvent;
 
-/// <summary>The last event of a generation that ended normally.</summary>
-internal sealed record GenerationFinished(ChatFinishReason Reason, int PromptTokens, int CachedPromptTokens, int OutputTokens) : GenerationEvent;
+/// <summary>The last event of a generation (one choice) that ended normally.</summary>
+internal sealed record GenerationFinished(ChatFinishReason Reason, int PromptTokens, int CachedPromptTokens, int OutputTokens, int Choice = 0) : GenerationEvent;
 
 /// <summary>What a request asks the scheduler to generate: the prompt's tokens and its own sampling, stops and limit.</summary>
 /// <param name="TopLogprobs">When set, each token's log probability and this many alternatives are reported.</param>
@@ -28,24 +29,55 @@ internal sealed record GenerationRequest(LLamaToken[] Prompt, ISamplingPipeline 
 /// sampling state while it generates. Everything but the channel's reader, <see cref="Cancel"/> and the
 /// properties read by tests is touched by the scheduler's loop thread only.
 /// </summary>
+/// <remarks>
+/// The choices of one request (<c>n</c> &gt; 1) are generations of one group: the first, the leader, reads the prompt;
+/// the others (its followers) wait for it and then copy its KV instead of reading the prompt again, and sample their
+/// first token from the same logits. The group writes to one channel, each event naming its choice, and it completes
+/// when every choice has finished (or with the first failure).
+/// </remarks>
 internal sealed class Generation : IDisposable
 {
-    private readonly Channel<GenerationEvent> _events = Channel.CreateUnbounded<GenerationEvent>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-
+    private readonly GroupEvents _events;
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _cancelled;
 
-    internal Generation(GenerationRequest request, StreamingTokenDecoder decoder, CancellationToken cancellationToken)
+    internal Generation(GenerationRequest request, StreamingTokenDecoder decoder, CancellationToken cancellationToken, Generation? leader = null)
     {
         Request = request;
         Decoder = decoder;
         Stops = new StopSequenceMatcher(request.StopSequences);
         CancellationToken = cancellationToken;
+        if (leader is null)
+        {
+            _events = new GroupEvents();
+        }
+        else
+        {
+            _events = leader._events;
+            Leader = leader;
+            Choice = leader.Followers.Count + 1;
+            leader.Followers.Add(this);
+        }
+        _events.Choices++;
     }
 
-    /// <summary>The generated text, as the scheduler produces it; completes with the failure or cancellation, if any.</summary>
-    public ChannelReader<GenerationEvent> Events => _events.Reader;
+    /// <summary>
+    /// The generated text, as the scheduler produces it (of every choice of the group); completes with the failure or
+    /// cancellation, if any.
+    /// </summary>
+    public ChannelReader<GenerationEvent> Events => _events.Channel.Reader;
+
+    /// <summary>Its index among the request's choices.</summary>
+    internal int Choice { get; }
+
+    /// <summary>The generation whose prompt this one waits for, to copy its KV; null once copied or when it reads its own.</summary>
+    internal Generation? Leader { get; set; }
+
+    /// <summary>The generations waiting for this one's prompt.</summary>
+    internal List<Generation> Followers { get; } = [];
+
+    /// <summary>Prompt tokens it still has to decode itself (a follower's come from its leader).</summary>
+    internal int PromptToDecode => Leader is null ? Request.Prompt.Length - PromptDone : 0;
 
     internal GenerationRequest Request { get; }
 
@@ -96,7 +128,7 @@ internal sealed class Generation : IDisposable
     {
         if (text.Length > 0 || (last && PendingLogprobs.Count > 0))
         {
-            _events.Writer.TryWrite(new TextGenerated(text, PendingLogprobs.Count > 0 ? [.. PendingLogprobs] : null));
+            _events.Channel.Writer.TryWrite(new TextGenerated(text, PendingLogprobs.Count > 0 ? [.. PendingLogprobs] : null, Choice));
             PendingLogprobs.Clear();
         }
     }
@@ -109,11 +141,15 @@ internal sealed class Generation : IDisposable
             PendingLogprobs.Clear();
         }
         Emit(Stops.Flush(), last: true);
-        _events.Writer.TryWrite(new GenerationFinished(reason, Request.Prompt.Length, CachedPromptTokens, OutputTokens));
-        _events.Writer.TryComplete();
+        _events.Channel.Writer.TryWrite(new GenerationFinished(reason, Request.Prompt.Length, CachedPromptTokens, OutputTokens, Choice));
+        if (--_events.Choices == 0)
+        {
+            _events.Channel.Writer.TryComplete();
+        }
     }
 
-    internal void Fail(Exception error) => _events.Writer.TryComplete(error);
+    /// <summary>Ends the request: one choice's failure is the request's.</summary>
+    internal void Fail(Exception error) => _events.Channel.Writer.TryComplete(error);
 
     internal CancellationTokenRegistration CancellationRegistration { get; init; }
 
@@ -123,5 +159,15 @@ internal sealed class Generation : IDisposable
         CancellationRegistration.Dispose();
         Request.Sampling.Dispose();
         _ended.TrySetResult();
+    }
+
+    // One channel for the choices of a request, written by the scheduler's loop thread only.
+    private sealed class GroupEvents
+    {
+        public Channel<GenerationEvent> Channel { get; } = System.Threading.Channels.Channel.CreateUnbounded<GenerationEvent>(
+            new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+        /// <summary>Choices not finished yet.</summary>
+        public int Choices { get; set; }
     }
 }

@@ -150,6 +150,24 @@ internal sealed class KvSequences(SafeLLamaContextHandle context, int count, dou
         return true;
     }
 
+    /// <summary>
+    /// Extends <paramref name="target"/>, which holds a prefix of <paramref name="source"/>'s tokens, to the first
+    /// <paramref name="length"/> of them by copying the source's KV: the cells are shared, nothing is decoded.
+    /// </summary>
+    public void CopyPrefix(KvSequence source, KvSequence target, int length)
+    {
+        var from = target.Tokens.Count;
+        if (from >= length)
+        {
+            return;
+        }
+        context.MemorySequenceCopy(source.Id, target.Id, from, length);
+        for (var i = from; i < length; i++)
+        {
+            Hold(target, source.TokenList[i], source.Cells[i]);
+        }
+    }
+
     /// <summary>Records tokens just decoded into <paramref name="sequence"/> (each in a new cell).</summary>
     public void Append(KvSequence sequence, ReadOnlySpan<LLamaToken> tokens)
     {

@@ -4,10 +4,11 @@ using LlmStack.Api.Errors;
 namespace LlmStack.Api.Backends.Upstream;
 
 /// <summary>
-/// Refuses log probabilities (<see cref="LlmStackChatOptions.LogprobsKey"/>) for a backend whose client here does not
-/// read them back from its server: a 400 saying so, never a reply that silently leaves them out.
+/// Refuses what a backend's client here cannot give back from its server - log probabilities
+/// (<see cref="LlmStackChatOptions.LogprobsKey"/>), several choices (<see cref="LlmStackChatOptions.ChoicesKey"/>): a
+/// 400 saying so, never a reply that silently leaves them out.
 /// </summary>
-internal sealed class LogprobsRefusalChatClient(IChatClient inner, string model, string backend) : DelegatingChatClient(inner)
+internal sealed class UnsupportedOptionsChatClient(IChatClient inner, string model, string backend) : DelegatingChatClient(inner)
 {
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -29,6 +30,12 @@ internal sealed class LogprobsRefusalChatClient(IChatClient inner, string model,
             throw ApiErrorException.InvalidRequest(
                 $"The model '{model}' cannot return log probabilities: this server reads them from the embedded engine only, not from its {backend} backend.",
                 "logprobs", "unsupported_parameter");
+        }
+        if (LlmStackChatOptions.ChoicesOf(options) > 1)
+        {
+            throw ApiErrorException.InvalidRequest(
+                $"The model '{model}' generates one choice per request: this server generates several ('n' > 1) on the embedded engine only, not on its {backend} backend.",
+                "n", "unsupported_value");
         }
     }
 }
