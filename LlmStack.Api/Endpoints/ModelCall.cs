@@ -155,8 +155,8 @@ internal sealed class ModelCall(
             $"The model '{Model.Id}' cannot tokenize: its backend ({Model.Backend}) has no tokenizer endpoint.", "model", "unsupported_model");
     }
 
-    // The model's gate (after the reservation); in flight from the queue on. A request of n choices takes n of the
-    // model's places: they generate at once.
+    // The model's gate (after the reservation), which takes keys in turn; in flight from the queue on. A request of
+    // n choices takes n of the model's places: they generate at once.
     private async Task<IDisposable> EnterAsync(ModelPipeline target, int places = 1)
     {
         if (places > target.Gate.Capacity)
@@ -167,7 +167,7 @@ internal sealed class ModelCall(
         var inFlight = metrics.InFlight(target.Model.Id, target.Model.Backend, outcome.Operation);
         try
         {
-            var admission = await target.Gate.EnterAsync(Aborted, places);
+            var admission = await target.Gate.EnterAsync(ApiKeyDefaults.KeyNameOf(context.User), Aborted, places);
             outcome.Admit();
             return new Held(admission, inFlight);
         }
