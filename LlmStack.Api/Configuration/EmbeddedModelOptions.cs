@@ -43,6 +43,13 @@ public sealed class EmbeddedModelOptions
     /// </summary>
     public const double DefaultSlotPromptSimilarity = 0.9;
 
+    /// <summary>
+    /// Host memory for the KV state of conversations evicted from the KV cache, 1 GiB: about 87,000 tokens of
+    /// Qwen2.5-0.5B (12 KiB per token, F16) - a few hundred conversations - or 18,000 of 7B (56 KiB per token).
+    /// llama-server's <c>--cache-ram</c> (8 GiB there) plays the same part.
+    /// </summary>
+    public const long DefaultHostCacheBytes = 1L << 30;
+
     /// <summary>Below this many parameters a model decodes on one thread by default: thread coordination costs more than it saves.</summary>
     public const ulong SingleThreadParameterLimit = 50_000_000;
 
@@ -86,6 +93,13 @@ public sealed class EmbeddedModelOptions
     /// </summary>
     public double? SlotPromptSimilarity { get; set; }
 
+    /// <summary>
+    /// Bytes of host memory for conversations evicted from the KV cache (for another conversation, or for room): their
+    /// KV state is saved there, least recently used dropped first, and restored when a prompt continues one; 0 turns
+    /// the tier off. Filled as conversations are evicted, not allocated at start. Default <see cref="DefaultHostCacheBytes"/>.
+    /// </summary>
+    public long? HostCacheBytes { get; set; }
+
     /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>
     public int GpuLayers { get; set; }
 
@@ -100,6 +114,9 @@ public sealed class EmbeddedModelOptions
 
     /// <summary>The prompt similarity this configuration asks for, default filled in.</summary>
     public double SlotPromptSimilarityOrDefault => SlotPromptSimilarity ?? DefaultSlotPromptSimilarity;
+
+    /// <summary>The host cache budget this configuration asks for, default filled in.</summary>
+    public long HostCacheBytesOrDefault => HostCacheBytes ?? DefaultHostCacheBytes;
 
     /// <summary>The context per sequence, given the model's own context length.</summary>
     public int ContextSizeFor(int modelContext) => ContextSize ?? Math.Min(modelContext, DefaultMaxContextSize);

@@ -63,6 +63,7 @@ internal sealed class EmbeddedModelHost : IDisposable
             StepTokens: options.StepTokensOrDefault,
             BatchSize: options.BatchSizeOrDefault,
             ReuseSimilarity: options.SlotPromptSimilarityOrDefault,
+            HostCacheBytes: options.HostCacheBytesOrDefault,
             // Waiting for KV room is waiting for the model, as in the admission queue.
             RoomTimeout: model.QueueTimeout);
     }
@@ -142,8 +143,12 @@ internal sealed class EmbeddedModelHost : IDisposable
     public LLamaTemplate CreateTemplate() =>
         FallbackTemplate is null ? new LLamaTemplate(Weights) { AddAssistant = true } : new LLamaTemplate(FallbackTemplate) { AddAssistant = true };
 
+    /// <summary>Its metrics' registration (<see cref="PrefixCacheMetrics"/>), ended with it.</summary>
+    internal IDisposable? Observation { get; set; }
+
     public void Dispose()
     {
+        Observation?.Dispose();
         Scheduler.Dispose();
         Weights.Dispose();
     }
