@@ -23,6 +23,12 @@ public sealed class EmbeddedModelOptions
     public const int DefaultStepTokens = 32;
 
     /// <summary>
+    /// The step time aimed at while streams are generating - the gap between a stream's tokens - when prompts are
+    /// waiting: a step carries as many prompt tokens as fit in it at the cost measured on this machine.
+    /// </summary>
+    public static readonly TimeSpan DefaultTargetTokenGap = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>
     /// Sequences generating at once; the rest wait in a FIFO queue. On the 0.5B shape the aggregate speed still
     /// grows from 8 to 16 sequences (docs/benchmarks.md).
     /// </summary>
@@ -69,11 +75,19 @@ public sealed class EmbeddedModelOptions
     public int? BatchSize { get; set; }
 
     /// <summary>
-    /// Tokens per decode step while streams are generating - one for each stream plus a chunk of a waiting prompt;
-    /// default <see cref="DefaultStepTokens"/>. Smaller keeps the streams flowing while prompts arrive, larger starts
-    /// new requests sooner. Must exceed <see cref="ParallelSlots"/>.
+    /// The least tokens a decode step carries while streams are generating - one for each stream plus a chunk of a
+    /// waiting prompt, so prompts always progress; default <see cref="DefaultStepTokens"/>. Steps carry more when
+    /// <see cref="TargetTokenGap"/> allows. Must exceed <see cref="ParallelSlots"/>.
     /// </summary>
     public int? StepTokens { get; set; }
+
+    /// <summary>
+    /// The gap between a stream's tokens aimed at while prompts are waiting: each step carries as many prompt tokens
+    /// as fit in it at the step cost measured so far (at least <see cref="StepTokens"/>, at most
+    /// <see cref="BatchSize"/>). Shorter keeps streams smoother, longer starts new requests sooner; zero gives every
+    /// step exactly <see cref="StepTokens"/>. Default <see cref="DefaultTargetTokenGap"/>.
+    /// </summary>
+    public TimeSpan? TargetTokenGap { get; set; }
 
     /// <summary>Requests generated at once, batched into one decode per token; default <see cref="DefaultParallelSlots"/>.</summary>
     public int? ParallelSlots { get; set; }
@@ -108,6 +122,9 @@ public sealed class EmbeddedModelOptions
 
     /// <summary>The step size this configuration asks for, default filled in.</summary>
     public int StepTokensOrDefault => StepTokens ?? DefaultStepTokens;
+
+    /// <summary>The target gap this configuration asks for, default filled in.</summary>
+    public TimeSpan TargetTokenGapOrDefault => TargetTokenGap ?? DefaultTargetTokenGap;
 
     /// <summary>The batch size this configuration asks for, default filled in.</summary>
     public int BatchSizeOrDefault => BatchSize ?? DefaultBatchSize;

@@ -111,6 +111,10 @@ internal sealed class EmbeddedBackend : IModelBackend
         {
             yield return $"{key}:StepTokens {step} must exceed ParallelSlots {slots}: a step carries one token of every generating sequence, and a waiting prompt needs room too.";
         }
+        if (options.TargetTokenGap is { } gap && (gap < TimeSpan.Zero || gap > TimeSpan.FromMinutes(1)))
+        {
+            yield return $"{key}:TargetTokenGap {gap} is out of range: use 00:00:00 (every step StepTokens) to 00:01:00.";
+        }
         if (options.SlotPromptSimilarity is < 0 or > 1 || (options.SlotPromptSimilarity is { } similarity && double.IsNaN(similarity)))
         {
             yield return $"{key}:SlotPromptSimilarity {options.SlotPromptSimilarity} is out of range: use 0 to 1 (the share of an idle sequence's tokens a prompt must start with to continue it).";

@@ -268,10 +268,11 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
     [Fact]
     public async Task A_request_still_reading_its_prompt_when_the_cache_fills_waits_and_then_gets_its_whole_reply()
     {
-        // The cache holds 256 tokens. A generates while B's long prompt goes in two tokens a step (StepTokens 3): A's
-        // reply and B's prompt outgrow the cache before B has produced a token. (When B happens to arrive after A has
-        // grown too much for its prompt, B waits for room at admission instead: the attempt is repeated.)
-        using var model = Load(models.Looping, slots: 2, contextSize: 256, kvCacheSize: 256, stepTokens: 3);
+        // The cache holds 256 tokens. A generates while B's long prompt goes in two tokens a step (StepTokens 3, no
+        // target gap to widen the steps): A's reply and B's prompt outgrow the cache before B has produced a token. (When
+        // B happens to arrive after A has grown too much for its prompt, B waits for room at admission instead: the
+        // attempt is repeated.)
+        using var model = Load(models.Looping, slots: 2, contextSize: 256, kvCacheSize: 256, stepTokens: 3, targetTokenGap: TimeSpan.Zero);
         var longPrompt = PromptOf(model, 200);
         var expected = string.Concat(Enumerable.Range(0, 20).Select(i => LoopPieces[i % LoopPieces.Count]));
 
@@ -339,6 +340,7 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
         Assert.Equal(5, next.Usage!.OutputTokenCount);
     }
 
-    private static LoadedModel Load(string path, int slots, int contextSize = 512, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null) =>
-        LoadedModel.Load(path, slots, contextSize, kvCacheSize, stepTokens, queueTimeout);
+    private static LoadedModel Load(string path, int slots, int contextSize = 512, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null,
+        TimeSpan? targetTokenGap = null) =>
+        LoadedModel.Load(path, slots, contextSize, kvCacheSize, stepTokens, queueTimeout, targetTokenGap: targetTokenGap);
 }

@@ -59,11 +59,12 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
         options.Embedded.KvCacheSize = 10;
         options.Embedded.GpuLayers = -1;
         options.Embedded.HostCacheBytes = -1;
+        options.Embedded.TargetTokenGap = TimeSpan.FromMilliseconds(-1);
 
         var problems = _backend.Validate(options, Key).ToList();
 
-        Assert.Equal(8, problems.Count);
-        foreach (var key in new[] { "ContextSize", "Threads", "BatchSize", "ParallelSlots", "StepTokens", "KvCacheSize", "GpuLayers", "HostCacheBytes" })
+        Assert.Equal(9, problems.Count);
+        foreach (var key in new[] { "ContextSize", "Threads", "BatchSize", "ParallelSlots", "StepTokens", "KvCacheSize", "GpuLayers", "HostCacheBytes", "TargetTokenGap" })
         {
             Assert.Contains(problems, p => p.StartsWith($"{Key}:Embedded:{key} ", StringComparison.Ordinal));
         }

@@ -49,6 +49,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly List<Generation> _active = [];
     private readonly List<(Generation Generation, int Tokens)> _batched = [];
     private readonly LLamaBatch _batch = new();
+    private readonly StepCost _cost = new();
 
     private readonly string _modelId;
     private int _queued;
@@ -349,9 +350,11 @@ internal sealed class BatchScheduler : IDisposable
                 }
                 return;
             }
+            var started = Stopwatch.GetTimestamp();
             var result = _context.Decode(_batch);
             if (result == DecodeResult.Ok)
             {
+                _cost.Record(_batch.TokenCount, Stopwatch.GetElapsedTime(started));
                 break;
             }
             // A failed decode may have stored part of the batch; the cache must match each sequence's tokens.
@@ -461,7 +464,7 @@ internal sealed class BatchScheduler : IDisposable
         {
             return;
         }
-        var budget = (_batched.Count > 0 ? Settings.StepTokens : Settings.BatchSize) - _batch.TokenCount;
+        var budget = (_batched.Count > 0 ? StepBudget() : Settings.BatchSize) - _batch.TokenCount;
         foreach (var generation in _active)
         {
             if (budget <= 0)
@@ -480,6 +483,18 @@ internal sealed class BatchScheduler : IDisposable
             _batched.Add((generation, count));
             budget -= count;
         }
+    }
+
+    // While streams generate: the tokens a step can carry within TargetTokenGap at the cost measured so far - at least
+    // StepTokens, so prompts always progress, and at most BatchSize; StepTokens alone when no target is set.
+    private int StepBudget()
+    {
+        var floor = Settings.StepTokens;
+        if (Settings.TargetTokenGap <= TimeSpan.Zero || _cost.TokensWithin(Settings.TargetTokenGap) is not { } fits)
+        {
+            return floor;
+        }
+        return Math.Clamp(fits, floor, Settings.MaxDecodeTokens);
     }
 
     private void Sample(Generation generation)
