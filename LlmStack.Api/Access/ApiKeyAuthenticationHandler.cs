@@ -16,6 +16,9 @@ internal static class ApiKeyDefaults
 
     /// <summary>The policy of <c>/metrics</c>: a valid key when keys are configured and <c>LlmStack:Auth:ProtectMetrics</c> is on.</summary>
     public const string MetricsPolicy = "Metrics";
+
+    /// <summary>The name of the key a request was authenticated with (logs, metrics, the model queue's turns); null without one.</summary>
+    public static string? KeyNameOf(ClaimsPrincipal user) => user.Identity is { IsAuthenticated: true, Name: { } name } ? name : null;
 }
 
 /// <summary>

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Access;
 
-/// <summary>One configured key as the API knows it: its name, a digest of its secret, and its budget.</summary>
-internal sealed record ApiKey(string Name, byte[] Digest, KeyBudget Budget);
+/// <summary>One configured key as the API knows it: its name, a digest of its secret, its budget and its requests in flight.</summary>
+internal sealed record ApiKey(string Name, byte[] Digest, KeyBudget Budget, KeyConcurrency Concurrency);
 
 /// <summary>
 /// The configured API keys. A presented key is compared with every configured one in constant time (digests
@@ -24,7 +24,8 @@ internal sealed class ApiKeyDirectory
         _keys = [.. options.Value.Keys.Select((key, i) => new ApiKey(
             ApiKeyNames.Of(key, i),
             SHA256.HashData(Encoding.UTF8.GetBytes(key.Key)),
-            new KeyBudget(ApiKeyNames.Of(key, i), key.RequestsPerMinute, key.TokensPerMinute, budgets)))];
+            new KeyBudget(ApiKeyNames.Of(key, i), key.RequestsPerMinute, key.TokensPerMinute, budgets),
+            new KeyConcurrency(i, key.MaxConcurrentRequests)))];
         _byName = _keys.ToFrozenDictionary(k => k.Name, StringComparer.Ordinal);
     }
 

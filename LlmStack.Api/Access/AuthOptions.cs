@@ -49,4 +49,10 @@ public sealed class ApiKeyOptions
     /// its model is called and is charged what it used when it ends, however it ended.
     /// </summary>
     public int? TokensPerMinute { get; set; }
+
+    /// <summary>
+    /// Requests of this key in flight at once (in this API process), streams until their last event; unlimited when unset.
+    /// One more is refused with 429 at once. Each model's queue also takes keys in turn, whatever this says.
+    /// </summary>
+    public int? MaxConcurrentRequests { get; set; }
 }

@@ -43,6 +43,10 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
             {
                 failures.Add($"{prefix}:TokensPerMinute must be at least 1 (leave it unset for no limit), not {key.TokensPerMinute}.");
             }
+            if (key.MaxConcurrentRequests is < 1)
+            {
+                failures.Add($"{prefix}:MaxConcurrentRequests must be at least 1 (leave it unset for no limit), not {key.MaxConcurrentRequests}.");
+            }
         }
         if (options.ReservedOutputTokens < 1)
         {

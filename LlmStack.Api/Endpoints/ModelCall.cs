@@ -154,13 +154,13 @@ internal sealed class ModelCall(
             $"The model '{Model.Id}' cannot tokenize: its backend ({Model.Backend}) has no tokenizer endpoint.", "model", "unsupported_model");
     }
 
-    // The model's gate (after the reservation); in flight from the queue on.
+    // The model's gate (after the reservation), which takes keys in turn; in flight from the queue on.
     private async Task<IDisposable> EnterAsync(ModelPipeline target)
     {
         var inFlight = metrics.InFlight(target.Model.Id, target.Model.Backend, outcome.Operation);
         try
         {
-            var admission = await target.Gate.EnterAsync(Aborted);
+            var admission = await target.Gate.EnterAsync(ApiKeyDefaults.KeyNameOf(context.User), Aborted);
             outcome.Admit();
             return new Held(admission, inFlight);
         }

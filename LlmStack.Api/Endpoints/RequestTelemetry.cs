@@ -42,7 +42,7 @@ internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory l
         {
             RecordMetrics(outcome, duration, errorType);
         }
-        var apiKey = context.User.Identity is { IsAuthenticated: true, Name: { } name } ? name : null;
+        var apiKey = ApiKeyDefaults.KeyNameOf(context.User);
         RequestLog.Write(_logger, context.TraceIdentifier, apiKey, outcome, status, duration, errorType);
     }
 

@@ -1,24 +1,33 @@
 using System.Diagnostics;
-using System.Threading.RateLimiting;
 using LlmStack.Api.Errors;
 using LlmStack.Api.Telemetry;
 
 namespace LlmStack.Api.Limits;
 
 /// <summary>
-/// Admission to one model: at most <see cref="Capacity"/> requests at once, at most <see cref="MaxQueue"/>
-/// waiting behind them in arrival order, each for at most <see cref="QueueTimeout"/>. Beyond either bound a
-/// request is refused at once with 503 "the model is overloaded" and a <c>Retry-After</c> - a burst never turns
-/// into an unbounded wait. It sits above every backend, so an embedded engine, an Ollama server and an
-/// OpenAI-compatible upstream are bounded the same way (for upstreams: no pile of open sockets).
-/// Records <c>llmstack.requests.queued</c>, <c>llmstack.request.queue_time</c> and rejections.
+/// Admission to one model: at most <see cref="Capacity"/> requests at once, at most <see cref="MaxQueue"/> waiting
+/// behind them, each for at most <see cref="QueueTimeout"/>. Beyond either bound a request is refused at once with 503
+/// "the model is overloaded" and a <c>Retry-After</c> - a burst never turns into an unbounded wait. It sits above every
+/// backend, so an embedded engine, an Ollama server and an OpenAI-compatible upstream are bounded the same way (for
+/// upstreams: no pile of open sockets). Records <c>llmstack.requests.queued</c>, <c>llmstack.request.queue_time</c> and
+/// rejections.
 /// </summary>
-internal sealed class AdmissionGate : IDisposable
+/// <remarks>
+/// The queue is fair between API keys: a freed slot goes to the waiting key that holds the fewest of this model's slots
+/// (ties: the key served longest ago), and within a key to its oldest request. So a key with a backlog, or with every
+/// slot held by its slow streams, never delays another key's first request behind its own: that one takes the next
+/// slot that frees. Without keys every request is one tenant's: first come, first served.
+/// </remarks>
+internal sealed class AdmissionGate
 {
-    private readonly ConcurrencyLimiter _limiter;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Tenant> _tenants = new(StringComparer.Ordinal);
+    private readonly HoldTime _held = new();
     private readonly LlmStackMetrics _metrics;
     private readonly TagList _tags;
-    private long _heldTicksAverage;
+    private int _admitted;
+    private int _queued;
+    private long _turns;
 
     public AdmissionGate(string model, int capacity, int maxQueue, TimeSpan queueTimeout, LlmStackMetrics metrics)
     {
@@ -28,12 +37,6 @@ internal sealed class AdmissionGate : IDisposable
         QueueTimeout = queueTimeout;
         _metrics = metrics;
         _tags = new TagList { { LlmStackMetrics.RequestModel, model } };
-        _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
-        {
-            PermitLimit = capacity,
-            QueueLimit = maxQueue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        });
         // Present at 0 from the start: a dashboard or an alert must not see "no data" before the first queue.
         metrics.RequestsQueued.Add(0, _tags);
     }
@@ -47,33 +50,76 @@ internal sealed class AdmissionGate : IDisposable
     public TimeSpan QueueTimeout { get; }
 
     /// <summary>Requests admitted now.</summary>
-    public int Admitted => Capacity - (int)(_limiter.GetStatistics()?.CurrentAvailablePermits ?? Capacity);
+    public int Admitted
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _admitted;
+            }
+        }
+    }
 
     /// <summary>Requests waiting now.</summary>
-    public int Queued => (int)(_limiter.GetStatistics()?.CurrentQueuedCount ?? 0);
+    public int Queued
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queued;
+            }
+        }
+    }
 
     /// <summary>Waits for admission; dispose the returned lease when the request has finished with the model.</summary>
+    /// <param name="tenant">Whose request it is (the API key's name; null without keys): the queue takes tenants in turn.</param>
     /// <exception cref="ApiErrorException">503 when the queue is full or the wait exceeds <see cref="QueueTimeout"/>.</exception>
-    public async ValueTask<IDisposable> EnterAsync(CancellationToken cancellationToken)
+    public async ValueTask<IDisposable> EnterAsync(string? tenant, CancellationToken cancellationToken)
     {
-        var lease = _limiter.AttemptAcquire();
-        if (lease.IsAcquired)
+        Waiter? waiter = null;
+        lock (_lock)
         {
-            _metrics.QueueTime.Record(0, _tags);
-            return new Admission(this, lease);
+            var owner = TenantOf(tenant ?? "");
+            if (_queued == 0 && _admitted < Capacity)
+            {
+                _metrics.QueueTime.Record(0, _tags);
+                return AdmitLocked(owner);
+            }
+            if (_queued < MaxQueue)
+            {
+                waiter = new Waiter(this, owner);
+                owner.Waiting.AddLast(waiter.Node);
+                _queued++;
+            }
+            else
+            {
+                ForgetIfIdleLocked(owner);
+            }
         }
-        lease.Dispose();
+        if (waiter is null)
+        {
+            _metrics.Rejected(RejectionReason.QueueFull, Model);
+            throw Overloaded($"{MaxQueue} requests are already waiting for it (MaxQueue).");
+        }
 
         var started = Stopwatch.GetTimestamp();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(QueueTimeout);
         _metrics.RequestsQueued.Add(1, _tags);
         try
         {
-            lease = await _limiter.AcquireAsync(1, timeout.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(QueueTimeout);
+            using (timeout.Token.Register(static state => ((Waiter)state!).Leave(), waiter))
+            {
+                var admission = await waiter.Admitted.Task.ConfigureAwait(false);
+                if (admission is not null)
+                {
+                    _metrics.QueueTime.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _tags);
+                    return admission;
+                }
+            }
+            cancellationToken.ThrowIfCancellationRequested();
             _metrics.Rejected(RejectionReason.QueueTimeout, Model);
             throw Overloaded($"no request slot freed within {QueueTimeout.TotalSeconds:0.###} s (QueueTimeout).");
         }
@@ -81,45 +127,118 @@ internal sealed class AdmissionGate : IDisposable
         {
             _metrics.RequestsQueued.Add(-1, _tags);
         }
-
-        if (!lease.IsAcquired)
-        {
-            lease.Dispose();
-            _metrics.Rejected(RejectionReason.QueueFull, Model);
-            throw Overloaded($"{MaxQueue} requests are already waiting for it (MaxQueue).");
-        }
-        _metrics.QueueTime.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _tags);
-        return new Admission(this, lease);
     }
 
-    public void Dispose() => _limiter.Dispose();
+    private ApiErrorException Overloaded(string why) =>
+        // The time a request usually holds a slot, times the requests ahead of this one per slot.
+        ApiErrorException.ModelOverloaded(Model, why, _held.RetryAfter((Queued + 1.0) / Capacity));
 
-    private ApiErrorException Overloaded(string why) => ApiErrorException.ModelOverloaded(Model, why, RetryAfter());
-
-    /// <summary>
-    /// How long until a slot is likely free for a retry: the time a request usually holds a slot, times the
-    /// requests ahead of it per slot; between 1 s and 60 s.
-    /// </summary>
-    private TimeSpan RetryAfter()
+    private Tenant TenantOf(string name)
     {
-        var held = TimeSpan.FromTicks(Interlocked.Read(ref _heldTicksAverage));
-        var estimate = held * ((Queued + 1.0) / Capacity);
-        return TimeSpan.FromSeconds(Math.Clamp(Math.Ceiling(estimate.TotalSeconds), 1, 60));
-    }
-
-    private void Released(TimeSpan held)
-    {
-        // An exponential moving average (1/8 weight) of how long admitted requests hold their slot.
-        long current, next;
-        do
+        if (!_tenants.TryGetValue(name, out var tenant))
         {
-            current = Interlocked.Read(ref _heldTicksAverage);
-            next = current == 0 ? held.Ticks : current + ((held.Ticks - current) / 8);
+            _tenants[name] = tenant = new Tenant(name);
         }
-        while (Interlocked.CompareExchange(ref _heldTicksAverage, next, current) != current);
+        return tenant;
     }
 
-    private sealed class Admission(AdmissionGate gate, RateLimitLease lease) : IDisposable
+    private Admission AdmitLocked(Tenant tenant)
+    {
+        _admitted++;
+        tenant.Held++;
+        tenant.LastTurn = ++_turns;
+        return new Admission(this, tenant);
+    }
+
+    // A tenant with nothing held and nothing waiting is forgotten: a key that comes back is one served longest ago.
+    private void ForgetIfIdleLocked(Tenant tenant)
+    {
+        if (tenant.Held == 0 && tenant.Waiting.Count == 0)
+        {
+            _tenants.Remove(tenant.Name);
+        }
+    }
+
+    /// <summary>A waiter's wait ended (its client left, or the queue timeout): it gives up its place, unless it was admitted.</summary>
+    private void Leave(Waiter waiter)
+    {
+        lock (_lock)
+        {
+            if (waiter.Node.List is null)
+            {
+                return; // Admitted already: the admission stands, and its holder releases it.
+            }
+            waiter.Tenant.Waiting.Remove(waiter.Node);
+            _queued--;
+            ForgetIfIdleLocked(waiter.Tenant);
+        }
+        waiter.Admitted.TrySetResult(null);
+    }
+
+    /// <summary>A slot is free: it goes straight to the next waiter, the oldest of the tenant whose turn it is.</summary>
+    private void Release(Tenant tenant, TimeSpan held)
+    {
+        _held.Record(held);
+        Waiter? next = null;
+        Admission? admission = null;
+        lock (_lock)
+        {
+            _admitted--;
+            tenant.Held--;
+            Tenant? turn = null;
+            foreach (var candidate in _tenants.Values)
+            {
+                if (candidate.Waiting.Count > 0 && (turn is null || candidate.Held < turn.Held
+                    || (candidate.Held == turn.Held && candidate.LastTurn < turn.LastTurn)))
+                {
+                    turn = candidate;
+                }
+            }
+            if (turn is not null)
+            {
+                next = turn.Waiting.First!.Value;
+                turn.Waiting.RemoveFirst();
+                _queued--;
+                admission = AdmitLocked(turn);
+            }
+            ForgetIfIdleLocked(tenant);
+        }
+        next?.Admitted.TrySetResult(admission);
+    }
+
+    /// <summary>One tenant's share of the model: the slots it holds, its waiting requests oldest first, its last turn.</summary>
+    private sealed class Tenant(string name)
+    {
+        public string Name => name;
+
+        public int Held { get; set; }
+
+        public long LastTurn { get; set; }
+
+        public LinkedList<Waiter> Waiting { get; } = new();
+    }
+
+    private sealed class Waiter
+    {
+        private readonly AdmissionGate _gate;
+
+        public Waiter(AdmissionGate gate, Tenant tenant)
+        {
+            (_gate, Tenant) = (gate, tenant);
+            Node = new LinkedListNode<Waiter>(this);
+        }
+
+        public Tenant Tenant { get; }
+
+        public LinkedListNode<Waiter> Node { get; }
+
+        /// <summary>Its admission, or null when it left the queue without one.</summary>
+        public TaskCompletionSource<Admission?> Admitted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Leave() => _gate.Leave(this);
+    }
+
+    private sealed class Admission(AdmissionGate gate, Tenant tenant) : IDisposable
     {
         private readonly long _admitted = Stopwatch.GetTimestamp();
         private int _disposed;
@@ -128,8 +247,7 @@ internal sealed class AdmissionGate : IDisposable
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                gate.Released(Stopwatch.GetElapsedTime(_admitted));
-                lease.Dispose();
+                gate.Release(tenant, Stopwatch.GetElapsedTime(_admitted));
             }
         }
     }

@@ -12,7 +12,7 @@ namespace LlmStack.Api.Limits;
 /// (default: the backend's own parallelism, e.g. the embedded engine's slots; otherwise
 /// <see cref="ModelOptions.DefaultMaxConcurrentRequests"/>), <c>MaxQueue</c> and <c>QueueTimeout</c>.
 /// </summary>
-internal sealed class ModelAdmission(IOptions<LlmStackOptions> options, LlmStackMetrics metrics) : IDisposable
+internal sealed class ModelAdmission(IOptions<LlmStackOptions> options, LlmStackMetrics metrics)
 {
     private readonly ConcurrentDictionary<string, AdmissionGate> _gates = new(StringComparer.Ordinal);
 
@@ -27,12 +27,4 @@ internal sealed class ModelAdmission(IOptions<LlmStackOptions> options, LlmStack
             configured.QueueTimeout,
             metrics);
     });
-
-    public void Dispose()
-    {
-        foreach (var gate in _gates.Values)
-        {
-            gate.Dispose();
-        }
-    }
 }
