@@ -107,7 +107,11 @@ public sealed class ComposeStack : IAsyncLifetime
                     break;
             }
         }
-        await File.WriteAllTextAsync(Path.Combine(_compose.Directory, OverrideFile), ContainerImages.ComposeOverride(standIns, _environment));
+        // docker-compose 1.29 reads an override without services as the version 1 format, which it refuses beside 3.9.
+        if (standIns.Count + _environment.Count > 0)
+        {
+            await File.WriteAllTextAsync(Path.Combine(_compose.Directory, OverrideFile), ContainerImages.ComposeOverride(standIns, _environment));
+        }
 
         await File.WriteAllTextAsync(Path.Combine(_compose.Directory, ".env"), $"""
             COMPOSE_PROFILES={_profiles}
@@ -153,7 +157,8 @@ public sealed class ComposeStack : IAsyncLifetime
 
     /// <summary>Runs docker-compose on this stack's project (its folder, its name).</summary>
     public Task<string> ComposeAsync(TimeSpan timeout, params string[] arguments) =>
-        DockerEngine.CheckedAsync("docker-compose", ["-p", _project, "-f", PublishedCompose.FileName, "-f", OverrideFile, .. arguments],
+        DockerEngine.CheckedAsync("docker-compose",
+            ["-p", _project, "-f", PublishedCompose.FileName, .. File.Exists(Path.Combine(_compose.Directory, OverrideFile)) ? ["-f", OverrideFile] : Array.Empty<string>(), .. arguments],
             timeout, workingDirectory: _compose.Directory);
 
     /// <summary>The tests' own compose file beside the published one: which stand-in image runs for which service.</summary>
