@@ -41,4 +41,11 @@ public sealed class LlmStackOptions
     /// (default 8 s, within docker stop's 10 s grace); the rest then end with an error event and <c>[DONE]</c>.
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>
+    /// <c>LlmStack:StreamWriteTimeout</c>: the longest one write of a stream may wait for its client to read (default
+    /// 30 s). Past it the request ends as cut off - its model call cancelled, its slot freed, its tokens charged, an error
+    /// event sent if the connection still takes one - so a client that stops reading cannot hold a slot.
+    /// </summary>
+    public TimeSpan StreamWriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -31,6 +31,10 @@ internal sealed class LlmStackOptionsValidator(IEnumerable<IModelBackend> backen
         {
             failures.Add($"{section}:DrainTimeout must be zero or positive (e.g. 00:00:08), not '{options.DrainTimeout}'.");
         }
+        if (options.StreamWriteTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"{section}:StreamWriteTimeout must be positive (e.g. 00:00:30), not '{options.StreamWriteTimeout}'.");
+        }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < options.Models.Count; i++)
         {

@@ -52,13 +52,17 @@ public sealed class SoakClient(HttpClient http, string model, string key, string
         $$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"max_tokens":{{maxTokens}},"messages":[{"role":"user","content":"Tell me about soak tests."}]}""");
 
     /// <summary>Sends one request, reads its answer and counts it; returns the outcome.</summary>
-    public async Task<string> SendAsync(string kind, string path, byte[] body, string bearer, CancellationToken cancellationToken, int? hangUpAfterEvents = null)
+    public Task<string> SendAsync(string kind, string path, byte[] body, string bearer, CancellationToken cancellationToken, int? hangUpAfterEvents = null) =>
+        CountAsync(tally, kind, () => ExchangeAsync(path, body, bearer, hangUpAfterEvents, cancellationToken), cancellationToken);
+
+    /// <summary>Runs one exchange and counts its outcome and latency (a transport failure is an outcome too); returns the outcome.</summary>
+    internal static async Task<string> CountAsync(SoakTally tally, string kind, Func<Task<string>> exchange, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         string outcome;
         try
         {
-            outcome = await ExchangeAsync(path, body, bearer, hangUpAfterEvents, cancellationToken);
+            outcome = await exchange();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -78,7 +82,6 @@ public sealed class SoakClient(HttpClient http, string model, string key, string
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        var status = (int)response.StatusCode;
         if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
@@ -98,6 +101,13 @@ public sealed class SoakClient(HttpClient http, string model, string key, string
             }
             return last == "data: [DONE]" ? "200" : "stream cut";
         }
+        return await OutcomeOfAsync(response, cancellationToken);
+    }
+
+    /// <summary>The outcome of an answer that is not a stream: its status, or the refusal's status and code (checked against OpenAI's envelope).</summary>
+    internal static async Task<string> OutcomeOfAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var status = (int)response.StatusCode;
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         if (status < 400)
         {

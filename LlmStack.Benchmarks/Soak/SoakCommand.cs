@@ -7,16 +7,20 @@ using LlmStack.Benchmarks.Load;
 namespace LlmStack.Benchmarks.Soak;
 
 /// <summary>
-/// <c>soak</c>: LlmStack.Api as its own process (API keys on, a small admission bound) under a mixed load for a
-/// given time - streams, replies, hang-ups, bad bodies, wrong keys, bursts beyond a key's budget, embeddings -
-/// then an overload check at 4x its capacity (slots + queue). Prints requests by kind and outcome, latency
-/// percentiles, and the API's resident memory at the start, after 1 minute and at the end.
+/// <c>soak</c>: LlmStack.Api as its own process (API keys with request and token budgets, a small admission bound, a
+/// short stream write timeout) under a mixed load for a given time - streams, replies, hang-ups, bad bodies, wrong
+/// keys, bursts beyond a key's budget, embeddings, and a greedy key that keeps three times the model's slots in streams
+/// it does not read - then an overload check at 4x its capacity (slots + queue). Prints requests by kind and outcome,
+/// latency percentiles, and the API's resident memory at the start, after 1 minute and at the end.
 /// </summary>
 internal static class SoakCommand
 {
     private const string Model = "soak-scripted";
     private const string Key = "sk-soak-0123456789abcdef0123";
     private const string LimitedKey = "sk-soak-limited-0123456789ab";
+    private const string GreedyKey = "sk-soak-greedy-0123456789abc";
+    private const int GreedyMaxConcurrent = 4;
+    private static readonly TimeSpan StreamWriteTimeout = TimeSpan.FromSeconds(3);
     private const int Slots = 2;
     private const int Queue = 6;
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(200);
@@ -52,6 +56,14 @@ internal static class SoakCommand
                 ["LlmStack__Auth__Keys__1__Key"] = LimitedKey,
                 ["LlmStack__Auth__Keys__1__Name"] = "limited",
                 ["LlmStack__Auth__Keys__1__RequestsPerMinute"] = "120",
+                // Token budgets on every key: each request reserves and settles, whatever its ending.
+                ["LlmStack__Auth__Keys__0__TokensPerMinute"] = "1000000",
+                ["LlmStack__Auth__Keys__1__TokensPerMinute"] = "30000",
+                ["LlmStack__Auth__Keys__2__Key"] = GreedyKey,
+                ["LlmStack__Auth__Keys__2__Name"] = "greedy",
+                ["LlmStack__Auth__Keys__2__MaxConcurrentRequests"] = GreedyMaxConcurrent.ToString(CultureInfo.InvariantCulture),
+                ["LlmStack__Auth__Keys__2__TokensPerMinute"] = "1000000",
+                ["LlmStack__StreamWriteTimeout"] = StreamWriteTimeout.ToString(),
                 ["LlmStack__Models__0__MaxQueue"] = Queue.ToString(CultureInfo.InvariantCulture),
                 ["LlmStack__Models__0__QueueTimeout"] = "00:00:10",
             };
@@ -62,6 +74,8 @@ internal static class SoakCommand
                 Timeout = TimeSpan.FromSeconds(60),
             };
             Console.WriteLine($"LlmStack.Api serves {Model} (looping scripted model, {Slots} slots, queue {Queue}) at {api.BaseAddress}");
+            Console.WriteLine($"Keys: soak and limited (request and token budgets), greedy ({3 * Slots} streams it does not read, " +
+                $"MaxConcurrentRequests {GreedyMaxConcurrent}); StreamWriteTimeout {StreamWriteTimeout.TotalSeconds:F0} s");
 
             var soak = await SoakAsync(api, http, parse.GetValue(Duration), parse.GetValue(Workers), cancellationToken);
             var overload = await OverloadAsync(api, http, TimeSpan.FromSeconds(parse.GetValue(OverloadSeconds)), cancellationToken);
@@ -94,7 +108,7 @@ internal static class SoakCommand
             {
                 await client.RunOneAsync(random, fuzzer, stop.Token);
             }
-        }, CancellationToken.None)));
+        }, CancellationToken.None)).Append(GreedyLoadAsync(api, tally, stop.Token)));
         while (!load.IsCompleted)
         {
             await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(60), cancellationToken));
@@ -118,6 +132,26 @@ internal static class SoakCommand
         var healthy = await HealthyAsync(http, cancellationToken);
         Console.WriteLine($"Unexpected answers (5xx other than 503 overloaded, refusals outside the envelope, cut streams, transport errors): {tally.UnexpectedCount}; healthy after: {healthy}");
         return tally.UnexpectedCount == 0 && healthy && growth is null or < 0.10;
+    }
+
+    /// <summary>
+    /// The greedy key: three times the model's slots in streams it stops reading, opened again as soon as one ends (after
+    /// a pause when refused). Its own limit and the model's fair queue keep the other keys served meanwhile.
+    /// </summary>
+    private static async Task GreedyLoadAsync(ApiProcess api, SoakTally tally, CancellationToken stop)
+    {
+        using var greedy = new GreedyClient(api.BaseAddress, Model, GreedyKey, StreamWriteTimeout * 3, tally);
+        await Task.WhenAll(Enumerable.Range(0, 3 * Slots).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var outcome = await greedy.RunOneAsync(stop);
+                if (outcome is not ("write timeout" or "write timeout (closed)" or "200" or "stopped"))
+                {
+                    await Task.Delay(RetryPause, CancellationToken.None);
+                }
+            }
+        }, CancellationToken.None)));
     }
 
     /// <summary>

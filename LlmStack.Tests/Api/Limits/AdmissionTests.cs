@@ -28,10 +28,10 @@ public sealed class AdmissionTests
         client.PostAsync("/v1/chat/completions", new StringContent(
             $$"""{"model":"held","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"), Cancel);
 
-    internal static AdmissionGate Gate(ApiApplication app)
+    internal static AdmissionGate Gate(ApiApplication app, string model = "held")
     {
         var catalog = app.Services.GetRequiredService<ModelCatalog>();
-        Assert.True(catalog.TryGet("held", out var pipeline));
+        Assert.True(catalog.TryGet(model, out var pipeline));
         return app.Services.GetRequiredService<ModelAdmission>().For(pipeline.Model);
     }
 
