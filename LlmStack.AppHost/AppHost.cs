@@ -21,6 +21,9 @@ var api = builder.AddProject<Projects.LlmStack_Api>("api")
     // already serves /v1/models and answers chats for it with 503 "model is loading" and Retry-After, so what
     // waits for the API must not wait for the download. The model's own resource shows the download's progress.
     .WithHttpHealthProbe("/healthz");
+// Api:Replicas (default 1): that many API processes behind the API's one address, sharing key budgets and stored
+// responses through a Redis added for them.
+api.WithConfiguredReplicas();
 if (model is not null && !builder.IsComposePublishing())
 {
     // No WaitFor(model): the API starts at once and reports the model as loading until Ollama has it.

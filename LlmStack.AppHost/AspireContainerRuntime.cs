@@ -13,4 +13,13 @@ internal static class AspireContainerRuntime
     /// <summary>The configured runtime, or null when Aspire is left to choose (docker).</summary>
     public static string? Configured(IConfiguration configuration) =>
         configuration[Key] is { Length: > 0 } runtime ? runtime : configuration[LegacyKey] is { Length: > 0 } legacy ? legacy : null;
+
+    /// <summary>Has Aspire use the runtime that answered (when only Podman did, Aspire would still talk to docker), unless one is configured.</summary>
+    public static void UseAnswering(IConfiguration configuration, string? answeringRuntime)
+    {
+        if (answeringRuntime is not null && Configured(configuration) is null)
+        {
+            configuration[Key] = answeringRuntime;
+        }
+    }
 }

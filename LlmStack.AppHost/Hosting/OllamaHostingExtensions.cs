@@ -154,11 +154,7 @@ public static class OllamaHostingExtensions
     private static IResourceBuilder<IOllamaResource> AddOllamaContainer(
         this IDistributedApplicationBuilder builder, OllamaHostingSettings settings, string? containerRuntime, TextWriter console)
     {
-        // Aspire talks to docker unless told otherwise; when only Podman answered, it must use Podman.
-        if (containerRuntime is not null && AspireContainerRuntime.Configured(builder.Configuration) is null)
-        {
-            builder.Configuration[AspireContainerRuntime.Key] = containerRuntime;
-        }
+        AspireContainerRuntime.UseAnswering(builder.Configuration, containerRuntime);
 
         var ollama = builder.AddOllama(OllamaResourceName)
             .WithImage(settings.Image.Name, settings.Image.Tag)
