@@ -23,7 +23,7 @@ var api = builder.AddProject<Projects.LlmStack_Api>("api")
     .WithHttpHealthProbe("/healthz");
 // Api:Replicas (default 1): that many API processes behind the API's one address, sharing key budgets and stored
 // responses through a Redis added for them.
-api.WithConfiguredReplicas();
+var replicaRedis = api.WithConfiguredReplicas();
 if (model is not null && !builder.IsComposePublishing())
 {
     // No WaitFor(model): the API starts at once and reports the model as loading until Ollama has it.
@@ -54,7 +54,7 @@ else if (embeddedModel is not null)
 if (builder.IsComposePublishing())
 {
     // What the model connects to differs per compose profile (Ollama, vLLM, a GGUF), so the deployment says it per profile.
-    builder.AddComposeDeployment(api, web, model!, apiKey);
+    builder.AddComposeDeployment(api, web, model!, apiKey, replicaRedis);
 }
 
 builder.ApplyOtlpExportSetting();

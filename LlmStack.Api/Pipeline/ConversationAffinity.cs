@@ -35,9 +35,10 @@ internal sealed class ConversationAffinity(int capacity = ConversationAffinity.D
             {
                 return explicitReplica;
             }
-            foreach (var prefix in keys.Lookups())
+            var lookups = keys.Lookups;
+            for (var i = lookups.Length - 1; i >= 0; i--)
             {
-                if (Touch(prefix) is { } replica)
+                if (Touch(lookups[i]) is { } replica)
                 {
                     return replica;
                 }
@@ -68,8 +69,7 @@ internal sealed class ConversationAffinity(int capacity = ConversationAffinity.D
         {
             return null;
         }
-        _recency.Remove(node);
-        _recency.AddFirst(node);
+        MakeMostRecent(node);
         return node.Value.Replica;
     }
 
@@ -78,8 +78,7 @@ internal sealed class ConversationAffinity(int capacity = ConversationAffinity.D
         if (_entries.TryGetValue(key, out var node))
         {
             node.Value = (key, replica);
-            _recency.Remove(node);
-            _recency.AddFirst(node);
+            MakeMostRecent(node);
             return;
         }
         if (_entries.Count >= capacity && _recency.Last is { } oldest)
@@ -88,5 +87,15 @@ internal sealed class ConversationAffinity(int capacity = ConversationAffinity.D
             _entries.Remove(oldest.Value.Key);
         }
         _entries[key] = _recency.AddFirst((key, replica));
+    }
+
+    private void MakeMostRecent(LinkedListNode<(ulong Key, int Replica)> node)
+    {
+        // A conversation turn touches its keys twice (lookup, then record): the second time it is already first.
+        if (_recency.First != node)
+        {
+            _recency.Remove(node);
+            _recency.AddFirst(node);
+        }
     }
 }

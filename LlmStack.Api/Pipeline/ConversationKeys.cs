@@ -31,23 +31,24 @@ internal readonly struct ConversationKeys
     public ulong? Id { get; }
 
     /// <summary>The hash of the whole message list; 0 for a request with nothing but system messages.</summary>
-    public ulong Whole => _prefixes.Length > _firstLookup ? _prefixes[^1] : 0;
+    public ulong Whole => _prefixes is not null && _prefixes.Length > _firstLookup ? _prefixes[^1] : 0;
 
-    /// <summary>Hashes of the leading messages that may be an earlier request's, longest first.</summary>
-    public IEnumerable<ulong> Lookups()
-    {
-        for (var i = _prefixes.Length - 2; i >= _firstLookup; i--)
-        {
-            yield return _prefixes[i];
-        }
-    }
+    /// <summary>
+    /// Hashes of the leading messages that may be an earlier request's, shortest first (look them up from the end: the
+    /// longest match wins). A span, not an iterator: the lookup runs on every routed request.
+    /// </summary>
+    public ReadOnlySpan<ulong> Lookups => _prefixes is null || _prefixes.Length - 1 <= _firstLookup
+        ? default
+        : _prefixes.AsSpan(_firstLookup, _prefixes.Length - 1 - _firstLookup);
 
     public static ConversationKeys Of(IEnumerable<ChatMessage> messages, ConversationTurn? turn)
     {
         var list = messages as IList<ChatMessage> ?? [.. messages];
         var prefixes = new ulong[list.Count];
         var firstLookup = list.Count;
-        var hash = new XxHash3();
+        // One hasher per thread, reset per request (its state is a few hundred bytes); nothing here awaits.
+        var hash = t_hash ??= new XxHash3();
+        hash.Reset();
         for (var i = 0; i < list.Count; i++)
         {
             Append(hash, list[i]);
@@ -59,6 +60,9 @@ internal readonly struct ConversationKeys
         }
         return new ConversationKeys(prefixes, firstLookup, KeyOf(turn?.Continues), KeyOf(turn?.Id));
     }
+
+    [ThreadStatic]
+    private static XxHash3? t_hash;
 
     private static ulong? KeyOf(string? id) => id is null ? null : XxHash3.HashToUInt64(MemoryMarshal.AsBytes(("id:" + id).AsSpan()));
 

@@ -32,12 +32,26 @@ internal sealed class ReplicatedModels(LlmStackMetrics metrics, TimeProvider tim
             OwnedBy = string.Join(',', served.Select(m => m.OwnedBy).Distinct(StringComparer.Ordinal)),
             AcceptsImages = served.All(m => m.AcceptsImages),
             // The smallest context of the replicas: a request must fit whichever one serves it.
-            ContextLengthWhenLoaded = () => served.Select(m => m.ContextLength).Min(),
+            ContextLengthWhenLoaded = () => SmallestContext(served),
             Parallelism = replicas.Sum(r => r.Limit),
             FirstTokenTimeout = options.FirstTokenTimeout,
             Replicas = served,
             Owned = set,
         };
+    }
+
+    // Asked per request (a prompt must fit): a loop, not LINQ. Replicas that do not know theirs yet are left out.
+    private static int? SmallestContext(IReadOnlyList<ServedModel> served)
+    {
+        int? smallest = null;
+        for (var i = 0; i < served.Count; i++)
+        {
+            if (served[i].ContextLength is { } context && (smallest is null || context < smallest))
+            {
+                smallest = context;
+            }
+        }
+        return smallest;
     }
 
     /// <summary><c>server.address</c> of each replica: host:port of its server, or its GGUF file's name; made unique by its index.</summary>

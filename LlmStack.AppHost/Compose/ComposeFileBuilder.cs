@@ -73,6 +73,10 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
             throw new DistributedApplicationException($"The container resource '{container.Name}' has no image.");
         }
         var service = new ComposeService { Image = StripDefaultRegistry(image) };
+        if (container.Entrypoint is { Length: > 0 } entrypoint)
+        {
+            service.Entrypoint.Add(entrypoint);
+        }
         foreach (var mount in container.Annotations.OfType<ContainerMountAnnotation>())
         {
             if (mount.Type != ContainerMountType.Volume)
@@ -97,41 +101,90 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
     private async Task AddProjectAsync(ComposeFile file, ProjectResource project, CancellationToken cancellationToken)
     {
         var variants = project.Annotations.OfType<ComposeProfileVariantsAnnotation>().SelectMany(a => a.Variants).ToList();
+        var replicas = Replicas(project);
         if (variants.Count == 0)
         {
-            Add(file, project.Name, await ProjectServiceAsync(project, cancellationToken));
+            for (var replica = 1; replica <= replicas; replica++)
+            {
+                var service = await ProjectServiceAsync(project, cancellationToken);
+                AddReplica(file, project, project.Name, service, replica, replicas);
+            }
             return;
         }
         foreach (var variant in variants)
         {
-            var service = await ProjectServiceAsync(project, cancellationToken);
-            service.Profiles.Clear();
-            service.Profiles.Add(variant.Profile);
-            foreach (var (key, value) in variant.Environment)
+            for (var replica = 1; replica <= replicas; replica++)
             {
-                service.Environment[key] = await ValueAsync(value, cancellationToken);
+                var service = await ProjectServiceAsync(project, cancellationToken);
+                service.Profiles.Clear();
+                service.Profiles.Add(variant.Profile);
+                foreach (var (key, value) in variant.Environment)
+                {
+                    service.Environment[key] = await ValueAsync(value, cancellationToken);
+                }
+                foreach (var wait in variant.Waits)
+                {
+                    AddDependency(service, wait);
+                }
+                service.Entrypoint.AddRange(variant.Entrypoint);
+                if (variant.Limits is not null)
+                {
+                    service.Deploy ??= new ComposeDeploy();
+                    service.Deploy.Resources.Limits = variant.Limits;
+                }
+                foreach (var customize in variant.Customizations)
+                {
+                    customize(service, Variables);
+                }
+                // The variants of one profile-dependent service share its name on the network, so whoever calls
+                // "http://api:8080" reaches the variant that runs.
+                var network = new ComposeServiceNetwork();
+                network.Aliases.Add(project.Name);
+                service.Networks["default"] = network;
+                AddReplica(file, project, VariantName(project, variant.Profile), service, replica, replicas);
             }
-            foreach (var wait in variant.Waits)
-            {
-                AddDependency(service, wait);
-            }
-            service.Entrypoint.AddRange(variant.Entrypoint);
-            if (variant.Limits is not null)
-            {
-                service.Deploy ??= new ComposeDeploy();
-                service.Deploy.Resources.Limits = variant.Limits;
-            }
-            foreach (var customize in variant.Customizations)
-            {
-                customize(service, Variables);
-            }
-            // The variants of one profile-dependent service share its name on the network, so whoever calls
-            // "http://api:8080" reaches the variant that runs.
-            var network = new ComposeServiceNetwork();
+        }
+    }
+
+    /// <summary>The replicas a project runs (<c>WithReplicas</c>), each a compose service of its own.</summary>
+    public static int Replicas(IResource resource) => resource.Annotations.OfType<ReplicaAnnotation>().LastOrDefault()?.Replicas ?? 1;
+
+    /// <summary>
+    /// The compose-network names of a project's replicas, in order: the project's name with one replica, else
+    /// <c>&lt;name&gt;-1</c> ... <c>&lt;name&gt;-N</c>, which whoever balances between them (the Web, the proxy, Prometheus) lists.
+    /// </summary>
+    public static IReadOnlyList<string> ReplicaHosts(IResource resource)
+    {
+        var replicas = Replicas(resource);
+        return replicas == 1 ? [resource.Name] : [.. Enumerable.Range(1, replicas).Select(replica => ReplicaHost(resource.Name, replica))];
+    }
+
+    private static string ReplicaHost(string name, int replica) => $"{name}-{replica}";
+
+    /// <summary>
+    /// One replica of a project as a service: with several, each is <c>&lt;service&gt;-&lt;n&gt;</c> and reachable as
+    /// <c>&lt;name&gt;-&lt;n&gt;</c> (and as <c>&lt;name&gt;</c>, which Docker's DNS answers with all of them); a host port
+    /// can be published once, so only the first replica keeps the published ports.
+    /// </summary>
+    private static void AddReplica(ComposeFile file, IResource project, string serviceName, ComposeService service, int replica, int replicas)
+    {
+        if (replicas == 1)
+        {
+            Add(file, serviceName, service);
+            return;
+        }
+        if (!service.Networks.TryGetValue("default", out var network))
+        {
+            network = new ComposeServiceNetwork();
             network.Aliases.Add(project.Name);
             service.Networks["default"] = network;
-            Add(file, VariantName(project, variant.Profile), service);
         }
+        network.Aliases.Add(ReplicaHost(project.Name, replica));
+        if (replica > 1)
+        {
+            service.Ports.Clear();
+        }
+        Add(file, ReplicaHost(serviceName, replica), service);
     }
 
     private async Task<ComposeService> ProjectServiceAsync(ProjectResource project, CancellationToken cancellationToken)
@@ -188,6 +241,17 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
                 {
                     // LlmStack's containers speak plain HTTP on the compose network; TLS ends at the reverse proxy
                     // in front of the host (docs/deploy-ec2.md), so there is no https endpoint to point at.
+                    continue;
+                }
+                if (value is EndpointReference { Resource: ProjectResource target } endpoint && Replicas(target) > 1
+                    && key.EndsWith("__0", StringComparison.Ordinal) && key.StartsWith("services__", StringComparison.Ordinal))
+                {
+                    // Service discovery with one entry per replica: the client balances between them, request by request.
+                    var hosts = ReplicaHosts(target);
+                    for (var i = 0; i < hosts.Count; i++)
+                    {
+                        service.Environment[$"{key[..^1]}{i}"] = $"{endpoint.Scheme}://{hosts[i]}:{TargetPort(target, endpoint.EndpointAnnotation)}";
+                    }
                     continue;
                 }
                 service.Environment[key] = await ValueAsync(value, cancellationToken);
@@ -286,6 +350,8 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
                 };
             case ParameterResource parameter:
                 return Variables.Use(ParameterVariable(parameter));
+            case ConnectionStringReference reference:
+                return await ValueAsync(reference.Resource.ConnectionStringExpression, cancellationToken);
             case ComposeVariable variable:
                 return Variables.Use(variable);
             case ReferenceExpression { IsConditional: false } expression:
@@ -297,6 +363,11 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
                 }
                 return string.Format(CultureInfo.InvariantCulture, expression.Format, parts);
             }
+            case ReferenceExpression { IsConditional: true, Condition: { } condition } conditional:
+                // Decided at publish time, as Aspire's manifest does (e.g. Redis's ",ssl=true" only when its endpoint has TLS).
+                return await ValueAsync(
+                    string.Equals(await condition.GetValueAsync(cancellationToken), conditional.MatchValue, StringComparison.Ordinal)
+                        ? conditional.WhenTrue! : conditional.WhenFalse!, cancellationToken);
             case IFormattable formattable:
                 return formattable.ToString(null, CultureInfo.InvariantCulture);
             default:
@@ -328,7 +399,11 @@ internal sealed class ComposeFileBuilder(DistributedApplicationModel model, Dist
         return source.StartsWith('.') || source.StartsWith('/') || source.StartsWith('$') ? null : source;
     }
 
-    // Compose and Docker pull from Docker Hub by default; "docker.io/ollama/ollama" and "ollama/ollama" are one image.
-    private static string StripDefaultRegistry(string image) =>
-        image.StartsWith("docker.io/", StringComparison.Ordinal) ? image["docker.io/".Length..] : image;
+    // Compose and Docker pull from Docker Hub by default; "docker.io/ollama/ollama" and "ollama/ollama" are one image, and
+    // "docker.io/library/redis" is the official "redis".
+    private static string StripDefaultRegistry(string image)
+    {
+        var name = image.StartsWith("docker.io/", StringComparison.Ordinal) ? image["docker.io/".Length..] : image;
+        return name.StartsWith("library/", StringComparison.Ordinal) ? name["library/".Length..] : name;
+    }
 }

@@ -81,12 +81,12 @@ internal static class ComposePublishing
         await WriteFileAsync(ComposeFileName, ComposeFileHeader + ComposeYaml.Serialize(compose));
         await WriteFileAsync(EnvExampleFileName, builder.Variables.ToEnvExample(EnvExampleHeader));
 
-        // Prometheus scrapes every LlmStack service at the name the compose network gives it.
-        var targets = model.Resources.OfType<ProjectResource>()
-            .Select(p => (p.Name, $"{p.Name}:{ComposeFileBuilder.ProjectContainerPort}"));
+        // Prometheus scrapes every LlmStack service - each replica of it - at the name the compose network gives it.
+        var targets = model.Resources.OfType<ProjectResource>().Select(p => (p.Name, ProjectAddresses(p)));
         await WriteFileAsync(PrometheusConfigPath, PrometheusConfiguration.Write(targets, ComposeSettings.PrometheusKeyFile));
-        var project = $":{ComposeFileBuilder.ProjectContainerPort}";
-        await WriteFileAsync(CaddyfilePath, CaddyConfiguration.Write(ComposeSettings.Domain.Name, ComposeSettings.Domain.Default!, "web" + project, "api" + project));
+        var projects = model.Resources.OfType<ProjectResource>().ToDictionary(p => p.Name);
+        await WriteFileAsync(CaddyfilePath, CaddyConfiguration.Write(ComposeSettings.Domain.Name, ComposeSettings.Domain.Default!,
+            ProjectAddresses(projects["web"]), ProjectAddresses(projects["api"])));
         await WriteFileAsync(GrafanaDataSourcePath, GrafanaDashboard.DataSource($"http://{ComposeSettings.PrometheusName}:{ComposeSettings.PrometheusPort}"));
         await WriteFileAsync(GrafanaProviderPath, GrafanaDashboard.DashboardProvider(ComposeSettings.GrafanaDashboardsPath));
         await WriteFileAsync(GrafanaDashboardPath, GrafanaDashboard.Json());
@@ -102,6 +102,10 @@ internal static class ComposePublishing
             return File.WriteAllTextAsync(path, content, cancellationToken);
         }
     }
+
+    /// <summary>The <c>host:port</c> of each replica of a project on the compose network.</summary>
+    private static IReadOnlyList<string> ProjectAddresses(ProjectResource project) =>
+        [.. ComposeFileBuilder.ReplicaHosts(project).Select(host => $"{host}:{ComposeFileBuilder.ProjectContainerPort}")];
 
     private const string ComposeFileHeader = """
         # LlmStack on one Docker host. Written by `dotnet run --project LlmStack.AppHost -- --publisher compose`

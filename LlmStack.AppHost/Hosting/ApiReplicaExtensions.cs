@@ -25,6 +25,9 @@ public static class ApiReplicaExtensions
     /// <summary>Resource name of the Redis the API replicas share.</summary>
     public const string RedisResourceName = "redis";
 
+    /// <summary>The published Redis container's data volume.</summary>
+    public const string RedisDataVolumeName = "redis-data";
+
     /// <summary>
     /// Runs <c>Api:Replicas</c> API processes (default 1) behind the API's one address; with more than one, adds a Redis
     /// and hands it to every replica as <c>LlmStack:Auth:Redis</c> and <c>LlmStack:Responses:Redis</c>, so a key's
@@ -62,7 +65,8 @@ public static class ApiReplicaExtensions
     {
         if (builder.ExecutionContext.IsPublishMode)
         {
-            return (builder.AddRedis(RedisResourceName).AsConnectionString(), "the Redis container");
+            // A deployment keeps what is in Redis (stored responses, the budgets' windows) across a restart of it.
+            return (builder.AddRedis(RedisResourceName).WithDataVolume(RedisDataVolumeName).AsConnectionString(), "the Redis container");
         }
 
         // A local redis-server first: it starts in a second, and has no image to get.

@@ -46,8 +46,22 @@ internal static class ComposeDeploymentExtensions
 
     public static void AddComposeDeployment(this IDistributedApplicationBuilder builder,
         IResourceBuilder<ProjectResource> api, IResourceBuilder<ProjectResource> web, IResourceBuilder<OllamaModelResource> ollamaModel,
-        IResourceBuilder<ParameterResource> apiKey)
+        IResourceBuilder<ParameterResource> apiKey, IResourceBuilder<IResourceWithConnectionString>? replicaRedis)
     {
+        if (replicaRedis?.Resource is RedisResource redis)
+        {
+            builder.CreateResourceBuilder(redis).PublishAsComposeService(service =>
+            {
+                // Every profile: the API replicas of each share it.
+                service.Healthcheck = ComposeHealthcheck.Command(
+                    ["CMD-SHELL", "redis-cli -a \"$$REDIS_PASSWORD\" --no-auth-warning ping | grep -q PONG"], startPeriod: "10s");
+                service.Limits = new ComposeResourceLimits { Memory = "512m" };
+                // The image's redis user (999) from the start, so its entrypoint needs no capability to switch to it; it
+                // writes only its data volume.
+                service.Hardening = new ComposeHardening { User = RedisUser, ReadOnlyRootFilesystem = true, Tmpfs = { "/tmp" } };
+            });
+        }
+
         var ollama = (OllamaResource)ollamaModel.Resource.Parent;
         builder.CreateResourceBuilder(ollama).PublishAsComposeService(service =>
         {
@@ -211,6 +225,9 @@ internal static class ComposeDeploymentExtensions
                 });
             });
     }
+
+    /// <summary>The user of the official Redis image (and of the test stand-in).</summary>
+    public const string RedisUser = "999:999";
 
     /// <summary>The Web's data directory in its container: a folder of the image's user, where the web-data volume goes.</summary>
     public const string WebDataPath = "/home/app/data";

@@ -9,9 +9,9 @@ namespace LlmStack.AppHost.Monitoring;
 /// </summary>
 internal static class PrometheusConfiguration
 {
-    /// <param name="targets">Job name and <c>host:port</c> of each service to scrape.</param>
+    /// <param name="targets">Job name and the <c>host:port</c> of each replica of each service to scrape.</param>
     /// <param name="credentialsFile">The file in Prometheus's container that holds the API key.</param>
-    public static string Write(IEnumerable<(string Job, string Target)> targets, string credentialsFile)
+    public static string Write(IEnumerable<(string Job, IReadOnlyList<string> Targets)> targets, string credentialsFile)
     {
         var text = new StringBuilder("""
             # Written by `dotnet run --project LlmStack.AppHost -- --publisher compose`; regenerate rather than edit.
@@ -22,7 +22,7 @@ internal static class PrometheusConfiguration
             scrape_configs:
 
             """);
-        foreach (var (job, target) in targets)
+        foreach (var (job, addresses) in targets)
         {
             text.Append($"""
                   - job_name: {job}
@@ -31,7 +31,7 @@ internal static class PrometheusConfiguration
                       type: Bearer
                       credentials_file: {credentialsFile}
                     static_configs:
-                      - targets: ["{target}"]
+                      - targets: [{string.Join(", ", addresses.Select(address => $"\"{address}\""))}]
 
                 """);
         }

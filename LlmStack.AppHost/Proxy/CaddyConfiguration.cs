@@ -9,9 +9,9 @@ namespace LlmStack.AppHost.Proxy;
 internal static class CaddyConfiguration
 {
     /// <param name="domainVariable">The environment variable naming the site, and the site when it is unset.</param>
-    /// <param name="web">The Web's <c>host:port</c> on the compose network.</param>
-    /// <param name="api">The API's <c>host:port</c> on the compose network.</param>
-    public static string Write(string domainVariable, string defaultDomain, string web, string api) => $$"""
+    /// <param name="web">The <c>host:port</c> of each of the Web's replicas on the compose network.</param>
+    /// <param name="api">The <c>host:port</c> of each of the API's replicas on the compose network.</param>
+    public static string Write(string domainVariable, string defaultDomain, IReadOnlyList<string> web, IReadOnlyList<string> api) => $$"""
         # Written by `dotnet run --project LlmStack.AppHost -- --publisher compose`; regenerate rather than edit.
         # The proxy profile's Caddy: HTTPS for the chat (/) and the OpenAI-compatible API (/v1), HTTP redirected to it.
         {
@@ -29,12 +29,25 @@ internal static class CaddyConfiguration
         		respond 404
         	}
         	handle /v1/* {
-        		reverse_proxy {{api}}
+        		{{ReverseProxy(api)}}
         	}
         	handle {
-        		reverse_proxy {{web}}
+        		{{ReverseProxy(web)}}
         	}
         }
 
         """;
+
+    /// <summary>
+    /// To one upstream, or balanced between replicas: to the one with the fewest requests in flight (a chat holds its
+    /// replica for as long as it streams), and a replica that refuses connections is left out for a while.
+    /// </summary>
+    private static string ReverseProxy(IReadOnlyList<string> upstreams) => upstreams.Count == 1
+        ? $"reverse_proxy {upstreams[0]}"
+        : $$"""
+            reverse_proxy {{string.Join(' ', upstreams)}} {
+            			lb_policy least_conn
+            			fail_duration 10s
+            		}
+            """;
 }

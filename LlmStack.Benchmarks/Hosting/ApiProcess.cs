@@ -76,7 +76,7 @@ public sealed partial class ApiProcess : IAsyncDisposable
             environment[key] = value;
         }
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {start.FileName}.");
+        var process = ChildProcesses.Start(start);
         var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
         var output = new Queue<string>();
         void Read(object? sender, DataReceivedEventArgs e)
@@ -138,6 +138,28 @@ public sealed partial class ApiProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts one API per entry of <paramref name="settings"/> at once; if any fails, the others are stopped too (a caller
+    /// that gets no array cannot dispose them).
+    /// </summary>
+    public static async Task<ApiProcess[]> StartAllAsync(IEnumerable<IReadOnlyDictionary<string, string>> settings, bool waitUntilReady,
+        CancellationToken cancellationToken)
+    {
+        var starts = settings.Select(s => StartAsync(s, waitUntilReady, cancellationToken)).ToList();
+        try
+        {
+            return await Task.WhenAll(starts);
+        }
+        catch
+        {
+            foreach (var started in starts.Where(s => s.IsCompletedSuccessfully))
+            {
+                await started.Result.DisposeAsync();
+            }
+            throw;
+        }
+    }
+
     /// <summary>The API's resident memory now (its working set: RSS on Linux).</summary>
     public long ResidentBytes
     {
@@ -192,13 +214,7 @@ public sealed partial class ApiProcess : IAsyncDisposable
         return File.Exists(path) ? path : throw new FileNotFoundException($"LlmStack.Api was not found next to the benchmark: {path}. Build the solution first.");
     }
 
-    private static void Stop(Process process)
-    {
-        if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-        }
-    }
+    private static void Stop(Process process) => ChildProcesses.Kill(process);
 
     private static string Tail(Queue<string> output)
     {

@@ -55,16 +55,48 @@ public sealed class ComposeToolTests(PublishedCompose compose) : IClassFixture<P
         Assert.Contains("Valid configuration", result.Output + result.Error);
     }
 
-    private async Task<CommandResult> RunToolAsync(string tool, string[] arguments, Dictionary<string, string> environment)
+    private Task<CommandResult> RunToolAsync(string tool, string[] arguments, Dictionary<string, string> environment) =>
+        RunToolAsync(compose.Directory, tool, arguments, environment);
+
+    internal static async Task<CommandResult> RunToolAsync(string directory, string tool, string[] arguments, Dictionary<string, string> environment)
     {
         try
         {
-            return await DockerEngine.RunAsync(tool, arguments, Bound, compose.Directory, environment);
+            return await DockerEngine.RunAsync(tool, arguments, Bound, directory, environment);
         }
         catch (Win32Exception)
         {
             Assert.Skip($"{tool} is not installed; ./test.sh installs Debian's docker-compose, prometheus (promtool) and caddy when it runs as root");
             throw;
         }
+    }
+}
+
+/// <summary>The files published with two API replicas, as docker-compose and Caddy judge them.</summary>
+public sealed class ComposeReplicaToolTests(PublishedReplicaCompose compose) : IClassFixture<PublishedReplicaCompose>
+{
+    [Fact]
+    public async Task Docker_compose_accepts_the_replicas_and_their_redis()
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["GRAFANA_ADMIN_PASSWORD"] = "set-in-dot-env", ["LLMSTACK_API_KEY"] = "set-in-dot-env",
+            ["LLMSTACK_WEB_ADMIN_PASSWORD"] = "set-in-dot-env", ["REDIS_PASSWORD"] = "set-in-dot-env",
+        };
+
+        var result = await ComposeToolTests.RunToolAsync(compose.Directory, "docker-compose", ["--profile", "embedded", "config", "--services"], environment);
+
+        Assert.True(result.ExitCode == 0, result.Describe("docker-compose --profile embedded config"));
+        Assert.Subset(result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(), new HashSet<string> { "api-embedded-1", "api-embedded-2", "redis", "web" });
+    }
+
+    [Fact]
+    public async Task Caddy_accepts_the_balanced_proxy_configuration()
+    {
+        var result = await ComposeToolTests.RunToolAsync(compose.Directory, "caddy", ["validate", "--config", "caddy/Caddyfile", "--adapter", "caddyfile"],
+            new Dictionary<string, string> { ["LLMSTACK_DOMAIN"] = "chat.example.com", ["XDG_DATA_HOME"] = Path.Combine(compose.Directory, ".caddy-data") });
+
+        Assert.True(result.ExitCode == 0, result.Describe("caddy validate"));
+        Assert.Contains("Valid configuration", result.Output + result.Error);
     }
 }

@@ -1,7 +1,10 @@
+extern alias bench;
+
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using bench::LlmStack.Benchmarks.Hosting;
 
 namespace LlmStack.Tests.Fixtures;
 
@@ -51,7 +54,7 @@ public sealed class KillableApiProcess : IAsyncDisposable
         {
             start.Environment[key] = value;
         }
-        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
+        var process = ChildProcesses.Start(start);
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);
         process.BeginOutputReadLine();
@@ -64,6 +67,7 @@ public sealed class KillableApiProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
+                ChildProcesses.Kill(process);
                 Assert.Fail($"The API process exited with {process.ExitCode} before it was ready:\n{Output}");
             }
             try
@@ -79,15 +83,17 @@ public sealed class KillableApiProcess : IAsyncDisposable
             }
             await Task.Delay(100);
         }
+        // Not left running for an owner that may never dispose it (a fixture whose start failed).
+        Kill();
         Assert.Fail($"The API process was not ready within {StartTimeout.TotalSeconds} s:\n{Output}");
     }
 
     /// <summary>Kills the process at once (SIGKILL): its open connections are reset, nothing is drained.</summary>
     public void Kill()
     {
-        if (_process is { HasExited: false } process)
+        if (_process is { } process)
         {
-            process.Kill(entireProcessTree: true);
+            ChildProcesses.Kill(process);
             process.WaitForExit(TimeSpan.FromSeconds(10));
         }
     }

@@ -9,8 +9,21 @@ namespace LlmStack.Tests.Fixtures;
 /// The compose project <c>--publisher compose</c> writes, published through the real AppHost into a temporary
 /// folder, with its compose file parsed for the assertions (a YAML map is a dictionary, a sequence a list).
 /// </summary>
-public sealed class PublishedCompose : IAsyncLifetime
+public class PublishedCompose : IAsyncLifetime
 {
+    private readonly string[] _settings;
+
+    public PublishedCompose()
+        : this([])
+    {
+    }
+
+    /// <param name="settings">More AppHost settings to publish with (e.g. <c>--Api:Replicas=2</c>).</param>
+    protected PublishedCompose(string[] settings)
+    {
+        _settings = settings;
+    }
+
     public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("llmstack-compose-").FullName;
 
     public const string FileName = "docker-compose.yaml";
@@ -32,7 +45,7 @@ public sealed class PublishedCompose : IAsyncLifetime
         var cancellationToken = TestContext.Current.CancellationToken;
         // Ollama:Mode=none is what a machine without Docker picks to run; publishing models the deployment anyway.
         await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<apphost::Projects.LlmStack_AppHost>(
-            ["--publisher", "compose", "--output-path", Directory, "--Ollama:Mode=none"], cancellationToken);
+            ["--publisher", "compose", "--output-path", Directory, "--Ollama:Mode=none", .. _settings], cancellationToken);
         await using var app = await builder.BuildAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
         await app.RunAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(120), cancellationToken);
 
@@ -62,3 +75,6 @@ public sealed class PublishedCompose : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>The compose project published with two API replicas (<c>Api:Replicas=2</c>): a Redis, and each API service twice.</summary>
+public sealed class PublishedReplicaCompose() : PublishedCompose(["--Api:Replicas=2"]);

@@ -34,9 +34,10 @@ public sealed class SharedCacheTests(GeneratedModels models)
             settings[key.Replace(":", "__", StringComparison.Ordinal)] = value!;
         }
 
-        var starting = await Task.WhenAll(
-            ApiProcess.StartAsync(settings, waitUntilReady: false, Ct),
-            ApiProcess.StartAsync(settings, waitUntilReady: false, Ct)).WaitAsync(Timeout, Ct);
+        // Bounded by cancelling the starts, not by WaitAsync: a start abandoned by WaitAsync would leave its process running.
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        bound.CancelAfter(Timeout);
+        var starting = await ApiProcess.StartAllAsync([settings, settings], waitUntilReady: false, bound.Token);
         await using var first = starting[0];
         await using var second = starting[1];
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
