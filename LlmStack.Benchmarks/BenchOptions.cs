@@ -62,6 +62,8 @@ internal static class BenchOptions
 
     public static readonly Option<int?> StepTokens = new("--step-tokens") { Description = "Embedded StepTokens (default: the API's)." };
 
+    public static readonly Option<int?> TargetTokenGapMs = new("--target-gap-ms") { Description = "Embedded TargetTokenGap in milliseconds, 0 for fixed StepTokens steps (default: the API's)." };
+
     public static SweepLimits Limits(ParseResult parse) =>
         new(parse.GetValue(Concurrency)!, parse.GetValue(Requests), TimeSpan.FromSeconds(parse.GetValue(Duration)));
 
@@ -69,7 +71,25 @@ internal static class BenchOptions
         new(model, parse.GetValue(PromptWords), parse.GetValue(MaxTokens));
 
     public static EmbeddedTuning Tuning(ParseResult parse) =>
-        new(parse.GetValue(Threads), parse.GetValue(BatchSize), parse.GetValue(ParallelSlots), parse.GetValue(StepTokens));
+        new(parse.GetValue(Threads), parse.GetValue(BatchSize), parse.GetValue(ParallelSlots), parse.GetValue(StepTokens),
+            parse.GetValue(TargetTokenGapMs) is { } gap ? TimeSpan.FromMilliseconds(gap) : null);
+
+    /// <summary>A required server root on this machine: the load generator only targets loopback.</summary>
+    public static Option<Uri> LoopbackUrl(string name, string description) => new(name)
+    {
+        Description = description,
+        Required = true,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Single().Value;
+            if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri is { IsLoopback: true, Scheme: "http" or "https" })
+            {
+                return uri;
+            }
+            result.AddError($"{name} '{text}' must be an absolute http(s) URL on this machine (localhost, 127.0.0.1 or ::1): the load generator only targets loopback.");
+            return null;
+        },
+    };
 
     /// <summary>Adds the check that the value is at least 1.</summary>
     public static Option<int> Positive(Option<int> option)

@@ -7,6 +7,7 @@ using LlmStack.Benchmarks.Overhead;
 using LlmStack.Benchmarks.Pipeline;
 using LlmStack.Benchmarks.Soak;
 using LlmStack.Benchmarks.Tuning;
+using LlmStack.Benchmarks.Versus;
 
 var root = new RootCommand("LlmStack load benchmark: time to first token, inter-token latency and tokens/s, over HTTP and in-process.")
 {
@@ -18,6 +19,8 @@ var root = new RootCommand("LlmStack load benchmark: time to first token, inter-
     TuneCommand.Create(),
     SoakCommand.Create(),
     DownloadCommand.Create(),
+    VersusCommand.Create(),
+    SweepCommand.Create(),
 };
 try
 {

@@ -23,6 +23,12 @@ public sealed class EmbeddedModelOptions
     public const int DefaultStepTokens = 32;
 
     /// <summary>
+    /// The step time aimed at while streams are generating - the gap between a stream's tokens - when prompts are
+    /// waiting: a step carries as many prompt tokens as fit in it at the cost measured on this machine.
+    /// </summary>
+    public static readonly TimeSpan DefaultTargetTokenGap = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>
     /// Sequences generating at once; the rest wait in a FIFO queue. On the 0.5B shape the aggregate speed still
     /// grows from 8 to 16 sequences (docs/benchmarks.md).
     /// </summary>
@@ -43,6 +49,13 @@ public sealed class EmbeddedModelOptions
     /// </summary>
     public const double DefaultSlotPromptSimilarity = 0.9;
 
+    /// <summary>
+    /// Host memory for the KV state of conversations evicted from the KV cache, 1 GiB: about 87,000 tokens of
+    /// Qwen2.5-0.5B (12 KiB per token, F16) - a few hundred conversations - or 18,000 of 7B (56 KiB per token).
+    /// llama-server's <c>--cache-ram</c> (8 GiB there) plays the same part.
+    /// </summary>
+    public const long DefaultHostCacheBytes = 1L << 30;
+
     /// <summary>Below this many parameters a model decodes on one thread by default: thread coordination costs more than it saves.</summary>
     public const ulong SingleThreadParameterLimit = 50_000_000;
 
@@ -62,11 +75,19 @@ public sealed class EmbeddedModelOptions
     public int? BatchSize { get; set; }
 
     /// <summary>
-    /// Tokens per decode step while streams are generating - one for each stream plus a chunk of a waiting prompt;
-    /// default <see cref="DefaultStepTokens"/>. Smaller keeps the streams flowing while prompts arrive, larger starts
-    /// new requests sooner. Must exceed <see cref="ParallelSlots"/>.
+    /// The least tokens a decode step carries while streams are generating - one for each stream plus a chunk of a
+    /// waiting prompt, so prompts always progress; default <see cref="DefaultStepTokens"/>. Steps carry more when
+    /// <see cref="TargetTokenGap"/> allows. Must exceed <see cref="ParallelSlots"/>.
     /// </summary>
     public int? StepTokens { get; set; }
+
+    /// <summary>
+    /// The gap between a stream's tokens aimed at while prompts are waiting: each step carries as many prompt tokens
+    /// as fit in it at the step cost measured so far (at least <see cref="StepTokens"/>, at most
+    /// <see cref="BatchSize"/>). Shorter keeps streams smoother, longer starts new requests sooner; zero gives every
+    /// step exactly <see cref="StepTokens"/>. Default <see cref="DefaultTargetTokenGap"/>.
+    /// </summary>
+    public TimeSpan? TargetTokenGap { get; set; }
 
     /// <summary>Requests generated at once, batched into one decode per token; default <see cref="DefaultParallelSlots"/>.</summary>
     public int? ParallelSlots { get; set; }
@@ -86,6 +107,13 @@ public sealed class EmbeddedModelOptions
     /// </summary>
     public double? SlotPromptSimilarity { get; set; }
 
+    /// <summary>
+    /// Bytes of host memory for conversations evicted from the KV cache (for another conversation, or for room): their
+    /// KV state is saved there, least recently used dropped first, and restored when a prompt continues one; 0 turns
+    /// the tier off. Filled as conversations are evicted, not allocated at start. Default <see cref="DefaultHostCacheBytes"/>.
+    /// </summary>
+    public long? HostCacheBytes { get; set; }
+
     /// <summary>Layers offloaded to a GPU (0 on the CPU backend).</summary>
     public int GpuLayers { get; set; }
 
@@ -95,11 +123,17 @@ public sealed class EmbeddedModelOptions
     /// <summary>The step size this configuration asks for, default filled in.</summary>
     public int StepTokensOrDefault => StepTokens ?? DefaultStepTokens;
 
+    /// <summary>The target gap this configuration asks for, default filled in.</summary>
+    public TimeSpan TargetTokenGapOrDefault => TargetTokenGap ?? DefaultTargetTokenGap;
+
     /// <summary>The batch size this configuration asks for, default filled in.</summary>
     public int BatchSizeOrDefault => BatchSize ?? DefaultBatchSize;
 
     /// <summary>The prompt similarity this configuration asks for, default filled in.</summary>
     public double SlotPromptSimilarityOrDefault => SlotPromptSimilarity ?? DefaultSlotPromptSimilarity;
+
+    /// <summary>The host cache budget this configuration asks for, default filled in.</summary>
+    public long HostCacheBytesOrDefault => HostCacheBytes ?? DefaultHostCacheBytes;
 
     /// <summary>The context per sequence, given the model's own context length.</summary>
     public int ContextSizeFor(int modelContext) => ContextSize ?? Math.Min(modelContext, DefaultMaxContextSize);

@@ -6,13 +6,13 @@ using LlmStack.Api.Pipeline;
 namespace LlmStack.Benchmarks.Hosting;
 
 /// <summary>The embedded backend's tuning keys a run sets; null leaves the API's default.</summary>
-public sealed record EmbeddedTuning(int? Threads = null, int? BatchSize = null, int? ParallelSlots = null, int? StepTokens = null)
+public sealed record EmbeddedTuning(int? Threads = null, int? BatchSize = null, int? ParallelSlots = null, int? StepTokens = null, TimeSpan? TargetTokenGap = null)
 {
     /// <summary>The model's options as the API would bind them from <c>LlmStack:Models:0:*</c>.</summary>
     public ModelOptions ModelOptions(string id, string path) => new()
     {
         Id = id, Backend = EmbeddedBackend.BackendName, Path = path,
-        Embedded = new EmbeddedModelOptions { Threads = Threads, BatchSize = BatchSize, ParallelSlots = ParallelSlots, StepTokens = StepTokens },
+        Embedded = new EmbeddedModelOptions { Threads = Threads, BatchSize = BatchSize, ParallelSlots = ParallelSlots, StepTokens = StepTokens, TargetTokenGap = TargetTokenGap },
     };
 
     /// <summary>The keys under <c>LlmStack:Models:0:</c> that are set (in its <c>Embedded</c> section).</summary>
@@ -33,6 +33,10 @@ public sealed record EmbeddedTuning(int? Threads = null, int? BatchSize = null, 
         if (StepTokens is { } step)
         {
             yield return new($"Embedded:{nameof(StepTokens)}", step.ToString(CultureInfo.InvariantCulture));
+        }
+        if (TargetTokenGap is { } gap)
+        {
+            yield return new($"Embedded:{nameof(TargetTokenGap)}", gap.ToString("c", CultureInfo.InvariantCulture));
         }
     }
 

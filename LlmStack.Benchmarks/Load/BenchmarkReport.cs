@@ -28,6 +28,8 @@ public sealed record BenchmarkReport
 
     public IReadOnlyList<Tuning.TuningResult>? Tuning { get; init; }
 
+    public IReadOnlyList<Versus.VersusRow>? Versus { get; init; }
+
     /// <summary>Prints the machine's load and writes the report to <paramref name="file"/> when one is given.</summary>
     public async Task WriteAsync(FileInfo? file, CancellationToken cancellationToken)
     {

@@ -7,7 +7,12 @@ namespace LlmStack.Benchmarks.Load;
 /// Sends streamed chat completions to an OpenAI-compatible server and times the server-sent events as they
 /// come off the socket: no SDK in between, whose buffering would blur the first token and the gaps.
 /// </summary>
-public sealed class ChatStreamClient(HttpClient http)
+/// <param name="newConnectionPerRequest">
+/// Sends <c>Connection: close</c>, so every request opens its own connection: a server's keep-alive policy (llama-server
+/// closes idle connections its own way) cannot fail a request sent on a connection it is closing, and every target
+/// pays the same connection setup.
+/// </param>
+public sealed class ChatStreamClient(HttpClient http, bool newConnectionPerRequest = false)
 {
     private static ReadOnlySpan<char> DataPrefix => "data:";
 
@@ -16,13 +21,14 @@ public sealed class ChatStreamClient(HttpClient http)
     public async Task<RequestSample> SendAsync(BenchChatRequest request, CancellationToken cancellationToken, System.Text.StringBuilder? reply = null)
     {
         var timer = new StreamTimer();
-        int? outputTokens = null, promptTokens = null;
+        int? outputTokens = null, promptTokens = null, cachedTokens = null;
         try
         {
             using var message = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
             {
                 Content = JsonContent.Create(request, BenchJsonContext.Default.BenchChatRequest),
             };
+            message.Headers.ConnectionClose = newConnectionPerRequest;
             using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
@@ -41,7 +47,7 @@ public sealed class ChatStreamClient(HttpClient http)
                 data = data[DataPrefix.Length..].TrimStart();
                 if (data.SequenceEqual("[DONE]"))
                 {
-                    return timer.Finish(outputTokens, promptTokens);
+                    return timer.Finish(outputTokens, promptTokens) with { CachedTokens = cachedTokens };
                 }
                 var chunk = JsonSerializer.Deserialize(data, BenchJsonContext.Default.BenchChunk);
                 if (chunk?.Error is { } error)
@@ -55,7 +61,7 @@ public sealed class ChatStreamClient(HttpClient http)
                 }
                 if (chunk?.Usage is { } usage)
                 {
-                    (outputTokens, promptTokens) = (usage.CompletionTokens, usage.PromptTokens);
+                    (outputTokens, promptTokens, cachedTokens) = (usage.CompletionTokens, usage.PromptTokens, usage.PromptTokensDetails?.CachedTokens);
                 }
             }
             return timer.Finish(outputTokens, promptTokens, "the stream ended without data: [DONE]");

@@ -7,21 +7,7 @@ internal static class LoadCommand
 {
     public static Command Create()
     {
-        var url = new Option<Uri>("--url")
-        {
-            Description = "Root of the OpenAI-compatible server (its /v1/chat/completions is called), e.g. http://127.0.0.1:5080/.",
-            Required = true,
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Single().Value;
-                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri is { IsLoopback: true, Scheme: "http" or "https" })
-                {
-                    return uri;
-                }
-                result.AddError($"--url '{text}' must be an absolute http(s) URL on this machine (localhost, 127.0.0.1 or ::1): the load generator only targets loopback.");
-                return null;
-            },
-        };
+        var url = BenchOptions.LoopbackUrl("--url", "Root of the OpenAI-compatible server (its /v1/chat/completions is called), e.g. http://127.0.0.1:5080/.");
         var model = new Option<string>("--model") { Description = "The model id to send.", Required = true };
         var command = new Command("load", "Sweep concurrency levels against an OpenAI-compatible server on this machine (LlmStack.Api, Ollama, vLLM...).")
         {

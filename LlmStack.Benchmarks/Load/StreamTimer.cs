@@ -57,6 +57,9 @@ public sealed record RequestSample
 
     public int? PromptTokens { get; init; }
 
+    /// <summary>Prompt tokens the server found cached (<c>prompt_tokens_details.cached_tokens</c>); null when it sent none.</summary>
+    public int? CachedTokens { get; init; }
+
     public string? Error { get; init; }
 
     public bool Succeeded => Error is null;

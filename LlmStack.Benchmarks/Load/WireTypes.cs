@@ -36,7 +36,10 @@ public sealed record BenchDelta([property: JsonPropertyName("content")] string? 
 
 public sealed record BenchUsage(
     [property: JsonPropertyName("prompt_tokens")] int PromptTokens,
-    [property: JsonPropertyName("completion_tokens")] int CompletionTokens);
+    [property: JsonPropertyName("completion_tokens")] int CompletionTokens,
+    [property: JsonPropertyName("prompt_tokens_details")] BenchPromptTokensDetails? PromptTokensDetails = null);
+
+public sealed record BenchPromptTokensDetails([property: JsonPropertyName("cached_tokens")] int? CachedTokens);
 
 public sealed record BenchError(
     [property: JsonPropertyName("message")] string? Message,

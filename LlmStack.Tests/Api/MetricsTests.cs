@@ -82,6 +82,33 @@ public sealed class MetricsTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task Prefix_cache_counts_tokens_found_live_and_in_host_memory_and_what_host_memory_holds()
+    {
+        const string model = "prefix-cache-scripted";
+        const string label = $"gen_ai_request_model=\"{model}\"";
+        // One sequence: B takes A's, A comes back from host memory.
+        await using var app = new ApiApplication([new ModelOptions { Id = model, Backend = "embedded", Path = models.Scripted, Embedded = new() { ParallelSlots = 1 } }]);
+        using var client = app.CreateClient();
+        var a = """{"role":"user","content":"Conversation A starts"}""";
+        var reply = $$"""{"role":"assistant","content":"{{GeneratedModels.ScriptedReply}}"}""";
+
+        foreach (var messages in new[] { a, """{"role":"user","content":"Conversation B starts"}""", $$"""{{a}},{{reply}},{"role":"user","content":"A again"}""" })
+        {
+            using var response = await client.PostAsync("/v1/chat/completions", new StringContent(
+                $$"""{"model":"{{model}}","messages":[{{messages}}]}""", Encoding.UTF8, "application/json"), Cancel);
+            response.EnsureSuccessStatusCode();
+        }
+        var metrics = await ScrapeWhenAsync(client, m => Sum(m, "llmstack_prefix_cache_hits_total", label, "llmstack_cache_tier=\"host\"") > 0, Bound);
+
+        Assert.True(Sum(metrics, "llmstack_prefix_cache_misses_total", label) > 0);
+        Assert.Equal(2, Sum(metrics, "llmstack_prefix_cache_evictions_total", label, "llmstack_cache_tier=\"kv\""));
+        Assert.Equal(0, Sum(metrics, "llmstack_prefix_cache_evictions_total", label, "llmstack_cache_tier=\"host\""));
+        // B is saved now (A went back into the sequence).
+        Assert.Equal(1, Sum(metrics, "llmstack_prefix_cache_entries", label));
+        Assert.True(Sum(metrics, "llmstack_prefix_cache_bytes", label) > 0);
+    }
+
+    [Fact]
     public async Task Queue_and_activity_gauges_and_rejection_counters_exist_at_0_before_the_first_request()
     {
         const string model = "gauges-scripted";

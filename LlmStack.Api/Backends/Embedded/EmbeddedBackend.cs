@@ -19,15 +19,20 @@ internal sealed class EmbeddedBackend : IModelBackend
 {
     public const string BackendName = "embedded";
 
+    private const long MaxHostCacheBytes = 1L << 40;
+
     private static readonly byte[] GgufMagic = "GGUF"u8.ToArray();
 
     private readonly ILoggerFactory _loggerFactory;
     private readonly HubModels? _hub;
     private readonly IMachineMemory? _memory;
     private readonly IConfiguration? _configuration;
+    private readonly PrefixCacheMetrics? _prefixCache;
 
-    public EmbeddedBackend(ILoggerFactory loggerFactory, HubModels? hub = null, IMachineMemory? memory = null, IConfiguration? configuration = null)
+    public EmbeddedBackend(ILoggerFactory loggerFactory, HubModels? hub = null, IMachineMemory? memory = null, IConfiguration? configuration = null,
+        PrefixCacheMetrics? prefixCache = null)
     {
+        _prefixCache = prefixCache;
         _loggerFactory = loggerFactory;
         _hub = hub;
         _memory = memory;
@@ -106,9 +111,17 @@ internal sealed class EmbeddedBackend : IModelBackend
         {
             yield return $"{key}:StepTokens {step} must exceed ParallelSlots {slots}: a step carries one token of every generating sequence, and a waiting prompt needs room too.";
         }
+        if (options.TargetTokenGap is { } gap && (gap < TimeSpan.Zero || gap > TimeSpan.FromMinutes(1)))
+        {
+            yield return $"{key}:TargetTokenGap {gap} is out of range: use 00:00:00 (every step StepTokens) to 00:01:00.";
+        }
         if (options.SlotPromptSimilarity is < 0 or > 1 || (options.SlotPromptSimilarity is { } similarity && double.IsNaN(similarity)))
         {
             yield return $"{key}:SlotPromptSimilarity {options.SlotPromptSimilarity} is out of range: use 0 to 1 (the share of an idle sequence's tokens a prompt must start with to continue it).";
+        }
+        if (options.HostCacheBytes is < 0 or > MaxHostCacheBytes)
+        {
+            yield return $"{key}:HostCacheBytes {options.HostCacheBytes} is out of range: use 0 (off) to {MaxHostCacheBytes} bytes (1 TiB).";
         }
         if (options.GpuLayers < 0)
         {
@@ -142,7 +155,9 @@ internal sealed class EmbeddedBackend : IModelBackend
             logger.LogInformation("Model {Model} needs about {Needed} of memory ({Available} available: {Source})", options.Id,
                 ModelDownloadProgress.FormatBytes(estimate.TotalBytes), ModelDownloadProgress.FormatBytes(available.AvailableBytes), available.Source);
         }
-        return EmbeddedModelHost.Load(options, logger, path);
+        var host = EmbeddedModelHost.Load(options, logger, path);
+        host.Observation = _prefixCache?.Observe(host);
+        return host;
     }
 
     internal ServedModel Serve(ModelOptions options, bool isDemo)

@@ -12,8 +12,10 @@ internal static class EmbeddedBackendExtensions
     {
         builder.AddHubModels();
         builder.Services.AddSingleton<IMachineMemory, MachineMemory>();
+        builder.Services.AddSingleton<PrefixCacheMetrics>();
         builder.Services.AddSingleton(sp => new EmbeddedBackend(sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetRequiredService<HubModels>(), sp.GetRequiredService<IMachineMemory>(), sp.GetRequiredService<IConfiguration>()));
+            sp.GetRequiredService<HubModels>(), sp.GetRequiredService<IMachineMemory>(), sp.GetRequiredService<IConfiguration>(),
+            sp.GetRequiredService<PrefixCacheMetrics>()));
         builder.Services.AddSingleton<IModelBackend>(sp => sp.GetRequiredService<EmbeddedBackend>());
         builder.Services.AddSingleton<IDemoModelSource, DemoModel>();
         return builder;

@@ -62,7 +62,9 @@ internal sealed class EmbeddedModelHost : IDisposable
             KvCacheTokens: options.KvCacheSizeFor(context),
             StepTokens: options.StepTokensOrDefault,
             BatchSize: options.BatchSizeOrDefault,
+            TargetTokenGap: options.TargetTokenGapOrDefault,
             ReuseSimilarity: options.SlotPromptSimilarityOrDefault,
+            HostCacheBytes: options.HostCacheBytesOrDefault,
             // Waiting for KV room is waiting for the model, as in the admission queue.
             RoomTimeout: model.QueueTimeout);
     }
@@ -112,8 +114,9 @@ internal sealed class EmbeddedModelHost : IDisposable
             var scheduler = new BatchScheduler(options.Id, weights, context, settings, logger);
             var host = new EmbeddedModelHost(options.Id, path, weights, parameters, fallbackTemplate, scheduler);
             logger?.LogInformation(
-                "Loaded {Path}: {Parameters:N0} parameters, {Threads} thread(s); {Slots} sequence(s) of up to {Context} tokens sharing a {KvCache}-token KV cache, {StepTokens} tokens per step while generating, batch {Batch}",
-                path, weights.ParameterCount, parameters.Threads, settings.Slots, settings.SequenceContext, settings.KvCacheTokens, settings.StepTokens, settings.BatchSize);
+                "Loaded {Path}: {Parameters:N0} parameters, {Threads} thread(s); {Slots} sequence(s) of up to {Context} tokens sharing a {KvCache}-token KV cache, steps of at least {StepTokens} tokens while generating (target gap {Gap} ms), batch {Batch}",
+                path, weights.ParameterCount, parameters.Threads, settings.Slots, settings.SequenceContext, settings.KvCacheTokens, settings.StepTokens,
+                settings.TargetTokenGap.TotalMilliseconds, settings.BatchSize);
             return host;
         }
         catch (RuntimeError ex)
@@ -142,8 +145,12 @@ internal sealed class EmbeddedModelHost : IDisposable
     public LLamaTemplate CreateTemplate() =>
         FallbackTemplate is null ? new LLamaTemplate(Weights) { AddAssistant = true } : new LLamaTemplate(FallbackTemplate) { AddAssistant = true };
 
+    /// <summary>Its metrics' registration (<see cref="PrefixCacheMetrics"/>), ended with it.</summary>
+    internal IDisposable? Observation { get; set; }
+
     public void Dispose()
     {
+        Observation?.Dispose();
         Scheduler.Dispose();
         Weights.Dispose();
     }

@@ -35,6 +35,8 @@ public sealed partial class DocumentedSettingsTests
         [(typeof(EmbeddedModelOptions), nameof(EmbeddedModelOptions.StepTokens))] = EmbeddedModelOptions.DefaultStepTokens,
         [(typeof(EmbeddedModelOptions), nameof(EmbeddedModelOptions.ParallelSlots))] = EmbeddedModelOptions.DefaultParallelSlots,
         [(typeof(EmbeddedModelOptions), nameof(EmbeddedModelOptions.SlotPromptSimilarity))] = EmbeddedModelOptions.DefaultSlotPromptSimilarity,
+        [(typeof(EmbeddedModelOptions), nameof(EmbeddedModelOptions.HostCacheBytes))] = EmbeddedModelOptions.DefaultHostCacheBytes,
+        [(typeof(EmbeddedModelOptions), nameof(EmbeddedModelOptions.TargetTokenGap))] = EmbeddedModelOptions.DefaultTargetTokenGap,
         // "the model's own, capped at 4096" and "at most 16384": the README names the cap.
         [(typeof(EmbeddedModelOptions), nameof(EmbeddedModelOptions.ContextSize))] = EmbeddedModelOptions.DefaultMaxContextSize,
         [(typeof(EmbeddedModelOptions), nameof(EmbeddedModelOptions.KvCacheSize))] = EmbeddedModelOptions.DefaultKvCacheBudget,

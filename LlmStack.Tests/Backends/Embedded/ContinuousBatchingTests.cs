@@ -173,7 +173,7 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
         {
             for (var c = 0; c < conversations.Count; c++)
             {
-                var reply = await TurnAsync(model, conversations[c], $"Conversation {c} asks question {turn}");
+                var reply = await model.TurnAsync(conversations[c], $"Conversation {c} asks question {turn}");
                 var cached = (int)reply.Usage!.CachedInputTokenCount!.Value;
                 var prompt = (int)reply.Usage.InputTokenCount!.Value;
                 if (turn == 1)
@@ -195,28 +195,20 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
     [Fact]
     public async Task A_new_conversation_takes_the_least_recently_used_sequence_and_keeps_the_others()
     {
-        using var model = Load(models.Scripted, slots: 2);
+        // The live cache alone: with host memory on, A would come back from there (HostKvCacheTests).
+        using var model = LoadedModel.Load(models.Scripted, parallelSlots: 2, contextSize: 512, hostCacheBytes: 0);
         List<ChatMessage> a = [], b = [], c = [];
 
-        var aFirst = await TurnAsync(model, a, "Conversation A starts");
-        var bFirst = await TurnAsync(model, b, "Conversation B starts");
-        await TurnAsync(model, c, "Conversation C starts");
-        var bSecond = await TurnAsync(model, b, "B goes on");
-        var aSecond = await TurnAsync(model, a, "A comes back");
+        var aFirst = await model.TurnAsync(a, "Conversation A starts");
+        var bFirst = await model.TurnAsync(b, "Conversation B starts");
+        await model.TurnAsync(c, "Conversation C starts");
+        var bSecond = await model.TurnAsync(b, "B goes on");
+        var aSecond = await model.TurnAsync(a, "A comes back");
 
         // C took A's sequence (used longest ago), not B's: B's next turn hits, A's pays its prompt again.
         Assert.InRange(bSecond.Usage!.CachedInputTokenCount!.Value, bFirst.Usage!.InputTokenCount!.Value, bSecond.Usage.InputTokenCount!.Value - 1);
         Assert.True(aSecond.Usage!.CachedInputTokenCount < aFirst.Usage!.InputTokenCount / 2,
             $"A's second turn had {aSecond.Usage.CachedInputTokenCount} tokens cached; its sequence should have been reused for C");
-    }
-
-    private static async Task<ChatResponse> TurnAsync(LoadedModel model, List<ChatMessage> conversation, string question)
-    {
-        conversation.Add(new ChatMessage(ChatRole.User, question));
-        var reply = await model.Client.GetResponseAsync(conversation, cancellationToken: TestCancellation).WaitAsync(Timeout, TestCancellation);
-        Assert.Equal(GeneratedModels.ScriptedReply, reply.Text);
-        conversation.AddRange(reply.Messages);
-        return reply;
     }
 
     private static int SystemTokens(LoadedModel model, ChatMessage system)
@@ -276,10 +268,11 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
     [Fact]
     public async Task A_request_still_reading_its_prompt_when_the_cache_fills_waits_and_then_gets_its_whole_reply()
     {
-        // The cache holds 256 tokens. A generates while B's long prompt goes in two tokens a step (StepTokens 3): A's
-        // reply and B's prompt outgrow the cache before B has produced a token. (When B happens to arrive after A has
-        // grown too much for its prompt, B waits for room at admission instead: the attempt is repeated.)
-        using var model = Load(models.Looping, slots: 2, contextSize: 256, kvCacheSize: 256, stepTokens: 3);
+        // The cache holds 256 tokens. A generates while B's long prompt goes in two tokens a step (StepTokens 3, no
+        // target gap to widen the steps): A's reply and B's prompt outgrow the cache before B has produced a token. (When
+        // B happens to arrive after A has grown too much for its prompt, B waits for room at admission instead: the
+        // attempt is repeated.)
+        using var model = Load(models.Looping, slots: 2, contextSize: 256, kvCacheSize: 256, stepTokens: 3, targetTokenGap: TimeSpan.Zero);
         var longPrompt = PromptOf(model, 200);
         var expected = string.Concat(Enumerable.Range(0, 20).Select(i => LoopPieces[i % LoopPieces.Count]));
 
@@ -347,6 +340,7 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
         Assert.Equal(5, next.Usage!.OutputTokenCount);
     }
 
-    private static LoadedModel Load(string path, int slots, int contextSize = 512, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null) =>
-        LoadedModel.Load(path, slots, contextSize, kvCacheSize, stepTokens, queueTimeout);
+    private static LoadedModel Load(string path, int slots, int contextSize = 512, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null,
+        TimeSpan? targetTokenGap = null) =>
+        LoadedModel.Load(path, slots, contextSize, kvCacheSize, stepTokens, queueTimeout, targetTokenGap: targetTokenGap);
 }

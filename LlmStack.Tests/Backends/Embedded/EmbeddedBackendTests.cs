@@ -58,11 +58,13 @@ public sealed class EmbeddedBackendTests(GeneratedModels models) : IDisposable
         options.Embedded.StepTokens = 1;
         options.Embedded.KvCacheSize = 10;
         options.Embedded.GpuLayers = -1;
+        options.Embedded.HostCacheBytes = -1;
+        options.Embedded.TargetTokenGap = TimeSpan.FromMilliseconds(-1);
 
         var problems = _backend.Validate(options, Key).ToList();
 
-        Assert.Equal(7, problems.Count);
-        foreach (var key in new[] { "ContextSize", "Threads", "BatchSize", "ParallelSlots", "StepTokens", "KvCacheSize", "GpuLayers" })
+        Assert.Equal(9, problems.Count);
+        foreach (var key in new[] { "ContextSize", "Threads", "BatchSize", "ParallelSlots", "StepTokens", "KvCacheSize", "GpuLayers", "HostCacheBytes", "TargetTokenGap" })
         {
             Assert.Contains(problems, p => p.StartsWith($"{Key}:Embedded:{key} ", StringComparison.Ordinal));
         }

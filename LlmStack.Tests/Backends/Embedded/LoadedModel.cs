@@ -1,6 +1,8 @@
 using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Pipeline;
+using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.AI;
 
 namespace LlmStack.Tests.Backends.Embedded;
 
@@ -8,14 +10,14 @@ namespace LlmStack.Tests.Backends.Embedded;
 internal sealed record LoadedModel(EmbeddedModelHost Host, EmbeddedChatClient Client) : IDisposable
 {
     /// <summary>Loads <paramref name="path"/> as the embedded backend would, named after the file.</summary>
-    public static LoadedModel Load(string path, int? parallelSlots = null, int? contextSize = null, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null)
+    public static LoadedModel Load(string path, int? parallelSlots = null, int? contextSize = null, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null, long? hostCacheBytes = null, TimeSpan? targetTokenGap = null)
     {
         var options = new ModelOptions
         {
             Id = Path.GetFileNameWithoutExtension(path),
             Backend = EmbeddedBackend.BackendName,
             Path = path,
-            Embedded = new() { ParallelSlots = parallelSlots, ContextSize = contextSize, KvCacheSize = kvCacheSize, StepTokens = stepTokens },
+            Embedded = new() { ParallelSlots = parallelSlots, ContextSize = contextSize, KvCacheSize = kvCacheSize, StepTokens = stepTokens, HostCacheBytes = hostCacheBytes, TargetTokenGap = targetTokenGap },
         };
         if (queueTimeout is { } timeout)
         {
@@ -23,6 +25,17 @@ internal sealed record LoadedModel(EmbeddedModelHost Host, EmbeddedChatClient Cl
         }
         var host = EmbeddedModelHost.Load(options);
         return new LoadedModel(host, new EmbeddedChatClient(host));
+    }
+
+    /// <summary>Asks <paramref name="question"/> as the next turn of <paramref name="conversation"/> (a scripted model's), which gets the reply added.</summary>
+    public async Task<ChatResponse> TurnAsync(List<ChatMessage> conversation, string question)
+    {
+        conversation.Add(new ChatMessage(ChatRole.User, question));
+        var reply = await Client.GetResponseAsync(conversation, cancellationToken: TestContext.Current.CancellationToken)
+            .WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        Assert.Equal(GeneratedModels.ScriptedReply, reply.Text);
+        conversation.AddRange(reply.Messages);
+        return reply;
     }
 
     public void Dispose() => Host.Dispose();

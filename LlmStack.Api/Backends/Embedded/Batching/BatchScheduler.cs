@@ -49,6 +49,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly List<Generation> _active = [];
     private readonly List<(Generation Generation, int Tokens)> _batched = [];
     private readonly LLamaBatch _batch = new();
+    private readonly StepCost _cost = new();
 
     private readonly string _modelId;
     private int _queued;
@@ -64,7 +65,7 @@ internal sealed class BatchScheduler : IDisposable
         _weights = weights;
         _context = context;
         Settings = settings;
-        _sequences = new KvSequences(context, settings.Slots, settings.ReuseSimilarity);
+        _sequences = new KvSequences(context, settings.Slots, settings.ReuseSimilarity, new HostKvCache(settings.HostCacheBytes), logger);
         _logger = logger;
         // Interrupts a decode in progress (a prompt chunk of a large model takes seconds) at shutdown, and when
         // every request in the step has been cancelled: then nobody waits for its result.
@@ -89,6 +90,10 @@ internal sealed class BatchScheduler : IDisposable
 
     /// <summary>Requests put back in the queue so far because the KV cache filled before they produced a token.</summary>
     public long Requeued => Interlocked.Read(ref _requeued);
+
+    /// <summary>The prompt cache's figures so far: tokens found live, in host memory and nowhere, evictions, host memory held.</summary>
+    public PrefixCacheStats PrefixCache => new(_sequences.KvHitTokens, _sequences.HostHitTokens, _sequences.MissTokens,
+        _sequences.Evictions, _sequences.Host.Evictions, _sequences.Host.Bytes, _sequences.Host.Count);
 
     /// <summary>
     /// Queues a generation (FIFO). Read its <see cref="Generation.Events"/>; call <see cref="Generation.Cancel"/>
@@ -219,8 +224,9 @@ internal sealed class BatchScheduler : IDisposable
     }
 
     // Strictly in arrival order: the oldest waiter gets the next free sequence once the KV cache has room for the
-    // part of its prompt that is not cached yet - idle conversations are forgotten (least recently used first) to
-    // make room; when running requests hold the cache, the waiter waits for them.
+    // part of its prompt that is not cached yet - idle conversations are evicted (least recently used first, saved to
+    // host memory) to make room; when running requests hold the cache, the waiter waits for them. A state restored from
+    // host memory is held in cells of its own: when even that does not fit, the prompt is computed instead.
     private void Admit()
     {
         while (_waiting.First is { } first && _sequences.Free > 0)
@@ -230,22 +236,31 @@ internal sealed class BatchScheduler : IDisposable
                 return;
             }
             var prompt = first.Value.Request.Prompt;
-            var (holder, cached) = _sequences.LongestPrefix(prompt);
             // Admitted prompts not yet processed have their room reserved too.
-            var needed = prompt.Length - cached + _active.Sum(g => g.Request.Prompt.Length - g.PromptDone);
-            while (_sequences.UsedCells + needed > Settings.KvCacheTokens && _sequences.EvictIdle(keep: holder))
-            {
-            }
-            if (_sequences.UsedCells + needed > Settings.KvCacheTokens && _active.Count > 0)
+            var reserved = _active.Sum(g => g.Request.Prompt.Length - g.PromptDone);
+            var fromHost = HasRoomFor(prompt, reserved, fromHost: true);
+            if (!fromHost && !HasRoomFor(prompt, reserved, fromHost: false) && _active.Count > 0)
             {
                 first.Value.WaitingForRoomSince ??= Stopwatch.GetTimestamp();
                 return;
             }
-            _sequences.TryAssign(first.Value);
+            _sequences.TryAssign(first.Value, fromHost);
             Dequeue(first.Value);
             _active.Add(first.Value);
             Interlocked.Increment(ref _busy);
         }
+    }
+
+    // Evicts idle conversations (not the ones the prompt would start from) until the prompt's plan fits the cache.
+    private bool HasRoomFor(LLamaToken[] prompt, int reserved, bool fromHost)
+    {
+        var plan = _sequences.PlanFor(prompt, fromHost)!;
+        while (_sequences.UsedCells + plan.NewCells(prompt.Length) + reserved > Settings.KvCacheTokens
+            && _sequences.EvictIdle(keep: plan.Source, alsoKeep: plan.Continued ? plan.Target : null))
+        {
+            plan = _sequences.PlanFor(prompt, fromHost)!;
+        }
+        return _sequences.UsedCells + plan.NewCells(prompt.Length) + reserved <= Settings.KvCacheTokens;
     }
 
     // A wait for KV room ends at RoomTimeout with 503: the cache is held by generations that may run for minutes.
@@ -335,9 +350,11 @@ internal sealed class BatchScheduler : IDisposable
                 }
                 return;
             }
+            var started = Stopwatch.GetTimestamp();
             var result = _context.Decode(_batch);
             if (result == DecodeResult.Ok)
             {
+                _cost.Record(_batch.TokenCount, Stopwatch.GetElapsedTime(started));
                 break;
             }
             // A failed decode may have stored part of the batch; the cache must match each sequence's tokens.
@@ -447,7 +464,7 @@ internal sealed class BatchScheduler : IDisposable
         {
             return;
         }
-        var budget = (_batched.Count > 0 ? Settings.StepTokens : Settings.BatchSize) - _batch.TokenCount;
+        var budget = (_batched.Count > 0 ? StepBudget() : Settings.BatchSize) - _batch.TokenCount;
         foreach (var generation in _active)
         {
             if (budget <= 0)
@@ -466,6 +483,18 @@ internal sealed class BatchScheduler : IDisposable
             _batched.Add((generation, count));
             budget -= count;
         }
+    }
+
+    // While streams generate: the tokens a step can carry within TargetTokenGap at the cost measured so far - at least
+    // StepTokens, so prompts always progress, and at most BatchSize; StepTokens alone when no target is set.
+    private int StepBudget()
+    {
+        var floor = Settings.StepTokens;
+        if (Settings.TargetTokenGap <= TimeSpan.Zero || _cost.TokensWithin(Settings.TargetTokenGap) is not { } fits)
+        {
+            return floor;
+        }
+        return Math.Clamp(fits, floor, Settings.MaxDecodeTokens);
     }
 
     private void Sample(Generation generation)

@@ -1,0 +1,90 @@
+using LlmStack.Api.Backends.Embedded.Batching;
+using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.AI;
+
+namespace LlmStack.Tests.Backends.Embedded;
+
+/// <summary>
+/// How many prompt tokens a decode step carries while streams generate: as many as fit in the target gap between a
+/// stream's tokens at the step cost measured so far, never fewer than StepTokens - so prompts progress however
+/// short the target.
+/// </summary>
+public sealed class StepBudgetTests(GeneratedModels models)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    private static CancellationToken TestCancellation => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public void The_step_cost_is_a_fixed_part_plus_a_part_per_token_fitted_to_the_steps_run()
+    {
+        var cost = new StepCost();
+        Assert.Null(cost.TokensWithin(TimeSpan.FromMilliseconds(150)));
+
+        // 20 ms to read the weights, 5 ms per token.
+        foreach (var tokens in new[] { 1, 8, 8, 1, 128, 40, 1 })
+        {
+            cost.Record(tokens, TimeSpan.FromMilliseconds(20 + 5 * tokens));
+        }
+
+        Assert.InRange(cost.TokensWithin(TimeSpan.FromMilliseconds(150))!.Value, 25, 27);
+        Assert.Equal(0, cost.TokensWithin(TimeSpan.FromMilliseconds(10)));
+    }
+
+    [Fact]
+    public void A_machine_getting_slower_shrinks_the_budget_within_a_few_steps()
+    {
+        var cost = new StepCost();
+        foreach (var tokens in new[] { 1, 64, 1, 64 })
+        {
+            cost.Record(tokens, TimeSpan.FromMilliseconds(20 + 5 * tokens));
+        }
+        var before = cost.TokensWithin(TimeSpan.FromMilliseconds(150))!.Value;
+        for (var i = 0; i < 8; i++)
+        {
+            cost.Record(1, TimeSpan.FromMilliseconds(40 + 10));
+            cost.Record(64, TimeSpan.FromMilliseconds(40 + 10 * 64));
+        }
+
+        Assert.InRange(cost.TokensWithin(TimeSpan.FromMilliseconds(150))!.Value, 5, before / 2);
+    }
+
+    [Fact]
+    public async Task With_room_in_the_target_gap_a_prompt_goes_in_far_fewer_steps_than_step_tokens_allow()
+    {
+        // A tiny model: a step costs far less than a second, so the budget is the batch size, not StepTokens (3).
+        var withTarget = await PromptStepsAsync(TimeSpan.FromSeconds(1));
+        var fixedSteps = await PromptStepsAsync(TimeSpan.Zero);
+
+        Assert.True(withTarget * 10 < fixedSteps, $"B's prompt took {withTarget} steps with a target gap, {fixedSteps} with StepTokens alone");
+    }
+
+    [Fact]
+    public async Task A_target_below_one_step_still_lets_a_prompt_through_at_step_tokens()
+    {
+        var steps = await PromptStepsAsync(TimeSpan.FromTicks(1));
+
+        // About 600 prompt tokens, two a step: slow, but B got its reply.
+        Assert.InRange(steps, 100, 1000);
+    }
+
+    // Decode steps run between B's arrival, while A streams, and B's first token.
+    private async Task<long> PromptStepsAsync(TimeSpan targetTokenGap)
+    {
+        using var model = LoadedModel.Load(models.Looping, parallelSlots: 2, contextSize: 1024, stepTokens: 3, targetTokenGap: targetTokenGap);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestCancellation);
+        await using var a = model.Client.GetStreamingResponseAsync("Keep going", cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
+        // A few of A's steps first, so the cost of a one-token step is known beside its prompt's.
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True(await a.MoveNextAsync().AsTask().WaitAsync(Timeout, TestCancellation));
+        }
+        var prompt = string.Join(' ', Enumerable.Repeat("harbour tide", 50));
+        var before = model.Host.Scheduler.Steps;
+        await using var b = model.Client.GetStreamingResponseAsync(prompt, new ChatOptions { MaxOutputTokens = 3 }, stop.Token).GetAsyncEnumerator(stop.Token);
+        Assert.True(await b.MoveNextAsync().AsTask().WaitAsync(Timeout, TestCancellation));
+        var steps = model.Host.Scheduler.Steps - before;
+        await stop.CancelAsync();
+        return steps;
+    }
+}
