@@ -6,8 +6,9 @@ using LlmStack.Tests.Fixtures;
 namespace LlmStack.Tests.Containers;
 
 /// <summary>
-/// The published compose project brought up for real with the <c>embedded</c> profile - the API, the Web and
-/// Prometheus - under a project name of its own, on free loopback ports, and always taken down with its volumes.
+/// The published compose project brought up for real - by default the <c>embedded</c> profile's API, the Web and
+/// Prometheus - under a project name of its own, on free ports (loopback, as .env.example binds them, but the proxy's),
+/// with stand-ins for the third-party images, and always taken down with its volumes.
 /// When no Docker engine answers, nothing starts and <see cref="UnavailableReason"/> says why (the tests skip).
 /// </summary>
 public sealed class ComposeStack : IAsyncLifetime
@@ -16,24 +17,42 @@ public sealed class ComposeStack : IAsyncLifetime
 
     private readonly PublishedCompose _compose = new();
     private readonly string _project = $"llmstack-test-{Guid.NewGuid():N}"[..22];
+    private readonly string _profiles;
     private readonly string[] _services;
+    private readonly string[] _jobs;
     private readonly IReadOnlyDictionary<string, string> _settings;
+    private readonly IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> _environment;
     private readonly bool _waitUntilReady;
     private bool _started;
 
     public ComposeStack()
-        : this(Services, new Dictionary<string, string>(), waitUntilReady: true)
+        : this(EmbeddedProfile, Services, jobs: [], new Dictionary<string, string>(), environment: null, waitUntilReady: true)
     {
     }
 
     /// <summary>Another stack of the same compose project: some of its services, more <c>.env</c> settings.</summary>
     /// <param name="waitUntilReady">Whether starting waits for the API's model too (its <c>/readyz</c>), not only for health.</param>
     internal ComposeStack(string[] services, IReadOnlyDictionary<string, string> settings, bool waitUntilReady)
+        : this(EmbeddedProfile, services, jobs: [], settings, environment: null, waitUntilReady)
     {
+    }
+
+    /// <param name="profiles">COMPOSE_PROFILES, e.g. <c>cpu,proxy</c>.</param>
+    /// <param name="services">The long-running services to start; each must turn healthy.</param>
+    /// <param name="jobs">One-shot services (a model pull) that must have exited with 0.</param>
+    /// <param name="environment">More environment per service, through the tests' override file (a setting .env does not carry).</param>
+    internal ComposeStack(string profiles, string[] services, string[] jobs, IReadOnlyDictionary<string, string> settings,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? environment, bool waitUntilReady)
+    {
+        _profiles = profiles;
         _services = services;
+        _jobs = jobs;
         _settings = settings;
+        _environment = environment ?? new Dictionary<string, IReadOnlyDictionary<string, string>>();
         _waitUntilReady = waitUntilReady;
     }
+
+    private const string EmbeddedProfile = "embedded";
 
     public string? UnavailableReason { get; private set; }
 
@@ -44,6 +63,12 @@ public sealed class ComposeStack : IAsyncLifetime
     public Uri Web { get; } = FreeLoopbackAddress();
 
     public Uri Prometheus { get; } = FreeLoopbackAddress();
+
+    /// <summary>The proxy profile's HTTP port on the host (published on every address, as .env.example has it).</summary>
+    public int ProxyHttpPort { get; } = FreePort(IPAddress.Any);
+
+    /// <summary>The proxy profile's HTTPS port on the host.</summary>
+    public int ProxyHttpsPort { get; } = FreePort(IPAddress.Any);
 
     /// <summary>The key the API accepts (and the Web sends), as a user sets it in .env.</summary>
     public string ApiKey { get; } = $"test-{Guid.NewGuid():N}";
@@ -63,24 +88,47 @@ public sealed class ComposeStack : IAsyncLifetime
         }
         await _compose.InitializeAsync();
         await ContainerImages.LlmStackAsync();
-        await ContainerImages.PrometheusAsync();
-        await File.WriteAllTextAsync(Path.Combine(_compose.Directory, OverrideFile), ContainerImages.ComposeOverride(
-            new Dictionary<string, string> { ["prometheus"] = ContainerImages.PrometheusStandIn }));
+        var standIns = new Dictionary<string, string>();
+        foreach (var service in _services.Concat(_jobs))
+        {
+            switch (service)
+            {
+                case "prometheus":
+                    await ContainerImages.PrometheusAsync();
+                    standIns[service] = ContainerImages.PrometheusStandIn;
+                    break;
+                case "proxy":
+                    await ContainerImages.CaddyAsync();
+                    standIns[service] = ContainerImages.CaddyStandIn;
+                    break;
+                case "ollama" or "ollama-pull":
+                    await ContainerImages.OllamaStandInAsync();
+                    standIns[service] = $"{ContainerImages.OllamaStandInImage}:{ContainerImages.OllamaStandInTag}";
+                    break;
+            }
+        }
+        // docker-compose 1.29 reads an override without services as the version 1 format, which it refuses beside 3.9.
+        if (standIns.Count + _environment.Count > 0)
+        {
+            await File.WriteAllTextAsync(Path.Combine(_compose.Directory, OverrideFile), ContainerImages.ComposeOverride(standIns, _environment));
+        }
 
         await File.WriteAllTextAsync(Path.Combine(_compose.Directory, ".env"), $"""
-            COMPOSE_PROFILES=embedded
+            COMPOSE_PROFILES={_profiles}
             LLMSTACK_BIND_ADDRESS=127.0.0.1
             LLMSTACK_API_PORT={Api.Port}
             LLMSTACK_WEB_PORT={Web.Port}
             MONITORING_BIND_ADDRESS=127.0.0.1
             PROMETHEUS_PORT={Prometheus.Port}
+            PROXY_HTTP_PORT={ProxyHttpPort}
+            PROXY_HTTPS_PORT={ProxyHttpsPort}
             GRAFANA_ADMIN_PASSWORD=not-started-in-tests
             LLMSTACK_API_KEY={ApiKey}
             LLMSTACK_WEB_ADMIN_PASSWORD={AdminPassword}
             {string.Concat(_settings.Select(s => $"{s.Key}={s.Value}\n"))}
             """);
         _started = true;
-        await ComposeAsync(UpTimeout, ["up", "-d", .. _services]);
+        await ComposeAsync(UpTimeout, ["up", "-d", .. _services, .. _jobs]);
         await WaitUntilHealthyAsync();
         if (_waitUntilReady)
         {
@@ -109,7 +157,8 @@ public sealed class ComposeStack : IAsyncLifetime
 
     /// <summary>Runs docker-compose on this stack's project (its folder, its name).</summary>
     public Task<string> ComposeAsync(TimeSpan timeout, params string[] arguments) =>
-        DockerEngine.CheckedAsync("docker-compose", ["-p", _project, "-f", PublishedCompose.FileName, "-f", OverrideFile, .. arguments],
+        DockerEngine.CheckedAsync("docker-compose",
+            ["-p", _project, "-f", PublishedCompose.FileName, .. File.Exists(Path.Combine(_compose.Directory, OverrideFile)) ? ["-f", OverrideFile] : Array.Empty<string>(), .. arguments],
             timeout, workingDirectory: _compose.Directory);
 
     /// <summary>The tests' own compose file beside the published one: which stand-in image runs for which service.</summary>
@@ -118,7 +167,7 @@ public sealed class ComposeStack : IAsyncLifetime
     /// <summary>A service's container id.</summary>
     public async Task<string> ContainerAsync(string service) => (await ComposeAsync(TimeSpan.FromSeconds(30), "ps", "-q", service)).Trim();
 
-    /// <summary>Returns once every service of this stack is running and healthy; throws with their logs if one is not.</summary>
+    /// <summary>Returns once every service of this stack is running and healthy and every job has exited with 0; throws with their logs if not.</summary>
     public async Task WaitUntilHealthyAsync()
     {
         var deadline = DateTime.UtcNow + UpTimeout;
@@ -131,11 +180,18 @@ public sealed class ComposeStack : IAsyncLifetime
                 var state = await DockerEngine.DockerAsync(TimeSpan.FromSeconds(30), "inspect", "--format", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", container);
                 states[service] = state.Output.Trim();
             }
-            if (states.Values.All(s => s == "running healthy"))
+            foreach (var job in _jobs)
+            {
+                var container = await ContainerAsync(job);
+                var state = await DockerEngine.DockerAsync(TimeSpan.FromSeconds(30), "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container);
+                states[job] = state.Output.Trim();
+            }
+            if (_services.All(s => states[s] == "running healthy") && _jobs.All(j => states[j] == "exited 0"))
             {
                 return;
             }
-            if (states.Values.Any(s => s.StartsWith("exited", StringComparison.Ordinal) || s.EndsWith("unhealthy", StringComparison.Ordinal)))
+            if (_services.Any(s => states[s].StartsWith("exited", StringComparison.Ordinal) || states[s].EndsWith("unhealthy", StringComparison.Ordinal))
+                || _jobs.Any(j => states[j].StartsWith("exited", StringComparison.Ordinal) && states[j] != "exited 0"))
             {
                 break;
             }
@@ -169,10 +225,12 @@ public sealed class ComposeStack : IAsyncLifetime
         }
     }
 
-    private static Uri FreeLoopbackAddress()
+    private static Uri FreeLoopbackAddress() => new($"http://127.0.0.1:{FreePort(IPAddress.Loopback)}/");
+
+    private static int FreePort(IPAddress address)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        using var listener = new TcpListener(address, 0);
         listener.Start();
-        return new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/");
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

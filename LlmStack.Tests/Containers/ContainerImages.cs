@@ -25,14 +25,19 @@ public static class ContainerImages
 
     private static readonly Lazy<Task> Prometheus = new(() => StandInAsync(PrometheusStandIn, "prometheus.Dockerfile"));
 
+    private static readonly Lazy<Task> Caddy = new(() => StandInAsync(CaddyStandIn, "caddy.Dockerfile"));
+
     private static readonly Lazy<Task> OllamaStandIn = new(BuildOllamaStandInAsync);
 
     /// <summary>Debian's Prometheus, standing in for prom/prometheus.</summary>
     public const string PrometheusStandIn = "llmstack-test/prometheus:debian";
 
-    /// <summary>The image standing in for ollama/ollama in the AppHost's container mode (a name no registry has).</summary>
+    /// <summary>Debian's Caddy, standing in for caddy (the compose stack's proxy profile).</summary>
+    public const string CaddyStandIn = "llmstack-test/caddy:debian";
+
+    /// <summary>The image standing in for ollama/ollama, in the AppHost's container mode and compose's cpu profile (a name no registry has).</summary>
     public const string OllamaStandInImage = "llmstack-test/ollama-standin";
-    public const string OllamaStandInTag = "1";
+    public const string OllamaStandInTag = "2";
 
     /// <summary>llmstack-api and llmstack-web, tagged with the version.</summary>
     public static Task LlmStackAsync() => LlmStack.Value;
@@ -43,19 +48,37 @@ public static class ContainerImages
     /// <summary>The base image's name (made on first use).</summary>
     public static Task<string> BaseAsync() => Base.Value;
 
-    /// <summary>The Ollama-protocol test server, published like LlmStack's own apps and built with the same Dockerfile.</summary>
+    /// <summary>Debian's Caddy under <see cref="CaddyStandIn"/>.</summary>
+    public static Task CaddyAsync() => Caddy.Value;
+
+    /// <summary>The Ollama-protocol test server with the <c>ollama</c> command of Ollama's image (StandIns/ollama.Dockerfile).</summary>
     public static Task OllamaStandInAsync() => OllamaStandIn.Value;
 
     /// <summary>
     /// A compose override file (<c>docker-compose.yaml</c> stays as published) that runs each service of
-    /// <paramref name="images"/> from its stand-in, e.g. <c>prometheus</c> from <see cref="PrometheusStandIn"/>.
+    /// <paramref name="images"/> from its stand-in, e.g. <c>prometheus</c> from <see cref="PrometheusStandIn"/>, and gives
+    /// the services of <paramref name="environment"/> more environment variables.
     /// </summary>
-    public static string ComposeOverride(IReadOnlyDictionary<string, string> images)
+    public static string ComposeOverride(IReadOnlyDictionary<string, string> images,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? environment = null)
     {
         var text = new System.Text.StringBuilder("# Written by the container tests: stand-ins for images no registry serves here.\nservices:\n");
-        foreach (var (service, image) in images)
+        environment ??= new Dictionary<string, IReadOnlyDictionary<string, string>>();
+        foreach (var service in images.Keys.Union(environment.Keys))
         {
-            text.Append("  ").Append(service).Append(":\n    image: ").Append(image).Append('\n');
+            text.Append("  ").Append(service).Append(":\n");
+            if (images.TryGetValue(service, out var image))
+            {
+                text.Append("    image: ").Append(image).Append('\n');
+            }
+            if (environment.TryGetValue(service, out var variables))
+            {
+                text.Append("    environment:\n");
+                foreach (var (name, value) in variables)
+                {
+                    text.Append("      ").Append(name).Append(": \"").Append(value).Append("\"\n");
+                }
+            }
         }
         return text.ToString();
     }
@@ -71,10 +94,9 @@ public static class ContainerImages
         await DockerEngine.CheckedAsync("dotnet",
             ["publish", Repository.PathOf("LlmStack.Tests/Containers/StandIns/OllamaStandIn/OllamaStandIn.csproj"), "-c", "Release",
              "-r", "linux-x64", "--self-contained", "-p:DebugType=none", "-o", Path.Combine(context, "app"), "-nologo", "-v", "quiet"], BuildTimeout);
-        File.Copy(Repository.PathOf("deploy/docker/llmstack-probe"), Path.Combine(context, "llmstack-probe"));
         await DockerEngine.CheckedAsync("docker",
-            ["build", "-q", "--build-arg", $"BASE_IMAGE={baseImage}", "--build-arg", "APP=ollama-standin", "-t", $"{OllamaStandInImage}:{OllamaStandInTag}",
-             "-f", Repository.PathOf("deploy/docker/Dockerfile"), context], BuildTimeout);
+            ["build", "-q", "--build-arg", $"BASE_IMAGE={baseImage}", "-t", $"{OllamaStandInImage}:{OllamaStandInTag}",
+             "-f", Repository.PathOf("LlmStack.Tests/Containers/StandIns/ollama.Dockerfile"), context], BuildTimeout);
     }
 
     /// <summary>Builds a stand-in from its Dockerfile in StandIns/, FROM the base image.</summary>
