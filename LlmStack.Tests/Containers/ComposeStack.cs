@@ -15,13 +15,14 @@ public sealed class ComposeStack : IAsyncLifetime
 {
     private static readonly TimeSpan UpTimeout = TimeSpan.FromMinutes(5);
 
-    private readonly PublishedCompose _compose = new();
+    private readonly PublishedCompose _compose;
     private readonly string _project = $"llmstack-test-{Guid.NewGuid():N}"[..22];
     private readonly string _profiles;
     private readonly string[] _services;
     private readonly string[] _jobs;
     private readonly IReadOnlyDictionary<string, string> _settings;
     private readonly IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> _environment;
+    private readonly IReadOnlyDictionary<string, IReadOnlyList<string>> _ports;
     private readonly bool _waitUntilReady;
     private bool _started;
 
@@ -41,9 +42,14 @@ public sealed class ComposeStack : IAsyncLifetime
     /// <param name="services">The long-running services to start; each must turn healthy.</param>
     /// <param name="jobs">One-shot services (a model pull) that must have exited with 0.</param>
     /// <param name="environment">More environment per service, through the tests' override file (a setting .env does not carry).</param>
+    /// <param name="compose">The published project (by default the one with one API replica).</param>
+    /// <param name="ports">More published ports per service (<c>host:container</c>), through the tests' override file.</param>
     internal ComposeStack(string profiles, string[] services, string[] jobs, IReadOnlyDictionary<string, string> settings,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? environment, bool waitUntilReady)
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? environment, bool waitUntilReady,
+        PublishedCompose? compose = null, IReadOnlyDictionary<string, IReadOnlyList<string>>? ports = null)
     {
+        _compose = compose ?? new PublishedCompose();
+        _ports = ports ?? new Dictionary<string, IReadOnlyList<string>>();
         _profiles = profiles;
         _services = services;
         _jobs = jobs;
@@ -52,7 +58,7 @@ public sealed class ComposeStack : IAsyncLifetime
         _waitUntilReady = waitUntilReady;
     }
 
-    private const string EmbeddedProfile = "embedded";
+    internal const string EmbeddedProfile = "embedded";
 
     public string? UnavailableReason { get; private set; }
 
@@ -101,6 +107,10 @@ public sealed class ComposeStack : IAsyncLifetime
                     await ContainerImages.CaddyAsync();
                     standIns[service] = ContainerImages.CaddyStandIn;
                     break;
+                case "redis":
+                    await ContainerImages.RedisAsync();
+                    standIns[service] = ContainerImages.RedisStandIn;
+                    break;
                 case "ollama" or "ollama-pull":
                     await ContainerImages.OllamaStandInAsync();
                     standIns[service] = $"{ContainerImages.OllamaStandInImage}:{ContainerImages.OllamaStandInTag}";
@@ -108,9 +118,9 @@ public sealed class ComposeStack : IAsyncLifetime
             }
         }
         // docker-compose 1.29 reads an override without services as the version 1 format, which it refuses beside 3.9.
-        if (standIns.Count + _environment.Count > 0)
+        if (standIns.Count + _environment.Count + _ports.Count > 0)
         {
-            await File.WriteAllTextAsync(Path.Combine(_compose.Directory, OverrideFile), ContainerImages.ComposeOverride(standIns, _environment));
+            await File.WriteAllTextAsync(Path.Combine(_compose.Directory, OverrideFile), ContainerImages.ComposeOverride(standIns, _environment, _ports));
         }
 
         await File.WriteAllTextAsync(Path.Combine(_compose.Directory, ".env"), $"""
@@ -137,14 +147,17 @@ public sealed class ComposeStack : IAsyncLifetime
     }
 
     /// <summary>Healthy means the API answers; ready means its model answers too (the demo model loads at start).</summary>
-    public async Task WaitUntilApiReadyAsync()
+    public Task WaitUntilApiReadyAsync() => WaitUntilReadyAsync(Api);
+
+    /// <summary>Returns once the API at <paramref name="api"/> (a host port of one of its containers) says it is ready.</summary>
+    public static async Task WaitUntilReadyAsync(Uri api)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
         var status = "";
         while (DateTime.UtcNow < deadline)
         {
-            using var response = await http.GetAsync(new Uri(Api, "readyz"));
+            using var response = await http.GetAsync(new Uri(api, "readyz"));
             if (response.IsSuccessStatusCode)
             {
                 return;
@@ -152,7 +165,7 @@ public sealed class ComposeStack : IAsyncLifetime
             status = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
             await Task.Delay(TimeSpan.FromMilliseconds(500));
         }
-        throw new InvalidOperationException($"The API container did not turn ready within a minute: /readyz {status}");
+        throw new InvalidOperationException($"The API container at {api} did not turn ready within a minute: /readyz {status}");
     }
 
     /// <summary>Runs docker-compose on this stack's project (its folder, its name).</summary>
@@ -225,7 +238,7 @@ public sealed class ComposeStack : IAsyncLifetime
         }
     }
 
-    private static Uri FreeLoopbackAddress() => new($"http://127.0.0.1:{FreePort(IPAddress.Loopback)}/");
+    internal static Uri FreeLoopbackAddress() => new($"http://127.0.0.1:{FreePort(IPAddress.Loopback)}/");
 
     private static int FreePort(IPAddress address)
     {

@@ -29,11 +29,16 @@ public static class ContainerImages
 
     private static readonly Lazy<Task> OllamaStandIn = new(BuildOllamaStandInAsync);
 
+    private static readonly Lazy<Task> Redis = new(() => StandInAsync(RedisStandIn, "redis.Dockerfile"));
+
     /// <summary>Debian's Prometheus, standing in for prom/prometheus.</summary>
     public const string PrometheusStandIn = "llmstack-test/prometheus:debian";
 
     /// <summary>Debian's Caddy, standing in for caddy (the compose stack's proxy profile).</summary>
     public const string CaddyStandIn = "llmstack-test/caddy:debian";
+
+    /// <summary>Debian's redis-server, standing in for the official redis image (the compose replica variant's Redis).</summary>
+    public const string RedisStandIn = "llmstack-test/redis:debian";
 
     /// <summary>The image standing in for ollama/ollama, in the AppHost's container mode and compose's cpu profile (a name no registry has).</summary>
     public const string OllamaStandInImage = "llmstack-test/ollama-standin";
@@ -51,25 +56,39 @@ public static class ContainerImages
     /// <summary>Debian's Caddy under <see cref="CaddyStandIn"/>.</summary>
     public static Task CaddyAsync() => Caddy.Value;
 
+    /// <summary>Debian's redis-server under <see cref="RedisStandIn"/>.</summary>
+    public static Task RedisAsync() => Redis.Value;
+
     /// <summary>The Ollama-protocol test server with the <c>ollama</c> command of Ollama's image (StandIns/ollama.Dockerfile).</summary>
     public static Task OllamaStandInAsync() => OllamaStandIn.Value;
 
     /// <summary>
     /// A compose override file (<c>docker-compose.yaml</c> stays as published) that runs each service of
     /// <paramref name="images"/> from its stand-in, e.g. <c>prometheus</c> from <see cref="PrometheusStandIn"/>, and gives
-    /// the services of <paramref name="environment"/> more environment variables.
+    /// the services of <paramref name="environment"/> more environment variables and those of <paramref name="ports"/> more
+    /// published ports (<c>host:container</c> mappings, added to the published ones).
     /// </summary>
     public static string ComposeOverride(IReadOnlyDictionary<string, string> images,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? environment = null)
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? environment = null,
+        IReadOnlyDictionary<string, IReadOnlyList<string>>? ports = null)
     {
         var text = new System.Text.StringBuilder("# Written by the container tests: stand-ins for images no registry serves here.\nservices:\n");
         environment ??= new Dictionary<string, IReadOnlyDictionary<string, string>>();
-        foreach (var service in images.Keys.Union(environment.Keys))
+        ports ??= new Dictionary<string, IReadOnlyList<string>>();
+        foreach (var service in images.Keys.Union(environment.Keys).Union(ports.Keys))
         {
             text.Append("  ").Append(service).Append(":\n");
             if (images.TryGetValue(service, out var image))
             {
                 text.Append("    image: ").Append(image).Append('\n');
+            }
+            if (ports.TryGetValue(service, out var mappings))
+            {
+                text.Append("    ports:\n");
+                foreach (var mapping in mappings)
+                {
+                    text.Append("      - \"").Append(mapping).Append("\"\n");
+                }
             }
             if (environment.TryGetValue(service, out var variables))
             {
