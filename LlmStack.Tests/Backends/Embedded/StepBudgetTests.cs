@@ -52,8 +52,9 @@ public sealed class StepBudgetTests(GeneratedModels models)
     [Fact]
     public async Task With_room_in_the_target_gap_a_prompt_goes_in_far_fewer_steps_than_step_tokens_allow()
     {
-        // A tiny model: a step costs far less than a second, so the budget is the batch size, not StepTokens (3).
-        var withTarget = await PromptStepsAsync(TimeSpan.FromSeconds(1));
+        // A tiny model: a step costs far less than ten seconds, even on a loaded 2-core box (a 1 s target once fit only
+        // a few tokens a step there), so the budget is the batch size, not StepTokens (3).
+        var withTarget = await PromptStepsAsync(TimeSpan.FromSeconds(10));
         var fixedSteps = await PromptStepsAsync(TimeSpan.Zero);
 
         Assert.True(withTarget * 10 < fixedSteps, $"B's prompt took {withTarget} steps with a target gap, {fixedSteps} with StepTokens alone");
