@@ -32,8 +32,9 @@ internal sealed class ModelCalls(
 /// <summary>
 /// One request's call to its model: what it sends (recorded in its <see cref="RequestOutcome"/>), streamed or not,
 /// cancelled when the client goes away or the server cuts the request off (<see cref="HttpContext.RequestAborted"/>).
-/// Every call first reserves its tokens from its key's budget (429), then waits for the model's admission (503), and
-/// holds both - counted in <c>llmstack.requests.active</c> - until the reply has ended. A chat call the model cannot
+/// Every chat call first has its backend do what it does before admission (<see cref="IChatPreparation"/>: the embedded
+/// engine's grammar, a 400 when the schema has none), then reserves its tokens from its key's budget (429), then waits
+/// for the model's admission (503), and holds both - counted in <c>llmstack.requests.active</c> - until the reply has ended. A chat call the model cannot
 /// serve (a 502, 503 or 504 before anything reached the client) goes once to the model's <c>Fallback</c>, admitted
 /// there in turn, which then names the response.
 /// </summary>
@@ -62,11 +63,21 @@ internal sealed class ModelCall(
     {
         outcome.Stream = stream;
         outcome.Received(messages);
-        // Each choice may write up to the output limit.
-        await outcome.ReserveAsync((long)(options.MaxOutputTokens ?? reservedOutputTokens) * LlmStackChatOptions.ChoicesOf(options), Aborted);
+        // Before the budget and the gate: what the backend refuses here (a schema with no grammar) never takes a slot.
+        var prepared = Prepare(_pipeline, options);
         try
         {
-            return await SendToAsync(_pipeline, messages, options, stream, turn);
+            // Each choice may write up to the output limit.
+            await outcome.ReserveAsync((long)(options.MaxOutputTokens ?? reservedOutputTokens) * LlmStackChatOptions.ChoicesOf(options), Aborted);
+        }
+        catch
+        {
+            prepared.Dispose();
+            throw;
+        }
+        try
+        {
+            return await SendToAsync(_pipeline, prepared, messages, stream, turn);
         }
         catch (ApiErrorException error) when (_pipeline.Fallback is { } fallback && !Aborted.IsCancellationRequested
             && error.StatusCode is StatusCodes.Status502BadGateway or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status504GatewayTimeout)
@@ -75,12 +86,24 @@ internal sealed class ModelCall(
                 "Request {RequestId}: model {Model} cannot serve it ({Reason}); it falls back to {Fallback}",
                 context.TraceIdentifier, _pipeline.Model.Id, error.Message, fallback.Model.Id);
             _pipeline = fallback;
-            return await SendToAsync(fallback, messages, options, stream, turn);
+            return await SendToAsync(fallback, Prepare(fallback, options), messages, stream, turn);
         }
     }
 
-    private async Task<ModelReply> SendToAsync(ModelPipeline target, IList<ChatMessage> messages, ChatOptions options, bool stream, ConversationTurn? turn)
+    // The work the target's backend does on the request thread before admission (IChatPreparation), recorded against
+    // the target like the call itself.
+    private PreparedChat Prepare(ModelPipeline target, ChatOptions options)
     {
+        outcome.Serves(target.Model);
+        return target.Model.ChatClient.GetService<IChatPreparation>() is { } preparation
+            ? preparation.Prepare(options, Aborted)
+            : new PreparedChat(options);
+    }
+
+    // Takes over prepared: it is freed with the admission, when the reply has ended.
+    private async Task<ModelReply> SendToAsync(ModelPipeline target, PreparedChat prepared, IList<ChatMessage> messages, bool stream, ConversationTurn? turn)
+    {
+        var options = prepared.Options;
         var client = outcome.Track(target);
         if (turn is not null && target.Model.Replicas.Count > 0)
         {
@@ -88,7 +111,7 @@ internal sealed class ModelCall(
             options = options.Clone();
             (options.AdditionalProperties ??= [])[ConversationTurn.OptionsKey] = turn;
         }
-        var admission = await EnterAsync(target, LlmStackChatOptions.ChoicesOf(options));
+        var admission = await EnterAsync(target, LlmStackChatOptions.ChoicesOf(options), prepared);
         if (!stream)
         {
             using (admission)
@@ -156,11 +179,13 @@ internal sealed class ModelCall(
     }
 
     // The model's gate (after the reservation), which takes keys in turn; in flight from the queue on. A request of
-    // n choices takes n of the model's places: they generate at once.
-    private async Task<IDisposable> EnterAsync(ModelPipeline target, int places = 1)
+    // n choices takes n of the model's places: they generate at once. What the call prepared (prepared) is held with
+    // the admission, and freed with it or when the gate refuses.
+    private async Task<IDisposable> EnterAsync(ModelPipeline target, int places = 1, IDisposable? prepared = null)
     {
         if (places > target.Gate.Capacity)
         {
+            prepared?.Dispose();
             throw ApiErrorException.InvalidRequest(
                 $"The model '{target.Model.Id}' serves at most {target.Gate.Capacity} requests at once (MaxConcurrentRequests); 'n' = {places} choices would need {places}.", "n", "unsupported_value");
         }
@@ -169,16 +194,17 @@ internal sealed class ModelCall(
         {
             var admission = await target.Gate.EnterAsync(ApiKeyDefaults.KeyNameOf(context.User), Aborted, places);
             outcome.Admit();
-            return new Held(admission, inFlight);
+            return new Held(admission, inFlight, prepared);
         }
         catch
         {
             inFlight.Dispose();
+            prepared?.Dispose();
             throw;
         }
     }
 
-    private sealed class Held(IDisposable admission, IDisposable inFlight) : IDisposable
+    private sealed class Held(IDisposable admission, IDisposable inFlight, IDisposable? prepared) : IDisposable
     {
         private int _disposed;
 
@@ -188,6 +214,7 @@ internal sealed class ModelCall(
             {
                 admission.Dispose();
                 inFlight.Dispose();
+                prepared?.Dispose();
             }
         }
     }

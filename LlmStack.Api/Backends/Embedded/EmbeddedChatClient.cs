@@ -16,9 +16,10 @@ namespace LlmStack.Api.Backends.Embedded;
 /// Sampling defaults when a request does not say (llama.cpp's own): temperature 0.8, top_p 0.95, top_k 40,
 /// min_p 0.05, no penalties, a random seed. Output runs until end-of-turn, a stop sequence, the request's
 /// max output tokens, or a full context (finish reason "length"). A prompt that does not fit the context is
-/// refused with <see cref="ApiErrorException.ContextLengthExceeded"/> before any generation.
+/// refused with <see cref="ApiErrorException.ContextLengthExceeded"/> before any generation. A structured request's
+/// grammar is converted and parsed by llama.cpp before the request is admitted (<see cref="Prepare"/>).
 /// </remarks>
-internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
+internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient, IChatPreparation
 {
     public const float DefaultTemperature = 0.8f;
     public const float DefaultTopP = 0.95f;
@@ -160,6 +161,21 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         }
     }
 
+    /// <summary>
+    /// The request's grammar (a required tool call, a JSON schema, JSON mode), converted from its schema and parsed by
+    /// llama.cpp on the request thread before the request takes a slot: a schema that has no grammar llama.cpp accepts
+    /// is a 400 that never waited for the model, and the batch loop only samples with what was parsed here, once.
+    /// </summary>
+    public PreparedChat Prepare(ChatOptions options, CancellationToken cancellationToken)
+    {
+        if (ParseGrammar(options, cancellationToken) is not { } grammar)
+        {
+            return new PreparedChat(options);
+        }
+        var prepared = new PreparedGrammar(host, grammar);
+        return new PreparedChat(PreparedGrammar.Carry(options, prepared), prepared);
+    }
+
     // One choice's parsers of the text it streams, and what they found.
     private sealed class ChoiceText(int index, ToolCallParser? tools, ThinkBlockParser? think)
     {
@@ -259,9 +275,12 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
 
     // A required tool call is enforced, not hoped for, its arguments following the function's parameter
     // schema; a JSON schema response format is enforced by the schema's grammar; plain JSON mode is at least
-    // a JSON object (SchemaGrammar.For). llama.cpp parses the grammar here, once.
+    // a JSON object (SchemaGrammar.For). The grammar is the one parsed before admission (Prepare) when the request
+    // went through it - the first choice's: each further choice of n samples its own state, parsed here - and a call
+    // that did not go through it (a replica chosen after admission) has llama.cpp parse it here, once.
     private ISamplingPipeline CreateSampling(ChatOptions? options, uint seed, CancellationToken cancellationToken)
     {
+        var grammar = PreparedGrammar.TakeFrom(options, host);
         DefaultSamplingPipeline stages;
         try
         {
@@ -278,25 +297,36 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient
         }
         catch (ArgumentOutOfRangeException ex) when (ex.ParamName == "value")
         {
+            grammar?.Dispose();
             throw ApiErrorException.InvalidRequest(ex.Message);
         }
         try
         {
-            if (SchemaGrammar.For(options, cancellationToken) is not { } gbnf)
-            {
-                return stages;
-            }
-            return new GrammarSamplingPipeline(stages, ParsedGrammar.Parse(host.Weights.NativeHandle, gbnf), host.TokenText);
-        }
-        catch (UnsupportedSchemaException ex)
-        {
-            stages.Dispose();
-            throw ApiErrorException.InvalidRequest(ex.Message, code: ex.Code);
+            grammar ??= ParseGrammar(options, cancellationToken);
+            return grammar is null ? stages : new GrammarSamplingPipeline(stages, grammar, host.TokenText);
         }
         catch
         {
+            grammar?.Dispose();
             stages.Dispose();
             throw;
+        }
+    }
+
+    // The grammar a request's options ask for, parsed by llama.cpp for this model; null for free text.
+    private ParsedGrammar? ParseGrammar(ChatOptions? options, CancellationToken cancellationToken)
+    {
+        if (SchemaGrammar.For(options, cancellationToken) is not { } gbnf)
+        {
+            return null;
+        }
+        try
+        {
+            return ParsedGrammar.Parse(host.Weights.NativeHandle, gbnf);
+        }
+        catch (UnsupportedSchemaException ex)
+        {
+            throw ApiErrorException.InvalidRequest(ex.Message, code: ex.Code);
         }
     }
 }
