@@ -1,4 +1,5 @@
 using System.Text;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Pipeline;
@@ -20,12 +21,15 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
     private readonly List<ResponseItem> _items = [];
     private OpenItem? _open;
 
+    // The function call whose arguments are streaming (added, not done yet), and its arguments so far.
+    private (ResponseItem Item, int OutputIndex, StringBuilder Arguments)? _call;
+
     private string? FinishReason => outcome.FinishReason;
 
     public IReadOnlyList<ResponseItem> Items => _items;
 
     /// <summary>Whether any output was produced (a function call or non-empty text).</summary>
-    public bool HasOutput => _items.Count > 0 || _open is not null;
+    public bool HasOutput => _items.Count > 0 || _open is not null || _call is not null;
 
     /// <summary>Takes one update of the model; returns the events it makes.</summary>
     public List<ResponseStreamEvent> Add(ChatResponseUpdate update)
@@ -54,6 +58,11 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
     {
         var events = new List<ResponseStreamEvent>();
         Close(events, FinishReason == ChatFinishReason.Length.Value ? "incomplete" : "completed");
+        if (_call is not null)
+        {
+            // Its arguments streamed but the call never came whole (cut off, or not a call after all).
+            EndFunctionCall(events, "incomplete");
+        }
         return events;
     }
 
@@ -82,10 +91,50 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
             case TextContent { Text.Length: > 0 } text:
                 Append(OpenKind.Message, text.Text, events);
                 break;
+            case FunctionCallArgumentsContent fragment:
+                AddArguments(fragment, events);
+                break;
+            case FunctionCallContent call when _call is { } streaming && streaming.Item.CallId == call.CallId:
+                EndFunctionCall(events, "completed");
+                break;
             case FunctionCallContent call:
                 AddFunctionCall(call, events);
                 break;
         }
+    }
+
+    // A call whose arguments stream: added with its first fragment, each fragment a delta, done with the whole call.
+    private void AddArguments(FunctionCallArgumentsContent fragment, List<ResponseStreamEvent> events)
+    {
+        if (_call is not { } call || call.Item.CallId != fragment.CallId)
+        {
+            Close(events, "completed");
+            var item = new ResponseItem
+            {
+                Type = ResponseItem.FunctionCallType,
+                Id = NewId("fc"),
+                CallId = fragment.CallId,
+                Name = fragment.Name,
+                Arguments = "",
+                Status = "in_progress",
+            };
+            call = (item, _items.Count, new StringBuilder());
+            _call = call;
+            events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = call.OutputIndex, Item = item });
+        }
+        call.Arguments.Append(fragment.Fragment);
+        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.delta", ItemId = call.Item.Id, OutputIndex = call.OutputIndex, Delta = fragment.Fragment });
+    }
+
+    private void EndFunctionCall(List<ResponseStreamEvent> events, string status)
+    {
+        var (item, index, streamed) = _call!.Value;
+        _call = null;
+        var arguments = streamed.ToString();
+        var done = item with { Arguments = arguments, Status = status };
+        _items.Add(done);
+        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.done", ItemId = item.Id, OutputIndex = index, Arguments = arguments });
+        events.Add(new ResponseStreamEvent { Type = "response.output_item.done", OutputIndex = index, Item = done });
     }
 
     private void Append(OpenKind kind, string text, List<ResponseStreamEvent> events)
@@ -170,7 +219,7 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
         events.Add(new ResponseStreamEvent { Type = "response.output_item.done", OutputIndex = open.OutputIndex, Item = item });
     }
 
-    // Backends deliver a call whole: its arguments go out as one delta.
+    // A call delivered whole (its arguments did not stream): they go out as one delta.
     private void AddFunctionCall(FunctionCallContent call, List<ResponseStreamEvent> events)
     {
         Close(events, "completed");

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
 using LlmStack.Tests.Fixtures;
 
@@ -12,11 +10,6 @@ namespace LlmStack.Tests.Api.Responses;
 /// </summary>
 public sealed class ResponsesNodeSdkTests(ResponsesServer server) : IClassFixture<ResponsesServer>
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
-
-    private static readonly string ScriptDirectory = typeof(ResponsesNodeSdkTests).Assembly
-        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "NodeClientDirectory").Value!;
-
     private static readonly int ScriptedPieces = GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply).Count;
 
     [Fact]
@@ -110,29 +103,5 @@ public sealed class ResponsesNodeSdkTests(ResponsesServer server) : IClassFixtur
             (result.GetProperty(name).GetProperty("name").GetString(), result.GetProperty(name).GetProperty("status").GetInt32());
     }
 
-    private async Task<JsonElement> RunAsync(string scenario)
-    {
-        var start = new ProcessStartInfo("node", ["responses.mjs", scenario, server.App.OpenAIEndpoint.ToString()])
-        {
-            WorkingDirectory = ScriptDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var node = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
-        var output = node.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var errors = node.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        try
-        {
-            await node.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(Timeout, TestContext.Current.CancellationToken);
-        }
-        finally
-        {
-            if (!node.HasExited)
-            {
-                node.Kill(entireProcessTree: true);
-            }
-        }
-        Assert.True(node.ExitCode == 0, $"node responses.mjs {scenario} exited with {node.ExitCode}: {await errors}");
-        return JsonDocument.Parse(await output).RootElement;
-    }
+    private Task<JsonElement> RunAsync(string scenario) => NodeClient.RunAsync("responses.mjs", scenario, server.App.OpenAIEndpoint);
 }
