@@ -5,6 +5,7 @@ using LlmStack.Benchmarks.Hub;
 using LlmStack.Benchmarks.Load;
 using LlmStack.Benchmarks.Overhead;
 using LlmStack.Benchmarks.Pipeline;
+using LlmStack.Benchmarks.Schemas;
 using LlmStack.Benchmarks.Soak;
 using LlmStack.Benchmarks.Tuning;
 using LlmStack.Benchmarks.Versus;
@@ -21,6 +22,7 @@ var root = new RootCommand("LlmStack load benchmark: time to first token, inter-
     DownloadCommand.Create(),
     VersusCommand.Create(),
     SweepCommand.Create(),
+    SchemasCommand.Create(),
 };
 try
 {
