@@ -32,6 +32,20 @@ public sealed class StepBudgetTests(GeneratedModels models)
     }
 
     [Fact]
+    public void A_cost_that_does_not_rise_with_tokens_is_flat_so_any_step_fits_a_target_above_it()
+    {
+        var cost = new StepCost();
+        // Noise larger than the per-token part: the one-token steps happened to be the slowest.
+        foreach (var (tokens, ms) in new[] { (1, 30), (16, 24), (1, 32), (64, 26) })
+        {
+            cost.Record(tokens, TimeSpan.FromMilliseconds(ms));
+        }
+
+        Assert.Equal(int.MaxValue, cost.TokensWithin(TimeSpan.FromMilliseconds(150)));
+        Assert.Equal(0, cost.TokensWithin(TimeSpan.FromMilliseconds(20)));
+    }
+
+    [Fact]
     public void A_machine_getting_slower_shrinks_the_budget_within_a_few_steps()
     {
         var cost = new StepCost();
@@ -52,8 +66,9 @@ public sealed class StepBudgetTests(GeneratedModels models)
     [Fact]
     public async Task With_room_in_the_target_gap_a_prompt_goes_in_far_fewer_steps_than_step_tokens_allow()
     {
-        // A tiny model: a step costs far less than a second, so the budget is the batch size, not StepTokens (3).
-        var withTarget = await PromptStepsAsync(TimeSpan.FromSeconds(1));
+        // A tiny model: a step costs far less than ten seconds, even on a loaded 2-core box (a 1 s target once fit only
+        // a few tokens a step there), so the budget is the batch size, not StepTokens (3).
+        var withTarget = await PromptStepsAsync(TimeSpan.FromSeconds(10));
         var fixedSteps = await PromptStepsAsync(TimeSpan.Zero);
 
         Assert.True(withTarget * 10 < fixedSteps, $"B's prompt took {withTarget} steps with a target gap, {fixedSteps} with StepTokens alone");

@@ -8,7 +8,8 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 /// <remarks>
 /// Steps are kept in buckets by size (1, 2-3, 4-7, ... tokens), each a moving average of its recent steps, so that the
 /// fit keeps what prompt-carrying steps cost while streams decode alone for a long time; a line through the buckets
-/// is the model. Until two sizes have been seen there is no model.
+/// is the model. Until two sizes have been seen there is no model; when the line does not rise (the per-token part is
+/// lost in noise), the step cost is taken as flat.
 /// </remarks>
 internal sealed class StepCost
 {
@@ -54,7 +55,9 @@ internal sealed class StepCost
         var perToken = (n * sxy - sx * sy) / spread;
         if (perToken <= 0)
         {
-            return null;
+            // Bigger steps did not cost measurably more (a tiny model, or noise larger than the per-token part): a step
+            // costs its mean whatever it carries, so it fits any number of tokens if that mean is within the target.
+            return sy / n <= target.TotalSeconds ? int.MaxValue : 0;
         }
         var fixedPart = Math.Max(0, (sy - perToken * sx) / n);
         return (int)Math.Clamp((target.TotalSeconds - fixedPart) / perToken, 0, int.MaxValue);
