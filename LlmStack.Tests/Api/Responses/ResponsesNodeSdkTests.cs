@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.Api.Responses;
@@ -58,7 +59,9 @@ public sealed class ResponsesNodeSdkTests(ResponsesServer server) : IClassFixtur
 
         var call = result.GetProperty("call");
         Assert.Equal("get_weather", call.GetProperty("name").GetString());
-        Assert.Equal("""{"city":"Paris"}""", call.GetProperty("arguments").GetString());
+        // The arguments are the model's own text as it generated them (streamed as they are written), as OpenAI sends them.
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"city":"Paris"}"""), JsonNode.Parse(call.GetProperty("arguments").GetString()!)),
+            call.GetProperty("arguments").GetString());
         Assert.False(string.IsNullOrEmpty(call.GetProperty("call_id").GetString()));
         Assert.StartsWith("resp_", result.GetProperty("second_previous").GetString());
         Assert.True(result.GetProperty("second_usage").GetProperty("input_tokens").GetInt32() > result.GetProperty("first_usage").GetProperty("input_tokens").GetInt32());
