@@ -63,18 +63,11 @@ internal sealed class ModelCall(
     {
         outcome.Stream = stream;
         outcome.Received(messages);
-        // Before the budget and the gate: what the backend refuses here (a schema with no grammar) never takes a slot.
+        // Each choice may write up to the output limit. First: a key that cannot afford the request never makes the
+        // backend prepare it.
+        await outcome.ReserveAsync((long)(options.MaxOutputTokens ?? reservedOutputTokens) * LlmStackChatOptions.ChoicesOf(options), Aborted);
+        // Before the gate: what the backend refuses here (a schema with no grammar) never takes a slot, and is charged nothing.
         var prepared = Prepare(_pipeline, options);
-        try
-        {
-            // Each choice may write up to the output limit.
-            await outcome.ReserveAsync((long)(options.MaxOutputTokens ?? reservedOutputTokens) * LlmStackChatOptions.ChoicesOf(options), Aborted);
-        }
-        catch
-        {
-            prepared.Dispose();
-            throw;
-        }
         try
         {
             return await SendToAsync(_pipeline, prepared, messages, stream, turn);

@@ -65,6 +65,31 @@ public sealed class SchemaAdmissionTests(GeneratedModels models) : IAsyncDisposa
         Assert.Equal(0, gate.Admitted);
     }
 
+    [Fact]
+    public async Task A_key_that_cannot_afford_the_request_is_refused_before_its_schema_is_converted_and_a_refusal_costs_nothing()
+    {
+        var settings = Access.ApiKeyTests.Keys((Access.ApiKeyTests.Key, "alice"));
+        settings["LlmStack:Auth:Keys:0:TokensPerMinute"] = "100";
+        await using var app = new ApiApplication([new ModelOptions { Id = "random", Backend = EmbeddedBackend.BackendName, Path = models.RandomAscii }], settings);
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", Access.ApiKeyTests.Key);
+
+        // 90 output tokens and the prompt fit the 100 only if each refusal gave its reservation back.
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = await PostAsync(client, "/v1/chat/completions", Cycle, maxTokens: 90).WaitAsync(Bound, Cancel);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("invalid_schema", (await ErrorEnvelope.ReadAsync(refused)).Code);
+        }
+        // A reply spends a few tokens (the clock runs, but a minute refills 100 at under 2 a second); then the same refusal
+        // no longer fits what is left: the 429 comes before the conversion that would have found the cycle.
+        using var answered = await PostAsync(client, "/v1/chat/completions", Choice, maxTokens: 20).WaitAsync(Bound, Cancel);
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        using var unaffordable = await PostAsync(client, "/v1/chat/completions", Cycle, maxTokens: 90).WaitAsync(Bound, Cancel);
+        Assert.Equal(HttpStatusCode.TooManyRequests, unaffordable.StatusCode);
+        Assert.Equal("rate_limit_exceeded", (await ErrorEnvelope.ReadAsync(unaffordable)).Code);
+    }
+
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 
     private AdmissionGate Gate()
@@ -74,10 +99,10 @@ public sealed class SchemaAdmissionTests(GeneratedModels models) : IAsyncDisposa
         return _app.Services.GetRequiredService<ModelAdmission>().For(pipeline.Model);
     }
 
-    private static Task<HttpResponseMessage> PostAsync(HttpClient client, string path, string schema) =>
+    private static Task<HttpResponseMessage> PostAsync(HttpClient client, string path, string schema, int maxTokens = 50) =>
         client.PostAsync(path, new StringContent(path == "/v1/responses"
-            ? """{"model":"random","input":"Which way?","max_output_tokens":50,"text":{"format":{"type":"json_schema","name":"way","strict":true,"schema":""" + schema + "}}}"
-            : """{"model":"random","messages":[{"role":"user","content":"Which way?"}],"max_tokens":50,"response_format":{"type":"json_schema","json_schema":{"name":"way","strict":true,"schema":""" + schema + "}}}",
+            ? """{"model":"random","input":"Which way?","max_output_tokens":""" + maxTokens + ""","text":{"format":{"type":"json_schema","name":"way","strict":true,"schema":""" + schema + "}}}"
+            : """{"model":"random","messages":[{"role":"user","content":"Which way?"}],"max_tokens":""" + maxTokens + ""","response_format":{"type":"json_schema","json_schema":{"name":"way","strict":true,"schema":""" + schema + "}}}",
             Encoding.UTF8, "application/json"), Cancel);
 
     private static string ReplyText(string path, string body)

@@ -151,7 +151,7 @@ internal sealed class GbnfGrammar
     public GbnfExpr Sequence(params IEnumerable<GbnfExpr> items)
     {
         var list = items.Where(item => item is not GbnfLiteral { Text.Length: 0 }).ToList();
-        Growing?.Invoke(list.Count + 1);
+        Growing?.Invoke(list.Count + 1 + NamesIn(list));
         return list.Count switch
         {
             0 => GbnfExpr.Empty,
@@ -163,9 +163,12 @@ internal sealed class GbnfGrammar
     public GbnfExpr Choice(params IEnumerable<GbnfExpr> alternatives)
     {
         var list = alternatives.ToList();
-        Growing?.Invoke(list.Count * 3 + 4);
+        Growing?.Invoke(list.Count * 3 + 4 + NamesIn(list));
         return list.Count == 1 ? list[0] : new GbnfChoice(list);
     }
+
+    // A reference is written as its rule's name.
+    private int NamesIn(List<GbnfExpr> items) => items.Sum(item => item is GbnfRef reference ? _rules[reference.Rule].Name.Length : 0);
 
     public GbnfExpr Optional(GbnfExpr item) => Choice(item, GbnfExpr.Empty);
 

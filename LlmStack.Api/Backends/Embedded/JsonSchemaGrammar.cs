@@ -45,10 +45,10 @@ internal sealed class JsonSchemaGrammar
     public const int MaxCount = 100_000;
 
     /// <summary>The most rules one grammar may have (a schema's every part is a few rules; counts past 1000 add a rule per 1000).</summary>
-    public const int MaxRules = 50_000;
+    public const int MaxRules = 5_000;
 
     /// <summary>The longest grammar text (characters) a schema may become.</summary>
-    public const int MaxGrammarChars = 2_000_000;
+    public const int MaxGrammarChars = 300_000;
 
     /// <summary>Schemas nested deeper than this in one document are refused (a guard: the API's limits refuse far less).</summary>
     private const int MaxNesting = 128;
@@ -157,7 +157,13 @@ internal sealed class JsonSchemaGrammar
         {
             throw new UnsupportedSchemaException(null, _grammar.OriginOf(problem.Rule), problem.Reason, UnsupportedSchemaException.NeverEndsCode);
         }
-        return _grammar.Render(root);
+        // Grow counts as the grammar is built, to stop early; the text itself is what the bound is on.
+        var text = _grammar.Render(root);
+        if (text.Length > MaxGrammarChars)
+        {
+            throw TooComplex("#", $"its grammar would be longer than {MaxGrammarChars:N0} characters");
+        }
+        return text;
     }
 
     // Each referenced schema once, from a work list rather than recursively: a chain of references costs no stack.
