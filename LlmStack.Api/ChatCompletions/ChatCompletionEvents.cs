@@ -30,7 +30,8 @@ internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool i
         var text = update.Text;
         var reasoning = ChatResponseMapping.ReasoningOf(update.Contents);
         var calls = ToolCallDeltas(update.Contents, choice);
-        choice.CalledTools |= calls.Count > 0 || update.Contents.Any(c => c is FunctionCallContent);
+        // A call counts once it is whole: streamed arguments of a block that turns out not to be a call do not.
+        choice.CalledTools |= update.Contents.Any(c => c is FunctionCallContent);
         var logprobs = update.Contents.OfType<TokenLogprobsContent>().Any() ? ChatResponseMapping.ToLogprobs(update.Contents) : null;
         if (choice.First || text.Length > 0 || reasoning.Length > 0 || calls.Count > 0 || logprobs is not null)
         {

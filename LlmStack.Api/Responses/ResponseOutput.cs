@@ -21,8 +21,10 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
     private readonly List<ResponseItem> _items = [];
     private OpenItem? _open;
 
-    // The function call whose arguments are streaming (added, not done yet), and its arguments so far.
+    // The function call still open (added, not done yet) and its arguments so far; the ids of the calls whose
+    // arguments streamed (their whole call, when it comes, adds nothing).
     private (ResponseItem Item, int OutputIndex, StringBuilder Arguments)? _call;
+    private readonly HashSet<string> _streamedCalls = [];
 
     private string? FinishReason => outcome.FinishReason;
 
@@ -58,11 +60,7 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
     {
         var events = new List<ResponseStreamEvent>();
         Close(events, FinishReason == ChatFinishReason.Length.Value ? "incomplete" : "completed");
-        if (_call is not null)
-        {
-            // Its arguments streamed but the call never came whole (cut off, or not a call after all).
-            EndFunctionCall(events, "incomplete");
-        }
+        EndFunctionCall(events);
         return events;
     }
 
@@ -94,8 +92,11 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
             case FunctionCallArgumentsContent fragment:
                 AddArguments(fragment, events);
                 break;
-            case FunctionCallContent call when _call is { } streaming && streaming.Item.CallId == call.CallId:
-                EndFunctionCall(events, "completed");
+            case FunctionCallContent call when _streamedCalls.Contains(call.CallId):
+                if (_call?.Item.CallId == call.CallId)
+                {
+                    EndFunctionCall(events);
+                }
                 break;
             case FunctionCallContent call:
                 AddFunctionCall(call, events);
@@ -103,35 +104,53 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
         }
     }
 
-    // A call whose arguments stream: added with its first fragment, each fragment a delta, done with the whole call.
+    // A call whose arguments stream: added with its first fragment, each fragment a delta, done with the whole call
+    // (or, from an upstream that streams several, when the next item starts).
     private void AddArguments(FunctionCallArgumentsContent fragment, List<ResponseStreamEvent> events)
     {
-        if (_call is not { } call || call.Item.CallId != fragment.CallId)
+        if (_call?.Item.CallId != fragment.CallId)
         {
-            Close(events, "completed");
-            var item = new ResponseItem
-            {
-                Type = ResponseItem.FunctionCallType,
-                Id = NewId("fc"),
-                CallId = fragment.CallId,
-                Name = fragment.Name,
-                Arguments = "",
-                Status = "in_progress",
-            };
-            call = (item, _items.Count, new StringBuilder());
-            _call = call;
-            events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = call.OutputIndex, Item = item });
+            StartFunctionCall(fragment.CallId, fragment.Name, events);
+            _streamedCalls.Add(fragment.CallId);
         }
-        call.Arguments.Append(fragment.Fragment);
-        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.delta", ItemId = call.Item.Id, OutputIndex = call.OutputIndex, Delta = fragment.Fragment });
+        AppendArguments(fragment.Fragment, events);
     }
 
-    private void EndFunctionCall(List<ResponseStreamEvent> events, string status)
+    private void StartFunctionCall(string callId, string name, List<ResponseStreamEvent> events)
+    {
+        Close(events, "completed");
+        EndFunctionCall(events);
+        var item = new ResponseItem
+        {
+            Type = ResponseItem.FunctionCallType,
+            Id = NewId("fc"),
+            CallId = callId,
+            Name = name,
+            Arguments = "",
+            Status = "in_progress",
+        };
+        _call = (item, _items.Count, new StringBuilder());
+        events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = _items.Count, Item = item });
+    }
+
+    private void AppendArguments(string arguments, List<ResponseStreamEvent> events)
     {
         var (item, index, streamed) = _call!.Value;
+        streamed.Append(arguments);
+        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.delta", ItemId = item.Id, OutputIndex = index, Delta = arguments });
+    }
+
+    // A call whose arguments are not whole JSON (cut off, or a block that turned out not to be a call) is incomplete.
+    private void EndFunctionCall(List<ResponseStreamEvent> events)
+    {
+        if (_call is not { } call)
+        {
+            return;
+        }
         _call = null;
+        var (item, index, streamed) = call;
         var arguments = streamed.ToString();
-        var done = item with { Arguments = arguments, Status = status };
+        var done = item with { Arguments = arguments, Status = FunctionArguments.IsWhole(arguments) ? "completed" : "incomplete" };
         _items.Add(done);
         events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.done", ItemId = item.Id, OutputIndex = index, Arguments = arguments });
         events.Add(new ResponseStreamEvent { Type = "response.output_item.done", OutputIndex = index, Item = done });
@@ -159,6 +178,7 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
 
     private void Open(OpenKind kind, List<ResponseStreamEvent> events)
     {
+        EndFunctionCall(events);
         var open = new OpenItem(kind, NewId(kind == OpenKind.Message ? "msg" : "rs"), _items.Count);
         _open = open;
         events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = open.OutputIndex, Item = open.ToItem("in_progress", done: false) });
@@ -222,24 +242,9 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
     // A call delivered whole (its arguments did not stream): they go out as one delta.
     private void AddFunctionCall(FunctionCallContent call, List<ResponseStreamEvent> events)
     {
-        Close(events, "completed");
-        var arguments = FunctionArguments.Serialize(call.Arguments);
-        var item = new ResponseItem
-        {
-            Type = ResponseItem.FunctionCallType,
-            Id = NewId("fc"),
-            CallId = call.CallId,
-            Name = call.Name,
-            Arguments = "",
-            Status = "in_progress",
-        };
-        var index = _items.Count;
-        var done = item with { Arguments = arguments, Status = "completed" };
-        _items.Add(done);
-        events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = index, Item = item });
-        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.delta", ItemId = item.Id, OutputIndex = index, Delta = arguments });
-        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.done", ItemId = item.Id, OutputIndex = index, Arguments = arguments });
-        events.Add(new ResponseStreamEvent { Type = "response.output_item.done", OutputIndex = index, Item = done });
+        StartFunctionCall(call.CallId, call.Name, events);
+        AppendArguments(FunctionArguments.Serialize(call.Arguments), events);
+        EndFunctionCall(events);
     }
 
     private static ResponseUsage? ToUsage(UsageDetails? usage)
