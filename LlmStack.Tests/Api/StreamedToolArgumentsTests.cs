@@ -99,4 +99,39 @@ public sealed class StreamedToolArgumentsTests(GeneratedModels models) : IAsyncL
         var item = Assert.Single(completed.GetProperty("response").GetProperty("output").EnumerateArray());
         Assert.Equal((arguments, "completed"), (item.GetProperty("arguments").GetString(), item.GetProperty("status").GetString()));
     }
+
+    [Fact]
+    public async Task A_call_cut_off_while_its_arguments_stream_is_incomplete_and_its_conversation_goes_on()
+    {
+        // Cut inside the arguments: the model has written `"arguments": {"` and not their end.
+        var pieces = GeneratedModels.PiecesOf(GeneratedModels.ToolCallReply);
+        var written = "";
+        var cut = 0;
+        while (!written.Contains("\"arguments\": {\"", StringComparison.Ordinal))
+        {
+            written += pieces[cut++];
+        }
+        Assert.DoesNotContain("}}", written);
+        using var client = _app.CreateClient();
+        const string tools = """
+            "tools":[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]}
+            """;
+        var body = "{\"model\":\"tools\",\"stream\":true,\"store\":true,\"input\":\"Weather in Paris?\",\"max_output_tokens\":"
+            + cut.ToString(System.Globalization.CultureInfo.InvariantCulture) + "," + tools;
+        using var response = await client.PostAsync("/v1/responses", new StringContent(body, Encoding.UTF8, "application/json"), Cancel);
+        var text = await response.Content.ReadAsStringAsync(Cancel);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+
+        var final = JsonDocument.Parse(text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)[^1].Split('\n')
+            .Single(line => line.StartsWith("data: ", StringComparison.Ordinal))["data: ".Length..]).RootElement.GetProperty("response");
+        Assert.Equal("incomplete", final.GetProperty("status").GetString());
+        var call = final.GetProperty("output")[0];
+        Assert.Equal(("function_call", "incomplete"), (call.GetProperty("type").GetString(), call.GetProperty("status").GetString()));
+        Assert.StartsWith("{\"", call.GetProperty("arguments").GetString());
+        // No call was made: the next turn goes on from the stored conversation without it.
+        var next = "{\"model\":\"tools\",\"previous_response_id\":\"" + final.GetProperty("id").GetString() + "\",\"input\":\"Go on.\"}";
+        using var second = await client.PostAsync("/v1/responses", new StringContent(next, Encoding.UTF8, "application/json"), Cancel);
+        Assert.True(second.StatusCode == HttpStatusCode.OK, await second.Content.ReadAsStringAsync(Cancel));
+    }
+
 }
