@@ -29,8 +29,9 @@ internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool i
         var choice = _choices[index];
         var text = update.Text;
         var reasoning = ChatResponseMapping.ReasoningOf(update.Contents);
-        var calls = update.Contents.OfType<FunctionCallContent>().Select(call => ToDelta(call, choice.ToolCalls++)).ToList();
-        choice.CalledTools |= calls.Count > 0;
+        var calls = ToolCallDeltas(update.Contents, choice);
+        // A call counts once it is whole: streamed arguments of a block that turns out not to be a call do not.
+        choice.CalledTools |= update.Contents.Any(c => c is FunctionCallContent);
         var logprobs = update.Contents.OfType<TokenLogprobsContent>().Any() ? ChatResponseMapping.ToLogprobs(update.Contents) : null;
         if (choice.First || text.Length > 0 || reasoning.Length > 0 || calls.Count > 0 || logprobs is not null)
         {
@@ -86,11 +87,44 @@ internal sealed class ChatCompletionEvents(CompletionIdentity completion, bool i
         Choices = [new ChunkChoice { Index = index, Delta = delta, Logprobs = logprobs, FinishReason = finishReason }],
     };
 
+    // A call whose arguments streamed in fragments is announced with its first one (index, id, name) and then
+    // continued by index; its whole content at the end adds nothing and is not sent again.
+    private static List<ToolCallDelta> ToolCallDeltas(IEnumerable<AIContent> contents, ChoiceState choice)
+    {
+        var deltas = new List<ToolCallDelta>();
+        foreach (var content in contents)
+        {
+            switch (content)
+            {
+                case FunctionCallArgumentsContent fragment when choice.Streamed.TryGetValue(fragment.CallId, out var index):
+                    deltas.Add(new ToolCallDelta { Index = index, Function = new FunctionCall { Arguments = fragment.Fragment } });
+                    break;
+                case FunctionCallArgumentsContent fragment:
+                    choice.Streamed[fragment.CallId] = choice.ToolCalls;
+                    deltas.Add(new ToolCallDelta
+                    {
+                        Index = choice.ToolCalls++,
+                        Id = fragment.CallId,
+                        Type = "function",
+                        Function = new FunctionCall { Name = fragment.Name, Arguments = fragment.Fragment },
+                    });
+                    break;
+                case FunctionCallContent call when !choice.Streamed.ContainsKey(call.CallId):
+                    deltas.Add(ToDelta(call, choice.ToolCalls++));
+                    break;
+            }
+        }
+        return deltas;
+    }
+
     private sealed class ChoiceState
     {
         public bool First { get; set; } = true;
 
         public int ToolCalls { get; set; }
+
+        /// <summary>The index of each call whose arguments are streaming, by call id.</summary>
+        public Dictionary<string, int> Streamed { get; } = [];
 
         public bool CalledTools { get; set; }
 

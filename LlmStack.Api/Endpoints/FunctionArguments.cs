@@ -33,6 +33,20 @@ internal static class FunctionArguments
         }
     }
 
+    /// <summary>Whether arguments that streamed in pieces add up to JSON (not cut off part way).</summary>
+    public static bool IsWhole(string arguments)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(arguments);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The arguments of a call the model made, as the compact JSON string clients parse.</summary>
     public static string Serialize(IDictionary<string, object?>? arguments) =>
         JsonSerializer.Serialize(arguments ?? new Dictionary<string, object?>(), SerializerOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));

@@ -1,3 +1,4 @@
+using LlmStack.Api.Backends;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Pipeline;
@@ -6,11 +7,12 @@ namespace LlmStack.Api.Pipeline;
 internal static class ReplyContent
 {
     /// <summary>
-    /// True when the update carries part of the reply: non-empty text, reasoning or a tool call. An update with only a
+    /// True when the update carries part of the reply: non-empty text, reasoning, a tool call or a fragment of its arguments. An update with only a
     /// role, usage, a finish reason or empty text (servers open streams with one) is no token.
     /// </summary>
     public static bool HasContent(this ChatResponseUpdate update) =>
-        update.Contents.Any(content => content is TextContent { Text.Length: > 0 } or TextReasoningContent { Text.Length: > 0 } or FunctionCallContent);
+        update.Contents.Any(content => content is TextContent { Text.Length: > 0 } or TextReasoningContent { Text.Length: > 0 } or FunctionCallContent
+            or FunctionCallArgumentsContent { Fragment.Length: > 0 });
 
     /// <summary>OpenAI's finish_reason of a reply that ended; a backend that reports none finished normally.</summary>
     public static string FinishReasonOf(ChatFinishReason? reason, bool madeToolCalls) =>

@@ -1,4 +1,5 @@
 using System.Text;
+using LlmStack.Api.Backends;
 using LlmStack.Api.Contracts;
 using LlmStack.Api.Endpoints;
 using LlmStack.Api.Pipeline;
@@ -20,12 +21,17 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
     private readonly List<ResponseItem> _items = [];
     private OpenItem? _open;
 
+    // The function call still open (added, not done yet) and its arguments so far; the ids of the calls whose
+    // arguments streamed (their whole call, when it comes, adds nothing).
+    private (ResponseItem Item, int OutputIndex, StringBuilder Arguments)? _call;
+    private readonly HashSet<string> _streamedCalls = [];
+
     private string? FinishReason => outcome.FinishReason;
 
     public IReadOnlyList<ResponseItem> Items => _items;
 
     /// <summary>Whether any output was produced (a function call or non-empty text).</summary>
-    public bool HasOutput => _items.Count > 0 || _open is not null;
+    public bool HasOutput => _items.Count > 0 || _open is not null || _call is not null;
 
     /// <summary>Takes one update of the model; returns the events it makes.</summary>
     public List<ResponseStreamEvent> Add(ChatResponseUpdate update)
@@ -54,6 +60,7 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
     {
         var events = new List<ResponseStreamEvent>();
         Close(events, FinishReason == ChatFinishReason.Length.Value ? "incomplete" : "completed");
+        EndFunctionCall(events);
         return events;
     }
 
@@ -82,10 +89,71 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
             case TextContent { Text.Length: > 0 } text:
                 Append(OpenKind.Message, text.Text, events);
                 break;
+            case FunctionCallArgumentsContent fragment:
+                AddArguments(fragment, events);
+                break;
+            case FunctionCallContent call when _streamedCalls.Contains(call.CallId):
+                if (_call?.Item.CallId == call.CallId)
+                {
+                    EndFunctionCall(events);
+                }
+                break;
             case FunctionCallContent call:
                 AddFunctionCall(call, events);
                 break;
         }
+    }
+
+    // A call whose arguments stream: added with its first fragment, each fragment a delta, done with the whole call
+    // (or, from an upstream that streams several, when the next item starts).
+    private void AddArguments(FunctionCallArgumentsContent fragment, List<ResponseStreamEvent> events)
+    {
+        if (_call?.Item.CallId != fragment.CallId)
+        {
+            StartFunctionCall(fragment.CallId, fragment.Name, events);
+            _streamedCalls.Add(fragment.CallId);
+        }
+        AppendArguments(fragment.Fragment, events);
+    }
+
+    private void StartFunctionCall(string callId, string name, List<ResponseStreamEvent> events)
+    {
+        Close(events, "completed");
+        EndFunctionCall(events);
+        var item = new ResponseItem
+        {
+            Type = ResponseItem.FunctionCallType,
+            Id = NewId("fc"),
+            CallId = callId,
+            Name = name,
+            Arguments = "",
+            Status = "in_progress",
+        };
+        _call = (item, _items.Count, new StringBuilder());
+        events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = _items.Count, Item = item });
+    }
+
+    private void AppendArguments(string arguments, List<ResponseStreamEvent> events)
+    {
+        var (item, index, streamed) = _call!.Value;
+        streamed.Append(arguments);
+        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.delta", ItemId = item.Id, OutputIndex = index, Delta = arguments });
+    }
+
+    // A call whose arguments are not whole JSON (cut off, or a block that turned out not to be a call) is incomplete.
+    private void EndFunctionCall(List<ResponseStreamEvent> events)
+    {
+        if (_call is not { } call)
+        {
+            return;
+        }
+        _call = null;
+        var (item, index, streamed) = call;
+        var arguments = streamed.ToString();
+        var done = item with { Arguments = arguments, Status = FunctionArguments.IsWhole(arguments) ? "completed" : "incomplete" };
+        _items.Add(done);
+        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.done", ItemId = item.Id, OutputIndex = index, Arguments = arguments });
+        events.Add(new ResponseStreamEvent { Type = "response.output_item.done", OutputIndex = index, Item = done });
     }
 
     private void Append(OpenKind kind, string text, List<ResponseStreamEvent> events)
@@ -110,6 +178,7 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
 
     private void Open(OpenKind kind, List<ResponseStreamEvent> events)
     {
+        EndFunctionCall(events);
         var open = new OpenItem(kind, NewId(kind == OpenKind.Message ? "msg" : "rs"), _items.Count);
         _open = open;
         events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = open.OutputIndex, Item = open.ToItem("in_progress", done: false) });
@@ -170,27 +239,12 @@ internal sealed class ResponseOutput(RequestOutcome outcome)
         events.Add(new ResponseStreamEvent { Type = "response.output_item.done", OutputIndex = open.OutputIndex, Item = item });
     }
 
-    // Backends deliver a call whole: its arguments go out as one delta.
+    // A call delivered whole (its arguments did not stream): they go out as one delta.
     private void AddFunctionCall(FunctionCallContent call, List<ResponseStreamEvent> events)
     {
-        Close(events, "completed");
-        var arguments = FunctionArguments.Serialize(call.Arguments);
-        var item = new ResponseItem
-        {
-            Type = ResponseItem.FunctionCallType,
-            Id = NewId("fc"),
-            CallId = call.CallId,
-            Name = call.Name,
-            Arguments = "",
-            Status = "in_progress",
-        };
-        var index = _items.Count;
-        var done = item with { Arguments = arguments, Status = "completed" };
-        _items.Add(done);
-        events.Add(new ResponseStreamEvent { Type = "response.output_item.added", OutputIndex = index, Item = item });
-        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.delta", ItemId = item.Id, OutputIndex = index, Delta = arguments });
-        events.Add(new ResponseStreamEvent { Type = "response.function_call_arguments.done", ItemId = item.Id, OutputIndex = index, Arguments = arguments });
-        events.Add(new ResponseStreamEvent { Type = "response.output_item.done", OutputIndex = index, Item = done });
+        StartFunctionCall(call.CallId, call.Name, events);
+        AppendArguments(FunctionArguments.Serialize(call.Arguments), events);
+        EndFunctionCall(events);
     }
 
     private static ResponseUsage? ToUsage(UsageDetails? usage)

@@ -230,6 +230,10 @@ internal static class ResponseRequestMapping
                     };
                     messages.Add(new ChatMessage(role, [.. (item.Content ?? []).Select(ToContent)]));
                     break;
+                case ResponseItem.FunctionCallType when item.Status == "incomplete":
+                    // A call cut off while its arguments streamed (its block's text follows it as a message): no call
+                    // was made, and its arguments may not be JSON.
+                    break;
                 case ResponseItem.FunctionCallType:
                     var call = new FunctionCallContent(item.CallId!, item.Name!, FunctionArguments.Parse(item.Arguments, "arguments"));
                     if (messages.Count > 0 && messages[^1].Role == ChatRole.Assistant)

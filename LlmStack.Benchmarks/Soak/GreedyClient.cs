@@ -85,7 +85,7 @@ public sealed class GreedyClient : IDisposable
             // The API closed the connection after the cut, when even the error event found no room.
             return "write timeout (closed)";
         }
-        return last != "data: [DONE]" ? "stream cut"
+        return !StreamEnd.Completed("/v1/chat/completions", null, last) ? "stream cut"
             : beforeLast?.Contains("\"stream_write_timeout\"", StringComparison.Ordinal) == true ? "write timeout"
             : "200";
     }

@@ -9,7 +9,7 @@ namespace LlmStack.Benchmarks.Soak;
 /// <summary>
 /// The requests of the soak, each with the answers it is owed: a stream, a reply, a client that hangs up
 /// mid-stream, a bad body, a wrong key, a burst beyond a key's request budget, embeddings. An answer outside
-/// those (a 5xx other than "overloaded", a refusal outside OpenAI's envelope, a stream without [DONE]) is counted
+/// those (a 5xx other than "overloaded", a refusal outside OpenAI's envelope, a stream that did not run to its end, see <see cref="StreamEnd"/>) is counted
 /// as unexpected.
 /// </summary>
 public sealed class SoakClient(HttpClient http, string model, string key, string limitedKey, SoakTally tally)
@@ -86,12 +86,16 @@ public sealed class SoakClient(HttpClient http, string model, string key, string
         {
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
             var events = 0;
-            string? last = null;
+            string? lastEvent = null, lastData = null;
             while (await reader.ReadLineAsync(cancellationToken) is { } line)
             {
-                if (line.StartsWith("data: ", StringComparison.Ordinal))
+                if (line.StartsWith("event: ", StringComparison.Ordinal))
                 {
-                    last = line;
+                    lastEvent = line;
+                }
+                else if (line.StartsWith("data: ", StringComparison.Ordinal))
+                {
+                    lastData = line;
                     if (++events == hangUpAfterEvents)
                     {
                         // Disposing the response closes the connection: the server must cancel the generation.
@@ -99,7 +103,7 @@ public sealed class SoakClient(HttpClient http, string model, string key, string
                     }
                 }
             }
-            return last == "data: [DONE]" ? "200" : "stream cut";
+            return StreamEnd.Completed(path, lastEvent, lastData) ? "200" : "stream cut";
         }
         return await OutcomeOfAsync(response, cancellationToken);
     }

@@ -47,7 +47,7 @@ internal static class VersusCommand
             var tuning = BenchOptions.Tuning(parse);
             var timeout = TimeSpan.FromSeconds(parse.GetValue(BenchOptions.RequestTimeout));
             var skipped = parse.GetValue(skip)!.ToHashSet(StringComparer.Ordinal);
-            Console.WriteLine($"The peer must serve {path}, e.g. llama-server -m {path} -t {tuning.Threads ?? Environment.ProcessorCount} -np 8 -c 16384 --port 8080");
+            Console.WriteLine($"The peer must serve {path}, e.g. llama-server -m {path} -t {tuning.Threads ?? Environment.ProcessorCount} -np 8 -c 16384 --kv-unified --port 8080 (one 16,384-token cache all slots share, as LlmStack's)");
 
             await using var api = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
             using var ourHttp = new HttpClient { BaseAddress = api.BaseAddress, Timeout = timeout };

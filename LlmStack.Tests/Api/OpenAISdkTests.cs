@@ -34,6 +34,31 @@ public sealed class OpenAISdkTests(OpenAISdkTests.Server server) : IClassFixture
     }
 
     [Fact]
+    public async Task Logprobs_and_top_logprobs_reach_the_sdk_streamed_or_not()
+    {
+        var options = new ChatCompletionOptions { IncludeLogProbabilities = true, TopLogProbabilityCount = 2, Temperature = 0, MaxOutputTokenCount = 6 };
+        var completion = (await server.Chat("scripted").CompleteChatAsync([new UserChatMessage("Hi!")], options, Cancel)).Value;
+        var streamed = new List<ChatTokenLogProbabilityDetails>();
+        await foreach (var update in server.Chat("scripted").CompleteChatStreamingAsync([new UserChatMessage("Hi!")], options, Cancel))
+        {
+            streamed.AddRange(update.ContentTokenLogProbabilities);
+        }
+
+        var tokens = completion.ContentTokenLogProbabilities;
+        Assert.Equal(6, tokens.Count);
+        Assert.Equal(Assert.Single(completion.Content).Text, string.Concat(tokens.Select(t => t.Token)));
+        Assert.All(tokens, token =>
+        {
+            Assert.True(token.LogProbability <= 0);
+            Assert.Equal(2, token.TopLogProbabilities.Count);
+            // Greedy: the chosen token is the most likely one.
+            Assert.Equal(token.Token, token.TopLogProbabilities[0].Token);
+            Assert.Equal(System.Text.Encoding.UTF8.GetBytes(token.Token), token.Utf8Bytes!.Value.ToArray());
+        });
+        Assert.Equal(tokens.Select(t => t.Token), streamed.Select(t => t.Token));
+    }
+
+    [Fact]
     public async Task Stream_concatenates_to_the_model_reply_and_ends_with_usage()
     {
         var text = new System.Text.StringBuilder();

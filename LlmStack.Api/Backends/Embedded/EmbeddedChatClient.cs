@@ -33,11 +33,21 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient, 
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var updates = GetStreamingResponseAsync(messages, options, cancellationToken);
+        // A reply given whole has its calls whole: the pieces of their arguments are for streams.
+        var updates = GetStreamingResponseAsync(messages, options, cancellationToken).Select(WholeCallsOnly);
         var choices = LlmStackChatOptions.ChoicesOf(options);
         return choices == 1
             ? await updates.ToChatResponseAsync(cancellationToken).ConfigureAwait(false)
             : LlmStackChatOptions.ToChoicesResponse(await updates.ToListAsync(cancellationToken).ConfigureAwait(false), choices);
+    }
+
+    private static ChatResponseUpdate WholeCallsOnly(ChatResponseUpdate update)
+    {
+        if (update.Contents.Any(c => c is FunctionCallArgumentsContent))
+        {
+            update.Contents = [.. update.Contents.Where(c => c is not FunctionCallArgumentsContent)];
+        }
+        return update;
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(

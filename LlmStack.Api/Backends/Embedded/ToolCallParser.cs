@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
 
 namespace LlmStack.Api.Backends.Embedded;
@@ -9,13 +10,29 @@ namespace LlmStack.Api.Backends.Embedded;
 /// <see cref="FunctionCallContent"/>; everything else passes through as text. Text that may begin a block is
 /// held back until it is known.
 /// </summary>
-internal sealed class ToolCallParser
+/// <remarks>
+/// A call's arguments stream as they are generated: once the block has written its name and the opening brace of its
+/// <c>arguments</c> object, every piece of that object goes out as a <see cref="FunctionCallArgumentsContent"/>, up to
+/// its closing brace; the block's end then gives the whole <see cref="FunctionCallContent"/> (same call id). A block
+/// that turns out not to be a call is text, as ever, though some of its arguments went out already.
+/// </remarks>
+internal sealed partial class ToolCallParser
 {
     private const string Open = "<tool_call>";
     private const string Close = "</tool_call>";
 
     private string _pending = "";
     private bool _inCall;
+
+    // The call whose arguments are streaming: its id and name, where the next fragment starts in _pending, and the
+    // JSON scanner's state there (depth of the arguments object, inside a string, after a backslash).
+    private string? _callId;
+    private string _name = "";
+    private int _scanned;
+    private int _depth;
+    private bool _inString;
+    private bool _escaped;
+    private bool _argumentsDone;
 
     /// <summary>Adds decoded text; returns what can be sent now, in order.</summary>
     public IReadOnlyList<AIContent> Push(string text)
@@ -27,13 +44,14 @@ internal sealed class ToolCallParser
             if (_inCall)
             {
                 var end = _pending.IndexOf(Close, StringComparison.Ordinal);
+                StreamArguments(output, end < 0 ? _pending.Length - TagPrefix.HeldBack(_pending, Close) : end);
                 if (end < 0)
                 {
                     return output;
                 }
                 output.Add((AIContent?)ParseCall(_pending[..end]) ?? new TextContent(Open + _pending[..(end + Close.Length)]));
                 _pending = _pending[(end + Close.Length)..].TrimStart('\n');
-                _inCall = false;
+                EndCall();
                 continue;
             }
 
@@ -58,6 +76,7 @@ internal sealed class ToolCallParser
         var output = new List<AIContent>();
         if (_inCall)
         {
+            StreamArguments(output, _pending.Length);
             output.Add((AIContent?)ParseCall(_pending) ?? new TextContent(Open + _pending));
         }
         else
@@ -65,9 +84,92 @@ internal sealed class ToolCallParser
             AddText(output, _pending);
         }
         _pending = "";
-        _inCall = false;
+        EndCall();
         return output;
     }
+
+    private void EndCall()
+    {
+        _inCall = false;
+        _callId = null;
+        _name = "";
+        _scanned = 0;
+        _depth = 0;
+        _inString = false;
+        _escaped = false;
+        _argumentsDone = false;
+    }
+
+    // The arguments object's text in _pending[.._available] not sent yet, once the block's start shows where it begins.
+    private void StreamArguments(List<AIContent> output, int available)
+    {
+        if (_argumentsDone)
+        {
+            return;
+        }
+        if (_callId is null)
+        {
+            if (CallStart().Match(_pending) is not { Success: true } start || start.Length > available)
+            {
+                return;
+            }
+            try
+            {
+                using var name = JsonDocument.Parse(start.Groups["name"].Value);
+                _name = name.RootElement.GetString()!;
+            }
+            catch (JsonException)
+            {
+                // Not a JSON string after all: the block is read whole at its end.
+                _argumentsDone = true;
+                return;
+            }
+            _callId = $"call_{Guid.NewGuid():N}";
+            // From the arguments' opening brace.
+            _scanned = start.Length - 1;
+        }
+        var from = _scanned;
+        while (_scanned < available && !_argumentsDone)
+        {
+            var c = _pending[_scanned++];
+            if (_inString)
+            {
+                if (_escaped)
+                {
+                    _escaped = false;
+                }
+                else if (c == '\\')
+                {
+                    _escaped = true;
+                }
+                else if (c == '"')
+                {
+                    _inString = false;
+                }
+                continue;
+            }
+            if (c == '"')
+            {
+                _inString = true;
+            }
+            else if (c is '{' or '[')
+            {
+                _depth++;
+            }
+            else if (c is '}' or ']')
+            {
+                _argumentsDone = --_depth == 0;
+            }
+        }
+        if (_scanned > from)
+        {
+            output.Add(new FunctionCallArgumentsContent(_callId, _name, _pending[from.._scanned]));
+        }
+    }
+
+    // {"name": "<a JSON string>", "arguments": {   - the Qwen2.5/Hermes layout, spaces as the model writes them.
+    [GeneratedRegex("""\A\s*\{\s*"name"\s*:\s*(?<name>"(?:[^"\\]|\\.)*")\s*,\s*"arguments"\s*:\s*\{""")]
+    private static partial Regex CallStart();
 
     private FunctionCallContent? ParseCall(string json)
     {
@@ -96,7 +198,7 @@ internal sealed class ToolCallParser
                     arguments[property.Name] = property.Value.Clone();
                 }
             }
-            return new FunctionCallContent($"call_{Guid.NewGuid():N}", name.GetString()!, arguments);
+            return new FunctionCallContent(_callId ?? $"call_{Guid.NewGuid():N}", name.GetString()!, arguments);
         }
         catch (JsonException)
         {

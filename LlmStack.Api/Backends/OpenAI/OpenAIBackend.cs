@@ -47,12 +47,15 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
         var chat = new ChatClientBuilder(client.GetChatClient(options.BackendModelName).AsIChatClient())
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id))
             .Use(inner => new UpstreamReasoningChatClient(inner))
-            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName))
+            .Use(inner => new UpstreamToolArgumentsChatClient(inner))
+            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, refuseLogprobs: false))
             .ConfigureOptions(chatOptions =>
             {
                 chatOptions.ModelId = options.BackendModelName;
                 PassSchemaThrough(chatOptions);
             })
+            // Below the options above: it adds to the raw options they may set.
+            .Use(inner => new UpstreamLogprobsChatClient(inner))
             .Use(inner => new UpstreamCompletionsChatClient(inner, http, clientOptions.Endpoint, options.ApiKey, options.BackendModelName))
             .Build();
         var upstream = new UpstreamEndpoints(http, options);

@@ -11,7 +11,7 @@ namespace LlmStack.Api.Backends.OpenAI;
 /// <summary>
 /// A text completion (<see cref="LlmStackChatOptions.RawPromptKey"/>) at the upstream's own <c>POST /completions</c>
 /// (vLLM, llama-server, another LlmStack, OpenAI): the prompt and suffix as written, no chat template; the reply's
-/// text chunks, finish reason and usage read back. A chat goes on to <c>/chat/completions</c> as before.
+/// text chunks, finish reason, usage and (when asked) log probabilities read back. A chat goes on to <c>/chat/completions</c> as before.
 /// </summary>
 /// <remarks>
 /// Over the model's own HTTP client (the OpenAI SDK keeps its completions client internal): the same connection
@@ -90,6 +90,7 @@ internal sealed class UpstreamCompletionsChatClient(IChatClient inner, HttpClien
         Add(body, "presence_penalty", options?.PresencePenalty);
         Add(body, "frequency_penalty", options?.FrequencyPenalty);
         Add(body, "seed", options?.Seed);
+        Add(body, "logprobs", LlmStackChatOptions.LogprobsOf(options));
         Add(body, "user", options?.AdditionalProperties?.TryGetValue(LlmStackChatOptions.UserKey, out var user) == true ? user as string : null);
         if (options?.StopSequences is { Count: > 0 } stops)
         {
@@ -129,6 +130,10 @@ internal sealed class UpstreamCompletionsChatClient(IChatClient inner, HttpClien
             {
                 update.Contents.Add(new TextContent(piece));
             }
+            if (choice.TryGetProperty("logprobs", out var logprobs) && logprobs.ValueKind == JsonValueKind.Object)
+            {
+                update.Contents.Add(new TokenLogprobsContent(ReadLogprobs(logprobs)));
+            }
             if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
             {
                 update.FinishReason = new ChatFinishReason(finish.GetString()!);
@@ -144,6 +149,34 @@ internal sealed class UpstreamCompletionsChatClient(IChatClient inner, HttpClien
             }));
         }
         return update;
+    }
+
+    // Completions' parallel lists (tokens, token_logprobs, top_logprobs as token -> log probability); the alternatives
+    // most likely first.
+    private static List<TokenLogprob> ReadLogprobs(JsonElement logprobs)
+    {
+        var tokens = new List<TokenLogprob>();
+        if (!logprobs.TryGetProperty("tokens", out var texts) || texts.ValueKind != JsonValueKind.Array
+            || !logprobs.TryGetProperty("token_logprobs", out var values) || values.ValueKind != JsonValueKind.Array)
+        {
+            return tokens;
+        }
+        var tops = logprobs.TryGetProperty("top_logprobs", out var top) && top.ValueKind == JsonValueKind.Array ? top : default;
+        for (var i = 0; i < texts.GetArrayLength() && i < values.GetArrayLength(); i++)
+        {
+            var token = texts[i].GetString() ?? "";
+            var alternatives = tops.ValueKind == JsonValueKind.Array && i < tops.GetArrayLength() && tops[i].ValueKind == JsonValueKind.Object
+                ? tops[i].EnumerateObject()
+                    .Where(p => p.Value.ValueKind == JsonValueKind.Number)
+                    .Select(p => new TopLogprob(p.Name, System.Text.Encoding.UTF8.GetBytes(p.Name), p.Value.GetDouble()))
+                    .OrderByDescending(t => t.Logprob)
+                    .ToList()
+                : [];
+            // A null log probability (the first token of an echoed prompt) reads as certain.
+            var value = values[i].ValueKind == JsonValueKind.Number ? values[i].GetDouble() : 0;
+            tokens.Add(new TokenLogprob(token, System.Text.Encoding.UTF8.GetBytes(token), value, alternatives));
+        }
+        return tokens;
     }
 
     private static long? Count(JsonElement usage, string name) =>

@@ -8,7 +8,8 @@ namespace LlmStack.Api.Backends.Upstream;
 /// (<see cref="LlmStackChatOptions.LogprobsKey"/>), several choices (<see cref="LlmStackChatOptions.ChoicesKey"/>): a
 /// 400 saying so, never a reply that silently leaves them out.
 /// </summary>
-internal sealed class UnsupportedOptionsChatClient(IChatClient inner, string model, string backend) : DelegatingChatClient(inner)
+/// <param name="refuseLogprobs">False for a backend that reads log probabilities back from its server.</param>
+internal sealed class UnsupportedOptionsChatClient(IChatClient inner, string model, string backend, bool refuseLogprobs = true) : DelegatingChatClient(inner)
 {
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -25,10 +26,10 @@ internal sealed class UnsupportedOptionsChatClient(IChatClient inner, string mod
 
     private void Refuse(ChatOptions? options)
     {
-        if (LlmStackChatOptions.LogprobsOf(options) is not null)
+        if (refuseLogprobs && LlmStackChatOptions.LogprobsOf(options) is not null)
         {
             throw ApiErrorException.InvalidRequest(
-                $"The model '{model}' cannot return log probabilities: this server reads them from the embedded engine only, not from its {backend} backend.",
+                $"The model '{model}' cannot return log probabilities: this server reads them from the embedded engine and OpenAI-compatible upstreams, not from its {backend} backend.",
                 "logprobs", "unsupported_parameter");
         }
         if (LlmStackChatOptions.ChoicesOf(options) > 1)

@@ -115,20 +115,13 @@ public sealed class RequestFuzzTests(GeneratedModels models)
                 return "error outside the envelope";
             }
         }
-        if (response.Content.Headers.ContentType?.MediaType == "text/event-stream" && path == "/v1/responses")
+        if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
-            // Ends with the response's last state; a failure is response.failed (or an error event).
-            var last = body.TrimEnd('\n').Split("\n\n")[^1];
-            if (!last.StartsWith("event: response.completed\n", StringComparison.Ordinal) && !last.StartsWith("event: response.incomplete\n", StringComparison.Ordinal))
+            // Ends as its API ends a stream that ran to its end; a failure is an error event or response.failed.
+            var lines = body.Split('\n');
+            if (!StreamEnd.Completed(path, lines.LastOrDefault(l => l.StartsWith("event: ", StringComparison.Ordinal)), lines.LastOrDefault(l => l.StartsWith("data: ", StringComparison.Ordinal))))
             {
-                return "stream that did not end with response.completed or response.incomplete";
-            }
-        }
-        else if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
-        {
-            if (!body.EndsWith("data: [DONE]\n\n", StringComparison.Ordinal))
-            {
-                return "stream without [DONE]";
+                return "stream that did not run to its end";
             }
             if (body.Contains("data: {\"error\"", StringComparison.Ordinal))
             {

@@ -1,6 +1,5 @@
-using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using LlmStack.Tests.Fixtures;
 
 namespace LlmStack.Tests.Api.Responses;
@@ -12,11 +11,6 @@ namespace LlmStack.Tests.Api.Responses;
 /// </summary>
 public sealed class ResponsesNodeSdkTests(ResponsesServer server) : IClassFixture<ResponsesServer>
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
-
-    private static readonly string ScriptDirectory = typeof(ResponsesNodeSdkTests).Assembly
-        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "NodeClientDirectory").Value!;
-
     private static readonly int ScriptedPieces = GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply).Count;
 
     [Fact]
@@ -65,7 +59,9 @@ public sealed class ResponsesNodeSdkTests(ResponsesServer server) : IClassFixtur
 
         var call = result.GetProperty("call");
         Assert.Equal("get_weather", call.GetProperty("name").GetString());
-        Assert.Equal("""{"city":"Paris"}""", call.GetProperty("arguments").GetString());
+        // The arguments are the model's own text as it generated them (streamed as they are written), as OpenAI sends them.
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"city":"Paris"}"""), JsonNode.Parse(call.GetProperty("arguments").GetString()!)),
+            call.GetProperty("arguments").GetString());
         Assert.False(string.IsNullOrEmpty(call.GetProperty("call_id").GetString()));
         Assert.StartsWith("resp_", result.GetProperty("second_previous").GetString());
         Assert.True(result.GetProperty("second_usage").GetProperty("input_tokens").GetInt32() > result.GetProperty("first_usage").GetProperty("input_tokens").GetInt32());
@@ -110,29 +106,5 @@ public sealed class ResponsesNodeSdkTests(ResponsesServer server) : IClassFixtur
             (result.GetProperty(name).GetProperty("name").GetString(), result.GetProperty(name).GetProperty("status").GetInt32());
     }
 
-    private async Task<JsonElement> RunAsync(string scenario)
-    {
-        var start = new ProcessStartInfo("node", ["responses.mjs", scenario, server.App.OpenAIEndpoint.ToString()])
-        {
-            WorkingDirectory = ScriptDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var node = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
-        var output = node.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var errors = node.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        try
-        {
-            await node.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(Timeout, TestContext.Current.CancellationToken);
-        }
-        finally
-        {
-            if (!node.HasExited)
-            {
-                node.Kill(entireProcessTree: true);
-            }
-        }
-        Assert.True(node.ExitCode == 0, $"node responses.mjs {scenario} exited with {node.ExitCode}: {await errors}");
-        return JsonDocument.Parse(await output).RootElement;
-    }
+    private Task<JsonElement> RunAsync(string scenario) => NodeClient.RunAsync("responses.mjs", scenario, server.App.OpenAIEndpoint);
 }

@@ -98,16 +98,37 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Log_probabilities_are_refused_with_a_400_naming_the_backend()
+    public async Task Log_probabilities_pass_through_from_the_upstream_for_chats_and_text_completions_streamed_or_not()
     {
-        var options = new ChatOptions();
+        var options = new ChatOptions { MaxOutputTokens = 4, Temperature = 0 };
         LlmStack.Api.Backends.LlmStackChatOptions.SetLogprobs(options, 2);
+        var raw = options.Clone();
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(raw, suffix: null);
+        var client = fixture.Host.ChatClient("chained");
 
-        var error = await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("chained").GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token));
+        var whole = await client.GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token);
+        var streamed = await client.GetStreamingResponseAsync("Hi", options, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+        var completion = await client.GetResponseAsync("Once upon a time", raw, Token).WaitAsync(Bound, Token);
+        var streamedCompletion = await client.GetStreamingResponseAsync("Once upon a time", raw, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
 
-        Assert.Equal(400, error.StatusCode);
-        Assert.Equal("logprobs", error.Param);
-        Assert.Contains("openai backend", error.Message);
+        var tokens = LlmStack.Api.Backends.TokenLogprobsContent.In(whole.Messages.SelectMany(m => m.Contents));
+        Assert.Equal(4, tokens.Count);
+        Assert.Equal(whole.Text, string.Concat(tokens.Select(t => t.Token)));
+        Assert.All(tokens, token =>
+        {
+            Assert.True(token.Logprob <= 0);
+            Assert.Equal(2, token.Top.Count);
+            // Greedy: each chosen token is the most likely one.
+            Assert.Equal(token.Token, token.Top[0].Token);
+        });
+        Assert.Equal(tokens.Select(t => t.Token), LlmStack.Api.Backends.TokenLogprobsContent.In(streamed.SelectMany(u => u.Contents)).Select(t => t.Token));
+        foreach (var text in (IEnumerable<IEnumerable<AIContent>>)[completion.Messages.SelectMany(m => m.Contents), streamedCompletion.SelectMany(u => u.Contents)])
+        {
+            var completionTokens = LlmStack.Api.Backends.TokenLogprobsContent.In(text);
+            Assert.Equal(4, completionTokens.Count);
+            Assert.Equal(completion.Text, string.Concat(completionTokens.Select(t => t.Token)));
+            Assert.All(completionTokens, token => Assert.Equal(token.Top[0].Logprob, token.Logprob, 6));
+        }
     }
 
     [Fact]
