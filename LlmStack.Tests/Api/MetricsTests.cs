@@ -55,6 +55,30 @@ public sealed class MetricsTests(GeneratedModels models)
     }
 
     [Fact]
+    public async Task Requests_refused_before_a_model_is_chosen_count_by_error_type_under_one_fixed_model_value()
+    {
+        await using var app = new ApiApplication([new ModelOptions { Id = Model, Backend = "embedded", Path = models.Scripted }]);
+        using var client = app.CreateClient();
+        const string none = "gen_ai_request_model=\"(none)\"";
+        const string chat = "gen_ai_operation_name=\"chat\"";
+        var before = await client.GetStringAsync("/metrics", Cancel);
+        var unknownBefore = Sum(before, "gen_ai_server_request_duration_seconds_count", none, chat, "error_type=\"model_not_found\"");
+        var total = Sum(before, "gen_ai_server_request_duration_seconds_count", none);
+
+        foreach (var body in new[] { """{"model":"no-such-model-1","messages":[{"role":"user","content":"Hi"}]}""", """{"model":"no-such-model-2","messages":[{"role":"user","content":"Hi"}]}""", "{not json" })
+        {
+            using var response = await client.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"), Cancel);
+            Assert.True((int)response.StatusCode is 400 or 404, $"{(int)response.StatusCode} for {body}");
+        }
+        var metrics = await ScrapeWhenAsync(client, m => Sum(m, "gen_ai_server_request_duration_seconds_count", none) == total + 3, Bound);
+
+        Assert.Equal(unknownBefore + 2, Sum(metrics, "gen_ai_server_request_duration_seconds_count", none, chat, "error_type=\"model_not_found\""));
+        // The requested names never become label values, and these series carry no provider.
+        Assert.DoesNotContain("no-such-model", metrics);
+        Assert.DoesNotContain(metrics.Split('\n'), line => line.StartsWith("gen_ai_server_request_duration_seconds", StringComparison.Ordinal) && line.Contains(none, StringComparison.Ordinal) && line.Contains("gen_ai_provider_name", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Embeddings_show_duration_usage_and_errors_by_type()
     {
         const string embedder = "metrics-embedder";
