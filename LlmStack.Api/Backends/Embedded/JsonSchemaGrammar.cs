@@ -161,7 +161,7 @@ internal sealed class JsonSchemaGrammar
         var text = _grammar.Render(root);
         if (text.Length > MaxGrammarChars)
         {
-            throw TooComplex("#", $"its grammar would be longer than {MaxGrammarChars:N0} characters");
+            throw TooLong("#");
         }
         return text;
     }
@@ -180,7 +180,7 @@ internal sealed class JsonSchemaGrammar
         _size += size;
         if (_size > MaxGrammarChars)
         {
-            throw TooComplex(_at, $"its grammar would be longer than {MaxGrammarChars:N0} characters");
+            throw TooLong(_at);
         }
         if (_grammar.RuleCount > MaxRules)
         {
@@ -191,6 +191,8 @@ internal sealed class JsonSchemaGrammar
             _cancellationToken.ThrowIfCancellationRequested();
         }
     }
+
+    private static UnsupportedSchemaException TooLong(string path) => TooComplex(path, $"its grammar would be longer than {MaxGrammarChars:N0} characters");
 
     private static UnsupportedSchemaException TooComplex(string path, string reason) =>
         new(null, path, reason, UnsupportedSchemaException.TooComplexCode);
