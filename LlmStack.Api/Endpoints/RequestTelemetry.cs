@@ -21,12 +21,6 @@ internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory l
     /// <summary>error.type of a request whose client went away before its reply ended.</summary>
     public const string Cancelled = "cancelled";
 
-    /// <summary>
-    /// <c>gen_ai.request.model</c> of a request refused before a model was chosen (a body that does not parse or
-    /// validate, an unknown model): one fixed value, never the requested name, so clients cannot add label values.
-    /// </summary>
-    public const string NoModel = "(none)";
-
     /// <summary>The outcome of the current request, recorded when its response completes.</summary>
     public RequestOutcome Start(HttpContext context, string operation)
     {
@@ -53,7 +47,7 @@ internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory l
             // Refused before a model was chosen: counted by error.type like every other refusal, with no provider.
             var tags = new System.Diagnostics.TagList
             {
-                { LlmStackMetrics.RequestModel, NoModel },
+                { LlmStackMetrics.RequestModel, LlmStackMetrics.NoModel },
                 { LlmStackMetrics.OperationName, outcome.Operation },
                 { LlmStackMetrics.ErrorType, errorType },
             };

@@ -1,5 +1,6 @@
 using LlmStack.Api.Backends;
 using LlmStack.Api.Configuration;
+using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Pipeline;
@@ -43,6 +44,10 @@ internal sealed class LlmStackOptionsValidator(IEnumerable<IModelBackend> backen
             if (string.IsNullOrWhiteSpace(model.Id))
             {
                 failures.Add($"{key}:Id is required: the name clients send as \"model\".");
+            }
+            else if (model.Id == LlmStackMetrics.NoModel)
+            {
+                failures.Add($"{key}:Id '{model.Id}' is reserved: metrics label requests refused before a model is chosen with it. Choose another id.");
             }
             else if (!seen.Add(model.Id))
             {

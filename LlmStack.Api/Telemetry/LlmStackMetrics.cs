@@ -23,6 +23,13 @@ internal sealed class LlmStackMetrics : IDisposable
     public const string TokenType = "gen_ai.token.type";
     public const string ErrorType = "error.type";
     public const string FinishReason = "llmstack.response.finish_reason";
+
+    /// <summary>
+    /// <see cref="RequestModel"/> of a request refused before a model was chosen (a body that does not parse or
+    /// validate, an unknown model): one fixed value, never the requested name, so clients cannot add label values.
+    /// Configuration validation refuses it as a model id, so no model shares its series.
+    /// </summary>
+    public const string NoModel = "(none)";
     public const string RejectionReasonTag = "llmstack.rejection.reason";
     public const string ApiKeyTag = "llmstack.api_key";
     public const string ServerAddress = "server.address";

@@ -22,6 +22,7 @@ public sealed class ConfigurationErrorTests : IDisposable
         { "0:Id=a;0:Backend=openai;0:Endpoint=ftp://models.example/v1", "LlmStack:Models:0:Endpoint 'ftp://models.example/v1' is not an absolute http(s) URL" },
         { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;1:Id=a;1:Backend=ollama;1:Endpoint=http://localhost:11434", "LlmStack:Models:1:Id 'a' is configured twice." },
         { "0:Backend=ollama;0:Endpoint=http://localhost:11434", "LlmStack:Models:0:Id is required" },
+        { "0:Id=(none);0:Backend=ollama;0:Endpoint=http://localhost:11434", "LlmStack:Models:0:Id '(none)' is reserved" },
         { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:ConnectTimeout=-00:00:01", "LlmStack:Models:0:ConnectTimeout must be positive" },
         { "0:Id=a;0:Backend=openai;0:Endpoint=http://localhost:8000/v1;0:FirstTokenTimeout=00:00:00", "LlmStack:Models:0:FirstTokenTimeout must be positive" },
         { "0:Id=a;0:Backend=ollama;0:Endpoint=http://localhost:11434;0:Ollama:NumCtx=0", "LlmStack:Models:0:Ollama:NumCtx must be a positive number of tokens" },
