@@ -45,6 +45,8 @@ public static class LlmStackApi
     {
         app.UseRequestIds();
         app.UseOpenAIErrors();
+        // Before the drain and the keys, so that their refusals are recorded like any other ending of a model call.
+        app.UseModelCallOutcomes();
         app.UseRequestLimits();
         app.UseApiKeys();
 

@@ -13,6 +13,7 @@ internal static class ChatCompletionsApi
         var api = app.MapGroup("/v1").WithTags("Chat completions");
         api.MapPost("/chat/completions", CreateChatCompletion)
             .WithName(nameof(CreateChatCompletion))
+            .CallsModel("chat")
             .WithSummary("Creates a model response for the given chat conversation; streams it as server-sent events when stream is true.")
             .ProducesModelCall<ChatCompletionRequest, ChatCompletion, ChatCompletionChunk>();
         return api;
@@ -20,7 +21,7 @@ internal static class ChatCompletionsApi
 
     public static async Task<Results<JsonHttpResult<ChatCompletion>, SseResult>> CreateChatCompletion(HttpContext context, ModelCalls calls)
     {
-        var (call, body) = await calls.StartAsync(context, "chat", ApiJsonContext.Default.ChatCompletionRequest, b => b.Model);
+        var (call, body) = await calls.StartAsync(context, ApiJsonContext.Default.ChatCompletionRequest, b => b.Model);
         var request = body.ToChatRequest(call.Model, call.MaxOutputTokens);
         var reply = await call.SendAsync(request.Messages, request.Options, request.Stream);
 

@@ -21,12 +21,14 @@ internal static class TokenizeApi
         var api = app.MapGroup("").WithTags("Tokenization");
         api.MapPost("/tokenize", Tokenize)
             .WithName(nameof(Tokenize))
+            .CallsModel("tokenize")
             .WithSummary("Tokenizes a text, or a conversation with the model's chat template, with the model's own tokenizer.")
             .Accepts<TokenizeRequest>("application/json")
             .Produces<TokenizeResponse>(StatusCodes.Status200OK, "application/json")
             .ProducesOpenAIErrors(ModelCallMetadata.ModelCallErrors);
         api.MapPost("/detokenize", Detokenize)
             .WithName(nameof(Detokenize))
+            .CallsModel("detokenize")
             .WithSummary("Turns token ids back into text, special tokens written out.")
             .Accepts<DetokenizeRequest>("application/json")
             .Produces<DetokenizeResponse>(StatusCodes.Status200OK, "application/json")
@@ -37,7 +39,7 @@ internal static class TokenizeApi
     public static async Task<Results<JsonHttpResult<TokenizeResponse>, JsonHttpResult<TokenizeWithPiecesResponse>>> Tokenize(
         HttpContext context, ModelCalls calls, ModelCatalog catalog)
     {
-        var (call, body) = await calls.StartAsync(context, "tokenize", ApiJsonContext.Default.TokenizeRequest, b => b.Model ?? SoleModel(catalog));
+        var (call, body) = await calls.StartAsync(context, ApiJsonContext.Default.TokenizeRequest, b => b.Model ?? SoleModel(catalog));
         var tokenizer = call.Tokenizer();
         var input = ToInput(body, call);
         var tokenized = await tokenizer.TokenizeAsync(input, call.Aborted);
@@ -62,7 +64,7 @@ internal static class TokenizeApi
 
     public static async Task<JsonHttpResult<DetokenizeResponse>> Detokenize(HttpContext context, ModelCalls calls, ModelCatalog catalog)
     {
-        var (call, body) = await calls.StartAsync(context, "detokenize", ApiJsonContext.Default.DetokenizeRequest, b => b.Model ?? SoleModel(catalog));
+        var (call, body) = await calls.StartAsync(context, ApiJsonContext.Default.DetokenizeRequest, b => b.Model ?? SoleModel(catalog));
         var tokenizer = call.Tokenizer();
         if (body.Tokens is not { } tokens)
         {

@@ -17,6 +17,7 @@ internal static class CompletionsApi
         var api = app.MapGroup("/v1").WithTags("Completions");
         api.MapPost("/completions", CreateCompletion)
             .WithName(nameof(CreateCompletion))
+            .CallsModel("text_completion")
             .WithSummary("Continues the given prompt as written (no chat template); streams the text as server-sent events when stream is true.")
             .ProducesModelCall<CompletionRequest, TextCompletion, TextCompletion>();
         return api;
@@ -24,7 +25,7 @@ internal static class CompletionsApi
 
     public static async Task<Results<JsonHttpResult<TextCompletion>, SseResult>> CreateCompletion(HttpContext context, ModelCalls calls)
     {
-        var (call, body) = await calls.StartAsync(context, "text_completion", ApiJsonContext.Default.CompletionRequest, b => b.Model);
+        var (call, body) = await calls.StartAsync(context, ApiJsonContext.Default.CompletionRequest, b => b.Model);
         var request = body.ToCompletionCall(call.MaxOutputTokens);
         var reply = await call.SendAsync(request.Messages, request.Options, request.Stream);
 

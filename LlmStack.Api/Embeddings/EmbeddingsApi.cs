@@ -20,6 +20,7 @@ internal static class EmbeddingsApi
         var api = app.MapGroup("/v1").WithTags("Embeddings");
         api.MapPost("/embeddings", CreateEmbeddings)
             .WithName(nameof(CreateEmbeddings))
+            .CallsModel("embeddings")
             .WithSummary("Creates an embedding vector for each input string.")
             .Accepts<EmbeddingRequest>("application/json")
             .Produces<EmbeddingList>(StatusCodes.Status200OK, "application/json")
@@ -29,7 +30,7 @@ internal static class EmbeddingsApi
 
     public static async Task<JsonHttpResult<EmbeddingList>> CreateEmbeddings(HttpContext context, ModelCalls calls)
     {
-        var (call, body) = await calls.StartAsync(context, "embeddings", ApiJsonContext.Default.EmbeddingRequest, b => b.Model);
+        var (call, body) = await calls.StartAsync(context, ApiJsonContext.Default.EmbeddingRequest, b => b.Model);
         var generator = call.Embeddings();
         var asBase64 = body.EncodingFormat switch
         {

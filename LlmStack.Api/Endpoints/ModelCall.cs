@@ -11,18 +11,20 @@ using Microsoft.Extensions.Options;
 namespace LlmStack.Api.Endpoints;
 
 /// <summary>
-/// Starts the call of every OpenAI endpoint to a model, the same way each time: the request's outcome is started
-/// (so that a refusal is recorded too), the body read (400s that name the field), the model found (404).
+/// Starts the call of every OpenAI endpoint to a model, the same way each time: the request's outcome (started before
+/// authentication, see <see cref="ModelCallExtensions.UseModelCallOutcomes"/>) is charged to the key's budget, the body
+/// read (400s that name the field), the model found (404).
 /// </summary>
 internal sealed class ModelCalls(
-    ModelCatalog catalog, RequestTelemetry telemetry, LlmStackMetrics metrics, IOptions<LlmStackOptions> options, IOptions<AuthOptions> auth)
+    ModelCatalog catalog, LlmStackMetrics metrics, IOptions<LlmStackOptions> options, IOptions<AuthOptions> auth)
 {
-    /// <param name="operation"><c>gen_ai.operation.name</c>: <c>chat</c>, <c>responses</c>, <c>text_completion</c>, <c>embeddings</c>.</param>
     /// <param name="modelOf">The body's <c>model</c>.</param>
     public async Task<(ModelCall Call, TBody Body)> StartAsync<TBody>(
-        HttpContext context, string operation, JsonTypeInfo<TBody> bodyType, Func<TBody, string?> modelOf) where TBody : class
+        HttpContext context, JsonTypeInfo<TBody> bodyType, Func<TBody, string?> modelOf) where TBody : class
     {
-        var outcome = telemetry.Start(context, operation);
+        var outcome = context.Features.Get<RequestOutcome>() ?? throw new InvalidOperationException(
+            $"{context.GetEndpoint()?.DisplayName} calls a model but is not declared with {nameof(ModelCallMetadata.CallsModel)}(operation).");
+        outcome.ChargeTo(context.Features.Get<UsageCharge>());
         var body = await JsonBody.ReadAsync(context.Request, bodyType);
         var pipeline = catalog.Find(modelOf(body));
         return (new ModelCall(context, pipeline, outcome, metrics, options.Value.MaxOutputTokens, auth.Value.ReservedOutputTokens), body);

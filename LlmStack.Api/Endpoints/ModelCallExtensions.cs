@@ -12,4 +12,21 @@ internal static class ModelCallExtensions
         builder.Services.AddSingleton<ModelCalls>();
         return builder;
     }
+
+    /// <summary>
+    /// Starts the outcome of every request routed to an endpoint that calls a model (<see cref="ModelOperation"/>), before
+    /// the drain, authentication and the key's budget: a refusal of theirs is recorded like every other ending.
+    /// </summary>
+    public static WebApplication UseModelCallOutcomes(this WebApplication app)
+    {
+        app.Use((context, next) =>
+        {
+            if (context.GetEndpoint()?.Metadata.GetMetadata<ModelOperation>() is { } operation)
+            {
+                context.RequestServices.GetRequiredService<RequestTelemetry>().Start(context, operation.Name);
+            }
+            return next(context);
+        });
+        return app;
+    }
 }

@@ -35,6 +35,14 @@ internal static class ModelCallMetadata
             })
             .ProducesOpenAIErrors(ModelCallErrors);
 
+    /// <summary>
+    /// Marks an endpoint that calls a model: each request to it has an outcome from the start, recorded whatever its
+    /// ending (<see cref="ModelCallExtensions.UseModelCallOutcomes"/>).
+    /// </summary>
+    /// <param name="operation"><c>gen_ai.operation.name</c>: <c>chat</c>, <c>responses</c>, <c>text_completion</c>, <c>embeddings</c>, ...</param>
+    public static RouteHandlerBuilder CallsModel(this RouteHandlerBuilder endpoint, string operation) =>
+        endpoint.WithMetadata(new ModelOperation(operation));
+
     public static RouteHandlerBuilder ProducesOpenAIErrors(this RouteHandlerBuilder endpoint, params int[] statusCodes)
     {
         foreach (var status in statusCodes)

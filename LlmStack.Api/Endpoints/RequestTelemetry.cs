@@ -10,6 +10,7 @@ namespace LlmStack.Api.Endpoints;
 /// <summary>
 /// Starts each model request's <see cref="RequestOutcome"/> and, when its response has been completely sent
 /// (or abandoned by the client), records it once: the server metrics and the request's log line, from the same figures.
+/// A request refused before its endpoint runs (401, a key's 429, 503 while draining) is recorded the same way.
 /// </summary>
 internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory loggerFactory, IOptions<LlmStackOptions> options)
 {
@@ -24,7 +25,7 @@ internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory l
     /// <summary>The outcome of the current request, recorded when its response completes.</summary>
     public RequestOutcome Start(HttpContext context, string operation)
     {
-        var outcome = new RequestOutcome(operation, options.Value.LogContent, context.Features.Get<UsageCharge>());
+        var outcome = new RequestOutcome(operation, options.Value.LogContent);
         context.Features.Set(outcome);
         context.Response.OnCompleted(() => RecordAsync(context, outcome));
         return outcome;
@@ -93,3 +94,6 @@ internal sealed class RequestTelemetry(LlmStackMetrics metrics, ILoggerFactory l
         }
     }
 }
+
+/// <summary>The <c>gen_ai.operation.name</c> of an endpoint that calls a model (<see cref="ModelCallMetadata.CallsModel"/>).</summary>
+internal sealed record ModelOperation(string Name);

@@ -13,26 +13,31 @@ namespace LlmStack.Api.Pipeline;
 /// log line and the response writers all read this one object, so they cannot disagree.
 /// </summary>
 /// <remarks>
-/// Every time is measured from <see cref="RequestTelemetry.Start"/>: when the endpoint takes the request, after
-/// routing and authentication, before its body is read.
+/// Every time is measured from <see cref="RequestTelemetry.Start"/>: once routing has found a model endpoint, before
+/// the drain, authentication and the key's budget - so a request they refuse has an outcome, and is recorded, too.
 /// </remarks>
 internal sealed class RequestOutcome
 {
     private readonly long _started = Stopwatch.GetTimestamp();
     private readonly StringBuilder? _completion;
-    private readonly UsageCharge? _usageCharge;
+    private UsageCharge? _usageCharge;
     private long _firstToken;
     private long _replyEnded;
     private ChatFinishReason? _finishReason;
     private bool _madeToolCalls;
     private long _outputReserved;
 
-    internal RequestOutcome(string operation, bool logContent, UsageCharge? usageCharge)
+    internal RequestOutcome(string operation, bool logContent)
     {
         Operation = operation;
         _completion = logContent ? new StringBuilder() : null;
-        _usageCharge = usageCharge;
     }
+
+    /// <summary>
+    /// The key's token budget this request is charged to (none for a key without one): known only once the key's
+    /// budget has admitted the request, after this outcome started.
+    /// </summary>
+    public void ChargeTo(UsageCharge? usageCharge) => _usageCharge = usageCharge;
 
     /// <summary><c>gen_ai.operation.name</c>: <c>chat</c>, <c>embeddings</c>, ...</summary>
     public string Operation { get; }

@@ -21,6 +21,7 @@ internal static class RerankApi
         var api = app.MapGroup("/v1").WithTags("Rerank");
         api.MapPost("/rerank", Rerank)
             .WithName(nameof(Rerank))
+            .CallsModel("rerank")
             .WithSummary("Scores documents by their relevance to a query and returns them most relevant first.")
             .Accepts<RerankRequest>("application/json")
             .Produces<RerankResponse>(StatusCodes.Status200OK, "application/json")
@@ -30,7 +31,7 @@ internal static class RerankApi
 
     public static async Task<JsonHttpResult<RerankResponse>> Rerank(HttpContext context, ModelCalls calls)
     {
-        var (call, body) = await calls.StartAsync(context, "rerank", ApiJsonContext.Default.RerankRequest, b => b.Model);
+        var (call, body) = await calls.StartAsync(context, ApiJsonContext.Default.RerankRequest, b => b.Model);
         if (string.IsNullOrEmpty(body.Query))
         {
             throw body.Query is null

@@ -22,6 +22,7 @@ internal static class ResponsesApi
         var api = app.MapGroup("/v1/responses").WithTags("Responses");
         api.MapPost("", CreateResponse)
             .WithName(nameof(CreateResponse))
+            .CallsModel("responses")
             .WithSummary("Creates a model response; streams it as server-sent events (event: + data: lines) when stream is true.")
             .ProducesModelCall<CreateResponseRequest, ResponseObject, ResponseStreamEvent>();
         api.MapGet("/{id}", GetResponse)
@@ -41,7 +42,7 @@ internal static class ResponsesApi
         HttpContext context, ModelCalls calls, ResponseStore store, ApiKeyDirectory keys)
     {
         var owner = keys.Of(context.User)?.Name;
-        var (call, body) = await calls.StartAsync(context, "responses", ApiJsonContext.Default.CreateResponseRequest, b => b.Model);
+        var (call, body) = await calls.StartAsync(context, ApiJsonContext.Default.CreateResponseRequest, b => b.Model);
         ResponseRequestMapping.Validate(body);
         var history = body.PreviousResponseId is { } previousId
             ? (await store.GetAsync(previousId, owner, call.Aborted) ?? throw PreviousNotFound(previousId)).Conversation

@@ -10,7 +10,7 @@ namespace LlmStack.Api.Telemetry;
 /// Microsoft.Extensions.AI's client instruments (<c>gen_ai.client.*</c>, which measure the pipeline below).
 /// Exported over OTLP and on <c>/metrics</c> (e.g. <c>gen_ai_server_time_to_first_token_seconds_bucket</c>).
 /// Each request's figures come from its outcome (recorded by the endpoints' request telemetry); times are measured
-/// from the moment the endpoint takes the request (after routing and authentication, before the body is read).
+/// from the moment routing finds the request's endpoint (before the drain check, authentication and the key's budgets).
 /// </summary>
 internal sealed class LlmStackMetrics : IDisposable
 {
@@ -55,13 +55,13 @@ internal sealed class LlmStackMetrics : IDisposable
     {
         _meter = meterFactory.Create(MeterName);
         TimeToFirstToken = _meter.CreateHistogram("gen_ai.server.time_to_first_token", "s",
-            "Streamed requests: from the endpoint taking the request (before its body is read) to the first non-empty content (text, reasoning or tool call) leaving the model's pipeline.",
+            "Streamed requests: from routing finding the endpoint (before authentication) to the first non-empty content (text, reasoning or tool call) leaving the model's pipeline.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimeToFirstTokenBuckets });
         TimePerOutputToken = _meter.CreateHistogram("gen_ai.server.time_per_output_token", "s",
             "Streamed requests: from the first token to the end of the model's reply, divided by the output tokens after the first (decode speed).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TimePerOutputTokenBuckets });
         RequestDuration = _meter.CreateHistogram("gen_ai.server.request.duration", "s",
-            "From the endpoint taking the request (before its body is read) to its response completely sent ([DONE] included) or abandoned by the client; by error.type and llmstack.response.finish_reason.",
+            "From routing finding the endpoint (before authentication) to its response completely sent ([DONE] included) or abandoned by the client; by error.type and llmstack.response.finish_reason.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         TokenUsage = _meter.CreateHistogram("gen_ai.server.token.usage", "{token}",
             "Tokens per request as the backend reported them, by gen_ai.token.type (input, output).",

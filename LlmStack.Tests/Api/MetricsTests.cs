@@ -1,7 +1,15 @@
+using System.Net.Http.Headers;
 using System.Text;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Pipeline;
+using LlmStack.Tests.Api.Access;
 using LlmStack.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+using LlmStack.Api.Limits;
+using Microsoft.Extensions.Hosting.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using static LlmStack.Tests.Fixtures.PrometheusText;
 
 namespace LlmStack.Tests.Api;
@@ -76,6 +84,69 @@ public sealed class MetricsTests(GeneratedModels models)
         // The requested names never become label values, and these series carry no provider.
         Assert.DoesNotContain("no-such-model", metrics);
         Assert.DoesNotContain(metrics.Split('\n'), line => line.StartsWith("gen_ai_server_request_duration_seconds", StringComparison.Ordinal) && line.Contains(none, StringComparison.Ordinal) && line.Contains("gen_ai_provider_name", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Refusals_before_the_endpoint_runs_count_by_error_type_under_the_fixed_model_value()
+    {
+        const string none = "gen_ai_request_model=\"(none)\"";
+        const string chat = "gen_ai_operation_name=\"chat\"";
+        const string duration = "gen_ai_server_request_duration_seconds_count";
+        var settings = ApiKeyTests.Keys((ApiKeyTests.Key, "metered"));
+        settings["LlmStack:Auth:Keys:0:RequestsPerMinute"] = "1";
+        // The drain follows a lifetime of the test's own, so that the server drains without stopping its listener
+        // (a stopping host closes the idle connection a 503 would come back on).
+        var lifetime = new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance);
+        await using var app = InMemoryBackend.Serve(settings, services => services.AddSingleton(sp => new ServerDrain(
+            lifetime, sp.GetRequiredService<IOptions<LlmStackOptions>>(), sp.GetRequiredService<ILogger<ServerDrain>>())),
+            ("metrics-keyed", InMemoryChatClient.Replying(["Hello"])));
+        using var client = app.CreateClient();
+        using var measured = new RequestDurations(app.Services);
+        var before = await client.GetStringAsync("/metrics", Cancel);
+        var counts = new[] { "invalid_api_key", "rate_limit_exceeded" }.ToDictionary(
+            code => code, code => Sum(before, duration, none, chat, $"error_type=\"{code}\""));
+        var total = Sum(before, duration, none);
+
+        using (var unauthorized = await SendAsync(client, key: null))
+        using (var served = await SendAsync(client, ApiKeyTests.Key))
+        using (var spent = await SendAsync(client, ApiKeyTests.Key))
+        {
+            // The key's one request a minute went to the second.
+            Assert.Equal([401, 200, 429], new[] { unauthorized, served, spent }.Select(r => (int)r.StatusCode));
+        }
+        var metrics = await ScrapeWhenAsync(client, m => Sum(m, duration, none) == total + 2, Bound);
+
+        foreach (var (code, count) in counts)
+        {
+            Assert.Equal(count + 1, Sum(metrics, duration, none, chat, $"error_type=\"{code}\""));
+        }
+        // The request that was served counts under its model, with no error.
+        Assert.Equal(1, Sum(metrics, duration, "gen_ai_request_model=\"metrics-keyed\"", chat));
+
+        // Draining refuses /metrics too, so this one is read from the instrument itself.
+        lifetime.StopApplication();
+        using var draining = await SendAsync(client, ApiKeyTests.Key);
+        Assert.Equal(503, (int)draining.StatusCode);
+        Assert.Equal("server_shutting_down", (await ErrorEnvelope.ReadAsync(draining)).Code);
+        await measured.WaitUntilAsync(m => m.Count(d => d.ErrorType is not null) == 3, Bound);
+
+        Assert.Equal(
+            ["invalid_api_key", "rate_limit_exceeded", "server_shutting_down"],
+            measured.Recorded.Where(d => d.ErrorType is not null).Select(d => d.ErrorType).Order());
+        Assert.All(measured.Recorded.Where(d => d.ErrorType is not null), d => Assert.Equal(("(none)", "chat"), (d.Model, d.Operation)));
+    }
+
+    private static Task<HttpResponseMessage> SendAsync(HttpClient client, string? key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"metrics-keyed","messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"),
+        };
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        return client.SendAsync(request, Cancel);
     }
 
     [Fact]
