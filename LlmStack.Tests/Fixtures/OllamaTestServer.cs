@@ -256,7 +256,9 @@ public sealed class OllamaTestServer : IAsyncDisposable
         }
     }
 
-    // Text completions: the reply's tokens as "response" lines; the prompt is counted one token per character.
+    // Text completions: the reply's tokens as "response" lines; the prompt is counted one token per character. Asked for
+    // ("logprobs": true, "top_logprobs": k), each line carries its token's log probability and k alternatives, as Ollama's
+    // API does.
     private async Task GenerateAsync(HttpContext context)
     {
         var body = await ReadAsync(context);
@@ -267,13 +269,39 @@ public sealed class OllamaTestServer : IAsyncDisposable
         var model = ModelOf(body);
         var tokens = ReplyTokens.Take((int?)body["options"]?["num_predict"] ?? int.MaxValue).ToArray();
         context.Response.ContentType = "application/x-ndjson";
-        foreach (var token in tokens)
+        var logprobs = (bool?)body["logprobs"] == true;
+        var top = (int?)body["top_logprobs"] ?? 0;
+        for (var i = 0; i < tokens.Length; i++)
         {
-            await WriteLineAsync(context, GenerateLine(model, token, done: false));
+            var line = GenerateLine(model, tokens[i], done: false);
+            if (logprobs)
+            {
+                line["logprobs"] = new JsonArray(LogprobOf(tokens[i], i, top));
+            }
+            await WriteLineAsync(context, line);
         }
         var last = GenerateLine(model, "", done: true);
         AddDone(last, tokens.Length < ReplyTokens.Length ? "length" : "stop", ((string?)body["prompt"])?.Length ?? 0, tokens.Length);
         await WriteLineAsync(context, last);
+    }
+
+    /// <summary>
+    /// Ollama's <c>logprobs</c> entry of the <paramref name="index"/>th token: its log probability (below 0, lower for
+    /// later tokens), UTF-8 bytes, and the <paramref name="top"/> most likely tokens, most likely first - the chosen one,
+    /// then made-up alternatives each less likely than the last.
+    /// </summary>
+    public static JsonObject LogprobOf(string token, int index, int top)
+    {
+        var logprob = -0.125 * (index + 1);
+        JsonObject Entry(string text, double value) => new()
+        {
+            ["token"] = text,
+            ["logprob"] = value,
+            ["bytes"] = new JsonArray([.. System.Text.Encoding.UTF8.GetBytes(text).Select(b => (JsonNode)(int)b)]),
+        };
+        var entry = Entry(token, logprob);
+        entry["top_logprobs"] = new JsonArray([.. Enumerable.Range(0, top).Select(k => (JsonNode)(k == 0 ? Entry(token, logprob) : Entry($"alt{k}", logprob - k)))]);
+        return entry;
     }
 
     private static JsonObject GenerateLine(string model, string response, bool done) => new()

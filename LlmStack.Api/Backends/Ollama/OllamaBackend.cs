@@ -48,7 +48,7 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
             // A model Ollama does not have is one being pulled (the AppHost pulls at start): "loading", not "no such model".
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id, MissingModel.Loading))
             .Use(inner => new OllamaDoneCheckChatClient(inner, options.Id))
-            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName))
+            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, LogprobsSupport.TextCompletions))
             .ConfigureOptions(chatOptions => ApplyModelOptions(chatOptions, options))
             .Use(inner => new OllamaRawPromptChatClient(inner, ollama))
             .Build();

@@ -9,6 +9,9 @@ namespace LlmStack.Api.Backends.Ollama;
 /// A text completion (<see cref="LlmStackChatOptions.RawPromptKey"/>) through Ollama's <c>/api/generate</c>: the prompt
 /// in raw mode (no template), or, with a suffix, in the model's own fill-in-the-middle template (Ollama needs the
 /// template for that and refuses a model that has none). A chat goes on to <c>/api/chat</c> as before.
+/// Log probabilities asked for (<see cref="LlmStackChatOptions.LogprobsKey"/>) are asked of Ollama (<c>logprobs</c>,
+/// <c>top_logprobs</c>), and the <c>logprobs</c> of each line come back as <see cref="TokenLogprobsContent"/>: Ollama's
+/// numbers, as it computes them.
 /// </summary>
 internal sealed class OllamaRawPromptChatClient(IChatClient inner, IOllamaApiClient ollama) : RawPromptChatClient(inner)
 {
@@ -29,6 +32,10 @@ internal sealed class OllamaRawPromptChatClient(IChatClient inner, IOllamaApiCli
                 CreatedAt = created,
                 RawRepresentation = chunk,
             };
+            if (request.Logprobs == true && chunk.Logprobs?.ToList() is { Count: > 0 } logprobs)
+            {
+                update.Contents.Add(new TokenLogprobsContent(Read(logprobs)));
+            }
             if (chunk is GenerateDoneResponseStream done)
             {
                 update.FinishReason = done.DoneReason == "length" ? ChatFinishReason.Length : ChatFinishReason.Stop;
@@ -70,6 +77,26 @@ internal sealed class OllamaRawPromptChatClient(IChatClient inner, IOllamaApiCli
         {
             request.Suffix = suffix;
         }
+        if (LlmStackChatOptions.LogprobsOf(options) is { } top)
+        {
+            request.Logprobs = true;
+            request.TopLogprobs = top;
+        }
         return request;
     }
+
+    // Ollama lists the alternatives most likely first, as OpenAI does; its bytes are the token's UTF-8 (a token may be
+    // part of a character).
+    private static List<TokenLogprob> Read(IEnumerable<Logprob> logprobs) =>
+        [.. logprobs.Select(token => new TokenLogprob(
+            token.Token ?? "",
+            BytesOf(token),
+            token.LogProbability ?? Unlikely,
+            [.. (token.TopLogprobs ?? []).Select(top => new TopLogprob(top.Token ?? "", BytesOf(top), top.LogProbability ?? Unlikely))]))];
+
+    // OpenAI's value for a token too unlikely to have a number; Ollama always sends one.
+    private const double Unlikely = -9999.0;
+
+    private static byte[] BytesOf(Logprob token) =>
+        token.Bytes is { } bytes ? [.. bytes.Select(b => (byte)b)] : System.Text.Encoding.UTF8.GetBytes(token.Token ?? "");
 }

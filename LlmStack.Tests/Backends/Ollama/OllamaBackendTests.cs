@@ -85,6 +85,41 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Log_probabilities_pass_through_from_ollama_for_text_completions_streamed_or_not_and_a_chat_asking_is_a_400()
+    {
+        var options = new ChatOptions();
+        LlmStack.Api.Backends.LlmStackChatOptions.SetLogprobs(options, 3);
+        var raw = options.Clone();
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(raw, suffix: null);
+        var client = fixture.Host.ChatClient("qwen-test");
+
+        var completion = await client.GetResponseAsync("Once upon", raw, Token).WaitAsync(Bound, Token);
+        var streamed = await client.GetStreamingResponseAsync("Once upon", raw, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+        var chat = await Assert.ThrowsAsync<ApiErrorException>(() => client.GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token));
+
+        var sent = Server.RequestsFor("/api/generate", "scripted:1b")[^1];
+        Assert.True((bool?)sent["logprobs"]);
+        Assert.Equal(3, (int?)sent["top_logprobs"]);
+        foreach (var (text, contents) in new[] { (completion.Text, completion.Messages.SelectMany(m => m.Contents)), (string.Concat(streamed.Select(u => u.Text)), streamed.SelectMany(u => u.Contents)) })
+        {
+            var tokens = LlmStack.Api.Backends.TokenLogprobsContent.In(contents);
+            Assert.Equal(string.Concat(OllamaTestServer.ReplyTokens), text);
+            Assert.Equal(text, string.Concat(tokens.Select(t => t.Token)));
+            Assert.All(tokens, token =>
+            {
+                Assert.True(token.Logprob <= 0, $"{token.Token}: {token.Logprob}");
+                Assert.Equal(System.Text.Encoding.UTF8.GetBytes(token.Token), token.Bytes);
+                Assert.Equal(3, token.Top.Count);
+                Assert.Equal(token.Top.OrderByDescending(t => t.Logprob).Select(t => t.Token), token.Top.Select(t => t.Token));
+                Assert.Contains(token.Top, t => t.Token == token.Token && t.Logprob == token.Logprob);
+            });
+        }
+        Assert.Equal(400, chat.StatusCode);
+        Assert.Equal("logprobs", chat.Param);
+        Assert.Contains("text completions (/v1/completions) only", chat.Message);
+    }
+
+    [Fact]
     public async Task A_completion_with_a_suffix_goes_through_the_models_template_with_the_suffix()
     {
         var options = new ChatOptions();
