@@ -132,16 +132,73 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Several_choices_are_refused_with_a_400_naming_the_backend()
+    public async Task A_text_completion_of_several_prompts_and_choices_is_one_upstream_completion_per_prompt_and_choice()
     {
-        var options = new ChatOptions();
-        LlmStack.Api.Backends.LlmStackChatOptions.SetChoices(options, 2);
+        var options = new ChatOptions { MaxOutputTokens = 3 };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(options, suffix: null);
+        LlmStack.Api.Backends.LlmStackChatOptions.SetChoices(options, 4);
+        var single = new ChatOptions { MaxOutputTokens = 3 };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(single, suffix: null);
+        var upstream = fixture.Upstream.Services.GetRequiredService<ModelCatalog>().Models.Single().ChatClient;
+        var first = await upstream.GetResponseAsync("Once upon a time", single, Token).WaitAsync(Bound, Token);
+        var second = await upstream.GetResponseAsync("Hi", single, Token).WaitAsync(Bound, Token);
+        List<ChatMessage> prompts = [new(ChatRole.User, "Once upon a time"), new(ChatRole.User, "Hi")];
+        var client = fixture.Host.ChatClient("chained");
 
-        var error = await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("chained").GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token));
+        var whole = await client.GetResponseAsync(prompts, options, Token).WaitAsync(Bound, Token);
+        var streamed = await client.GetStreamingResponseAsync(prompts, options, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
 
-        Assert.Equal(400, error.StatusCode);
-        Assert.Equal("n", error.Param);
-        Assert.Contains("openai backend", error.Message);
+        var reply = string.Concat(GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply).Take(3));
+        var choices = LlmStack.Api.Backends.LlmStackChatOptions.ChoicesOf(whole);
+        Assert.Equal(4, choices.Count);
+        Assert.All(choices, choice =>
+        {
+            Assert.Equal(reply, choice.Text);
+            Assert.Equal(ChatFinishReason.Length, choice.FinishReason);
+        });
+        // The upstream read each prompt once per choice.
+        var prompted = 2 * (first.Usage!.InputTokenCount + second.Usage!.InputTokenCount);
+        Assert.Equal(prompted, whole.Usage!.InputTokenCount);
+        Assert.Equal(12, whole.Usage.OutputTokenCount);
+        for (var index = 0; index < 4; index++)
+        {
+            var own = streamed.Where(u => LlmStack.Api.Backends.LlmStackChatOptions.ChoiceOf(u) == index && !u.Contents.OfType<UsageContent>().Any()).ToList();
+            Assert.Equal(reply, string.Concat(own.Select(u => u.Text)));
+            Assert.Equal(ChatFinishReason.Length, Assert.Single(own, u => u.FinishReason is not null).FinishReason);
+        }
+        var usage = Assert.Single(streamed.SelectMany(u => u.Contents).OfType<UsageContent>()).Details;
+        Assert.Equal(prompted, usage.InputTokenCount);
+        Assert.Equal(12, usage.OutputTokenCount);
+    }
+
+    [Fact]
+    public async Task A_chat_of_several_choices_is_one_upstream_call_per_choice_streamed_or_not()
+    {
+        var options = new ChatOptions { MaxOutputTokens = 4, Seed = 3 };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetChoices(options, 3);
+        var client = fixture.Host.ChatClient("chained");
+        var one = await client.GetResponseAsync("Hi", new ChatOptions { MaxOutputTokens = 4 }, Token).WaitAsync(Bound, Token);
+
+        var whole = await client.GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token);
+        var streamed = await client.GetStreamingResponseAsync("Hi", options, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+
+        var choices = LlmStack.Api.Backends.LlmStackChatOptions.ChoicesOf(whole);
+        Assert.Equal(3, choices.Count);
+        Assert.All(choices, choice =>
+        {
+            Assert.Equal(one.Text, choice.Text);
+            Assert.Equal(ChatFinishReason.Length, choice.FinishReason);
+        });
+        // Each choice is a call of its own: the upstream read the conversation three times.
+        Assert.Equal(3 * one.Usage!.InputTokenCount, whole.Usage!.InputTokenCount);
+        Assert.Equal(12, whole.Usage.OutputTokenCount);
+        for (var index = 0; index < 3; index++)
+        {
+            var own = streamed.Where(u => LlmStack.Api.Backends.LlmStackChatOptions.ChoiceOf(u) == index && !u.Contents.OfType<UsageContent>().Any()).ToList();
+            Assert.Equal(one.Text, string.Concat(own.Select(u => u.Text)));
+            Assert.Single(own, u => u.FinishReason is not null);
+        }
+        Assert.Equal(12, Assert.Single(streamed.SelectMany(u => u.Contents).OfType<UsageContent>()).Details.OutputTokenCount);
     }
 
     [Fact]
