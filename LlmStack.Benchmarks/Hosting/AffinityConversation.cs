@@ -37,15 +37,16 @@ internal static class AffinityConversation
         var responsesSpread = await ResponsesAsync(http, workload with { Model = "affinity-off" }, turns, cancellationToken);
         Turn[][] runs = [[.. chatAffine.Select(Turn.Of)], [.. chatSpread.Select(Turn.Of)], responsesAffine, responsesSpread];
 
-        Console.WriteLine($"{turns}-turn conversations over 2 replicas, ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: TTFT per turn, and the prompt tokens the replica found cached (usage)");
-        Console.WriteLine("                chat, affinity   chat, no affinity  responses, affinity  responses, no affinity");
-        Console.WriteLine(" turn  prompt    TTFT  cached       TTFT  cached         TTFT  cached            TTFT  cached");
+        // Each conversation has replies of its own (its own session line), so each has its own prompt lengths.
+        Console.WriteLine($"{turns}-turn conversations over 2 replicas, ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: TTFT per turn, and prompt tokens / those the replica found cached (usage)");
+        Console.WriteLine(" turn" + string.Concat(((string[])["chat, affinity", "chat, no affinity", "responses, affinity", "responses, no affinity"]).Select(h => "  " + h.PadLeft(25))));
         for (var i = 0; i < turns; i++)
         {
-            var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{i + 1,5} {chatAffine[i].PromptTokens,7}"));
-            foreach (var (run, width) in runs.Zip((int[])[8, 11, 13, 16]))
+            var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{i + 1,5}"));
+            foreach (var run in runs)
             {
-                line.Append(string.Create(CultureInfo.InvariantCulture, $"{SweepTable.Ms(run[i].TimeToFirstTokenMs).PadLeft(width)} {run[i].CachedTokens?.ToString(CultureInfo.InvariantCulture) ?? "-",7}"));
+                var tokens = string.Create(CultureInfo.InvariantCulture, $"{run[i].PromptTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}/{run[i].CachedTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}");
+                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(run[i].TimeToFirstTokenMs),9} {tokens,15}"));
             }
             Console.WriteLine(line);
         }
