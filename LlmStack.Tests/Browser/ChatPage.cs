@@ -56,12 +56,15 @@ public sealed class ChatPage(IPage page) : IAsyncDisposable
         await MessageBox.PressAsync("Enter");
     }
 
-    /// <summary>Sends and waits until the reply has ended (its stats line shows).</summary>
+    /// <summary>Sends and waits until the reply has ended (its stats line shows) and its last text is rendered.</summary>
     public async Task SendAndWaitForReplyAsync(string text)
     {
         var replies = await Replies.CountAsync();
         await SendAsync(text);
         await Replies.Nth(replies).Locator(".reply-stats").WaitForAsync();
+        // While a reply streams its renderer draws at most once per animation frame: the last tokens may arrive in
+        // the same render as the stats line and be drawn on the next frame. Two frames later everything is drawn.
+        await page.EvaluateAsync("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
     }
 
     /// <summary>The markdown source Blazor handed to the last reply's renderer.</summary>

@@ -196,7 +196,7 @@ public sealed partial class ChatPageTests(ChatUiStack stack) : IClassFixture<Cha
         var reasoning = chat.LastReply.Locator("details.reasoning");
         Assert.Null(await reasoning.GetAttributeAsync("open"));
         await Assertions.Expect(reasoning.Locator(".reasoning-text")).ToBeHiddenAsync();
-        Assert.Equal(GeneratedModels.ThinkingAnswer, (await chat.LastReplyContent.InnerTextAsync()).Trim());
+        await Assertions.Expect(chat.LastReplyContent).ToHaveTextAsync(GeneratedModels.ThinkingAnswer);
         await reasoning.Locator("summary").ClickAsync();
         await Assertions.Expect(reasoning.Locator(".reasoning-text")).ToHaveTextAsync(GeneratedModels.ThinkingReasoning);
         var above = await reasoning.BoundingBoxAsync();

@@ -46,9 +46,10 @@ customElements.define('assistant-message', class extends HTMLElement {
     }
 
     connectedCallback() {
-        if (this.#frame) {
-            return;
-        }
+        // A reply shows its text the moment it is added (Blazor sets the attribute before adding the element):
+        // waiting for the next frame would show an empty reply for that frame, or longer in a background tab.
+        cancelAnimationFrame(this.#frame);
+        this.#frame = 0;
         this.#render();
     }
 
