@@ -23,8 +23,10 @@ internal static class LlmStackChatOptions
     public const string SchemaParamKey = "llmstack.schema_param";
 
     /// <summary>
-    /// A text completion (<c>/v1/completions</c>): the one user message is the prompt, sent to the model as it is - no
-    /// chat template, no roles (embedded: tokenized as written; Ollama: raw mode; upstreams: their <c>/completions</c>).
+    /// A text completion (<c>/v1/completions</c>): each user message is a prompt, sent to the model as it is - no chat
+    /// template, no roles (embedded: tokenized as written; Ollama: raw mode; upstreams: their <c>/completions</c>). A
+    /// request of several prompts (OpenAI's array) completes each; a backend that completes one per call has them
+    /// split first (<see cref="FanOutChatClient"/>).
     /// </summary>
     public const string RawPromptKey = "llmstack.raw_prompt";
 
@@ -42,7 +44,8 @@ internal static class LlmStackChatOptions
     public const int MaxTopLogprobs = 20;
 
     /// <summary>
-    /// Choices asked for (OpenAI's <c>n</c>, 2 to <see cref="MaxChoices"/>; absent means one). A backend that generates
+    /// Sequences asked for: OpenAI's <c>n</c> choices of each prompt (of a text completion's several prompts: prompts
+    /// times n, choice <c>prompt * n + i</c> as OpenAI numbers them), 2 to <see cref="MaxChoices"/>; absent means one. A backend that generates
     /// them tags each streamed update with its choice (<see cref="ChoiceKey"/>), ends each choice with an update carrying
     /// its finish reason and then reports the usage of all of them once; its whole reply lists them under
     /// <see cref="ChoicesKey"/> (<see cref="ChoicesOf(ChatResponse)"/>). A backend that cannot refuses with a 400.
@@ -78,11 +81,11 @@ internal static class LlmStackChatOptions
         }
     }
 
-    /// <summary>The raw prompt of a text completion (<see cref="RawPromptKey"/>), or null for a chat.</summary>
+    /// <summary>The raw prompts of a text completion (<see cref="RawPromptKey"/>: one per message), or null for a chat.</summary>
     public static RawPrompt? RawPromptOf(IEnumerable<ChatMessage> messages, ChatOptions? options) =>
         options?.AdditionalProperties?.TryGetValue(RawPromptKey, out var raw) == true && raw is true
             ? new RawPrompt(
-                string.Concat(messages.Select(m => m.Text)),
+                [.. messages.Select(m => m.Text)],
                 options.AdditionalProperties.TryGetValue(SuffixKey, out var suffix) ? suffix as string : null)
             : null;
 
@@ -92,7 +95,18 @@ internal static class LlmStackChatOptions
     public static int? LogprobsOf(ChatOptions? options) =>
         options?.AdditionalProperties?.TryGetValue(LogprobsKey, out var top) == true && top is int count ? count : null;
 
-    public static void SetChoices(ChatOptions options, int n) => (options.AdditionalProperties ??= [])[ChoicesKey] = n;
+    /// <summary>Sets the sequences a call generates (<see cref="ChoicesKey"/>); one leaves the key out.</summary>
+    public static void SetChoices(ChatOptions options, int n)
+    {
+        if (n > 1)
+        {
+            (options.AdditionalProperties ??= [])[ChoicesKey] = n;
+        }
+        else
+        {
+            options.AdditionalProperties?.Remove(ChoicesKey);
+        }
+    }
 
     /// <summary>How many choices a request asks for (1 unless it set <see cref="ChoicesKey"/>).</summary>
     public static int ChoicesOf(ChatOptions? options) =>
@@ -121,30 +135,51 @@ internal static class LlmStackChatOptions
     /// </summary>
     public static ChatResponse ToChoicesResponse(IReadOnlyList<ChatResponseUpdate> updates, int choices)
     {
-        var usage = updates.SelectMany(u => u.Contents).OfType<UsageContent>().ToList();
         var responses = Enumerable.Range(0, choices)
             .Select(i => updates.Where(u => ChoiceOf(u) == i && !u.Contents.OfType<UsageContent>().Any()).ToChatResponse())
             .ToList();
-        var reply = responses[0];
-        var total = new UsageDetails();
-        foreach (var part in usage)
-        {
-            total.Add(part.Details);
-        }
-        var first = new ChatResponse(reply.Messages)
+        return ToChoicesResponse(responses, SumOf(updates.SelectMany(u => u.Contents).OfType<UsageContent>().Select(u => u.Details)),
+            updates.FirstOrDefault()?.ModelId);
+    }
+
+    /// <summary>A reply of several choices, each its own response, in order: the first with the usage of all, listing them under <see cref="ChoicesKey"/>.</summary>
+    public static ChatResponse ToChoicesResponse(IReadOnlyList<ChatResponse> choices, UsageDetails? usage, string? modelId = null)
+    {
+        var reply = choices[0];
+        return new ChatResponse(reply.Messages)
         {
             ResponseId = reply.ResponseId,
-            ModelId = reply.ModelId ?? updates.FirstOrDefault()?.ModelId,
+            ModelId = reply.ModelId ?? modelId,
             CreatedAt = reply.CreatedAt,
             FinishReason = reply.FinishReason,
-            Usage = usage.Count > 0 ? total : null,
-            AdditionalProperties = new() { [ChoicesKey] = responses },
+            Usage = usage,
+            AdditionalProperties = new() { [ChoicesKey] = choices },
         };
-        return first;
+    }
+
+    /// <summary>The sum of <paramref name="parts"/>; null when there are none.</summary>
+    public static UsageDetails? SumOf(IEnumerable<UsageDetails?> parts)
+    {
+        UsageDetails? total = null;
+        foreach (var part in parts)
+        {
+            if (part is not null)
+            {
+                (total ??= new UsageDetails()).Add(part);
+            }
+        }
+        return total;
     }
 
     public static void SetUser(ChatOptions options, string user) => (options.AdditionalProperties ??= [])[UserKey] = user;
 }
 
-/// <summary>A text completion's prompt, as written, and the text after the completion when there is one (fill-in-the-middle).</summary>
-internal sealed record RawPrompt(string Prompt, string? Suffix);
+/// <summary>A text completion's prompts, as written, and the text after the completion when there is one (fill-in-the-middle).</summary>
+internal sealed record RawPrompt(IReadOnlyList<string> Prompts, string? Suffix)
+{
+    /// <summary>The prompt of a call of one (what a backend that completes one prompt per call reads).</summary>
+    /// <exception cref="InvalidOperationException">The call holds several: it was to be split first (<see cref="FanOutChatClient"/>).</exception>
+    public string Prompt => Prompts.Count == 1
+        ? Prompts[0]
+        : throw new InvalidOperationException($"A text completion of {Prompts.Count} prompts reached a backend that completes one per call; {nameof(FanOutChatClient)} splits them.");
+}

@@ -12,18 +12,21 @@ namespace LlmStack.Api.Completions;
 /// text (the prompt first, with <c>echo</c>), the last one with the finish reason, then the usage chunk (when asked)
 /// and <c>data: [DONE]</c>; a failure after the first byte: <c>data: {"error":...}</c>, then <c>data: [DONE]</c>.
 /// </summary>
-/// <remarks>With several choices (<c>n</c>) the chunks interleave, each naming its <c>index</c>; each choice ends with its own finish reason.</remarks>
+/// <remarks>
+/// With several choices (<c>n</c>, several prompts) the chunks interleave, each naming its <c>index</c>; each choice ends
+/// with its own finish reason.
+/// </remarks>
 internal sealed class CompletionEvents(CompletionIdentity completion, TextCompletionCall call, RequestOutcome outcome, int choices = 1) : IStreamEvents
 {
     // Where the next token starts in each choice's text (its log probabilities' text_offset).
-    private readonly int[] _offsets = [.. Enumerable.Repeat(call.Echo ? call.Prompt.Length : 0, choices)];
+    private readonly int[] _offsets = [.. Enumerable.Range(0, choices).Select(index => call.Echo ? call.PromptOf(index).Length : 0)];
     private readonly bool[] _finished = new bool[choices];
 
     public async ValueTask StartAsync(ServerSentEvents sse, CancellationToken cancellationToken)
     {
         for (var index = 0; call.Echo && index < _finished.Length; index++)
         {
-            await WriteAsync(sse, Chunk(index, call.Prompt), cancellationToken);
+            await WriteAsync(sse, Chunk(index, call.PromptOf(index)), cancellationToken);
         }
     }
 

@@ -8,12 +8,18 @@ using Microsoft.Extensions.AI;
 namespace LlmStack.Api.Completions;
 
 /// <summary>What a valid text completion request asks of a model, in Microsoft.Extensions.AI's terms.</summary>
-/// <param name="Prompt">The prompt as the client wrote it (what <c>echo</c> writes back).</param>
+/// <param name="Prompts">The prompts as the client wrote them (what <c>echo</c> writes back), one message each.</param>
+/// <param name="Choices">The choices of each prompt (<c>n</c>): choice <c>i</c> of prompt <c>p</c> is the reply's <c>p * n + i</c>.</param>
 /// <param name="Logprobs">Whether the request asked for log probabilities.</param>
-internal sealed record TextCompletionCall(string Prompt, List<ChatMessage> Messages, ChatOptions Options, bool Stream, bool IncludeUsage, bool Echo, bool Logprobs);
+internal sealed record TextCompletionCall(
+    IReadOnlyList<string> Prompts, int Choices, List<ChatMessage> Messages, ChatOptions Options, bool Stream, bool IncludeUsage, bool Echo, bool Logprobs)
+{
+    /// <summary>The prompt a choice of the reply continues.</summary>
+    public string PromptOf(int choice) => Prompts[choice / Choices];
+}
 
 /// <summary>
-/// Reads a <see cref="CompletionRequest"/> into one raw prompt (<see cref="LlmStackChatOptions.RawPromptKey"/>: no chat
+/// Reads a <see cref="CompletionRequest"/> into raw prompts (<see cref="LlmStackChatOptions.RawPromptKey"/>: no chat
 /// template) and the <see cref="GenerationParameters"/> that <see cref="OpenAIRequestRules"/> check, as chat and
 /// Responses do. Every refusal is a 400 naming the field at fault.
 /// </summary>
@@ -33,7 +39,7 @@ internal static class CompletionRequestMapping
         {
             throw ApiErrorException.InvalidRequest("'stream_options' is only allowed when 'stream' is true.", "stream_options");
         }
-        var prompt = ToPrompt(request.Prompt);
+        var prompts = ToPrompts(request.Prompt);
         var suffix = string.IsNullOrEmpty(request.Suffix) ? null : request.Suffix;
         if (suffix is not null && request.Echo == true)
         {
@@ -52,18 +58,27 @@ internal static class CompletionRequestMapping
         }, maxOutputTokens);
         options.MaxOutputTokens ??= Math.Min(DefaultMaxTokens, maxOutputTokens);
         LlmStackChatOptions.SetRawPrompt(options, suffix);
-        return new TextCompletionCall(prompt, [new ChatMessage(ChatRole.User, prompt)], options, stream,
+        // Every choice of every prompt is a sequence the model generates at once, counted against the same ceiling as n.
+        var n = LlmStackChatOptions.ChoicesOf(options);
+        if (prompts.Count * n > LlmStackChatOptions.MaxChoices)
+        {
+            throw ApiErrorException.InvalidRequest(
+                $"{prompts.Count} prompts of {n} choices each are {prompts.Count * n} completions; one request may ask for at most {LlmStackChatOptions.MaxChoices} (prompts times 'n').",
+                n > 1 ? "n" : "prompt", "unsupported_value");
+        }
+        LlmStackChatOptions.SetChoices(options, prompts.Count * n);
+        return new TextCompletionCall(prompts, n, [.. prompts.Select(prompt => new ChatMessage(ChatRole.User, prompt))], options, stream,
             request.StreamOptions?.IncludeUsage ?? false, request.Echo ?? false, request.Logprobs is not null);
     }
 
-    private static string ToPrompt(JsonElement? prompt)
+    private static List<string> ToPrompts(JsonElement? prompt)
     {
         switch (prompt?.ValueKind)
         {
             case null or JsonValueKind.Null or JsonValueKind.Undefined:
                 throw ApiErrorException.InvalidRequest("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter");
             case JsonValueKind.String:
-                return NonEmpty(prompt.Value.GetString()!, "prompt");
+                return [NonEmpty(prompt.Value.GetString()!, "prompt")];
             case JsonValueKind.Array:
                 var prompts = new List<string>();
                 var i = 0;
@@ -77,13 +92,7 @@ internal static class CompletionRequestMapping
                         _ => throw ApiErrorException.InvalidType(param, "a string", JsonKinds.Describe(item)),
                     });
                 }
-                return prompts.Count switch
-                {
-                    0 => throw ApiErrorException.InvalidRequest("'prompt' must contain at least one prompt.", "prompt"),
-                    1 => prompts[0],
-                    _ => throw ApiErrorException.InvalidRequest(
-                        $"'prompt' holds {prompts.Count} prompts; this server completes one prompt per request: send one request each.", "prompt", "unsupported_value"),
-                };
+                return prompts.Count > 0 ? prompts : throw ApiErrorException.InvalidRequest("'prompt' must contain at least one prompt.", "prompt");
             default:
                 throw ApiErrorException.InvalidType("prompt", "a string or an array of strings", JsonKinds.Describe(prompt.Value));
         }

@@ -17,8 +17,8 @@ internal static class CompletionResponseMapping
         Choices = [.. LlmStackChatOptions.ChoicesOf(response).Select((choice, index) => new TextCompletionChoice
         {
             Index = index,
-            Text = (call.Echo ? call.Prompt : "") + choice.Text,
-            Logprobs = call.Logprobs ? ToLogprobs(TokenLogprobsContent.In(choice.Messages.SelectMany(m => m.Contents)), call.Echo ? call.Prompt.Length : 0) : null,
+            Text = (call.Echo ? call.PromptOf(index) : "") + choice.Text,
+            Logprobs = call.Logprobs ? ToLogprobs(TokenLogprobsContent.In(choice.Messages.SelectMany(m => m.Contents)), call.Echo ? call.PromptOf(index).Length : 0) : null,
             FinishReason = ReplyContent.FinishReasonOf(choice.FinishReason, madeToolCalls: false),
         })],
         Usage = response.Usage?.ToUsage(),

@@ -182,7 +182,7 @@ internal sealed class ModelCall(
         {
             prepared?.Dispose();
             throw ApiErrorException.InvalidRequest(
-                $"The model '{target.Model.Id}' serves at most {target.Gate.Capacity} requests at once (MaxConcurrentRequests); 'n' = {places} choices would need {places}.", "n", "unsupported_value");
+                $"The model '{target.Model.Id}' serves at most {target.Gate.Capacity} requests at once (MaxConcurrentRequests); {places} choices ('n' of every prompt) would need {places}.", "n", "unsupported_value");
         }
         var inFlight = metrics.InFlight(target.Model.Id, target.Model.Backend, outcome.Operation);
         try

@@ -41,6 +41,27 @@ const scenarios = {
     return { choices: completion.choices.map((c) => ({ index: c.index, text: c.text, finish_reason: c.finish_reason })), usage: completion.usage };
   },
 
+  async completionPrompts() {
+    const request = { model: 'random', prompt: ['Hello', 'Goodbye now'], max_tokens: 3, temperature: 1, seed: 5, n: 2, echo: true };
+    const whole = await client.completions.create(request);
+    const stream = await client.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    const texts = {};
+    const finish = {};
+    let usage = null;
+    for await (const chunk of stream) {
+      for (const choice of chunk.choices) {
+        texts[choice.index] = (texts[choice.index] ?? '') + choice.text;
+        if (choice.finish_reason) finish[choice.index] = choice.finish_reason;
+      }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    return {
+      choices: whole.choices.map((c) => ({ index: c.index, text: c.text, finish_reason: c.finish_reason })),
+      usage: whole.usage,
+      streamed: { texts, finish, usage },
+    };
+  },
+
   async chatLogprobs() {
     const completion = await client.chat.completions.create({
       model: 'random', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4, temperature: 1, seed: 2, n: 2, logprobs: true, top_logprobs: 3,
@@ -78,8 +99,8 @@ const scenarios = {
     for await (const chunk of await llm.stream('Hello')) {
       streamed += chunk;
     }
-    // One prompt per request: this server completes one prompt per request (LangChain batches a list into one).
-    const generated = await llm.generate(['Hello']);
+    // LangChain sends a list of prompts as one request with OpenAI's prompt array.
+    const generated = await llm.generate(['Hello', 'Goodbye']);
     return {
       invoked,
       streamed,

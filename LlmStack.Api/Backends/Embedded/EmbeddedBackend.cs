@@ -167,7 +167,7 @@ internal sealed class EmbeddedBackend : IModelBackend
         {
             Id = options.Id,
             Backend = BackendName,
-            ChatClient = new EmbeddedChatClient(host),
+            ChatClient = EmbeddedChatClient.For(host),
             EmbeddingGenerator = new EmbeddedEmbeddingGenerator(host),
             Tokenizer = new EmbeddedTokenizer(host),
             Rerank = EmbeddedReranker.For(host),

@@ -28,6 +28,12 @@ internal sealed class EmbeddedChatClient(EmbeddedModelHost host) : IChatClient, 
 
     private readonly ChatClientMetadata _metadata = new("llama.cpp", new Uri(host.Path), host.Id);
 
+    /// <summary>
+    /// The model's chat client: a text completion of several prompts is one group of <c>n</c> choices per prompt, each
+    /// group sharing its prompt's evaluation, all generating in the same batch.
+    /// </summary>
+    public static IChatClient For(EmbeddedModelHost host) => new FanOutChatClient(new EmbeddedChatClient(host), FanOut.Prompts);
+
     // Models whose template writes reasoning in <think> blocks get it split from the reply.
     private readonly bool _thinksInBlocks = ThinkBlockParser.UsedBy(host.Weights.Metadata.GetValueOrDefault("tokenizer.chat_template"));
 

@@ -48,6 +48,8 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
             // A model Ollama does not have is one being pulled (the AppHost pulls at start): "loading", not "no such model".
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id, MissingModel.Loading))
             .Use(inner => new OllamaDoneCheckChatClient(inner, options.Id))
+            // /api/generate takes one prompt and writes one reply: a completion's prompts and choices are calls of their own.
+            .Use(inner => new FanOutChatClient(inner, FanOut.Prompts | FanOut.CompletionChoices))
             .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, LogprobsSupport.TextCompletions))
             .ConfigureOptions(chatOptions => ApplyModelOptions(chatOptions, options))
             .Use(inner => new OllamaRawPromptChatClient(inner, ollama))

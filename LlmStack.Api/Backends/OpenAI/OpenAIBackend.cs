@@ -48,7 +48,7 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id))
             .Use(inner => new UpstreamReasoningChatClient(inner))
             .Use(inner => new UpstreamToolArgumentsChatClient(inner))
-            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, logprobs: LogprobsSupport.All))
+            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, logprobs: LogprobsSupport.All, completionChoices: true))
             .ConfigureOptions(chatOptions =>
             {
                 chatOptions.ModelId = options.BackendModelName;

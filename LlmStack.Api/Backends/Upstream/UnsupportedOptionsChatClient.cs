@@ -9,7 +9,12 @@ namespace LlmStack.Api.Backends.Upstream;
 /// 400 saying so, never a reply that silently leaves them out.
 /// </summary>
 /// <param name="logprobs">Which calls' log probabilities the backend reads back from its server.</param>
-internal sealed class UnsupportedOptionsChatClient(IChatClient inner, string model, string backend, LogprobsSupport logprobs = LogprobsSupport.None) : DelegatingChatClient(inner)
+/// <param name="completionChoices">
+/// Whether the backend's server generates several choices (and prompts) of a text completion in one call (an upstream's
+/// <c>/completions</c> takes OpenAI's <c>n</c> and prompt arrays).
+/// </param>
+internal sealed class UnsupportedOptionsChatClient(
+    IChatClient inner, string model, string backend, LogprobsSupport logprobs = LogprobsSupport.None, bool completionChoices = false) : DelegatingChatClient(inner)
 {
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -39,7 +44,7 @@ internal sealed class UnsupportedOptionsChatClient(IChatClient inner, string mod
                     : $"The model '{model}' cannot return log probabilities: this server reads them from the embedded engine, OpenAI-compatible upstreams and Ollama's text completions, not from its {backend} backend.",
                 "logprobs", "unsupported_parameter");
         }
-        if (LlmStackChatOptions.ChoicesOf(options) > 1)
+        if (LlmStackChatOptions.ChoicesOf(options) > 1 && !(completionChoices && LlmStackChatOptions.RawPromptOf(messages, options) is not null))
         {
             throw ApiErrorException.InvalidRequest(
                 $"The model '{model}' generates one choice per request: this server generates several ('n' > 1) on the embedded engine only, not on its {backend} backend.",

@@ -115,6 +115,51 @@ public sealed class ChoicesApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_text_completion_of_two_prompts_and_two_choices_lists_each_prompts_choices_in_OpenAIs_order_streamed_or_not()
+    {
+        string[] prompts = ["Begin", "Another start here"];
+        const string request = """{"model":"random","prompt":["Begin","Another start here"],"max_tokens":3,"temperature":1,"seed":4,"n":2,"echo":true,"logprobs":1}""";
+        using var json = JsonDocument.Parse(await OkAsync("/v1/completions", request));
+        var streamed = await OkAsync("/v1/completions", request.Replace(""""logprobs":1"""", """"stream":true,"stream_options":{"include_usage":true}""""));
+        var alone = new List<int>();
+        foreach (var prompt in prompts)
+        {
+            using var one = JsonDocument.Parse(await OkAsync("/v1/completions", $$"""{"model":"random","prompt":"{{prompt}}","max_tokens":3}"""));
+            alone.Add(one.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+        }
+
+        var choices = json.RootElement.GetProperty("choices").EnumerateArray().ToList();
+        Assert.Equal([0, 1, 2, 3], choices.Select(c => c.GetProperty("index").GetInt32()));
+        for (var index = 0; index < 4; index++)
+        {
+            // Choice i of prompt p is p * n + i, and echoes its own prompt.
+            var text = choices[index].GetProperty("text").GetString()!;
+            Assert.StartsWith(prompts[index / 2], text);
+            var logprobs = choices[index].GetProperty("logprobs");
+            Assert.Equal(3, logprobs.GetProperty("tokens").GetArrayLength());
+            Assert.Equal(text, prompts[index / 2] + string.Concat(logprobs.GetProperty("tokens").EnumerateArray().Select(t => t.GetString())));
+            Assert.Equal(prompts[index / 2].Length, logprobs.GetProperty("text_offset")[0].GetInt32());
+        }
+        // Each prompt is read once for its two choices; usage is the sum over the prompts and every choice.
+        var usage = json.RootElement.GetProperty("usage");
+        Assert.Equal(alone.Sum(), usage.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(12, usage.GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(alone.Sum() + 12, usage.GetProperty("total_tokens").GetInt32());
+
+        var chunks = ChatCompletionsWireTests.SseEvents(streamed)[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        Assert.Equal(alone.Sum(), chunks[^1].GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(12, chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        var pieces = chunks[..^1].Select(c => Assert.Single(c.GetProperty("choices").EnumerateArray())).ToList();
+        for (var index = 0; index < 4; index++)
+        {
+            var own = pieces.Where(c => c.GetProperty("index").GetInt32() == index).ToList();
+            Assert.Equal(prompts[index / 2], own[0].GetProperty("text").GetString());
+            Assert.Equal("length", own[^1].GetProperty("finish_reason").GetString());
+            Assert.Single(own, c => c.GetProperty("finish_reason").ValueKind != JsonValueKind.Null);
+        }
+    }
+
+    [Fact]
     public async Task More_choices_than_the_model_serves_at_once_is_a_400_naming_n()
     {
         var (status, body) = await PostAsync("/v1/chat/completions",

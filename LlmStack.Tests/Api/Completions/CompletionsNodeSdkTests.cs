@@ -115,8 +115,35 @@ public sealed class CompletionsNodeSdkTests(CompletionsNodeSdkTests.Server serve
         Assert.False(string.IsNullOrEmpty(invoked));
         // Greedy: the same prompt gives the same text however it is asked.
         Assert.Equal(invoked, result.GetProperty("streamed").GetString());
-        Assert.Equal([invoked], result.GetProperty("generated").EnumerateArray().Select(g => g.GetString()));
-        Assert.Equal("length", result.GetProperty("finish")[0].GetString());
+        // Two prompts in one request (OpenAI's prompt array): the first is the same greedy text.
+        var generated = result.GetProperty("generated").EnumerateArray().Select(g => g.GetString()).ToList();
+        Assert.Equal(2, generated.Count);
+        Assert.Equal(invoked, generated[0]);
+        Assert.False(string.IsNullOrEmpty(generated[1]));
+        Assert.All(result.GetProperty("finish").EnumerateArray(), f => Assert.Equal("length", f.GetString()));
+    }
+
+    [Fact]
+    public async Task A_completion_of_two_prompts_lists_each_prompts_choices_in_order_streamed_or_not()
+    {
+        var result = await RunAsync("completionPrompts");
+
+        string[] prompts = ["Hello", "Goodbye now"];
+        var choices = result.GetProperty("choices").EnumerateArray().ToList();
+        Assert.Equal([0, 1, 2, 3], choices.Select(c => c.GetProperty("index").GetInt32()));
+        var streamed = result.GetProperty("streamed");
+        for (var index = 0; index < 4; index++)
+        {
+            var key = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            // Choice i of prompt p is p * n + i, echoing its prompt.
+            Assert.StartsWith(prompts[index / 2], choices[index].GetProperty("text").GetString());
+            Assert.Equal("length", choices[index].GetProperty("finish_reason").GetString());
+            Assert.StartsWith(prompts[index / 2], streamed.GetProperty("texts").GetProperty(key).GetString());
+            Assert.Equal("length", streamed.GetProperty("finish").GetProperty(key).GetString());
+        }
+        Assert.Equal(12, result.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(12, streamed.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(result.GetProperty("usage").GetProperty("prompt_tokens").GetInt32(), streamed.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
     }
 
     public sealed class Server : IAsyncLifetime

@@ -43,7 +43,9 @@ public sealed class CompletionsWireTests
         Assert.Equal(ChatRole.User, message.Role);
         Assert.Equal("Once upon a time", message.Text);
         var options = backend.LastOptions!;
-        Assert.Equal(new RawPrompt("Once upon a time", null), LlmStackChatOptions.RawPromptOf(backend.LastMessages!, options));
+        var raw = LlmStackChatOptions.RawPromptOf(backend.LastMessages!, options)!;
+        Assert.Equal(["Once upon a time"], raw.Prompts);
+        Assert.Null(raw.Suffix);
         Assert.Equal(5, options.MaxOutputTokens);
         Assert.Equal(0.5f, options.Temperature);
         Assert.Equal(["\n"], options.StopSequences);
@@ -61,7 +63,25 @@ public sealed class CompletionsWireTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(16, backend.LastOptions!.MaxOutputTokens);
-        Assert.Equal(new RawPrompt("def add(a, b):", "\n\nprint(add(1, 2))"), LlmStackChatOptions.RawPromptOf(backend.LastMessages!, backend.LastOptions));
+        var raw = LlmStackChatOptions.RawPromptOf(backend.LastMessages!, backend.LastOptions)!;
+        Assert.Equal(["def add(a, b):"], raw.Prompts);
+        Assert.Equal("\n\nprint(add(1, 2))", raw.Suffix);
+    }
+
+    [Fact]
+    public async Task Several_prompts_reach_the_backend_as_one_call_of_every_prompts_choices()
+    {
+        var backend = InMemoryChatClient.Replying(["x"]);
+        await using var app = InMemoryBackend.Serve((Model, backend));
+        using var client = app.CreateClient();
+
+        using var response = await PostAsync(client, """{"model":"scripted","prompt":["First","Second","Third"],"n":2,"max_tokens":3}""");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["First", "Second", "Third"], LlmStackChatOptions.RawPromptOf(backend.LastMessages!, backend.LastOptions)!.Prompts);
+        Assert.All(backend.LastMessages!, m => Assert.Equal(ChatRole.User, m.Role));
+        // Six sequences: what the key's budget reserves and the model's admission counts.
+        Assert.Equal(6, LlmStackChatOptions.ChoicesOf(backend.LastOptions));
     }
 
     [Fact]
@@ -131,6 +151,8 @@ public sealed class CompletionsWireTests
         { "token ids", """{"model":"scripted","prompt":[1,2,3]}""", "prompt[0]" },
         { "arrays of token ids", """{"model":"scripted","prompt":[[1,2],[3]]}""", "prompt[0]" },
         { "a prompt that is an object", """{"model":"scripted","prompt":[{"text":"a"}]}""", "prompt[0]" },
+        { "nine prompts", """{"model":"scripted","prompt":["a","b","c","d","e","f","g","h","i"]}""", "prompt" },
+        { "prompts times n above 8", """{"model":"scripted","prompt":["a","b","c"],"n":3}""", "n" },
         { "max_tokens zero", """{"model":"scripted","prompt":"a","max_tokens":0}""", "max_tokens" },
         { "temperature above 2", """{"model":"scripted","prompt":"a","temperature":3}""", "temperature" },
         { "top_p above 1", """{"model":"scripted","prompt":"a","top_p":2}""", "top_p" },

@@ -120,6 +120,39 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_text_completion_of_two_prompts_and_two_choices_is_one_generate_call_each_with_the_seed_plus_the_choice()
+    {
+        var options = new ChatOptions { MaxOutputTokens = 2, Seed = 5 };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(options, suffix: null);
+        LlmStack.Api.Backends.LlmStackChatOptions.SetChoices(options, 4);
+        List<ChatMessage> prompts = [new(ChatRole.User, "Fan one"), new(ChatRole.User, "Fan two!")];
+        var client = fixture.Host.ChatClient("qwen-test");
+        var before = Server.RequestsFor("/api/generate", "scripted:1b").Count;
+
+        var whole = await client.GetResponseAsync(prompts, options, Token).WaitAsync(Bound, Token);
+        var streamed = await client.GetStreamingResponseAsync(prompts, options, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+
+        var sent = Server.RequestsFor("/api/generate", "scripted:1b").Skip(before).ToList();
+        Assert.Equal(8, sent.Count);
+        Assert.Equal(
+            ["Fan one/5", "Fan one/5", "Fan one/6", "Fan one/6", "Fan two!/5", "Fan two!/5", "Fan two!/6", "Fan two!/6"],
+            sent.Select(r => $"{(string?)r["prompt"]}/{(int?)r["options"]!["seed"]}").Order(StringComparer.Ordinal));
+        var reply = string.Concat(OllamaTestServer.ReplyTokens.Take(2));
+        var choices = LlmStack.Api.Backends.LlmStackChatOptions.ChoicesOf(whole);
+        Assert.Equal(4, choices.Count);
+        Assert.All(choices, c => Assert.Equal(reply, c.Text));
+        Assert.Equal(2 * ("Fan one".Length + "Fan two!".Length), whole.Usage!.InputTokenCount);
+        Assert.Equal(8, whole.Usage.OutputTokenCount);
+        for (var index = 0; index < 4; index++)
+        {
+            var own = streamed.Where(u => LlmStack.Api.Backends.LlmStackChatOptions.ChoiceOf(u) == index && !u.Contents.OfType<UsageContent>().Any()).ToList();
+            Assert.Equal(reply, string.Concat(own.Select(u => u.Text)));
+            Assert.Equal(ChatFinishReason.Length, Assert.Single(own, u => u.FinishReason is not null).FinishReason);
+        }
+        Assert.Equal(8, Assert.Single(streamed.SelectMany(u => u.Contents).OfType<UsageContent>()).Details.OutputTokenCount);
+    }
+
+    [Fact]
     public async Task A_completion_with_a_suffix_goes_through_the_models_template_with_the_suffix()
     {
         var options = new ChatOptions();

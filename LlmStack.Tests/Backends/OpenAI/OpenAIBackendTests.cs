@@ -132,6 +132,46 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_text_completion_of_several_prompts_and_choices_goes_to_the_upstream_as_one_array_with_n()
+    {
+        var options = new ChatOptions { MaxOutputTokens = 3 };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(options, suffix: null);
+        LlmStack.Api.Backends.LlmStackChatOptions.SetChoices(options, 4);
+        var single = new ChatOptions { MaxOutputTokens = 3 };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(single, suffix: null);
+        var upstream = fixture.Upstream.Services.GetRequiredService<ModelCatalog>().Models.Single().ChatClient;
+        var first = await upstream.GetResponseAsync("Once upon a time", single, Token).WaitAsync(Bound, Token);
+        var second = await upstream.GetResponseAsync("Hi", single, Token).WaitAsync(Bound, Token);
+        List<ChatMessage> prompts = [new(ChatRole.User, "Once upon a time"), new(ChatRole.User, "Hi")];
+        var client = fixture.Host.ChatClient("chained");
+
+        var whole = await client.GetResponseAsync(prompts, options, Token).WaitAsync(Bound, Token);
+        var streamed = await client.GetStreamingResponseAsync(prompts, options, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+
+        var reply = string.Concat(GeneratedModels.PiecesOf(GeneratedModels.ScriptedReply).Take(3));
+        var choices = LlmStack.Api.Backends.LlmStackChatOptions.ChoicesOf(whole);
+        Assert.Equal(4, choices.Count);
+        Assert.All(choices, choice =>
+        {
+            Assert.Equal(reply, choice.Text);
+            Assert.Equal(ChatFinishReason.Length, choice.FinishReason);
+        });
+        // The upstream read each prompt once for its two choices.
+        var prompted = first.Usage!.InputTokenCount + second.Usage!.InputTokenCount;
+        Assert.Equal(prompted, whole.Usage!.InputTokenCount);
+        Assert.Equal(12, whole.Usage.OutputTokenCount);
+        for (var index = 0; index < 4; index++)
+        {
+            var own = streamed.Where(u => LlmStack.Api.Backends.LlmStackChatOptions.ChoiceOf(u) == index && !u.Contents.OfType<UsageContent>().Any()).ToList();
+            Assert.Equal(reply, string.Concat(own.Select(u => u.Text)));
+            Assert.Equal(ChatFinishReason.Length, Assert.Single(own, u => u.FinishReason is not null).FinishReason);
+        }
+        var usage = Assert.Single(streamed.SelectMany(u => u.Contents).OfType<UsageContent>()).Details;
+        Assert.Equal(prompted, usage.InputTokenCount);
+        Assert.Equal(12, usage.OutputTokenCount);
+    }
+
+    [Fact]
     public async Task Several_choices_are_refused_with_a_400_naming_the_backend()
     {
         var options = new ChatOptions();

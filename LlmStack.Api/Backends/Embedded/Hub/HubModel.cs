@@ -105,7 +105,7 @@ internal sealed class HubModel : IAsyncDisposable
             _host = host;
             _rerank = EmbeddedReranker.For(host);
             _embeddings = new EmbeddedEmbeddingGenerator(host);
-            _chat = new EmbeddedChatClient(host);
+            _chat = EmbeddedChatClient.For(host);
             Progress.Enter(ModelFetchPhase.Ready);
             _logger.LogInformation("Model {Model}: {Source} is ready ({Path})", _options.Id, _options.Source, path);
         }
