@@ -16,6 +16,9 @@ internal enum FanOut
 
     /// <summary>A text completion's <c>n</c> choices of a prompt: one call per choice (needs <see cref="Prompts"/>).</summary>
     CompletionChoices = 2,
+
+    /// <summary>A chat's <c>n</c> choices: one call per choice, each with the whole conversation.</summary>
+    ChatChoices = 4,
 }
 
 /// <summary>
@@ -91,6 +94,7 @@ internal sealed class FanOutChatClient : DelegatingChatClient
         var pumps = calls.Select(call => PumpAsync(call, updates.Writer, stop)).ToList();
         _ = Task.WhenAll(pumps).ContinueWith(_ => updates.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         var usage = new List<UsageDetails>();
+        var finished = new HashSet<int>();
         string? modelId = null;
         try
         {
@@ -102,11 +106,17 @@ internal sealed class FanOutChatClient : DelegatingChatClient
                     usage.AddRange(update.Contents.OfType<UsageContent>().Select(u => u.Details));
                     update.Contents = [.. update.Contents.Where(c => c is not UsageContent)];
                 }
-                if (update.Contents.Count == 0 && update.FinishReason is null)
+                var choice = call.FirstChoice + LlmStackChatOptions.ChoiceOf(update);
+                // Nothing left but the end of a choice already ended (a client that repeats the finish reason on its usage).
+                if (update.Contents.Count == 0 && (update.FinishReason is null || !finished.Add(choice)))
                 {
                     continue;
                 }
-                yield return LlmStackChatOptions.SetChoice(update, call.FirstChoice + LlmStackChatOptions.ChoiceOf(update));
+                if (update.FinishReason is not null)
+                {
+                    finished.Add(choice);
+                }
+                yield return LlmStackChatOptions.SetChoice(update, choice);
             }
         }
         finally
@@ -141,22 +151,23 @@ internal sealed class FanOutChatClient : DelegatingChatClient
     // The calls a request is split into; null when the backend makes it as it is.
     private List<Call>? Split(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
-        var prompts = LlmStackChatOptions.RawPromptOf(messages, options)?.Prompts;
-        if (prompts is null || !_splits.HasFlag(FanOut.Prompts))
-        {
-            return null;
-        }
         var sequences = LlmStackChatOptions.ChoicesOf(options);
-        var n = sequences / prompts.Count;
-        var splitsChoices = n > 1 && _splits.HasFlag(FanOut.CompletionChoices);
-        if (prompts.Count == 1 && !splitsChoices)
+        // A chat is one "prompt": its conversation.
+        var prompts = LlmStackChatOptions.RawPromptOf(messages, options)?.Prompts;
+        var splitsPrompts = prompts is { Count: > 1 } && _splits.HasFlag(FanOut.Prompts);
+        var n = sequences / (prompts?.Count ?? 1);
+        var splitsChoices = n > 1 && _splits.HasFlag(prompts is null ? FanOut.ChatChoices : FanOut.CompletionChoices);
+        if (!splitsPrompts && !splitsChoices)
         {
             return null;
         }
+        IReadOnlyList<IList<ChatMessage>> conversations = prompts is null
+            ? [[.. messages]]
+            : [.. prompts.Select(prompt => (IList<ChatMessage>)[new ChatMessage(ChatRole.User, prompt)])];
         var callsPerPrompt = splitsChoices ? n : 1;
         var choicesPerCall = n / callsPerPrompt;
-        var calls = new List<Call>(prompts.Count * callsPerPrompt);
-        for (var p = 0; p < prompts.Count; p++)
+        var calls = new List<Call>(conversations.Count * callsPerPrompt);
+        for (var p = 0; p < conversations.Count; p++)
         {
             for (var c = 0; c < callsPerPrompt; c++)
             {
@@ -166,7 +177,7 @@ internal sealed class FanOutChatClient : DelegatingChatClient
                 {
                     split.Seed = unchecked(seed + c);
                 }
-                calls.Add(new Call([new ChatMessage(ChatRole.User, prompts[p])], split, (p * callsPerPrompt + c) * choicesPerCall));
+                calls.Add(new Call(conversations[p], split, (p * callsPerPrompt + c) * choicesPerCall));
             }
         }
         return calls;

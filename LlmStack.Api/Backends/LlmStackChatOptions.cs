@@ -48,7 +48,8 @@ internal static class LlmStackChatOptions
     /// times n, choice <c>prompt * n + i</c> as OpenAI numbers them), 2 to <see cref="MaxChoices"/>; absent means one. A backend that generates
     /// them tags each streamed update with its choice (<see cref="ChoiceKey"/>), ends each choice with an update carrying
     /// its finish reason and then reports the usage of all of them once; its whole reply lists them under
-    /// <see cref="ChoicesKey"/> (<see cref="ChoicesOf(ChatResponse)"/>). A backend that cannot refuses with a 400.
+    /// <see cref="ChoicesKey"/> (<see cref="ChoicesOf(ChatResponse)"/>). A backend whose server writes one reply per call
+    /// has them split into calls of one (<see cref="FanOutChatClient"/>).
     /// </summary>
     public const string ChoicesKey = "llmstack.choices";
 

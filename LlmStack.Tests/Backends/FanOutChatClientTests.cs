@@ -112,6 +112,19 @@ public sealed class FanOutChatClientTests
     }
 
     [Fact]
+    public async Task A_chats_choices_split_per_call_each_carry_the_whole_conversation()
+    {
+        using var client = new FanOutChatClient(Echo(), FanOut.ChatChoices);
+        var options = new ChatOptions { Seed = 1 };
+        LlmStackChatOptions.SetChoices(options, 3);
+
+        var response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "q")], options, Cancel);
+
+        Assert.Equal(["q/1#0", "q/2#0", "q/3#0"], LlmStackChatOptions.ChoicesOf(response).Select(c => c.Text));
+        Assert.Equal(9, response.Usage!.InputTokenCount);
+    }
+
+    [Fact]
     public async Task A_chat_and_a_completion_of_one_prompt_pass_through_unsplit()
     {
         var inner = Echo();

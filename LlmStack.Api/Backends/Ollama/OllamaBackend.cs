@@ -47,9 +47,10 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
         var chat = new ChatClientBuilder(ollama)
             // A model Ollama does not have is one being pulled (the AppHost pulls at start): "loading", not "no such model".
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id, MissingModel.Loading))
+            // Ollama writes one reply per call (/api/generate takes one prompt): a completion's prompts and every choice
+            // (n) are calls of their own, each checked for its done line.
+            .Use(inner => new FanOutChatClient(inner, FanOut.Prompts | FanOut.CompletionChoices | FanOut.ChatChoices))
             .Use(inner => new OllamaDoneCheckChatClient(inner, options.Id))
-            // /api/generate takes one prompt and writes one reply: a completion's prompts and choices are calls of their own.
-            .Use(inner => new FanOutChatClient(inner, FanOut.Prompts | FanOut.CompletionChoices))
             .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, LogprobsSupport.TextCompletions))
             .ConfigureOptions(chatOptions => ApplyModelOptions(chatOptions, options))
             .Use(inner => new OllamaRawPromptChatClient(inner, ollama))

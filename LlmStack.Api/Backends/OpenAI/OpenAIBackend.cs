@@ -46,9 +46,12 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
 
         var chat = new ChatClientBuilder(client.GetChatClient(options.BackendModelName).AsIChatClient())
             .Use(inner => new UpstreamErrorChatClient(inner, options.Id))
+            // One prompt and one choice per upstream call: the OpenAI SDK reads only a reply's first choice, and
+            // llama-server refuses n other than 1 (vLLM's prefix cache serves the repeated prompt).
+            .Use(inner => new FanOutChatClient(inner, FanOut.Prompts | FanOut.CompletionChoices | FanOut.ChatChoices))
             .Use(inner => new UpstreamReasoningChatClient(inner))
             .Use(inner => new UpstreamToolArgumentsChatClient(inner))
-            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, logprobs: LogprobsSupport.All, completionChoices: true))
+            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, logprobs: LogprobsSupport.All))
             .ConfigureOptions(chatOptions =>
             {
                 chatOptions.ModelId = options.BackendModelName;

@@ -11,9 +11,7 @@ namespace LlmStack.Api.Backends.OpenAI;
 /// <summary>
 /// A text completion (<see cref="LlmStackChatOptions.RawPromptKey"/>) at the upstream's own <c>POST /completions</c>
 /// (vLLM, llama-server, another LlmStack, OpenAI): the prompt and suffix as written, no chat template; the reply's
-/// text chunks, finish reason, usage and (when asked) log probabilities read back. Several prompts go as OpenAI's array
-/// and several choices as its <c>n</c>: the upstream's choices, which it numbers <c>prompt * n + i</c> as OpenAI does,
-/// are the reply's (<see cref="LlmStackChatOptions.ChoicesKey"/>). A chat goes on to <c>/chat/completions</c> as before.
+/// text chunks, finish reason, usage and (when asked) log probabilities read back. A chat goes on to <c>/chat/completions</c> as before.
 /// </summary>
 /// <remarks>
 /// Over the model's own HTTP client (the OpenAI SDK keeps its completions client internal): the same connection
@@ -28,38 +26,21 @@ internal sealed class UpstreamCompletionsChatClient(IChatClient inner, HttpClien
     {
         using var response = await SendAsync(raw, options, stream: false, cancellationToken);
         using var json = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
-        var sequences = LlmStackChatOptions.ChoicesOf(options);
-        var updates = ToUpdates(json.RootElement, sequences);
-        var usage = updates.SelectMany(u => u.Contents).OfType<UsageContent>().SingleOrDefault()?.Details;
-        var choices = new ChatResponse?[sequences];
-        foreach (var update in updates.Where(u => u.FinishReason is not null || u.Contents.Any(c => c is not UsageContent)))
+        var update = ToUpdate(json.RootElement);
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, update.Contents))
         {
-            choices[LlmStackChatOptions.ChoiceOf(update)] = new ChatResponse(new ChatMessage(ChatRole.Assistant, [.. update.Contents.Where(c => c is not UsageContent)]))
-            {
-                FinishReason = update.FinishReason,
-                ModelId = update.ModelId,
-                CreatedAt = update.CreatedAt,
-            };
-        }
-        if (sequences == 1)
-        {
-            var reply = choices[0] ?? new ChatResponse(new ChatMessage(ChatRole.Assistant, []));
-            reply.Usage = usage;
-            return reply;
-        }
-        return LlmStackChatOptions.ToChoicesResponse(
-            [.. choices.Select((choice, index) => choice ?? throw Missing(index, sequences))], usage);
+            FinishReason = update.FinishReason,
+            Usage = update.Contents.OfType<UsageContent>().SingleOrDefault()?.Details,
+            ModelId = update.ModelId,
+            CreatedAt = update.CreatedAt,
+        };
     }
-
-    private ApiErrorException Missing(int index, int sequences) =>
-        ApiErrorException.BackendFailed(backendModel, $"the completion has no choice {index} of the {sequences} it was asked for.");
 
     protected override async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
         RawPrompt raw, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var response = await SendAsync(raw, options, stream: true, cancellationToken);
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        var sequences = LlmStackChatOptions.ChoicesOf(options);
         var done = false;
         await foreach (var item in SseParser.Create(body).EnumerateAsync(cancellationToken))
         {
@@ -73,10 +54,7 @@ internal sealed class UpstreamCompletionsChatClient(IChatClient inner, HttpClien
             {
                 throw ApiErrorException.BackendFailed(backendModel, error.TryGetProperty("message", out var message) ? message.GetString() ?? error.GetRawText() : error.GetRawText());
             }
-            foreach (var update in ToUpdates(json.RootElement, sequences))
-            {
-                yield return update;
-            }
+            yield return ToUpdate(json.RootElement);
         }
         if (!done && !cancellationToken.IsCancellationRequested)
         {
@@ -102,14 +80,9 @@ internal sealed class UpstreamCompletionsChatClient(IChatClient inner, HttpClien
         var body = new JsonObject
         {
             ["model"] = options?.ModelId ?? backendModel,
-            // OpenAI's array only for several: an upstream that reads a string alone still serves one prompt.
-            ["prompt"] = raw.Prompts.Count == 1 ? raw.Prompts[0] : new JsonArray([.. raw.Prompts.Select(p => JsonValue.Create(p))]),
+            ["prompt"] = raw.Prompt,
             ["stream"] = stream,
         };
-        if (LlmStackChatOptions.ChoicesOf(options) / raw.Prompts.Count is > 1 and var n)
-        {
-            body["n"] = n;
-        }
         Add(body, "suffix", raw.Suffix);
         Add(body, "max_tokens", options?.MaxOutputTokens);
         Add(body, "temperature", options?.Temperature);
@@ -138,75 +111,44 @@ internal sealed class UpstreamCompletionsChatClient(IChatClient inner, HttpClien
         }
     }
 
-    // One text_completion object (the whole answer or a chunk): one update per choice with its text and finish, the
-    // usage. A reply of one choice reads its first choice, untagged, the usage on the same update; of several, each
-    // choice's update names its index and the usage is an update of its own, as the reply of several choices is written.
-    private List<ChatResponseUpdate> ToUpdates(JsonElement completion, int sequences)
+    // One text_completion object (the whole answer or a chunk): the first choice's text and finish, the usage.
+    private static ChatResponseUpdate ToUpdate(JsonElement completion)
     {
-        var model = completion.TryGetProperty("model", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
-        DateTimeOffset? createdAt = completion.TryGetProperty("created", out var created) && created.TryGetInt64(out var seconds)
-            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
-            : null;
-        var raw = completion.Clone();
-        ChatResponseUpdate New() => new() { Role = ChatRole.Assistant, RawRepresentation = raw, ModelId = model, CreatedAt = createdAt };
-
-        var updates = new List<ChatResponseUpdate>();
-        if (completion.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
+        var update = new ChatResponseUpdate { Role = ChatRole.Assistant, RawRepresentation = completion.Clone() };
+        if (completion.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String)
         {
-            var position = 0;
-            foreach (var choice in choices.EnumerateArray().Take(sequences == 1 ? 1 : int.MaxValue))
+            update.ModelId = model.GetString();
+        }
+        if (completion.TryGetProperty("created", out var created) && created.TryGetInt64(out var seconds))
+        {
+            update.CreatedAt = DateTimeOffset.FromUnixTimeSeconds(seconds);
+        }
+        if (completion.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0)
+        {
+            var choice = choices[0];
+            if (choice.TryGetProperty("text", out var text) && text.GetString() is { Length: > 0 } piece)
             {
-                var index = choice.TryGetProperty("index", out var given) && given.TryGetInt32(out var number) ? number : position;
-                position++;
-                if (sequences == 1)
-                {
-                    index = 0;
-                }
-                else if (index < 0 || index >= sequences)
-                {
-                    throw ApiErrorException.BackendFailed(backendModel, $"the completion has a choice {index}; it was asked for {sequences}.");
-                }
-                var update = New();
-                if (choice.TryGetProperty("text", out var text) && text.GetString() is { Length: > 0 } piece)
-                {
-                    update.Contents.Add(new TextContent(piece));
-                }
-                if (choice.TryGetProperty("logprobs", out var logprobs) && logprobs.ValueKind == JsonValueKind.Object)
-                {
-                    update.Contents.Add(new TokenLogprobsContent(ReadLogprobs(logprobs)));
-                }
-                if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
-                {
-                    update.FinishReason = new ChatFinishReason(finish.GetString()!);
-                }
-                updates.Add(sequences == 1 ? update : LlmStackChatOptions.SetChoice(update, index));
+                update.Contents.Add(new TextContent(piece));
+            }
+            if (choice.TryGetProperty("logprobs", out var logprobs) && logprobs.ValueKind == JsonValueKind.Object)
+            {
+                update.Contents.Add(new TokenLogprobsContent(ReadLogprobs(logprobs)));
+            }
+            if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
+            {
+                update.FinishReason = new ChatFinishReason(finish.GetString()!);
             }
         }
         if (completion.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
         {
-            var counts = new UsageContent(new UsageDetails
+            update.Contents.Add(new UsageContent(new UsageDetails
             {
                 InputTokenCount = Count(usage, "prompt_tokens"),
                 OutputTokenCount = Count(usage, "completion_tokens"),
                 TotalTokenCount = Count(usage, "total_tokens"),
-            });
-            if (sequences == 1 && updates.Count > 0)
-            {
-                updates[0].Contents.Add(counts);
-            }
-            else
-            {
-                var carrier = New();
-                carrier.Contents.Add(counts);
-                updates.Add(carrier);
-            }
+            }));
         }
-        // An object with neither (a keep-alive chunk) still reads as an update, as before.
-        if (updates.Count == 0)
-        {
-            updates.Add(New());
-        }
-        return updates;
+        return update;
     }
 
     // Completions' parallel lists (tokens, token_logprobs, top_logprobs as token -> log probability); the alternatives

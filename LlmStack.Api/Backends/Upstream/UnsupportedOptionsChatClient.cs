@@ -5,16 +5,11 @@ namespace LlmStack.Api.Backends.Upstream;
 
 /// <summary>
 /// Refuses what a backend's client here cannot give back from its server - log probabilities
-/// (<see cref="LlmStackChatOptions.LogprobsKey"/>), several choices (<see cref="LlmStackChatOptions.ChoicesKey"/>): a
-/// 400 saying so, never a reply that silently leaves them out.
+/// (<see cref="LlmStackChatOptions.LogprobsKey"/>): a 400 saying so, never a reply that silently leaves them out.
+/// (Several choices never reach it: <see cref="FanOutChatClient"/> makes them calls of one.)
 /// </summary>
 /// <param name="logprobs">Which calls' log probabilities the backend reads back from its server.</param>
-/// <param name="completionChoices">
-/// Whether the backend's server generates several choices (and prompts) of a text completion in one call (an upstream's
-/// <c>/completions</c> takes OpenAI's <c>n</c> and prompt arrays).
-/// </param>
-internal sealed class UnsupportedOptionsChatClient(
-    IChatClient inner, string model, string backend, LogprobsSupport logprobs = LogprobsSupport.None, bool completionChoices = false) : DelegatingChatClient(inner)
+internal sealed class UnsupportedOptionsChatClient(IChatClient inner, string model, string backend, LogprobsSupport logprobs = LogprobsSupport.None) : DelegatingChatClient(inner)
 {
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -43,12 +38,6 @@ internal sealed class UnsupportedOptionsChatClient(
                     ? $"The model '{model}' returns log probabilities for text completions (/v1/completions) only: its {backend} backend's client does not read them back from a chat."
                     : $"The model '{model}' cannot return log probabilities: this server reads them from the embedded engine, OpenAI-compatible upstreams and Ollama's text completions, not from its {backend} backend.",
                 "logprobs", "unsupported_parameter");
-        }
-        if (LlmStackChatOptions.ChoicesOf(options) > 1 && !(completionChoices && LlmStackChatOptions.RawPromptOf(messages, options) is not null))
-        {
-            throw ApiErrorException.InvalidRequest(
-                $"The model '{model}' generates one choice per request: this server generates several ('n' > 1) on the embedded engine only, not on its {backend} backend.",
-                "n", "unsupported_value");
         }
     }
 }

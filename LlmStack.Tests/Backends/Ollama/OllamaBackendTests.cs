@@ -153,6 +153,27 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_chat_of_two_choices_is_one_chat_call_each_with_the_seed_plus_the_choice()
+    {
+        var options = new ChatOptions { MaxOutputTokens = 3, Seed = 20 };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetChoices(options, 2);
+        var client = fixture.Host.ChatClient("qwen-test");
+        var before = Server.RequestsFor("/api/chat", "scripted:1b").Count;
+
+        var whole = await client.GetResponseAsync("Two ways", options, Token).WaitAsync(Bound, Token);
+        var streamed = await client.GetStreamingResponseAsync("Two ways", options, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+
+        var sent = Server.RequestsFor("/api/chat", "scripted:1b").Skip(before).ToList();
+        Assert.Equal([20, 20, 21, 21], sent.Select(r => (int)r["options"]!["seed"]!).Order());
+        Assert.All(sent, r => Assert.Equal("Two ways", (string?)r["messages"]![0]!["content"]));
+        var reply = string.Concat(OllamaTestServer.ReplyTokens.Take(3));
+        Assert.Equal([reply, reply], LlmStack.Api.Backends.LlmStackChatOptions.ChoicesOf(whole).Select(c => c.Text));
+        Assert.Equal(6, whole.Usage!.OutputTokenCount);
+        Assert.Equal([0, 1], streamed.Where(u => u.FinishReason is not null).Select(LlmStack.Api.Backends.LlmStackChatOptions.ChoiceOf).Order());
+        Assert.Equal(reply, string.Concat(streamed.Where(u => LlmStack.Api.Backends.LlmStackChatOptions.ChoiceOf(u) == 1).Select(u => u.Text)));
+    }
+
+    [Fact]
     public async Task A_completion_with_a_suffix_goes_through_the_models_template_with_the_suffix()
     {
         var options = new ChatOptions();

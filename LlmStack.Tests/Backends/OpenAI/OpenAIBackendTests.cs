@@ -132,7 +132,7 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task A_text_completion_of_several_prompts_and_choices_goes_to_the_upstream_as_one_array_with_n()
+    public async Task A_text_completion_of_several_prompts_and_choices_is_one_upstream_completion_per_prompt_and_choice()
     {
         var options = new ChatOptions { MaxOutputTokens = 3 };
         LlmStack.Api.Backends.LlmStackChatOptions.SetRawPrompt(options, suffix: null);
@@ -156,8 +156,8 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
             Assert.Equal(reply, choice.Text);
             Assert.Equal(ChatFinishReason.Length, choice.FinishReason);
         });
-        // The upstream read each prompt once for its two choices.
-        var prompted = first.Usage!.InputTokenCount + second.Usage!.InputTokenCount;
+        // The upstream read each prompt once per choice.
+        var prompted = 2 * (first.Usage!.InputTokenCount + second.Usage!.InputTokenCount);
         Assert.Equal(prompted, whole.Usage!.InputTokenCount);
         Assert.Equal(12, whole.Usage.OutputTokenCount);
         for (var index = 0; index < 4; index++)
@@ -172,16 +172,33 @@ public sealed class OpenAIBackendTests(OpenAIBackendFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Several_choices_are_refused_with_a_400_naming_the_backend()
+    public async Task A_chat_of_several_choices_is_one_upstream_call_per_choice_streamed_or_not()
     {
-        var options = new ChatOptions();
-        LlmStack.Api.Backends.LlmStackChatOptions.SetChoices(options, 2);
+        var options = new ChatOptions { MaxOutputTokens = 4, Seed = 3 };
+        LlmStack.Api.Backends.LlmStackChatOptions.SetChoices(options, 3);
+        var client = fixture.Host.ChatClient("chained");
+        var one = await client.GetResponseAsync("Hi", new ChatOptions { MaxOutputTokens = 4 }, Token).WaitAsync(Bound, Token);
 
-        var error = await Assert.ThrowsAsync<ApiErrorException>(() => fixture.Host.ChatClient("chained").GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token));
+        var whole = await client.GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token);
+        var streamed = await client.GetStreamingResponseAsync("Hi", options, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
 
-        Assert.Equal(400, error.StatusCode);
-        Assert.Equal("n", error.Param);
-        Assert.Contains("openai backend", error.Message);
+        var choices = LlmStack.Api.Backends.LlmStackChatOptions.ChoicesOf(whole);
+        Assert.Equal(3, choices.Count);
+        Assert.All(choices, choice =>
+        {
+            Assert.Equal(one.Text, choice.Text);
+            Assert.Equal(ChatFinishReason.Length, choice.FinishReason);
+        });
+        // Each choice is a call of its own: the upstream read the conversation three times.
+        Assert.Equal(3 * one.Usage!.InputTokenCount, whole.Usage!.InputTokenCount);
+        Assert.Equal(12, whole.Usage.OutputTokenCount);
+        for (var index = 0; index < 3; index++)
+        {
+            var own = streamed.Where(u => LlmStack.Api.Backends.LlmStackChatOptions.ChoiceOf(u) == index && !u.Contents.OfType<UsageContent>().Any()).ToList();
+            Assert.Equal(one.Text, string.Concat(own.Select(u => u.Text)));
+            Assert.Single(own, u => u.FinishReason is not null);
+        }
+        Assert.Equal(12, Assert.Single(streamed.SelectMany(u => u.Contents).OfType<UsageContent>()).Details.OutputTokenCount);
     }
 
     [Fact]
