@@ -27,7 +27,7 @@ namespace LlmStack.Tests.Fixtures;
 /// <item><c>failing*</c>: streams a token, then an error line (the runner died mid-generation).</item>
 /// <item><c>stalling*</c>: streams two tokens, then stalls until the client leaves.</item>
 /// <item><c>holding*</c>: sends the stream's headers, then holds it before its first line until the client leaves.</item>
-/// <item>anything else: replies <see cref="ReplyTokens"/> one line each, honouring <c>num_predict</c>.</item>
+/// <item>anything else: replies <see cref="ReplyTokens"/> one line each, honouring <c>num_predict</c> (and <c>logprobs</c>/<c>top_logprobs</c>, as Ollama does).</item>
 /// </list>
 /// Every request body is recorded, and a client leaving a request is reported per model.
 /// </summary>
@@ -224,12 +224,20 @@ public sealed class OllamaTestServer : IAsyncDisposable
             var tokens = ReplyTokens.Take(limit).ToArray();
             var doneReason = tokens.Length < ReplyTokens.Length ? "length" : "stop";
             var thinking = model.StartsWith("thinking", StringComparison.Ordinal) ? ThinkingTokens : [];
+            // Asked for ("logprobs": true, "top_logprobs": k), Ollama's chat carries them as its generate does: on each
+            // streamed line its tokens', on a whole reply every token's.
+            var logprobs = (bool?)body["logprobs"] == true;
+            var top = (int?)body["top_logprobs"] ?? 0;
             if (!stream)
             {
                 var reply = Line(model, string.Concat(tokens), done: true);
                 if (thinking.Length > 0)
                 {
                     reply["message"]!["thinking"] = string.Concat(thinking);
+                }
+                if (logprobs)
+                {
+                    reply["logprobs"] = new JsonArray([.. tokens.Select((token, i) => (JsonNode)LogprobOf(token, i, top))]);
                 }
                 AddDone(reply, doneReason, promptTokens, tokens.Length);
                 await context.Response.WriteAsJsonAsync(reply, aborted);
@@ -242,9 +250,14 @@ public sealed class OllamaTestServer : IAsyncDisposable
                 line["message"]!["thinking"] = token;
                 await WriteLineAsync(context, line);
             }
-            foreach (var token in tokens)
+            for (var i = 0; i < tokens.Length; i++)
             {
-                await WriteLineAsync(context, Line(model, token, done: false));
+                var line = Line(model, tokens[i], done: false);
+                if (logprobs)
+                {
+                    line["logprobs"] = new JsonArray(LogprobOf(tokens[i], i, top));
+                }
+                await WriteLineAsync(context, line);
             }
             var last = Line(model, "", done: true);
             AddDone(last, doneReason, promptTokens, tokens.Length);

@@ -51,9 +51,9 @@ internal sealed partial class OllamaBackend(IHttpClientFactory httpClients, ILog
             // (n) are calls of their own, each checked for its done line.
             .Use(inner => new FanOutChatClient(inner, FanOut.Prompts | FanOut.CompletionChoices | FanOut.ChatChoices))
             .Use(inner => new OllamaDoneCheckChatClient(inner, options.Id))
-            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, LogprobsSupport.TextCompletions))
             .ConfigureOptions(chatOptions => ApplyModelOptions(chatOptions, options))
             .Use(inner => new OllamaRawPromptChatClient(inner, ollama))
+            .Use(inner => new OllamaChatLogprobsChatClient(inner, ollama.IncomingJsonSerializerOptions))
             .Build();
         var embeddings = new EmbeddingGeneratorBuilder<string, Embedding<float>>(ollama)
             .Use(inner => new UpstreamErrorEmbeddingGenerator(inner, options.Id, MissingModel.Loading))

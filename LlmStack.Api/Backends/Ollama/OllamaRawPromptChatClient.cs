@@ -34,7 +34,7 @@ internal sealed class OllamaRawPromptChatClient(IChatClient inner, IOllamaApiCli
             };
             if (request.Logprobs == true && chunk.Logprobs?.ToList() is { Count: > 0 } logprobs)
             {
-                update.Contents.Add(new TokenLogprobsContent(Read(logprobs)));
+                update.Contents.Add(new TokenLogprobsContent(OllamaLogprobs.Read(logprobs)));
             }
             if (chunk is GenerateDoneResponseStream done)
             {
@@ -84,19 +84,4 @@ internal sealed class OllamaRawPromptChatClient(IChatClient inner, IOllamaApiCli
         }
         return request;
     }
-
-    // Ollama lists the alternatives most likely first, as OpenAI does; its bytes are the token's UTF-8 (a token may be
-    // part of a character).
-    private static List<TokenLogprob> Read(IEnumerable<Logprob> logprobs) =>
-        [.. logprobs.Select(token => new TokenLogprob(
-            token.Token ?? "",
-            BytesOf(token),
-            token.LogProbability ?? Unlikely,
-            [.. (token.TopLogprobs ?? []).Select(top => new TopLogprob(top.Token ?? "", BytesOf(top), top.LogProbability ?? Unlikely))]))];
-
-    // OpenAI's value for a token too unlikely to have a number; Ollama always sends one.
-    private const double Unlikely = -9999.0;
-
-    private static byte[] BytesOf(Logprob token) =>
-        token.Bytes is { } bytes ? [.. bytes.Select(b => (byte)b)] : System.Text.Encoding.UTF8.GetBytes(token.Token ?? "");
 }

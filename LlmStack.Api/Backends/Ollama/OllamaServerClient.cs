@@ -16,6 +16,8 @@ namespace LlmStack.Api.Backends.Ollama;
 /// <item>Errors in the stream. When generation fails after the stream started, Ollama sends
 /// <c>{"error":"..."}</c> in place of the next chunk; OllamaSharp takes it for an empty chunk and the reply
 /// ends quietly, truncated. Here such a line fails the call with Ollama's message.</item>
+/// <item>Log probabilities of a chat (<see cref="LogprobsChatRequest"/>): the fields OllamaSharp's chat request lacks
+/// are added to the body it wrote, and each line of the answer is shown to the request as it is read.</item>
 /// </list>
 /// </summary>
 internal sealed class OllamaServerClient(HttpClient http, string model) : OllamaApiClient(http, model)
@@ -24,10 +26,17 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
         HttpRequestMessage requestMessage, OllamaRequest? ollamaRequest, HttpCompletionOption completionOption,
         CancellationToken cancellationToken)
     {
-        var response = await base.SendToOllamaAsync(requestMessage, ollamaRequest, completionOption, cancellationToken);
-        if (completionOption == HttpCompletionOption.ResponseHeadersRead && cancellationToken.CanBeCanceled)
+        var logprobs = ollamaRequest as LogprobsChatRequest;
+        if (logprobs is not null && requestMessage.Content is { } content
+            && System.Text.Json.Nodes.JsonNode.Parse(await content.ReadAsStringAsync(cancellationToken)) is System.Text.Json.Nodes.JsonObject body)
         {
-            response.Content = new CancelableContent(response.Content, cancellationToken);
+            logprobs.AddTo(body);
+            requestMessage.Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+        }
+        var response = await base.SendToOllamaAsync(requestMessage, ollamaRequest, completionOption, cancellationToken);
+        if ((completionOption == HttpCompletionOption.ResponseHeadersRead && cancellationToken.CanBeCanceled) || logprobs is not null)
+        {
+            response.Content = new CancelableContent(response.Content, cancellationToken, logprobs);
         }
         return response;
     }
@@ -37,11 +46,13 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
     {
         private readonly HttpContent _inner;
         private readonly CancellationToken _callToken;
+        private readonly LogprobsChatRequest? _lines;
 
-        public CancelableContent(HttpContent inner, CancellationToken callToken)
+        public CancelableContent(HttpContent inner, CancellationToken callToken, LogprobsChatRequest? lines)
         {
             _inner = inner;
             _callToken = callToken;
+            _lines = lines;
             foreach (var header in inner.Headers)
             {
                 Headers.TryAddWithoutValidation(header.Key, header.Value);
@@ -49,10 +60,10 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
         }
 
         protected override async Task<Stream> CreateContentReadStreamAsync() =>
-            new ErrorLineStream(await _inner.ReadAsStreamAsync(_callToken), _callToken);
+            new ErrorLineStream(await _inner.ReadAsStreamAsync(_callToken), _callToken, _lines);
 
         protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-            new ErrorLineStream(await _inner.ReadAsStreamAsync(cancellationToken), _callToken);
+            new ErrorLineStream(await _inner.ReadAsStreamAsync(cancellationToken), _callToken, _lines);
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => _inner.CopyToAsync(stream);
 
@@ -78,9 +89,10 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
     /// <summary>
     /// Passes the NDJSON body through, reading with the call's token when the reader gives none, and watches
     /// for a line starting with <c>{"error":</c>: once one is complete, the read fails with an
-    /// <see cref="UpstreamHttpException"/> carrying Ollama's message.
+    /// <see cref="UpstreamHttpException"/> carrying Ollama's message. With <paramref name="lines"/>, each line
+    /// (the last one at the end of the body) is shown to it once read, before the reader can have taken it.
     /// </summary>
-    private sealed class ErrorLineStream(Stream inner, CancellationToken callToken) : Stream
+    private sealed class ErrorLineStream(Stream inner, CancellationToken callToken, LogprobsChatRequest? lines = null) : Stream
     {
         private static readonly byte[] ErrorPrefix = "{\"error\":"u8.ToArray();
         private const int MaxErrorLineBytes = 8 * 1024;
@@ -88,6 +100,7 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
         private bool _atLineStart = true;
         private int _matched;
         private MemoryStream? _errorLine;
+        private readonly MemoryStream? _line = lines is null ? null : new MemoryStream();
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -108,6 +121,7 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
 
         private void Inspect(ReadOnlySpan<byte> bytes, bool endOfStream)
         {
+            ShowLines(bytes, endOfStream);
             foreach (var b in bytes)
             {
                 if (_errorLine is not null)
@@ -139,6 +153,27 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
             if (endOfStream && _errorLine is not null)
             {
                 throw ErrorFrom(_errorLine);
+            }
+        }
+
+        private void ShowLines(ReadOnlySpan<byte> bytes, bool endOfStream)
+        {
+            if (_line is null)
+            {
+                return;
+            }
+            while (bytes.IndexOf((byte)'\n') is var end and >= 0)
+            {
+                _line.Write(bytes[..end]);
+                lines!.Observe(_line.GetBuffer().AsSpan(0, (int)_line.Length));
+                _line.SetLength(0);
+                bytes = bytes[(end + 1)..];
+            }
+            _line.Write(bytes);
+            if (endOfStream && _line.Length > 0)
+            {
+                lines!.Observe(_line.GetBuffer().AsSpan(0, (int)_line.Length));
+                _line.SetLength(0);
             }
         }
 

@@ -51,7 +51,6 @@ internal sealed class OpenAIBackend(IHttpClientFactory httpClients) : IModelBack
             .Use(inner => new FanOutChatClient(inner, FanOut.Prompts | FanOut.CompletionChoices | FanOut.ChatChoices))
             .Use(inner => new UpstreamReasoningChatClient(inner))
             .Use(inner => new UpstreamToolArgumentsChatClient(inner))
-            .Use(inner => new UnsupportedOptionsChatClient(inner, options.Id, BackendName, logprobs: LogprobsSupport.All))
             .ConfigureOptions(chatOptions =>
             {
                 chatOptions.ModelId = options.BackendModelName;

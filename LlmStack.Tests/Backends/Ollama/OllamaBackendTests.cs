@@ -85,7 +85,7 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Log_probabilities_pass_through_from_ollama_for_text_completions_streamed_or_not_and_a_chat_asking_is_a_400()
+    public async Task Log_probabilities_pass_through_from_ollama_for_text_completions_and_chats_streamed_or_not()
     {
         var options = new ChatOptions();
         LlmStack.Api.Backends.LlmStackChatOptions.SetLogprobs(options, 3);
@@ -95,12 +95,34 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
 
         var completion = await client.GetResponseAsync("Once upon", raw, Token).WaitAsync(Bound, Token);
         var streamed = await client.GetStreamingResponseAsync("Once upon", raw, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
-        var chat = await Assert.ThrowsAsync<ApiErrorException>(() => client.GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token));
+        var chat = await client.GetResponseAsync("Hi", options, Token).WaitAsync(Bound, Token);
+        var streamedChat = await client.GetStreamingResponseAsync("Hi", options, Token).ToListAsync(Token).AsTask().WaitAsync(Bound, Token);
+        var plain = await client.GetResponseAsync("Hi", new ChatOptions(), Token).WaitAsync(Bound, Token);
 
         var sent = Server.RequestsFor("/api/generate", "scripted:1b")[^1];
         Assert.True((bool?)sent["logprobs"]);
         Assert.Equal(3, (int?)sent["top_logprobs"]);
-        foreach (var (text, contents) in new[] { (completion.Text, completion.Messages.SelectMany(m => m.Contents)), (string.Concat(streamed.Select(u => u.Text)), streamed.SelectMany(u => u.Contents)) })
+        var chats = Server.RequestsFor("/api/chat", "scripted:1b");
+        Assert.All(chats.TakeLast(3).Take(2), r =>
+        {
+            Assert.True((bool?)r["logprobs"]);
+            Assert.Equal(3, (int?)r["top_logprobs"]);
+            // The rest of the request is OllamaSharp's as always.
+            Assert.Equal("Hi", (string?)r["messages"]![0]!["content"]);
+            Assert.Equal(8192, (int?)r["options"]!["num_ctx"]);
+        });
+        Assert.Null(chats[^1]["logprobs"]);
+        Assert.Empty(LlmStack.Api.Backends.TokenLogprobsContent.In(plain.Messages.SelectMany(m => m.Contents)));
+        // Each streamed token's log probability rides on the update of its own text.
+        Assert.All(streamed.Concat(streamedChat).Where(u => u.Text.Length > 0), u =>
+            Assert.Equal(u.Text, Assert.Single(LlmStack.Api.Backends.TokenLogprobsContent.In(u.Contents)).Token));
+        foreach (var (text, contents) in new[]
+        {
+            (completion.Text, completion.Messages.SelectMany(m => m.Contents)),
+            (string.Concat(streamed.Select(u => u.Text)), streamed.SelectMany(u => u.Contents)),
+            (chat.Text, chat.Messages.SelectMany(m => m.Contents)),
+            (string.Concat(streamedChat.Select(u => u.Text)), streamedChat.SelectMany(u => u.Contents)),
+        })
         {
             var tokens = LlmStack.Api.Backends.TokenLogprobsContent.In(contents);
             Assert.Equal(string.Concat(OllamaTestServer.ReplyTokens), text);
@@ -114,9 +136,6 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
                 Assert.Contains(token.Top, t => t.Token == token.Token && t.Logprob == token.Logprob);
             });
         }
-        Assert.Equal(400, chat.StatusCode);
-        Assert.Equal("logprobs", chat.Param);
-        Assert.Contains("text completions (/v1/completions) only", chat.Message);
     }
 
     [Fact]
@@ -171,6 +190,27 @@ public sealed class OllamaBackendTests(OllamaBackendFixture fixture) : IClassFix
         Assert.Equal(6, whole.Usage!.OutputTokenCount);
         Assert.Equal([0, 1], streamed.Where(u => u.FinishReason is not null).Select(LlmStack.Api.Backends.LlmStackChatOptions.ChoiceOf).Order());
         Assert.Equal(reply, string.Concat(streamed.Where(u => LlmStack.Api.Backends.LlmStackChatOptions.ChoiceOf(u) == 1).Select(u => u.Text)));
+    }
+
+    [Fact]
+    public async Task A_chat_completion_with_logprobs_lists_each_of_ollamas_tokens_with_its_alternatives()
+    {
+        using var http = fixture.Host.CreateClient();
+
+        using var response = await http.PostAsync("/v1/chat/completions", new StringContent(
+            """{"model":"qwen-test","messages":[{"role":"user","content":"Hi"}],"logprobs":true,"top_logprobs":2}""",
+            System.Text.Encoding.UTF8, "application/json"), Token).WaitAsync(Bound, Token);
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(Token));
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        var tokens = json.RootElement.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content").EnumerateArray().ToList();
+        Assert.Equal(OllamaTestServer.ReplyTokens, tokens.Select(t => t.GetProperty("token").GetString()));
+        Assert.All(tokens, t =>
+        {
+            Assert.True(t.GetProperty("logprob").GetDouble() < 0);
+            Assert.Equal(2, t.GetProperty("top_logprobs").GetArrayLength());
+            Assert.Equal(t.GetProperty("token").GetString(), t.GetProperty("top_logprobs")[0].GetProperty("token").GetString());
+        });
     }
 
     [Fact]
