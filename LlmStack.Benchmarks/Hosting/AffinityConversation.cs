@@ -17,8 +17,10 @@ namespace LlmStack.Benchmarks.Hosting;
 /// Qwen2.5-shaped model (each an embedded engine that keeps idle conversations' KV cache); an API in front serves
 /// them as one model twice - <c>Routing:Affinity</c> on and off. The same kind of multi-turn conversation (chat with
 /// its whole history, and Responses with <c>previous_response_id</c>) runs against each, in one run: with affinity
-/// every turn finds its prefix on the replica that served the last one; without, a turn that lands on the other
-/// replica recomputes the whole history.
+/// every turn finds its prefix on the replica that served the last one; without, equally idle replicas take turns, so
+/// each turn lands on the replica that served the turn before last and recomputes what the other one served since
+/// (a replica that no longer holds the conversation - evicted by other conversations' traffic - recomputes all of
+/// it). Each turn's cached prompt tokens, as the replica reports them in the usage, show which happened.
 /// </summary>
 internal static class AffinityConversation
 {
