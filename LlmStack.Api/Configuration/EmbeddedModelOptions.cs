@@ -10,23 +10,29 @@ public sealed class EmbeddedModelOptions
     public const int DefaultMaxContextSize = 4096;
 
     /// <summary>
-    /// Prompt tokens decoded at once while no stream is generating. Measured on a Qwen2.5-0.5B-shaped model:
-    /// prompt throughput at 128 matched llama.cpp's default of 512 with smaller compute buffers.
+    /// Prompt tokens decoded at once while no stream is generating; llama.cpp's default too. Measured on a
+    /// Qwen2.5-0.5B-shaped model against llama-server: with <see cref="DefaultStepTokens"/> 512 and no
+    /// <see cref="DefaultTargetTokenGap"/>, prefill 0.84-0.95x and 8 streams 0.78x its aggregate, against 0.64x with
+    /// 128 / 32 / 150 ms (docs/benchmarks.md, "large prompt steps").
     /// </summary>
-    public const int DefaultBatchSize = 128;
+    public const int DefaultBatchSize = 512;
 
     /// <summary>
-    /// Tokens per decode step while streams are generating (their next tokens plus a prompt chunk). Measured on the
-    /// 0.5B shape with 8 streams, 32 keeps inter-token p95 under 250 ms at the same throughput as 64: see
-    /// docs/benchmarks.md ("continuous batching", "StepTokens").
+    /// Tokens per decode step while streams are generating (their next tokens plus a prompt chunk). On a CPU a prompt
+    /// token costs about as much as a stream's decode, so many small steps make every stream wait longer in all: taking
+    /// a waiting prompt in steps of 512 (as llama-server takes a prompt whole) gave 8 streams on the 0.5B shape an
+    /// inter-token p95 of 1.8x llama-server's against 3.8x with 32, and a lower TTFT (docs/benchmarks.md, "large
+    /// prompt steps").
     /// </summary>
-    public const int DefaultStepTokens = 32;
+    public const int DefaultStepTokens = 512;
 
     /// <summary>
     /// The step time aimed at while streams are generating - the gap between a stream's tokens - when prompts are
-    /// waiting: a step carries as many prompt tokens as fit in it at the cost measured on this machine.
+    /// waiting: a step carries as many prompt tokens as fit in it at the cost measured on this machine. Off by default
+    /// (every step carries up to <see cref="DefaultStepTokens"/>): on the 0.5B shape one decode of 8 streams took longer
+    /// than the 150 and 250 ms tried, so the target never shortened a step, and the run without one beat them.
     /// </summary>
-    public static readonly TimeSpan DefaultTargetTokenGap = TimeSpan.FromMilliseconds(150);
+    public static readonly TimeSpan DefaultTargetTokenGap = TimeSpan.Zero;
 
     /// <summary>
     /// Sequences generating at once; the rest wait in a FIFO queue. On the 0.5B shape the aggregate speed still

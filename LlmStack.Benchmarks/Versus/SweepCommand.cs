@@ -16,7 +16,7 @@ internal static class SweepCommand
     public static Command Create()
     {
         var batchSizes = BenchOptions.AllPositive(new("--batch-sizes") { Description = "BatchSize values.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [128, 256, 512] });
-        var stepTokens = BenchOptions.AllPositive(new("--step-tokens-values") { Description = "StepTokens values.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [32] });
+        var stepTokens = BenchOptions.AllPositive(new("--step-tokens-values") { Description = "StepTokens values.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [32, 512] });
         var gaps = new Option<int[]>("--target-gaps-ms")
         {
             Description = "TargetTokenGap values in milliseconds (0: fixed StepTokens steps).", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0, 100, 200],

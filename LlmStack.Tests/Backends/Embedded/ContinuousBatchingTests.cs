@@ -271,8 +271,8 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
         // The cache holds 256 tokens. A generates while B's long prompt goes in two tokens a step (StepTokens 3, no
         // target gap to widen the steps): A's reply and B's prompt outgrow the cache before B has produced a token. (When
         // B happens to arrive after A has grown too much for its prompt, B waits for room at admission instead: the
-        // attempt is repeated.)
-        using var model = Load(models.Looping, slots: 2, contextSize: 256, kvCacheSize: 256, stepTokens: 3, targetTokenGap: TimeSpan.Zero);
+        // attempt is repeated.) A small batch, so B's prompt does not go in whole beside A's in the first step.
+        using var model = Load(models.Looping, slots: 2, contextSize: 256, kvCacheSize: 256, stepTokens: 3, targetTokenGap: TimeSpan.Zero, batchSize: 16);
         var longPrompt = PromptOf(model, 200);
         var expected = string.Concat(Enumerable.Range(0, 20).Select(i => LoopPieces[i % LoopPieces.Count]));
 
@@ -341,6 +341,6 @@ public sealed class ContinuousBatchingTests(GeneratedModels models)
     }
 
     private static LoadedModel Load(string path, int slots, int contextSize = 512, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null,
-        TimeSpan? targetTokenGap = null) =>
-        LoadedModel.Load(path, slots, contextSize, kvCacheSize, stepTokens, queueTimeout, targetTokenGap: targetTokenGap);
+        TimeSpan? targetTokenGap = null, int? batchSize = null) =>
+        LoadedModel.Load(path, slots, contextSize, kvCacheSize, stepTokens, queueTimeout, targetTokenGap: targetTokenGap, batchSize: batchSize);
 }

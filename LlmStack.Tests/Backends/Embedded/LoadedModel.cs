@@ -10,14 +10,14 @@ namespace LlmStack.Tests.Backends.Embedded;
 internal sealed record LoadedModel(EmbeddedModelHost Host, EmbeddedChatClient Client) : IDisposable
 {
     /// <summary>Loads <paramref name="path"/> as the embedded backend would, named after the file.</summary>
-    public static LoadedModel Load(string path, int? parallelSlots = null, int? contextSize = null, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null, long? hostCacheBytes = null, TimeSpan? targetTokenGap = null)
+    public static LoadedModel Load(string path, int? parallelSlots = null, int? contextSize = null, int? kvCacheSize = null, int? stepTokens = null, TimeSpan? queueTimeout = null, long? hostCacheBytes = null, TimeSpan? targetTokenGap = null, int? batchSize = null)
     {
         var options = new ModelOptions
         {
             Id = Path.GetFileNameWithoutExtension(path),
             Backend = EmbeddedBackend.BackendName,
             Path = path,
-            Embedded = new() { ParallelSlots = parallelSlots, ContextSize = contextSize, KvCacheSize = kvCacheSize, StepTokens = stepTokens, HostCacheBytes = hostCacheBytes, TargetTokenGap = targetTokenGap },
+            Embedded = new() { ParallelSlots = parallelSlots, ContextSize = contextSize, KvCacheSize = kvCacheSize, StepTokens = stepTokens, HostCacheBytes = hostCacheBytes, TargetTokenGap = targetTokenGap, BatchSize = batchSize },
         };
         if (queueTimeout is { } timeout)
         {

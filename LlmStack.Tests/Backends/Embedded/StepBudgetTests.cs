@@ -64,6 +64,19 @@ public sealed class StepBudgetTests(GeneratedModels models)
     }
 
     [Fact]
+    public void No_decode_carries_more_tokens_than_the_kv_cache_holds()
+    {
+        // llama.cpp caps n_batch at its context and refuses a larger batch: a 256-token cache with the default 512-token
+        // batch and steps decodes 256 at most.
+        var small = new BatchSettings(Slots: 2, SequenceContext: 256, KvCacheTokens: 256, StepTokens: 512, BatchSize: 512, TargetTokenGap: TimeSpan.Zero,
+            ReuseSimilarity: 0.9, HostCacheBytes: 0, RoomTimeout: TimeSpan.FromSeconds(1));
+        Assert.Equal((256, 256, 256), (small.MaxDecodeTokens, small.PromptBatch, small.StepFloor));
+
+        var large = small with { KvCacheTokens = 16_384, StepTokens = 32, BatchSize = 128 };
+        Assert.Equal((128, 128, 32), (large.MaxDecodeTokens, large.PromptBatch, large.StepFloor));
+    }
+
+    [Fact]
     public async Task With_room_in_the_target_gap_a_prompt_goes_in_far_fewer_steps_than_step_tokens_allow()
     {
         // A tiny model: a step costs far less than ten seconds, even on a loaded 2-core box (a 1 s target once fit only

@@ -545,7 +545,7 @@ internal sealed class BatchScheduler : IDisposable
         {
             return;
         }
-        var budget = (_batched.Count > 0 ? StepBudget() : Settings.BatchSize) - _batch.TokenCount;
+        var budget = (_batched.Count > 0 ? StepBudget() : Settings.PromptBatch) - _batch.TokenCount;
         foreach (var generation in _active)
         {
             if (budget <= 0)
@@ -570,7 +570,7 @@ internal sealed class BatchScheduler : IDisposable
     // StepTokens, so prompts always progress, and at most BatchSize; StepTokens alone when no target is set.
     private int StepBudget()
     {
-        var floor = Settings.StepTokens;
+        var floor = Settings.StepFloor;
         if (Settings.TargetTokenGap <= TimeSpan.Zero || _cost.TokensWithin(Settings.TargetTokenGap) is not { } fits)
         {
             return floor;

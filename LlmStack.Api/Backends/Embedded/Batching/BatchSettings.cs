@@ -13,6 +13,15 @@ namespace LlmStack.Api.Backends.Embedded.Batching;
 /// </summary>
 internal sealed record BatchSettings(int Slots, int SequenceContext, int KvCacheTokens, int StepTokens, int BatchSize, TimeSpan TargetTokenGap, double ReuseSimilarity, long HostCacheBytes, TimeSpan RoomTimeout)
 {
-    /// <summary>The most tokens one decode carries (llama.cpp's <c>n_batch</c>).</summary>
-    public int MaxDecodeTokens => Math.Max(StepTokens, BatchSize);
+    /// <summary>
+    /// The most tokens one decode carries (llama.cpp's <c>n_batch</c>): never more than the KV cache holds, since
+    /// llama.cpp caps <c>n_batch</c> at its context and refuses a larger batch.
+    /// </summary>
+    public int MaxDecodeTokens => Math.Min(Math.Max(StepTokens, BatchSize), KvCacheTokens);
+
+    /// <summary>Prompt tokens one decode carries while no stream is generating: <see cref="BatchSize"/>, within <see cref="MaxDecodeTokens"/>.</summary>
+    public int PromptBatch => Math.Min(BatchSize, MaxDecodeTokens);
+
+    /// <summary>The least tokens a step carries while streams generate: <see cref="StepTokens"/>, within <see cref="MaxDecodeTokens"/>.</summary>
+    public int StepFloor => Math.Min(StepTokens, MaxDecodeTokens);
 }
