@@ -100,6 +100,8 @@ internal sealed class FanOutChatClient : DelegatingChatClient
         {
             await foreach (var (call, update) in updates.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                // What the calls already wrote is not sent once the caller has cancelled (the channel hands out what it holds).
+                cancellationToken.ThrowIfCancellationRequested();
                 modelId ??= update.ModelId;
                 if (update.Contents.OfType<UsageContent>().Any())
                 {

@@ -11,7 +11,7 @@ namespace LlmStack.Api.Pipeline;
 /// model's admission gate, so every chat, response, completion and embedding passes here):
 /// <list type="bullet">
 /// <item>choice - among the replicas in rotation, those under their limit first, then the lowest <c>Priority</c>, then the
-/// fewest requests in flight per unit of <c>Weight</c> (ties at random); a continuation goes to the replica that served
+/// fewest requests in flight per unit of <c>Weight</c> (ties in turn); a continuation goes to the replica that served
 /// its conversation while that one is available and of the priority that would be chosen anyway;</item>
 /// <item>failover - a call that fails before its first token moves to another replica: a 429 or 503 (the replica is busy
 /// or down; nothing ran) to the next as often as there are replicas, any other backend failure (502, 504) once;</item>
@@ -31,6 +31,7 @@ internal sealed partial class ReplicaSet : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _probes = [];
     private readonly Func<IEnumerable<(TagList Tags, bool InRotation)>> _observeInRotation;
+    private int _rotation = -1;
 
     public ReplicaSet(string model, IReadOnlyList<Replica> replicas, RoutingOptions routing, LlmStackMetrics metrics, TimeProvider time, ILogger logger)
     {
@@ -67,23 +68,21 @@ internal sealed partial class ReplicaSet : IAsyncDisposable
     {
         Replica? best = null;
         var bestScore = 0.0;
-        var ties = 0;
-        foreach (var replica in _replicas)
+        // Ties go round (as nginx's least_conn does): each choice starts its scan one replica further on and keeps the
+        // first of the equally good, so idle replicas take turns - requests one at a time spread evenly, and so do new
+        // conversations, each replica's cache holding its share - instead of one replica taking most of them by chance.
+        var start = (int)((uint)Interlocked.Increment(ref _rotation) % (uint)_replicas.Length);
+        for (var k = 0; k < _replicas.Length; k++)
         {
+            var replica = _replicas[start + k < _replicas.Length ? start + k : start + k - _replicas.Length];
             if ((tried & (1UL << replica.Index)) != 0 || !replica.InRotation)
             {
                 continue;
             }
             var score = (replica.InFlight + 1.0) / replica.Weight;
-            var order = best is null ? -1 : Compare(replica, score, best, bestScore);
-            if (order < 0)
+            if (best is null || Compare(replica, score, best, bestScore) < 0)
             {
-                (best, bestScore, ties) = (replica, score, 1);
-            }
-            else if (order == 0 && Random.Shared.Next(++ties) == 0)
-            {
-                // Reservoir sampling: each of the tied replicas is equally likely.
-                best = replica;
+                (best, bestScore) = (replica, score);
             }
         }
         if (preferred is { } index && index < _replicas.Length && _replicas[index] is var affine

@@ -35,17 +35,30 @@ internal static class AffinityConversation
         var chatSpread = await ChatAsync(chat, workload with { Model = "affinity-off" }, turns, cancellationToken);
         var responsesAffine = await ResponsesAsync(http, workload with { Model = "affinity-on" }, turns, cancellationToken);
         var responsesSpread = await ResponsesAsync(http, workload with { Model = "affinity-off" }, turns, cancellationToken);
+        Turn[][] runs = [[.. chatAffine.Select(Turn.Of)], [.. chatSpread.Select(Turn.Of)], responsesAffine, responsesSpread];
 
-        Console.WriteLine($"{turns}-turn conversations over 2 replicas, ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: TTFT per turn");
-        Console.WriteLine(" turn  prompt  chat, affinity  chat, no affinity  responses, affinity  responses, no affinity");
+        // Each conversation has replies of its own (its own session line), so each has its own prompt lengths.
+        Console.WriteLine($"{turns}-turn conversations over 2 replicas, ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: TTFT per turn, and prompt tokens / those the replica found cached (usage)");
+        Console.WriteLine(" turn" + string.Concat(((string[])["chat, affinity", "chat, no affinity", "responses, affinity", "responses, no affinity"]).Select(h => "  " + h.PadLeft(25))));
         for (var i = 0; i < turns; i++)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{i + 1,5} {chatAffine[i].PromptTokens,7} {SweepTable.Ms(chatAffine[i].TimeToFirstTokenMs),15} {SweepTable.Ms(chatSpread[i].TimeToFirstTokenMs),18} {SweepTable.Ms(responsesAffine[i]),20} {SweepTable.Ms(responsesSpread[i]),23}"));
+            var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{i + 1,5}"));
+            foreach (var run in runs)
+            {
+                var tokens = string.Create(CultureInfo.InvariantCulture, $"{run[i].PromptTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}/{run[i].CachedTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}");
+                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(run[i].TimeToFirstTokenMs),9} {tokens,15}"));
+            }
+            Console.WriteLine(line);
         }
-        double Late(IEnumerable<double?> ttft) => Percentiles.Median(ttft.Skip(turns / 2).Select(t => t ?? 0)) ?? 0;
+        double Late(Turn[] run) => Percentiles.Median(run.Skip(turns / 2).Select(t => t.TimeToFirstTokenMs ?? 0)) ?? 0;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"median TTFT of turns {turns / 2 + 1}-{turns}: chat {SweepTable.Ms(Late(chatAffine.Select(s => s.TimeToFirstTokenMs)))} with affinity, {SweepTable.Ms(Late(chatSpread.Select(s => s.TimeToFirstTokenMs)))} without; responses {SweepTable.Ms(Late(responsesAffine))} with, {SweepTable.Ms(Late(responsesSpread))} without"));
+            $"median TTFT of turns {turns / 2 + 1}-{turns}: chat {SweepTable.Ms(Late(runs[0]))} with affinity, {SweepTable.Ms(Late(runs[1]))} without; responses {SweepTable.Ms(Late(runs[2]))} with, {SweepTable.Ms(Late(runs[3]))} without"));
+    }
+
+    /// <summary>One turn as measured: its time to first token, and its prompt and cached prompt tokens as the server's usage reported them.</summary>
+    private sealed record Turn(double? TimeToFirstTokenMs, int? PromptTokens, int? CachedTokens)
+    {
+        public static Turn Of(RequestSample sample) => new(sample.TimeToFirstTokenMs, sample.PromptTokens, sample.CachedTokens);
     }
 
     private static async Task<WebApplication> StartRouterAsync(string modelId, string[] replicas, CancellationToken cancellationToken)
@@ -100,12 +113,12 @@ internal static class AffinityConversation
         return samples;
     }
 
-    /// <summary>A Responses conversation, each turn naming the previous response; the time to each turn's first text delta.</summary>
-    private static async Task<IReadOnlyList<double?>> ResponsesAsync(HttpClient http, Workload workload, int turns, CancellationToken cancellationToken)
+    /// <summary>A Responses conversation, each turn naming the previous response; the time to each turn's first text delta and its usage.</summary>
+    private static async Task<Turn[]> ResponsesAsync(HttpClient http, Workload workload, int turns, CancellationToken cancellationToken)
     {
         var instructions = $"Session {Guid.NewGuid():N}. You are a helpful assistant.";
         string? previous = null;
-        var ttft = new List<double?>();
+        var measured = new List<Turn>();
         for (var turn = 1; turn <= turns; turn++)
         {
             var body = new JsonObject
@@ -129,6 +142,7 @@ internal static class AffinityConversation
                 throw new BenchmarkException($"Responses turn {turn} ({workload.Model}) failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
             }
             double? first = null;
+            int? input = null, cached = null;
             string? failed = null;
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
             while (await reader.ReadLineAsync(cancellationToken) is { } line)
@@ -146,6 +160,12 @@ internal static class AffinityConversation
                     case "response.output_text.delta" when first is null:
                         first = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                         break;
+                    // At max_output_tokens the response ends incomplete; either way its usage is in the last event.
+                    case "response.completed" or "response.incomplete":
+                        var usage = json.RootElement.GetProperty("response").GetProperty("usage");
+                        input = usage.GetProperty("input_tokens").GetInt32();
+                        cached = usage.TryGetProperty("input_tokens_details", out var details) && details.TryGetProperty("cached_tokens", out var count) ? count.GetInt32() : null;
+                        break;
                     case "response.failed":
                         failed = json.RootElement.GetRawText();
                         break;
@@ -155,8 +175,8 @@ internal static class AffinityConversation
             {
                 throw new BenchmarkException($"Responses turn {turn} ({workload.Model}) failed: {failed}");
             }
-            ttft.Add(first);
+            measured.Add(new Turn(first, input, cached));
         }
-        return ttft;
+        return [.. measured];
     }
 }

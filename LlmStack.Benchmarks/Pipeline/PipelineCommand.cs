@@ -31,12 +31,18 @@ internal static class PipelineCommand
         var proxy = new Option<bool>("--proxy") { Description = "Instead: the replica router's cost on the openai proxy path (one endpoint vs one and two replicas), at --concurrency." };
         var concurrency = BenchOptions.Positive(new("--concurrency") { Description = "Concurrent clients with --proxy.", DefaultValueFactory = _ => 16 });
         var rounds = BenchOptions.Positive(new("--rounds") { Description = "Rounds per mode with --proxy (each --requests / 10 requests).", DefaultValueFactory = _ => 10 });
+        var router = new Option<bool>("--router") { Description = "Instead: the replica router's own CPU time and allocations per call, in process (one endpoint vs one and two replicas)." };
         var command = new Command("pipeline", "The API's own cost per request: sequential requests to an in-process API whose backend answers at once.")
         {
-            requests, warmup, proxy, concurrency, rounds,
+            requests, warmup, proxy, router, concurrency, rounds,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(router))
+            {
+                await RouterCost.RunAsync(parse.GetValue(requests), parse.GetValue(rounds), cancellationToken);
+                return;
+            }
             if (parse.GetValue(proxy))
             {
                 await ProxyOverhead.RunAsync(parse.GetValue(concurrency), Math.Max(1, parse.GetValue(requests) / 10), parse.GetValue(rounds), parse.GetValue(warmup), cancellationToken);

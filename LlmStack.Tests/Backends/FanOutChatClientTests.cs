@@ -158,6 +158,21 @@ public sealed class FanOutChatClientTests
         Assert.Contains("runner died", whole.Message);
     }
 
+    [Fact]
+    public async Task A_call_that_times_out_fails_the_stream_instead_of_ending_it_as_if_whole()
+    {
+        // An HttpClient timeout is a TaskCanceledException that nobody asked for.
+        var inner = new InMemoryChatClient((messages, _, _) => messages[0].Text == "slow"
+            ? Fail(new TaskCanceledException("The request was canceled due to the configured HttpClient.Timeout of 100 seconds elapsing."))
+            : Reply("quick", 1, CancellationToken.None));
+        using var client = new FanOutChatClient(inner, FanOut.Prompts);
+        var (messages, options) = Completion(1, "quick", "slow");
+
+        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.GetStreamingResponseAsync(messages, options, Cancel).ToListAsync(Cancel).AsTask());
+
+        Assert.Contains("HttpClient.Timeout", error.Message);
+    }
+
     private static async IAsyncEnumerable<ChatResponseUpdate> Fail(Exception error)
     {
         await Task.Delay(50);

@@ -1,5 +1,6 @@
 using System.Text;
 using LlmStack.Api.Backends;
+using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Errors;
 using LlmStack.Gguf;
 using Microsoft.Extensions.AI;
@@ -103,6 +104,36 @@ public sealed class ChoicesTests : IDisposable
         Assert.Equal(4, model.Host.Scheduler.Free);
         var next = await model.Client.GetResponseAsync("After", Options(2, tokens: 3), Cancel).WaitAsync(Timeout, Cancel);
         Assert.Equal(6, next.Usage!.OutputTokenCount);
+    }
+
+    [Fact]
+    public async Task A_cancelled_completion_of_two_prompts_frees_every_sequence_of_both_groups()
+    {
+        using var model = LoadedModel.Load(_path, parallelSlots: 4, contextSize: 512);
+        // The client the backend serves: a group of n choices per prompt.
+        using var client = EmbeddedChatClient.For(model.Host);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        var prompts = new List<ChatMessage> { new(ChatRole.User, "First prompt"), new(ChatRole.User, "Second one") };
+
+        var seen = new HashSet<int>();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            // Four sequences: two choices of each prompt.
+            await foreach (var update in client.GetStreamingResponseAsync(prompts, Options(4, tokens: 400), cancel.Token))
+            {
+                seen.Add(LlmStackChatOptions.ChoiceOf(update));
+                if (seen.Count == 4)
+                {
+                    await cancel.CancelAsync();
+                }
+            }
+        }).WaitAsync(Timeout, Cancel);
+
+        // All four choices were generating; the reply ended only once both groups had let go of their sequences.
+        Assert.Equal(4, model.Host.Scheduler.Free);
+        var next = await client.GetResponseAsync(prompts, Options(4, tokens: 3), Cancel).WaitAsync(Timeout, Cancel);
+        Assert.Equal(4, LlmStackChatOptions.ChoicesOf(next).Count);
+        Assert.Equal(12, next.Usage!.OutputTokenCount);
     }
 
     [Fact]
