@@ -44,17 +44,25 @@ internal static class KvSpanCommand
             parameters.ToLlamaContextParams(out var defaults);
             Console.WriteLine($"LLamaSharp's ModelParams default: {defaults.llama_flash_attn_type}");
             Console.WriteLine("flash attention | case | ms per step (mean) | min");
-            foreach (var flash in new[] { LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_DISABLED, LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_ENABLED })
+            // Auto as well: what llama.cpp makes of the API's setting (LLamaSharp's default) on this machine.
+            foreach (var flash in new[] { LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_DISABLED, LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_ENABLED, LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_AUTO })
             {
                 foreach (var (layout, mean, min) in Measure(weights, parameters, flash, cache, streams, streamTokens, idleTokens, steps))
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{(flash == LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_ENABLED ? "on" : "off")} | {Describe(layout)} | {mean:F1} | {min:F1}"));
+                        $"{Name(flash)} | {Describe(layout)} | {mean:F1} | {min:F1}"));
                 }
             }
         });
         return command;
     }
+
+    private static string Name(LLamaFlashAttentionType flash) => flash switch
+    {
+        LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_ENABLED => "on",
+        LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_DISABLED => "off",
+        _ => "auto",
+    };
 
     private enum Layout
     {
