@@ -11,7 +11,7 @@ namespace LlmStack.Benchmarks.Hosting;
 /// <summary>
 /// <c>kv-span</c>: llama.cpp alone (no API), the context the API's scheduler makes (one unified KV cache, 16
 /// sequences), timing a decode step of <c>--streams</c> generating sequences while other, idle sequences hold KV
-/// cells below or above theirs, with flash attention off and on. llama.cpp attends over every cell up to the highest
+/// cells below or above theirs, with flash attention off, on and auto. llama.cpp attends over every cell up to the highest
 /// one in use (its <c>n_kv</c>), whoever holds it: this shows what idle conversations held in the live cache cost.
 /// </summary>
 internal static class KvSpanCommand
@@ -24,7 +24,7 @@ internal static class KvSpanCommand
 
     public static Command Create()
     {
-        var command = new Command("kv-span", "Time a decode step of N generating sequences with idle sequences' KV below, above or out of the live cache (llama.cpp alone), flash attention off and on.")
+        var command = new Command("kv-span", "Time a decode step of N generating sequences with idle sequences' KV below, above or out of the live cache (llama.cpp alone), flash attention off, on and auto.")
         {
             BenchOptions.Shape, BenchOptions.ModelsDir, BenchOptions.Threads, Streams, StreamTokens, IdleTokens, Steps, CacheTokens,
         };
