@@ -13,18 +13,31 @@ using Microsoft.Extensions.Configuration;
 namespace LlmStack.Benchmarks.Hosting;
 
 /// <summary>
-/// <c>conversation --replicas 2</c>: what conversation affinity is worth. Two API processes serve the same
+/// <c>conversation --replicas</c>: what conversation affinity is worth. Two API processes serve the same
 /// Qwen2.5-shaped model (each an embedded engine that keeps idle conversations' KV cache); an API in front serves
-/// them as one model twice - <c>Routing:Affinity</c> on and off. The same kind of multi-turn conversation (chat with
-/// its whole history, and Responses with <c>previous_response_id</c>) runs against each, in one run: with affinity
-/// every turn finds its prefix on the replica that served the last one; without, equally idle replicas take turns, so
-/// each turn lands on the replica that served the turn before last and recomputes what the other one served since
-/// (a replica that no longer holds the conversation - evicted by other conversations' traffic - recomputes all of
-/// it). Each turn's cached prompt tokens, as the replica reports them in the usage, show which happened.
+/// them as one model twice - <c>Routing:Affinity</c> on and off. The same kind of multi-turn conversations (chat with
+/// its whole history, and Responses with <c>previous_response_id</c>) run against each, in one run, several at a time
+/// when asked: turn t of every conversation, then turn t+1. With affinity every turn finds its prefix on the replica
+/// that served the last one; without, equally idle replicas take turns, so a conversation's turns alternate between
+/// them. Whether the replica a turn lands on still holds that conversation is what the replica's cache size decides:
+/// one conversation at a time, the turn before last is still there and only what the other replica served since is
+/// recomputed; with more conversations in flight than a replica's cache holds (<c>ParallelSlots</c> live, plus
+/// <c>HostCacheBytes</c> of host memory), the others' turns in between evict it and every turn recomputes its whole
+/// history. Each turn's cached prompt tokens, as the replica reports them in the usage, show which happened.
 /// </summary>
 internal static class AffinityConversation
 {
-    public static async Task RunAsync(string modelId, string path, EmbeddedTuning tuning, Workload workload, int turns, TimeSpan timeout, CancellationToken cancellationToken)
+    // The columns, in the order the runs are made: a kind of conversation, and the router model that routes it.
+    private static readonly (string Heading, string Model, bool Responses)[] Runs =
+    [
+        ("chat, affinity", "affinity-on", false),
+        ("chat, no affinity", "affinity-off", false),
+        ("responses, affinity", "affinity-on", true),
+        ("responses, no affinity", "affinity-off", true),
+    ];
+
+    public static async Task RunAsync(string modelId, string path, EmbeddedTuning tuning, Workload workload, int turns, int conversations, TimeSpan timeout,
+        CancellationToken cancellationToken)
     {
         await using var first = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
         await using var second = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
@@ -33,34 +46,54 @@ internal static class AffinityConversation
         using var http = new HttpClient { BaseAddress = new Uri(router.Urls.First() + "/"), Timeout = timeout };
         var chat = new ChatStreamClient(http);
 
-        var chatAffine = await ChatAsync(chat, workload with { Model = "affinity-on" }, turns, cancellationToken);
-        var chatSpread = await ChatAsync(chat, workload with { Model = "affinity-off" }, turns, cancellationToken);
-        var responsesAffine = await ResponsesAsync(http, workload with { Model = "affinity-on" }, turns, cancellationToken);
-        var responsesSpread = await ResponsesAsync(http, workload with { Model = "affinity-off" }, turns, cancellationToken);
-        Turn[][] runs = [[.. chatAffine.Select(Turn.Of)], [.. chatSpread.Select(Turn.Of)], responsesAffine, responsesSpread];
+        var runs = new List<ConversationTurn[][]>();
+        foreach (var (_, model, responses) in Runs)
+        {
+            var talk = workload with { Model = model };
+            runs.Add(await InterleaveAsync(conversations, turns,
+                () => responses ? Responses(http, talk) : Chat(chat, talk), cancellationToken));
+        }
 
         // Each conversation has replies of its own (its own session line), so each has its own prompt lengths.
-        Console.WriteLine($"{turns}-turn conversations over 2 replicas, ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: TTFT per turn, and prompt tokens / those the replica found cached (usage)");
-        Console.WriteLine(" turn" + string.Concat(((string[])["chat, affinity", "chat, no affinity", "responses, affinity", "responses, no affinity"]).Select(h => "  " + h.PadLeft(25))));
+        Console.WriteLine(conversations == 1
+            ? $"{turns}-turn conversations over 2 replicas, ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: TTFT per turn, and prompt tokens / those the replica found cached (usage)"
+            : $"{conversations} {turns}-turn conversations at a time over 2 replicas (turn t of each, then turn t+1), ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: per turn the median TTFT of the {conversations} conversations, and their prompt tokens / those the replicas found cached (usage), summed");
+        Console.WriteLine(" turn" + string.Concat(Runs.Select(r => "  " + r.Heading.PadLeft(25))));
         for (var i = 0; i < turns; i++)
         {
             var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{i + 1,5}"));
             foreach (var run in runs)
             {
-                var tokens = string.Create(CultureInfo.InvariantCulture, $"{run[i].PromptTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}/{run[i].CachedTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}");
-                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(run[i].TimeToFirstTokenMs),9} {tokens,15}"));
+                var cell = ConversationTurn.Summarize(run.Select(conversation => conversation[i]));
+                var tokens = string.Create(CultureInfo.InvariantCulture, $"{cell.PromptTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}/{cell.CachedTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}");
+                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(cell.TimeToFirstTokenMs),9} {tokens,15}"));
             }
             Console.WriteLine(line);
         }
-        double Late(Turn[] run) => Percentiles.Median(run.Skip(turns / 2).Select(t => t.TimeToFirstTokenMs ?? 0)) ?? 0;
+        var late = runs.Select(run => SweepTable.Ms(Percentiles.Median(run.SelectMany(c => c.Skip(turns / 2)).Select(t => t.TimeToFirstTokenMs ?? 0)))).ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"median TTFT of turns {turns / 2 + 1}-{turns}: chat {SweepTable.Ms(Late(runs[0]))} with affinity, {SweepTable.Ms(Late(runs[1]))} without; responses {SweepTable.Ms(Late(runs[2]))} with, {SweepTable.Ms(Late(runs[3]))} without"));
+            $"median TTFT of turns {turns / 2 + 1}-{turns}: chat {late[0]} with affinity, {late[1]} without; responses {late[2]} with, {late[3]} without"));
+        var shares = runs.Select(run => ConversationTurn.CachedShare(run.SelectMany(c => c.Skip(1)))).ToArray();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"prompt tokens found cached, turns 2-{turns}: chat {shares[0]:P0} with affinity, {shares[1]:P0} without; responses {shares[2]:P0} with, {shares[3]:P0} without"));
     }
 
-    /// <summary>One turn as measured: its time to first token, and its prompt and cached prompt tokens as the server's usage reported them.</summary>
-    private sealed record Turn(double? TimeToFirstTokenMs, int? PromptTokens, int? CachedTokens)
+    /// <summary>
+    /// <paramref name="conversations"/> conversations, interleaved turn by turn (turn t of each, then turn t+1); each
+    /// conversation's turns in order.
+    /// </summary>
+    private static async Task<ConversationTurn[][]> InterleaveAsync(int conversations, int turns, Func<Func<int, CancellationToken, Task<ConversationTurn>>> start, CancellationToken cancellationToken)
     {
-        public static Turn Of(RequestSample sample) => new(sample.TimeToFirstTokenMs, sample.PromptTokens, sample.CachedTokens);
+        var talks = Enumerable.Range(0, conversations).Select(_ => start()).ToArray();
+        var measured = talks.Select(_ => new ConversationTurn[turns]).ToArray();
+        for (var turn = 1; turn <= turns; turn++)
+        {
+            for (var c = 0; c < conversations; c++)
+            {
+                measured[c][turn - 1] = await talks[c](turn, cancellationToken);
+            }
+        }
+        return measured;
     }
 
     private static async Task<WebApplication> StartRouterAsync(string modelId, string[] replicas, CancellationToken cancellationToken)
@@ -92,13 +125,13 @@ internal static class AffinityConversation
         return app;
     }
 
-    private static async Task<IReadOnlyList<RequestSample>> ChatAsync(ChatStreamClient client, Workload workload, int turns, CancellationToken cancellationToken)
+    /// <summary>A chat conversation sending its whole history every turn; each call is the next turn.</summary>
+    private static Func<int, CancellationToken, Task<ConversationTurn>> Chat(ChatStreamClient client, Workload workload)
     {
         // A session line of its own: nothing either replica cached from another conversation is a prefix of this one.
         var system = $"Session {Guid.NewGuid():N}. You are a helpful assistant.";
         var history = new List<BenchMessage>();
-        var samples = new List<RequestSample>();
-        for (var turn = 1; turn <= turns; turn++)
+        return async (turn, cancellationToken) =>
         {
             history.Add(new BenchMessage("user", workload.Prompt(turn)));
             var reply = new StringBuilder();
@@ -110,18 +143,16 @@ internal static class AffinityConversation
                 throw new BenchmarkException($"Chat turn {turn} ({workload.Model}) failed: {sample.Error}");
             }
             history.Add(new BenchMessage("assistant", reply.ToString()));
-            samples.Add(sample);
-        }
-        return samples;
+            return new ConversationTurn(sample.TimeToFirstTokenMs, sample.PromptTokens, sample.CachedTokens);
+        };
     }
 
-    /// <summary>A Responses conversation, each turn naming the previous response; the time to each turn's first text delta and its usage.</summary>
-    private static async Task<Turn[]> ResponsesAsync(HttpClient http, Workload workload, int turns, CancellationToken cancellationToken)
+    /// <summary>A Responses conversation, each turn naming the previous response; each call is the next turn, timed to its first text delta.</summary>
+    private static Func<int, CancellationToken, Task<ConversationTurn>> Responses(HttpClient http, Workload workload)
     {
         var instructions = $"Session {Guid.NewGuid():N}. You are a helpful assistant.";
         string? previous = null;
-        var measured = new List<Turn>();
-        for (var turn = 1; turn <= turns; turn++)
+        return async (turn, cancellationToken) =>
         {
             var body = new JsonObject
             {
@@ -177,8 +208,7 @@ internal static class AffinityConversation
             {
                 throw new BenchmarkException($"Responses turn {turn} ({workload.Model}) failed: {failed}");
             }
-            measured.Add(new Turn(first, input, cached));
-        }
-        return [.. measured];
+            return new ConversationTurn(first, input, cached);
+        };
     }
 }
