@@ -1,10 +1,12 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmStack.Api;
+using LlmStack.Api.Telemetry;
 using LlmStack.Benchmarks.Load;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -39,6 +41,7 @@ internal static class AffinityConversation
     public static async Task RunAsync(string modelId, string path, EmbeddedTuning tuning, Workload workload, int turns, int conversations, TimeSpan timeout,
         CancellationToken cancellationToken)
     {
+        using var replicaFirstTokens = new ReplicaFirstTokens();
         await using var first = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
         await using var second = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
         await using var router = await StartRouterAsync(modelId, [new Uri(first.BaseAddress, "v1").ToString(), new Uri(second.BaseAddress, "v1").ToString()], cancellationToken);
@@ -51,7 +54,7 @@ internal static class AffinityConversation
         {
             var talk = workload with { Model = model };
             runs.Add(await InterleaveAsync(conversations, turns,
-                () => responses ? Responses(http, talk) : Chat(chat, talk), cancellationToken));
+                () => responses ? Responses(http, talk) : Chat(chat, talk), replicaFirstTokens, cancellationToken));
         }
 
         // Each conversation has replies of its own (its own session line), so each has its own prompt lengths.
@@ -70,6 +73,19 @@ internal static class AffinityConversation
             }
             Console.WriteLine(line);
         }
+        Console.WriteLine($"the same turns: the replica's own TTFT (the router's llmstack.replica.time_to_first_token, from sending the call to the replica's first token{(conversations == 1 ? "" : $", median of the {conversations} conversations")}) / what the routing API added before and after it (the turn's TTFT minus the replica's)");
+        Console.WriteLine(" turn" + string.Concat(Runs.Select(r => "  " + r.Heading.PadLeft(25))));
+        for (var i = 0; i < turns; i++)
+        {
+            var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{i + 1,5}"));
+            foreach (var run in runs)
+            {
+                var replica = ConversationTurn.Summarize(run.Select(conversation => conversation[i])).ReplicaTimeToFirstTokenMs;
+                var added = Percentiles.Median(run.Select(c => c[i].TimeToFirstTokenMs - c[i].ReplicaTimeToFirstTokenMs).OfType<double>());
+                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(replica),13} {(added is { } a ? $"{a:+0;-0} ms" : "-"),11}"));
+            }
+            Console.WriteLine(line);
+        }
         var late = runs.Select(run => SweepTable.Ms(Percentiles.Median(run.SelectMany(c => c.Skip(turns / 2)).Select(t => t.TimeToFirstTokenMs ?? 0)))).ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"median TTFT of turns {turns / 2 + 1}-{turns}: chat {late[0]} with affinity, {late[1]} without; responses {late[2]} with, {late[3]} without"));
@@ -82,7 +98,8 @@ internal static class AffinityConversation
     /// <paramref name="conversations"/> conversations, interleaved turn by turn (turn t of each, then turn t+1); each
     /// conversation's turns in order.
     /// </summary>
-    private static async Task<ConversationTurn[][]> InterleaveAsync(int conversations, int turns, Func<Func<int, CancellationToken, Task<ConversationTurn>>> start, CancellationToken cancellationToken)
+    private static async Task<ConversationTurn[][]> InterleaveAsync(int conversations, int turns, Func<Func<int, CancellationToken, Task<ConversationTurn>>> start,
+        ReplicaFirstTokens replicaFirstTokens, CancellationToken cancellationToken)
     {
         var talks = Enumerable.Range(0, conversations).Select(_ => start()).ToArray();
         var measured = talks.Select(_ => new ConversationTurn[turns]).ToArray();
@@ -90,7 +107,8 @@ internal static class AffinityConversation
         {
             for (var c = 0; c < conversations; c++)
             {
-                measured[c][turn - 1] = await talks[c](turn, cancellationToken);
+                replicaFirstTokens.Take();
+                measured[c][turn - 1] = await talks[c](turn, cancellationToken) with { ReplicaTimeToFirstTokenMs = replicaFirstTokens.Take() };
             }
         }
         return measured;
@@ -123,6 +141,49 @@ internal static class AffinityConversation
         app.UseLlmStackApi();
         await app.StartAsync(cancellationToken);
         return app;
+    }
+
+    /// <summary>
+    /// The routing API's <c>llmstack.replica.time_to_first_token</c> (this process hosts it; the replicas are processes of
+    /// their own): with one call at a time, the last one recorded is the last call's.
+    /// </summary>
+    private sealed class ReplicaFirstTokens : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly Lock _lock = new();
+        private double? _lastMs;
+
+        public ReplicaFirstTokens()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument is { Meter.Name: LlmStackMetrics.MeterName, Name: "llmstack.replica.time_to_first_token" })
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<double>((_, seconds, _, _) =>
+            {
+                lock (_lock)
+                {
+                    _lastMs = seconds * 1000;
+                }
+            });
+            _listener.Start();
+        }
+
+        /// <summary>The measurement recorded since the last call, in ms; null when none was.</summary>
+        public double? Take()
+        {
+            lock (_lock)
+            {
+                var last = _lastMs;
+                _lastMs = null;
+                return last;
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
     }
 
     /// <summary>A chat conversation sending its whole history every turn; each call is the next turn.</summary>
