@@ -91,7 +91,7 @@ internal static class AffinityConversation
             $"median TTFT of turns {turns / 2 + 1}-{turns}: chat {late[0]} with affinity, {late[1]} without; responses {late[2]} with, {late[3]} without"));
         var shares = runs.Select(run => ConversationTurn.CachedShare(run.SelectMany(c => c.Skip(1)))).ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"prompt tokens found cached, turns 2-{turns}: chat {shares[0]:P0} with affinity, {shares[1]:P0} without; responses {shares[2]:P0} with, {shares[3]:P0} without"));
+            $"prompt tokens found cached, turns 2-{turns}: chat {shares[0] * 100:F0}% with affinity, {shares[1] * 100:F0}% without; responses {shares[2] * 100:F0}% with, {shares[3] * 100:F0}% without"));
     }
 
     /// <summary>
