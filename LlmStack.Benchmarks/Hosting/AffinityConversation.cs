@@ -38,23 +38,25 @@ internal static class AffinityConversation
         ("responses, no affinity", "affinity-off", true),
     ];
 
-    public static async Task RunAsync(string modelId, string path, EmbeddedTuning tuning, Workload workload, int turns, int conversations, TimeSpan timeout,
+    /// <param name="fresh">Start the replicas (and the router) anew for each column, so each starts from empty caches.</param>
+    public static async Task RunAsync(string modelId, string path, EmbeddedTuning tuning, Workload workload, int turns, int conversations, bool fresh, TimeSpan timeout,
         CancellationToken cancellationToken)
     {
         using var replicaFirstTokens = new ReplicaFirstTokens();
-        await using var first = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
-        await using var second = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
-        await using var router = await StartRouterAsync(modelId, [new Uri(first.BaseAddress, "v1").ToString(), new Uri(second.BaseAddress, "v1").ToString()], cancellationToken);
-        Console.WriteLine($"Two replicas of {Path.GetFileName(path)} ({tuning}) at {first.BaseAddress} and {second.BaseAddress}, routed by an API at {router.Urls.First()}");
-        using var http = new HttpClient { BaseAddress = new Uri(router.Urls.First() + "/"), Timeout = timeout };
-        var chat = new ChatStreamClient(http);
-
+        // Without fresh replicas every column after the first starts from the caches the columns before it left.
+        await using var shared = fresh ? null : await Served.StartAsync(modelId, path, tuning, timeout, cancellationToken);
         var runs = new List<ConversationTurn[][]>();
-        foreach (var (_, model, responses) in Runs)
+        foreach (var (heading, model, responses) in Runs)
         {
+            await using var own = fresh ? await Served.StartAsync(modelId, path, tuning, timeout, cancellationToken) : null;
+            var served = own ?? shared!;
+            if (fresh || runs.Count == 0)
+            {
+                Console.WriteLine($"{(fresh ? heading + ": t" : "T")}wo replicas of {Path.GetFileName(path)} ({tuning}) at {served.First.BaseAddress} and {served.Second.BaseAddress}, routed by an API at {served.Router.Urls.First()}");
+            }
             var talk = workload with { Model = model };
             runs.Add(await InterleaveAsync(conversations, turns,
-                () => responses ? Responses(http, talk) : Chat(chat, talk), replicaFirstTokens, cancellationToken));
+                () => responses ? Responses(served.Http, talk) : Chat(served.Chat, talk), replicaFirstTokens, cancellationToken));
         }
 
         // Each conversation has replies of its own (its own session line), so each has its own prompt lengths.
@@ -82,7 +84,7 @@ internal static class AffinityConversation
             {
                 var replica = ConversationTurn.Summarize(run.Select(conversation => conversation[i])).ReplicaTimeToFirstTokenMs;
                 var added = Percentiles.Median(run.Select(c => c[i].TimeToFirstTokenMs - c[i].ReplicaTimeToFirstTokenMs).OfType<double>());
-                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(replica),13} {(added is { } a ? $"{a:+0;-0} ms" : "-"),11}"));
+                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(replica),13} {(added is { } a ? $"{a:+0;-0;0} ms" : "-"),11}"));
             }
             Console.WriteLine(line);
         }
@@ -112,6 +114,48 @@ internal static class AffinityConversation
             }
         }
         return measured;
+    }
+
+    /// <summary>Two replica processes and the routing API in front of them, with a client of it.</summary>
+    private sealed class Served(ApiProcess first, ApiProcess second, WebApplication router, HttpClient http) : IAsyncDisposable
+    {
+        public ApiProcess First => first;
+
+        public ApiProcess Second => second;
+
+        public WebApplication Router => router;
+
+        public HttpClient Http => http;
+
+        public ChatStreamClient Chat { get; } = new(http);
+
+        public static async Task<Served> StartAsync(string modelId, string path, EmbeddedTuning tuning, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            var replicas = await ApiProcess.StartAllAsync([Settings(), Settings()], waitUntilReady: true, cancellationToken);
+            try
+            {
+                var router = await StartRouterAsync(modelId, [.. replicas.Select(r => new Uri(r.BaseAddress, "v1").ToString())], cancellationToken);
+                return new Served(replicas[0], replicas[1], router, new HttpClient { BaseAddress = new Uri(router.Urls.First() + "/"), Timeout = timeout });
+            }
+            catch
+            {
+                foreach (var replica in replicas)
+                {
+                    await replica.DisposeAsync();
+                }
+                throw;
+            }
+
+            IReadOnlyDictionary<string, string> Settings() => ApiProcess.EmbeddedSettings(modelId, path, tuning);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            http.Dispose();
+            await router.DisposeAsync();
+            await first.DisposeAsync();
+            await second.DisposeAsync();
+        }
     }
 
     private static async Task<WebApplication> StartRouterAsync(string modelId, string[] replicas, CancellationToken cancellationToken)

@@ -100,7 +100,7 @@ internal static class ProxyOverhead
                     var differences = measured.Select(b => b[k] - b[0]).ToArray();
                     var (low, high) = Percentiles.MedianInterval(differences)!.Value;
                     row += string.Create(CultureInfo.InvariantCulture,
-                        $" {(p50 - baseline) * 1000,8:+0;-0} us {Percentiles.Median(differences) * 1000,17:+0;-0} us   [{low * 1000:+0;-0}, {high * 1000:+0;-0}] us");
+                        $" {(p50 - baseline) * 1000,8:+0;-0;0} us {Percentiles.Median(differences) * 1000,17:+0;-0;0} us   [{low * 1000:+0;-0;0}, {high * 1000:+0;-0;0}] us");
                 }
                 Console.WriteLine(row);
             }

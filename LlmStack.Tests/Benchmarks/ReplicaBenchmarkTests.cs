@@ -58,6 +58,15 @@ public sealed class ReplicaBenchmarkTests
         Assert.Equal((2, 0L), (bound.Embedded.ParallelSlots, bound.Embedded.HostCacheBytes));
     }
 
+    [Fact]
+    public void Fresh_replicas_are_asked_for_by_name()
+    {
+        var command = ConversationCommand.Create();
+
+        Assert.True(command.Parse("--replicas --fresh-replicas").GetValue<bool>("--fresh-replicas"));
+        Assert.False(command.Parse("--replicas").GetValue<bool>("--fresh-replicas"));
+    }
+
     [Theory]
     [InlineData("--replicas --conversations 0", "--conversations must be at least 1.")]
     [InlineData("--replicas --host-cache-bytes -1", "--host-cache-bytes must be 0 or more.")]
