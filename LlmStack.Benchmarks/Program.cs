@@ -23,6 +23,7 @@ var root = new RootCommand("LlmStack load benchmark: time to first token, inter-
     VersusCommand.Create(),
     SweepCommand.Create(),
     SchemasCommand.Create(),
+    KvSpanCommand.Create(),
 };
 try
 {

@@ -28,7 +28,7 @@ internal sealed class PrefixCacheMetrics
             "Prompt tokens of admitted requests not found in the cache: computed.");
         meter.CreateObservableCounter("llmstack.prefix_cache.evictions", () => Measure(
             (s => s.KvEvictions, "kv"), (s => s.HostEvictions, "host")), "{conversation}",
-            "Conversations dropped, by llmstack.cache.tier: kv (from the KV cache, for another conversation or for room; saved to host memory when it is on), host (from host memory, to keep within HostCacheBytes).");
+            "Conversations dropped, by llmstack.cache.tier: kv (from the KV cache, for another conversation, for room, or idle while other requests run; saved to host memory when it is on), host (from host memory, to keep within HostCacheBytes).");
         meter.CreateObservableGauge("llmstack.prefix_cache.bytes", () => Measure((s => s.HostBytes, "host")), "By",
             "Host memory held by the KV state of saved conversations.");
         meter.CreateObservableGauge("llmstack.prefix_cache.entries", () => Measure((s => s.HostEntries, "host")), "{conversation}",

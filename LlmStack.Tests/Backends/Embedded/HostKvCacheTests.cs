@@ -10,6 +10,10 @@ namespace LlmStack.Tests.Backends.Embedded;
 /// </summary>
 public sealed class HostKvCacheTests(GeneratedModels models)
 {
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
+
     [Fact]
     public async Task A_conversation_evicted_from_the_kv_cache_is_restored_from_host_memory_on_its_next_turn()
     {
@@ -32,6 +36,59 @@ public sealed class HostKvCacheTests(GeneratedModels models)
         // B was saved in its turn, A left host memory for its sequence.
         Assert.Equal(2, after.KvEvictions);
         Assert.Equal(1, after.HostEntries);
+    }
+
+    [Fact]
+    public async Task While_a_stream_generates_an_idle_conversation_waits_in_host_memory_and_its_next_turn_is_restored()
+    {
+        // Two sequences: B takes the empty one, so A's could stay live; it leaves because it would widen B's steps.
+        using var model = LoadedModel.Load(models.Looping, parallelSlots: 2, contextSize: 512);
+        var scheduler = model.Host.Scheduler;
+        var reply = new ChatOptions { MaxOutputTokens = 6 };
+        List<ChatMessage> a = [new(ChatRole.User, "Conversation A starts")];
+        var aFirst = await model.Client.GetResponseAsync(a, reply, Cancellation).WaitAsync(Timeout, Cancellation);
+        a.AddRange(aFirst.Messages);
+        // Nothing else runs: A stays in the live cache.
+        Assert.Equal(0, scheduler.PrefixCache.HostEntries);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
+        await using var b = model.Client.GetStreamingResponseAsync("Conversation B keeps talking", new ChatOptions { MaxOutputTokens = 400 }, stop.Token)
+            .GetAsyncEnumerator(stop.Token);
+        Assert.True(await b.MoveNextAsync().AsTask().WaitAsync(Timeout, Cancellation));
+
+        // Before B's first step A was saved and dropped from the live cache.
+        var parked = scheduler.PrefixCache;
+        Assert.Equal(1, parked.HostEntries);
+        Assert.Equal(1, parked.KvEvictions);
+        a.Add(new ChatMessage(ChatRole.User, "A comes back"));
+        var aSecond = await model.Client.GetResponseAsync(a, reply, Cancellation).WaitAsync(Timeout, Cancellation);
+
+        // A's whole first prompt came back from host memory while B went on streaming.
+        Assert.InRange(aSecond.Usage!.CachedInputTokenCount!.Value, aFirst.Usage!.InputTokenCount!.Value, aSecond.Usage.InputTokenCount!.Value - 1);
+        Assert.Equal(aSecond.Usage.CachedInputTokenCount.Value, scheduler.PrefixCache.HostHitTokens);
+        Assert.True(await b.MoveNextAsync().AsTask().WaitAsync(Timeout, Cancellation));
+        await stop.CancelAsync();
+    }
+
+    [Fact]
+    public async Task With_host_memory_off_an_idle_conversation_stays_live_while_a_stream_generates()
+    {
+        using var model = LoadedModel.Load(models.Looping, parallelSlots: 2, contextSize: 512, hostCacheBytes: 0);
+        var reply = new ChatOptions { MaxOutputTokens = 6 };
+        List<ChatMessage> a = [new(ChatRole.User, "Conversation A starts")];
+        var aFirst = await model.Client.GetResponseAsync(a, reply, Cancellation).WaitAsync(Timeout, Cancellation);
+        a.AddRange(aFirst.Messages);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
+        await using var b = model.Client.GetStreamingResponseAsync("Conversation B keeps talking", new ChatOptions { MaxOutputTokens = 400 }, stop.Token)
+            .GetAsyncEnumerator(stop.Token);
+        Assert.True(await b.MoveNextAsync().AsTask().WaitAsync(Timeout, Cancellation));
+        a.Add(new ChatMessage(ChatRole.User, "A comes back"));
+        var aSecond = await model.Client.GetResponseAsync(a, reply, Cancellation).WaitAsync(Timeout, Cancellation);
+
+        // Nowhere to move it: A kept its sequence, and its next turn found it there.
+        Assert.InRange(aSecond.Usage!.CachedInputTokenCount!.Value, aFirst.Usage!.InputTokenCount!.Value, aSecond.Usage.InputTokenCount!.Value - 1);
+        await stop.CancelAsync();
     }
 
     [Fact]

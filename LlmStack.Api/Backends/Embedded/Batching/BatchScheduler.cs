@@ -195,6 +195,8 @@ internal sealed class BatchScheduler : IDisposable
                     }
                     continue;
                 }
+                // Idle conversations left in the live cache would widen every step of the running requests.
+                _sequences.ParkIdle();
                 Step();
             }
             catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using LLama.Native;
 
 namespace LlmStack.Api.Backends.Embedded.Batching;
@@ -69,6 +70,9 @@ internal sealed record KvPlan(KvSequence Target, bool Continued, KvSequence? Sou
 /// A conversation whose sequence is taken or evicted is saved to host memory first (<see cref="HostKvCache"/>), and a
 /// prompt that starts with more of a saved state than any live sequence holds gets that state restored into its
 /// sequence: the live cache holds as many conversations as there are slots, host memory as many as its budget.
+/// While requests run, idle conversations are moved to host memory at once (<see cref="ParkIdle"/>): llama.cpp's
+/// attention spans every cell up to the highest one in use, so the live cache should hold what the running requests
+/// need and little else.
 /// </para>
 /// </summary>
 /// <remarks>
@@ -109,7 +113,7 @@ internal sealed class KvSequences(SafeLLamaContextHandle context, int count, dou
     /// <summary>Prompt tokens admitted requests found nowhere: computed.</summary>
     public long MissTokens => Interlocked.Read(ref _missTokens);
 
-    /// <summary>Idle conversations whose KV was dropped from the live cache (for another conversation, or for room).</summary>
+    /// <summary>Idle conversations whose KV was dropped from the live cache (for another conversation, for room, or moved to host memory while requests run).</summary>
     public long Evictions => Interlocked.Read(ref _evictions);
 
     /// <summary>The longest prefix of <paramref name="prompt"/> any sequence holds, and the sequence holding it.</summary>
@@ -315,10 +319,57 @@ internal sealed class KvSequences(SafeLLamaContextHandle context, int count, dou
         return true;
     }
 
+    /// <summary>
+    /// Moves every idle conversation out of the live cache into host memory, but the prefix whose cells another
+    /// sequence holds too (a shared system prompt or tool list: held anyway, so it costs nothing): called while
+    /// requests run, since llama.cpp attends over every cell up to the highest one in use in the unified cache,
+    /// whoever holds it, and each idle conversation left there widens every step of the running ones. A conversation
+    /// whose state does not fit the host budget stays live; with the host tier off (budget 0) all of them do.
+    /// </summary>
+    /// <returns>The conversations moved.</returns>
+    public int ParkIdle()
+    {
+        if (Host.BudgetBytes <= 0)
+        {
+            return 0;
+        }
+        var parked = 0;
+        foreach (var sequence in _sequences)
+        {
+            if (sequence.Owner is not null)
+            {
+                continue;
+            }
+            var shared = SharedPrefix(sequence);
+            if (shared == sequence.Tokens.Count || Save(sequence) is not { } state)
+            {
+                continue;
+            }
+            Host.Add([.. sequence.TokenList], Math.Min(sequence.LastPromptLength, sequence.Tokens.Count), state);
+            Truncate(sequence, shared);
+            Interlocked.Increment(ref _evictions);
+            parked++;
+        }
+        return parked;
+    }
+
+    // The leading tokens whose cells another sequence holds as well.
+    private int SharedPrefix(KvSequence sequence)
+    {
+        var length = 0;
+        while (length < sequence.Cells.Count && _cellHolders[sequence.Cells[length]] > 1)
+        {
+            length++;
+        }
+        return length;
+    }
+
     // The conversation leaves the live cache (but its first `keep` tokens); host memory keeps all of it when its budget allows.
     private void Evict(KvSequence sequence, int keep = 0)
     {
-        if (Host.BudgetBytes > 0 && Save(sequence) is { } state)
+        // A state already saved for all of these tokens (a shared prefix the sequence kept when its conversation was
+        // moved out) serves every prompt this one would.
+        if (Host.BudgetBytes > 0 && Host.LongestPrefix(CollectionsMarshal.AsSpan(sequence.TokenList)).Length < sequence.Tokens.Count && Save(sequence) is { } state)
         {
             Host.Add([.. sequence.TokenList], Math.Min(sequence.LastPromptLength, sequence.Tokens.Count), state);
         }
