@@ -64,6 +64,21 @@ internal static class BenchOptions
 
     public static readonly Option<int?> TargetTokenGapMs = new("--target-gap-ms") { Description = "Embedded TargetTokenGap in milliseconds, 0 for fixed StepTokens steps (default: the API's)." };
 
+    public static readonly Option<long?> HostCacheBytes = new("--host-cache-bytes")
+    {
+        Description = "Embedded HostCacheBytes: host memory for conversations evicted from the KV cache, 0 for none (default: the API's).",
+        Validators =
+        {
+            result =>
+            {
+                if (result.GetValueOrDefault<long?>() < 0)
+                {
+                    result.AddError("--host-cache-bytes must be 0 or more.");
+                }
+            },
+        },
+    };
+
     public static SweepLimits Limits(ParseResult parse) =>
         new(parse.GetValue(Concurrency)!, parse.GetValue(Requests), TimeSpan.FromSeconds(parse.GetValue(Duration)));
 
@@ -72,7 +87,7 @@ internal static class BenchOptions
 
     public static EmbeddedTuning Tuning(ParseResult parse) =>
         new(parse.GetValue(Threads), parse.GetValue(BatchSize), parse.GetValue(ParallelSlots), parse.GetValue(StepTokens),
-            parse.GetValue(TargetTokenGapMs) is { } gap ? TimeSpan.FromMilliseconds(gap) : null);
+            parse.GetValue(TargetTokenGapMs) is { } gap ? TimeSpan.FromMilliseconds(gap) : null, parse.GetValue(HostCacheBytes));
 
     /// <summary>A required server root on this machine: the load generator only targets loopback.</summary>
     public static Option<Uri> LoopbackUrl(string name, string description) => new(name)

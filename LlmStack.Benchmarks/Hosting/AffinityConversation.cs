@@ -1,10 +1,12 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmStack.Api;
+using LlmStack.Api.Telemetry;
 using LlmStack.Benchmarks.Load;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -13,54 +15,147 @@ using Microsoft.Extensions.Configuration;
 namespace LlmStack.Benchmarks.Hosting;
 
 /// <summary>
-/// <c>conversation --replicas 2</c>: what conversation affinity is worth. Two API processes serve the same
+/// <c>conversation --replicas</c>: what conversation affinity is worth. Two API processes serve the same
 /// Qwen2.5-shaped model (each an embedded engine that keeps idle conversations' KV cache); an API in front serves
-/// them as one model twice - <c>Routing:Affinity</c> on and off. The same kind of multi-turn conversation (chat with
-/// its whole history, and Responses with <c>previous_response_id</c>) runs against each, in one run: with affinity
-/// every turn finds its prefix on the replica that served the last one; without, equally idle replicas take turns, so
-/// each turn lands on the replica that served the turn before last and recomputes what the other one served since
-/// (a replica that no longer holds the conversation - evicted by other conversations' traffic - recomputes all of
-/// it). Each turn's cached prompt tokens, as the replica reports them in the usage, show which happened.
+/// them as one model twice - <c>Routing:Affinity</c> on and off. The same kind of multi-turn conversations (chat with
+/// its whole history, and Responses with <c>previous_response_id</c>) run against each, in one run, several at a time
+/// when asked: turn t of every conversation, then turn t+1. With affinity every turn finds its prefix on the replica
+/// that served the last one; without, equally idle replicas take turns, so a conversation's turns alternate between
+/// them. Whether the replica a turn lands on still holds that conversation is what the replica's cache size decides:
+/// one conversation at a time, the turn before last is still there and only what the other replica served since is
+/// recomputed; with more conversations in flight than a replica's cache holds (<c>ParallelSlots</c> live, plus
+/// <c>HostCacheBytes</c> of host memory), the others' turns in between evict it and every turn recomputes its whole
+/// history. Each turn's cached prompt tokens, as the replica reports them in the usage, show which happened.
 /// </summary>
 internal static class AffinityConversation
 {
-    public static async Task RunAsync(string modelId, string path, EmbeddedTuning tuning, Workload workload, int turns, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        await using var first = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
-        await using var second = await ApiProcess.StartAsync(modelId, path, tuning, cancellationToken);
-        await using var router = await StartRouterAsync(modelId, [new Uri(first.BaseAddress, "v1").ToString(), new Uri(second.BaseAddress, "v1").ToString()], cancellationToken);
-        Console.WriteLine($"Two replicas of {Path.GetFileName(path)} ({tuning}) at {first.BaseAddress} and {second.BaseAddress}, routed by an API at {router.Urls.First()}");
-        using var http = new HttpClient { BaseAddress = new Uri(router.Urls.First() + "/"), Timeout = timeout };
-        var chat = new ChatStreamClient(http);
+    // The columns, in the order the runs are made: a kind of conversation, and the router model that routes it.
+    private static readonly (string Heading, string Model, bool Responses)[] Runs =
+    [
+        ("chat, affinity", "affinity-on", false),
+        ("chat, no affinity", "affinity-off", false),
+        ("responses, affinity", "affinity-on", true),
+        ("responses, no affinity", "affinity-off", true),
+    ];
 
-        var chatAffine = await ChatAsync(chat, workload with { Model = "affinity-on" }, turns, cancellationToken);
-        var chatSpread = await ChatAsync(chat, workload with { Model = "affinity-off" }, turns, cancellationToken);
-        var responsesAffine = await ResponsesAsync(http, workload with { Model = "affinity-on" }, turns, cancellationToken);
-        var responsesSpread = await ResponsesAsync(http, workload with { Model = "affinity-off" }, turns, cancellationToken);
-        Turn[][] runs = [[.. chatAffine.Select(Turn.Of)], [.. chatSpread.Select(Turn.Of)], responsesAffine, responsesSpread];
+    /// <param name="fresh">Start the replicas (and the router) anew for each column, so each starts from empty caches.</param>
+    public static async Task RunAsync(string modelId, string path, EmbeddedTuning tuning, Workload workload, int turns, int conversations, bool fresh, TimeSpan timeout,
+        CancellationToken cancellationToken)
+    {
+        using var replicaFirstTokens = new ReplicaFirstTokens();
+        // Without fresh replicas every column after the first starts from the caches the columns before it left.
+        await using var shared = fresh ? null : await Served.StartAsync(modelId, path, tuning, timeout, cancellationToken);
+        var runs = new List<ConversationTurn[][]>();
+        foreach (var (heading, model, responses) in Runs)
+        {
+            await using var own = fresh ? await Served.StartAsync(modelId, path, tuning, timeout, cancellationToken) : null;
+            var served = own ?? shared!;
+            if (fresh || runs.Count == 0)
+            {
+                Console.WriteLine($"{(fresh ? heading + ": t" : "T")}wo replicas of {Path.GetFileName(path)} ({tuning}) at {served.First.BaseAddress} and {served.Second.BaseAddress}, routed by an API at {served.Router.Urls.First()}");
+            }
+            var talk = workload with { Model = model };
+            runs.Add(await InterleaveAsync(conversations, turns,
+                () => responses ? Responses(served.Http, talk) : Chat(served.Chat, talk), replicaFirstTokens, cancellationToken));
+        }
 
         // Each conversation has replies of its own (its own session line), so each has its own prompt lengths.
-        Console.WriteLine($"{turns}-turn conversations over 2 replicas, ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: TTFT per turn, and prompt tokens / those the replica found cached (usage)");
-        Console.WriteLine(" turn" + string.Concat(((string[])["chat, affinity", "chat, no affinity", "responses, affinity", "responses, no affinity"]).Select(h => "  " + h.PadLeft(25))));
+        Console.WriteLine(conversations == 1
+            ? $"{turns}-turn conversations over 2 replicas, ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: TTFT per turn, and prompt tokens / those the replica found cached (usage)"
+            : $"{conversations} {turns}-turn conversations at a time over 2 replicas (turn t of each, then turn t+1), ~{workload.PromptWords} words per user message, max_tokens {workload.MaxTokens}: per turn the median TTFT of the {conversations} conversations, and their prompt tokens / those the replicas found cached (usage), summed");
+        Console.WriteLine(" turn" + string.Concat(Runs.Select(r => "  " + r.Heading.PadLeft(25))));
         for (var i = 0; i < turns; i++)
         {
             var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{i + 1,5}"));
             foreach (var run in runs)
             {
-                var tokens = string.Create(CultureInfo.InvariantCulture, $"{run[i].PromptTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}/{run[i].CachedTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}");
-                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(run[i].TimeToFirstTokenMs),9} {tokens,15}"));
+                var cell = ConversationTurn.Summarize(run.Select(conversation => conversation[i]));
+                var tokens = string.Create(CultureInfo.InvariantCulture, $"{cell.PromptTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}/{cell.CachedTokens?.ToString(CultureInfo.InvariantCulture) ?? "-"}");
+                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(cell.TimeToFirstTokenMs),9} {tokens,15}"));
             }
             Console.WriteLine(line);
         }
-        double Late(Turn[] run) => Percentiles.Median(run.Skip(turns / 2).Select(t => t.TimeToFirstTokenMs ?? 0)) ?? 0;
+        Console.WriteLine($"the same turns: the replica's own TTFT (the router's llmstack.replica.time_to_first_token, from sending the call to the replica's first token{(conversations == 1 ? "" : $", median of the {conversations} conversations")}) / what the routing API added before and after it (the turn's TTFT minus the replica's)");
+        Console.WriteLine(" turn" + string.Concat(Runs.Select(r => "  " + r.Heading.PadLeft(25))));
+        for (var i = 0; i < turns; i++)
+        {
+            var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{i + 1,5}"));
+            foreach (var run in runs)
+            {
+                var replica = ConversationTurn.Summarize(run.Select(conversation => conversation[i])).ReplicaTimeToFirstTokenMs;
+                var added = Percentiles.Median(run.Select(c => c[i].TimeToFirstTokenMs - c[i].ReplicaTimeToFirstTokenMs).OfType<double>());
+                line.Append(string.Create(CultureInfo.InvariantCulture, $"  {SweepTable.Ms(replica),13} {(added is { } a ? $"{a:+0;-0;0} ms" : "-"),11}"));
+            }
+            Console.WriteLine(line);
+        }
+        var late = runs.Select(run => SweepTable.Ms(Percentiles.Median(run.SelectMany(c => c.Skip(turns / 2)).Select(t => t.TimeToFirstTokenMs ?? 0)))).ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"median TTFT of turns {turns / 2 + 1}-{turns}: chat {SweepTable.Ms(Late(runs[0]))} with affinity, {SweepTable.Ms(Late(runs[1]))} without; responses {SweepTable.Ms(Late(runs[2]))} with, {SweepTable.Ms(Late(runs[3]))} without"));
+            $"median TTFT of turns {turns / 2 + 1}-{turns}: chat {late[0]} with affinity, {late[1]} without; responses {late[2]} with, {late[3]} without"));
+        var shares = runs.Select(run => ConversationTurn.CachedShare(run.SelectMany(c => c.Skip(1)))).ToArray();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"prompt tokens found cached, turns 2-{turns}: chat {shares[0] * 100:F0}% with affinity, {shares[1] * 100:F0}% without; responses {shares[2] * 100:F0}% with, {shares[3] * 100:F0}% without"));
     }
 
-    /// <summary>One turn as measured: its time to first token, and its prompt and cached prompt tokens as the server's usage reported them.</summary>
-    private sealed record Turn(double? TimeToFirstTokenMs, int? PromptTokens, int? CachedTokens)
+    /// <summary>
+    /// <paramref name="conversations"/> conversations, interleaved turn by turn (turn t of each, then turn t+1); each
+    /// conversation's turns in order.
+    /// </summary>
+    private static async Task<ConversationTurn[][]> InterleaveAsync(int conversations, int turns, Func<Func<int, CancellationToken, Task<ConversationTurn>>> start,
+        ReplicaFirstTokens replicaFirstTokens, CancellationToken cancellationToken)
     {
-        public static Turn Of(RequestSample sample) => new(sample.TimeToFirstTokenMs, sample.PromptTokens, sample.CachedTokens);
+        var talks = Enumerable.Range(0, conversations).Select(_ => start()).ToArray();
+        var measured = talks.Select(_ => new ConversationTurn[turns]).ToArray();
+        for (var turn = 1; turn <= turns; turn++)
+        {
+            for (var c = 0; c < conversations; c++)
+            {
+                replicaFirstTokens.Take();
+                measured[c][turn - 1] = await talks[c](turn, cancellationToken) with { ReplicaTimeToFirstTokenMs = replicaFirstTokens.Take() };
+            }
+        }
+        return measured;
+    }
+
+    /// <summary>Two replica processes and the routing API in front of them, with a client of it.</summary>
+    private sealed class Served(ApiProcess first, ApiProcess second, WebApplication router, HttpClient http) : IAsyncDisposable
+    {
+        public ApiProcess First => first;
+
+        public ApiProcess Second => second;
+
+        public WebApplication Router => router;
+
+        public HttpClient Http => http;
+
+        public ChatStreamClient Chat { get; } = new(http);
+
+        public static async Task<Served> StartAsync(string modelId, string path, EmbeddedTuning tuning, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            var replicas = await ApiProcess.StartAllAsync([Settings(), Settings()], waitUntilReady: true, cancellationToken);
+            try
+            {
+                var router = await StartRouterAsync(modelId, [.. replicas.Select(r => new Uri(r.BaseAddress, "v1").ToString())], cancellationToken);
+                return new Served(replicas[0], replicas[1], router, new HttpClient { BaseAddress = new Uri(router.Urls.First() + "/"), Timeout = timeout });
+            }
+            catch
+            {
+                foreach (var replica in replicas)
+                {
+                    await replica.DisposeAsync();
+                }
+                throw;
+            }
+
+            IReadOnlyDictionary<string, string> Settings() => ApiProcess.EmbeddedSettings(modelId, path, tuning);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            http.Dispose();
+            await router.DisposeAsync();
+            await first.DisposeAsync();
+            await second.DisposeAsync();
+        }
     }
 
     private static async Task<WebApplication> StartRouterAsync(string modelId, string[] replicas, CancellationToken cancellationToken)
@@ -92,13 +187,56 @@ internal static class AffinityConversation
         return app;
     }
 
-    private static async Task<IReadOnlyList<RequestSample>> ChatAsync(ChatStreamClient client, Workload workload, int turns, CancellationToken cancellationToken)
+    /// <summary>
+    /// The routing API's <c>llmstack.replica.time_to_first_token</c> (this process hosts it; the replicas are processes of
+    /// their own): with one call at a time, the last one recorded is the last call's.
+    /// </summary>
+    private sealed class ReplicaFirstTokens : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly Lock _lock = new();
+        private double? _lastMs;
+
+        public ReplicaFirstTokens()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument is { Meter.Name: LlmStackMetrics.MeterName, Name: "llmstack.replica.time_to_first_token" })
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<double>((_, seconds, _, _) =>
+            {
+                lock (_lock)
+                {
+                    _lastMs = seconds * 1000;
+                }
+            });
+            _listener.Start();
+        }
+
+        /// <summary>The measurement recorded since the last call, in ms; null when none was.</summary>
+        public double? Take()
+        {
+            lock (_lock)
+            {
+                var last = _lastMs;
+                _lastMs = null;
+                return last;
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    /// <summary>A chat conversation sending its whole history every turn; each call is the next turn.</summary>
+    private static Func<int, CancellationToken, Task<ConversationTurn>> Chat(ChatStreamClient client, Workload workload)
     {
         // A session line of its own: nothing either replica cached from another conversation is a prefix of this one.
         var system = $"Session {Guid.NewGuid():N}. You are a helpful assistant.";
         var history = new List<BenchMessage>();
-        var samples = new List<RequestSample>();
-        for (var turn = 1; turn <= turns; turn++)
+        return async (turn, cancellationToken) =>
         {
             history.Add(new BenchMessage("user", workload.Prompt(turn)));
             var reply = new StringBuilder();
@@ -110,18 +248,16 @@ internal static class AffinityConversation
                 throw new BenchmarkException($"Chat turn {turn} ({workload.Model}) failed: {sample.Error}");
             }
             history.Add(new BenchMessage("assistant", reply.ToString()));
-            samples.Add(sample);
-        }
-        return samples;
+            return new ConversationTurn(sample.TimeToFirstTokenMs, sample.PromptTokens, sample.CachedTokens);
+        };
     }
 
-    /// <summary>A Responses conversation, each turn naming the previous response; the time to each turn's first text delta and its usage.</summary>
-    private static async Task<Turn[]> ResponsesAsync(HttpClient http, Workload workload, int turns, CancellationToken cancellationToken)
+    /// <summary>A Responses conversation, each turn naming the previous response; each call is the next turn, timed to its first text delta.</summary>
+    private static Func<int, CancellationToken, Task<ConversationTurn>> Responses(HttpClient http, Workload workload)
     {
         var instructions = $"Session {Guid.NewGuid():N}. You are a helpful assistant.";
         string? previous = null;
-        var measured = new List<Turn>();
-        for (var turn = 1; turn <= turns; turn++)
+        return async (turn, cancellationToken) =>
         {
             var body = new JsonObject
             {
@@ -177,8 +313,7 @@ internal static class AffinityConversation
             {
                 throw new BenchmarkException($"Responses turn {turn} ({workload.Model}) failed: {failed}");
             }
-            measured.Add(new Turn(first, input, cached));
-        }
-        return [.. measured];
+            return new ConversationTurn(first, input, cached);
+        };
     }
 }

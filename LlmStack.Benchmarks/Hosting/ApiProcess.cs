@@ -31,7 +31,12 @@ public sealed partial class ApiProcess : IAsyncDisposable
     /// <param name="tuning">The embedded backend settings to pass as <c>LlmStack:Models:0:*</c> keys.</param>
     /// <param name="settings">Further configuration, as environment variables (e.g. <c>LlmStack__Auth__Keys__0__Key</c>).</param>
     public static Task<ApiProcess> StartAsync(
-        string modelId, string modelPath, EmbeddedTuning tuning, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? settings = null)
+        string modelId, string modelPath, EmbeddedTuning tuning, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? settings = null) =>
+        StartAsync(EmbeddedSettings(modelId, modelPath, tuning, settings), waitUntilReady: true, cancellationToken);
+
+    /// <summary>The environment of an API serving one embedded model with <paramref name="tuning"/>, and further <paramref name="settings"/>.</summary>
+    public static IReadOnlyDictionary<string, string> EmbeddedSettings(
+        string modelId, string modelPath, EmbeddedTuning tuning, IReadOnlyDictionary<string, string>? settings = null)
     {
         var environment = new Dictionary<string, string>
         {
@@ -47,7 +52,7 @@ public sealed partial class ApiProcess : IAsyncDisposable
         {
             environment[key] = value;
         }
-        return StartAsync(environment, waitUntilReady: true, cancellationToken);
+        return environment;
     }
 
     /// <summary>

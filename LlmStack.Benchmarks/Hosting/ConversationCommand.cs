@@ -17,10 +17,16 @@ internal static class ConversationCommand
     {
         var turns = BenchOptions.Positive(new("--turns") { Description = "Turns of the conversation.", DefaultValueFactory = _ => 10 });
         var replicas = new Option<bool>("--replicas") { Description = "Instead: two replicas behind a routing API, the conversations with conversation affinity on and off (chat and previous_response_id)." };
+        var conversations = BenchOptions.Positive(new("--conversations")
+        {
+            Description = "With --replicas: conversations at a time, interleaved turn by turn; more than a replica's cache holds (--parallel-slots, --host-cache-bytes) makes the turns that miss it recompute their whole history.",
+            DefaultValueFactory = _ => 1,
+        });
+        var freshReplicas = new Option<bool>("--fresh-replicas") { Description = "With --replicas: start the replicas anew for each column, so none starts from the caches the ones before it left." };
         var command = new Command("conversation", "Time to first token per turn of a multi-turn chat, with and without the embedded engine's prompt-prefix reuse.")
         {
             BenchOptions.Shape, BenchOptions.ModelsDir, BenchOptions.Threads, BenchOptions.BatchSize, BenchOptions.StepTokens, BenchOptions.ParallelSlots,
-            turns, BenchOptions.MaxTokens, BenchOptions.PromptWords, BenchOptions.RequestTimeout, replicas,
+            BenchOptions.HostCacheBytes, turns, BenchOptions.MaxTokens, BenchOptions.PromptWords, BenchOptions.RequestTimeout, replicas, conversations, freshReplicas,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -30,7 +36,7 @@ internal static class ConversationCommand
             var tuning = BenchOptions.Tuning(parse);
             if (parse.GetValue(replicas))
             {
-                await AffinityConversation.RunAsync(modelId, path, tuning, BenchOptions.Workload(parse, modelId), parse.GetValue(turns),
+                await AffinityConversation.RunAsync(modelId, path, tuning, BenchOptions.Workload(parse, modelId), parse.GetValue(turns), parse.GetValue(conversations), parse.GetValue(freshReplicas),
                     TimeSpan.FromSeconds(parse.GetValue(BenchOptions.RequestTimeout)), cancellationToken);
                 return 0;
             }

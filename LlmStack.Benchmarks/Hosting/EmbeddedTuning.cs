@@ -6,13 +6,17 @@ using LlmStack.Api.Pipeline;
 namespace LlmStack.Benchmarks.Hosting;
 
 /// <summary>The embedded backend's tuning keys a run sets; null leaves the API's default.</summary>
-public sealed record EmbeddedTuning(int? Threads = null, int? BatchSize = null, int? ParallelSlots = null, int? StepTokens = null, TimeSpan? TargetTokenGap = null)
+public sealed record EmbeddedTuning(int? Threads = null, int? BatchSize = null, int? ParallelSlots = null, int? StepTokens = null, TimeSpan? TargetTokenGap = null,
+    long? HostCacheBytes = null)
 {
     /// <summary>The model's options as the API would bind them from <c>LlmStack:Models:0:*</c>.</summary>
     public ModelOptions ModelOptions(string id, string path) => new()
     {
         Id = id, Backend = EmbeddedBackend.BackendName, Path = path,
-        Embedded = new EmbeddedModelOptions { Threads = Threads, BatchSize = BatchSize, ParallelSlots = ParallelSlots, StepTokens = StepTokens, TargetTokenGap = TargetTokenGap },
+        Embedded = new EmbeddedModelOptions
+        {
+            Threads = Threads, BatchSize = BatchSize, ParallelSlots = ParallelSlots, StepTokens = StepTokens, TargetTokenGap = TargetTokenGap, HostCacheBytes = HostCacheBytes,
+        },
     };
 
     /// <summary>The keys under <c>LlmStack:Models:0:</c> that are set (in its <c>Embedded</c> section).</summary>
@@ -37,6 +41,10 @@ public sealed record EmbeddedTuning(int? Threads = null, int? BatchSize = null, 
         if (TargetTokenGap is { } gap)
         {
             yield return new($"Embedded:{nameof(TargetTokenGap)}", gap.ToString("c", CultureInfo.InvariantCulture));
+        }
+        if (HostCacheBytes is { } host)
+        {
+            yield return new($"Embedded:{nameof(HostCacheBytes)}", host.ToString(CultureInfo.InvariantCulture));
         }
     }
 

@@ -31,16 +31,29 @@ internal static class PipelineCommand
         var proxy = new Option<bool>("--proxy") { Description = "Instead: the replica router's cost on the openai proxy path (one endpoint vs one and two replicas), at --concurrency." };
         var concurrency = BenchOptions.Positive(new("--concurrency") { Description = "Concurrent clients with --proxy.", DefaultValueFactory = _ => 16 });
         var rounds = BenchOptions.Positive(new("--rounds") { Description = "Rounds per mode with --proxy (each --requests / 10 requests).", DefaultValueFactory = _ => 10 });
+        var paired = new Option<bool>("--paired") { Description = "With --proxy: the modes interleaved request by request on the same clients (--requests blocks of one request per mode), each mode's added latency the median of its paired differences from the baseline, with a 95% interval." };
         var router = new Option<bool>("--router") { Description = "Instead: the replica router's own CPU time and allocations per call, in process (one endpoint vs one and two replicas)." };
         var command = new Command("pipeline", "The API's own cost per request: sequential requests to an in-process API whose backend answers at once.")
         {
-            requests, warmup, proxy, router, concurrency, rounds,
+            requests, warmup, proxy, paired, router, concurrency, rounds,
         };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(paired) && !result.GetValue(proxy))
+            {
+                result.AddError("--paired measures the proxy path: use it with --proxy.");
+            }
+        });
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (parse.GetValue(router))
             {
                 await RouterCost.RunAsync(parse.GetValue(requests), parse.GetValue(rounds), cancellationToken);
+                return;
+            }
+            if (parse.GetValue(proxy) && parse.GetValue(paired))
+            {
+                await ProxyOverhead.RunPairedAsync(parse.GetValue(concurrency), parse.GetValue(requests), parse.GetValue(warmup), cancellationToken);
                 return;
             }
             if (parse.GetValue(proxy))

@@ -68,6 +68,72 @@ internal static class ProxyOverhead
         }
     }
 
+    /// <summary>
+    /// <c>pipeline --proxy --paired</c>: the same modes, interleaved request by request. Every client sends blocks of
+    /// one request per mode in an order shuffled per block, so each mode's request runs beside the baseline's on the
+    /// same client moments apart, under the same load; the run's drift, which moves whole rounds, cancels in each
+    /// block's differences. A mode's added latency is the median over blocks of its latency minus the baseline's in the
+    /// same block, with a distribution-free 95% interval; the second endpoint, configured as the first, is paired the
+    /// same way: what it shows is what the method cannot tell from nothing.
+    /// </summary>
+    public static async Task RunPairedAsync(int concurrency, int blocks, int warmup, CancellationToken cancellationToken)
+    {
+        await using var first = await PipelineCommand.StartAsync(cancellationToken);
+        await using var second = await PipelineCommand.StartAsync(cancellationToken);
+        string Upstream(WebApplication app) => app.Urls.First() + "/v1";
+        await using var router = await StartRouterAsync(Upstream(first), Upstream(second), cancellationToken);
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency * 2 }) { BaseAddress = new Uri(router.Urls.First() + "/") };
+
+        Console.WriteLine($"openai proxy path, paired: {concurrency} concurrent clients, {blocks} blocks per kind - one request per mode in a shuffled order, on one client - upstreams answering at once");
+        Console.WriteLine("  mode              stream  p50 ms   p99 ms  p50 - base   paired added: median   95% interval");
+        foreach (var stream in new[] { true, false })
+        {
+            await BlocksAsync(client, stream, concurrency, warmup, cancellationToken);
+            var measured = await BlocksAsync(client, stream, concurrency, blocks, cancellationToken);
+            var baseline = Percentiles.Median(measured.Select(b => b[0])) ?? 0;
+            for (var k = 0; k < Modes.Length; k++)
+            {
+                var p50 = Percentiles.Median(measured.Select(b => b[k])) ?? 0;
+                var row = string.Create(CultureInfo.InvariantCulture, $"  {Modes[k],-17} {(stream ? "yes" : "no"),6} {p50,7:F3} {Percentiles.Of(measured.Select(b => b[k]), 99),8:F3}");
+                if (k > 0)
+                {
+                    var differences = measured.Select(b => b[k] - b[0]).ToArray();
+                    var (low, high) = Percentiles.MedianInterval(differences)!.Value;
+                    row += string.Create(CultureInfo.InvariantCulture,
+                        $" {(p50 - baseline) * 1000,8:+0;-0;0} us {Percentiles.Median(differences) * 1000,17:+0;-0;0} us   [{low * 1000:+0;-0;0}, {high * 1000:+0;-0;0}] us");
+                }
+                Console.WriteLine(row);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="blocks"/> blocks from <paramref name="concurrency"/> clients, each block one request per mode in a
+    /// shuffled order, sent one after the other by the same client; each block's latencies in ms, by mode.
+    /// </summary>
+    private static async Task<double[][]> BlocksAsync(HttpClient client, bool stream, int concurrency, int blocks, CancellationToken cancellationToken)
+    {
+        var measured = new double[blocks][];
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async seed =>
+        {
+            var random = new Random(seed);
+            int[] order = [.. Enumerable.Range(0, Modes.Length)];
+            int block;
+            while ((block = Interlocked.Increment(ref next)) < blocks)
+            {
+                random.Shuffle(order);
+                var latencies = new double[Modes.Length];
+                foreach (var k in order)
+                {
+                    latencies[k] = await SendAsync(client, Modes[k], stream, cancellationToken);
+                }
+                measured[block] = latencies;
+            }
+        }));
+        return measured;
+    }
+
     private static async Task<WebApplication> StartRouterAsync(string first, string second, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateBuilder();
@@ -110,21 +176,13 @@ internal static class ProxyOverhead
     /// <summary><paramref name="requests"/> requests to <paramref name="model"/> from <paramref name="concurrency"/> clients; each one's latency in ms.</summary>
     private static async Task<List<double>> DriveAsync(HttpClient client, string model, bool stream, int concurrency, int requests, CancellationToken cancellationToken)
     {
-        var body = $$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Hi"}]}""";
         var samples = new List<double>(requests);
         var next = -1;
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
             while (Interlocked.Increment(ref next) < requests)
             {
-                var started = Stopwatch.GetTimestamp();
-                using var response = await client.PostAsync("v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"), cancellationToken);
-                await response.Content.ReadAsStringAsync(cancellationToken);
-                if (!response.IsSuccessStatusCode)
-                {
-                    throw new BenchmarkException($"The API answered {(int)response.StatusCode} to a request for {model}.");
-                }
-                var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                var elapsed = await SendAsync(client, model, stream, cancellationToken);
                 lock (samples)
                 {
                     samples.Add(elapsed);
@@ -132,5 +190,19 @@ internal static class ProxyOverhead
             }
         }));
         return samples;
+    }
+
+    /// <summary>One chat request to <paramref name="model"/>, read to its end; its latency in ms.</summary>
+    private static async Task<double> SendAsync(HttpClient client, string model, bool stream, CancellationToken cancellationToken)
+    {
+        var body = $$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Hi"}]}""";
+        var started = Stopwatch.GetTimestamp();
+        using var response = await client.PostAsync("v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"), cancellationToken);
+        await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new BenchmarkException($"The API answered {(int)response.StatusCode} to a request for {model}.");
+        }
+        return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
     }
 }
