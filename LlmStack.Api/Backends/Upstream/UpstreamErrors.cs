@@ -12,7 +12,7 @@ namespace LlmStack.Api.Backends.Upstream;
 /// backend whose missing models are still on their way (Ollama: being pulled)</description></item>
 /// <item><term>upstream 429</term><description>429 rate_limit_exceeded, with the upstream's Retry-After</description></item>
 /// <item><term>upstream 503</term><description>503 backend_unavailable, with the upstream's Retry-After</description></item>
-/// <item><term>upstream 401/403, other 5xx, a broken response</term><description>502 backend_error</description></item>
+/// <item><term>upstream 401/403, other 5xx, a broken response, an error event in a stream</term><description>502 backend_error</description></item>
 /// <item><term>upstream 400 and other 4xx</term><description>400 invalid_request_error</description></item>
 /// </list>
 /// Messages carry the server's own words. Cancellation by the caller stays an
@@ -61,6 +61,10 @@ internal static class UpstreamErrors
         {
             // Something answered that does not speak the backend's protocol (a proxy's error page, another service).
             return ApiErrorException.BackendFailed(model, $"its answer is not the backend's protocol: {json.Message}", exception);
+        }
+        if (Find<UpstreamStreamErrorException>(exception) is { } reported)
+        {
+            return ApiErrorException.BackendFailed(model, $"it reported an error in its stream: {reported.UpstreamMessage}", exception);
         }
         if (Find<IOException>(exception) is { } io)
         {

@@ -43,7 +43,7 @@ internal sealed class UpstreamHttpException(HttpStatusCode statusCode, string up
     /// Ollama answers <c>{"error":"..."}</c>, OpenAI-compatible servers <c>{"error":{"message":"..."}}</c>,
     /// FastAPI-based ones <c>{"detail":"..."}</c>; anything else is shown as text.
     /// </summary>
-    private static string? MessageFrom(string body)
+    internal static string? MessageFrom(string body)
     {
         if (string.IsNullOrWhiteSpace(body))
         {

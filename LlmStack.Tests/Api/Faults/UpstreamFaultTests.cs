@@ -33,7 +33,8 @@ public sealed class UpstreamFaultTests : IAsyncLifetime
             BackendHost.UpstreamModel("ollama", "ollama-garbage", ollama, "garbage"),
             BackendHost.UpstreamModel("openai", "openai-dying", openAI, "dying"),
             BackendHost.UpstreamModel("openai", "openai-silent", openAI, "holding", m => m.FirstTokenTimeout = FirstTokenTimeout),
-            BackendHost.UpstreamModel("openai", "openai-garbage", openAI, "garbage"));
+            BackendHost.UpstreamModel("openai", "openai-garbage", openAI, "garbage"),
+            BackendHost.UpstreamModel("openai", "openai-cut", openAI, "cut"));
         _ = _api.BaseAddress;
     }
 
@@ -94,6 +95,31 @@ public sealed class UpstreamFaultTests : IAsyncLifetime
         Assert.NotNull(afterFirstChunk);
         Assert.True(afterFirstChunk < TimeSpan.FromSeconds(5),
             $"the stream ended {afterFirstChunk.Value.TotalMilliseconds:F0} ms after its first chunk (the upstream was killed 100 ms after it)");
+    }
+
+    [Fact]
+    public async Task An_error_event_in_an_upstreams_stream_ends_the_reply_with_an_error_not_as_complete()
+    {
+        var (chat, chatBody, _) = await ChatAsync("openai-cut", stream: true);
+        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+        var events = ChatCompletionsWireTests.SseEvents(chatBody);
+        Assert.Contains("Half", events[0]);
+        Assert.Equal("[DONE]", events[^1]);
+        var error = ErrorEnvelope.Parse(events[^2]);
+        Assert.Equal("server_error", error.Type);
+        Assert.Contains("The server is shutting down: the reply was cut.", error.Message);
+        // The cut reply is not passed off as a whole one.
+        Assert.DoesNotContain(events, e => e.Contains("\"finish_reason\":\"stop\"", StringComparison.Ordinal));
+
+        var (_, json, _) = await ChatAsync("openai-cut", stream: false);
+        Assert.Contains("The server is shutting down: the reply was cut.", ErrorEnvelope.Parse(json).Message);
+
+        using var client = new HttpClient { BaseAddress = _api.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        using var responses = await client.PostAsync("/v1/responses", new StringContent(
+            """{"model":"openai-cut","stream":true,"input":"Hi"}""", Encoding.UTF8, "application/json"), Cancel);
+        var responsesBody = await responses.Content.ReadAsStringAsync(Cancel);
+        Assert.Contains("event: response.failed", responsesBody);
+        Assert.DoesNotContain("event: response.completed", responsesBody);
     }
 
     [Theory]

@@ -14,7 +14,7 @@ namespace LlmStack.Tests.Backends.OpenAI;
 /// </summary>
 public sealed class FakeOpenAIServer : IAsyncDisposable
 {
-    public static readonly string[] ListedModels = ["unauthorized", "gone", "limited", "crashing", "overloaded", "holding", "dying", "garbage"];
+    public static readonly string[] ListedModels = ["unauthorized", "gone", "limited", "crashing", "overloaded", "holding", "dying", "cut", "garbage"];
 
     private readonly LoopbackWebServer _server;
 
@@ -56,6 +56,17 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
             await context.Response.Body.FlushAsync();
             await Task.Delay(100);
             context.Abort();
+            return;
+        }
+        if (model == "cut")
+        {
+            // A server that ends a reply it had begun with an error event, then [DONE]: another LlmStack drained or
+            // at its time limit, vLLM or llama-server failing mid-generation.
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.WriteAsync(
+                "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":\"cut\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Half\"},\"finish_reason\":null}]}\n\n" +
+                "data: {\"error\":{\"message\":\"The server is shutting down: the reply was cut.\",\"type\":\"server_error\",\"param\":null,\"code\":\"server_shutting_down\"}}\n\n" +
+                "data: [DONE]\n\n");
             return;
         }
         if (model == "garbage")
