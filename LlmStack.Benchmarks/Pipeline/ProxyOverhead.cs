@@ -27,11 +27,8 @@ internal static class ProxyOverhead
 
     public static async Task RunAsync(int concurrency, int requestsPerRound, int rounds, int warmup, CancellationToken cancellationToken)
     {
-        await using var first = await PipelineCommand.StartAsync(cancellationToken);
-        await using var second = await PipelineCommand.StartAsync(cancellationToken);
-        string Upstream(WebApplication app) => app.Urls.First() + "/v1";
-        await using var router = await StartRouterAsync(Upstream(first), Upstream(second), cancellationToken);
-        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency * 2 }) { BaseAddress = new Uri(router.Urls.First() + "/") };
+        await using var rig = await ProxyRig.StartAsync(concurrency, cancellationToken);
+        var client = rig.Client;
 
         Console.WriteLine($"openai proxy path: {concurrency} concurrent clients, {rounds} rounds of {requestsPerRound} requests per mode (order rotating), upstreams answering at once");
         Console.WriteLine("  mode              stream  p50 ms   p99 ms  added p50  cpu us/req  KiB/req   (cpu and allocations: the whole process - clients, router, upstreams)");
@@ -78,11 +75,8 @@ internal static class ProxyOverhead
     /// </summary>
     public static async Task RunPairedAsync(int concurrency, int blocks, int warmup, CancellationToken cancellationToken)
     {
-        await using var first = await PipelineCommand.StartAsync(cancellationToken);
-        await using var second = await PipelineCommand.StartAsync(cancellationToken);
-        string Upstream(WebApplication app) => app.Urls.First() + "/v1";
-        await using var router = await StartRouterAsync(Upstream(first), Upstream(second), cancellationToken);
-        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency * 2 }) { BaseAddress = new Uri(router.Urls.First() + "/") };
+        await using var rig = await ProxyRig.StartAsync(concurrency, cancellationToken);
+        var client = rig.Client;
 
         Console.WriteLine($"openai proxy path, paired: {concurrency} concurrent clients, {blocks} blocks per kind - one request per mode in a shuffled order, on one client - upstreams answering at once");
         Console.WriteLine("  mode              stream  p50 ms   p99 ms  p50 - base   paired added: median   95% interval");
@@ -132,6 +126,30 @@ internal static class ProxyOverhead
             }
         }));
         return measured;
+    }
+
+    // The two upstreams, the router in front of them and a client of it, for both ways of measuring.
+    private sealed class ProxyRig(WebApplication first, WebApplication second, WebApplication router, HttpClient client) : IAsyncDisposable
+    {
+        public HttpClient Client => client;
+
+        public static async Task<ProxyRig> StartAsync(int concurrency, CancellationToken cancellationToken)
+        {
+            var first = await PipelineCommand.StartAsync(cancellationToken);
+            var second = await PipelineCommand.StartAsync(cancellationToken);
+            static string Upstream(WebApplication app) => app.Urls.First() + "/v1";
+            var router = await StartRouterAsync(Upstream(first), Upstream(second), cancellationToken);
+            var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency * 2 }) { BaseAddress = new Uri(router.Urls.First() + "/") };
+            return new ProxyRig(first, second, router, client);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            client.Dispose();
+            await router.DisposeAsync();
+            await second.DisposeAsync();
+            await first.DisposeAsync();
+        }
     }
 
     private static async Task<WebApplication> StartRouterAsync(string first, string second, CancellationToken cancellationToken)
