@@ -21,6 +21,13 @@ public sealed class LlmStackOptions
     /// </summary>
     public string? ModelCache { get; set; }
 
+    /// <summary>
+    /// <c>LlmStack:LlamaCppLibraries</c>: a folder holding the llama.cpp build the embedded backend runs - one made for this
+    /// machine's CPU by <c>deploy/build-llama-cpp.sh</c>, of the commit LLamaSharp is built for - instead of LLamaSharp's
+    /// prebuilt ones (which use no instruction set beyond AVX-512F: no AVX512-VNNI, AVX-VNNI or BF16). Checked at start.
+    /// </summary>
+    public string? LlamaCppLibraries { get; set; }
+
     /// <summary><c>LlmStack:LogContent</c>: include prompt and completion text in logs. Off by default.</summary>
     public bool LogContent { get; set; }
 

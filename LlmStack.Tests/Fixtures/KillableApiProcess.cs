@@ -36,31 +36,7 @@ public sealed class KillableApiProcess : IAsyncDisposable
     /// <summary>Starts the process and waits until its <c>/readyz</c> answers 200.</summary>
     public async Task StartAsync()
     {
-        if (_process is { HasExited: false })
-        {
-            throw new InvalidOperationException("The API process is already running.");
-        }
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "LlmStack.Api.dll")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{Port}";
-        start.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "";
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        foreach (var (key, value) in _environment)
-        {
-            start.Environment[key] = value;
-        }
-        var process = ChildProcesses.Start(start);
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _process = process;
-
+        var process = Launch();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(5) };
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < StartTimeout)
@@ -86,6 +62,54 @@ public sealed class KillableApiProcess : IAsyncDisposable
         // Not left running for an owner that may never dispose it (a fixture whose start failed).
         Kill();
         Assert.Fail($"The API process was not ready within {StartTimeout.TotalSeconds} s:\n{Output}");
+    }
+
+    /// <summary>Starts the process for a configuration it should refuse, and waits for it to exit: its exit code (its output is <see cref="Output"/>).</summary>
+    public async Task<int> RunToExitAsync()
+    {
+        var process = Launch();
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            Assert.Fail($"The API process did not exit within {StartTimeout.TotalSeconds} s:\n{Output}");
+        }
+        // The exit can come before the last redirected lines are read: this wait returns once they are.
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+
+    private Process Launch()
+    {
+        if (_process is { HasExited: false })
+        {
+            throw new InvalidOperationException("The API process is already running.");
+        }
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "LlmStack.Api.dll")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{Port}";
+        start.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in _environment)
+        {
+            start.Environment[key] = value;
+        }
+        var process = ChildProcesses.Start(start);
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+        return process;
     }
 
     /// <summary>Kills the process at once (SIGKILL): its open connections are reset, nothing is drained.</summary>

@@ -156,6 +156,7 @@ internal sealed class EmbeddedBackend : IModelBackend
                 ModelDownloadProgress.FormatBytes(estimate.TotalBytes), ModelDownloadProgress.FormatBytes(available.AvailableBytes), available.Source);
         }
         var host = EmbeddedModelHost.Load(options, logger, path);
+        LlamaCppLibrary.Describe(logger);
         host.Observation = _prefixCache?.Observe(host);
         return host;
     }

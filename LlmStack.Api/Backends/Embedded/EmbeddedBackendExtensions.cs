@@ -1,4 +1,5 @@
 using LlmStack.Api.Backends.Embedded.Hub;
+using LlmStack.Api.Configuration;
 
 namespace LlmStack.Api.Backends.Embedded;
 
@@ -13,9 +14,14 @@ internal static class EmbeddedBackendExtensions
         builder.AddHubModels();
         builder.Services.AddSingleton<IMachineMemory, MachineMemory>();
         builder.Services.AddSingleton<PrefixCacheMetrics>();
-        builder.Services.AddSingleton(sp => new EmbeddedBackend(sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetRequiredService<HubModels>(), sp.GetRequiredService<IMachineMemory>(), sp.GetRequiredService<IConfiguration>(),
-            sp.GetRequiredService<PrefixCacheMetrics>()));
+        builder.Services.AddSingleton(sp =>
+        {
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            // Before llama.cpp is first called; the folder itself is checked with the rest of the options at start.
+            LlamaCppLibrary.Use(configuration[$"{LlmStackOptions.SectionName}:{nameof(LlmStackOptions.LlamaCppLibraries)}"]);
+            return new EmbeddedBackend(sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<HubModels>(), sp.GetRequiredService<IMachineMemory>(),
+                configuration, sp.GetRequiredService<PrefixCacheMetrics>());
+        });
         builder.Services.AddSingleton<IModelBackend>(sp => sp.GetRequiredService<EmbeddedBackend>());
         builder.Services.AddSingleton<IDemoModelSource, DemoModel>();
         return builder;
