@@ -64,6 +64,11 @@ internal static class BenchOptions
 
     public static readonly Option<int?> TargetTokenGapMs = new("--target-gap-ms") { Description = "Embedded TargetTokenGap in milliseconds, 0 for fixed StepTokens steps (default: the API's)." };
 
+    public static readonly Option<DirectoryInfo?> LlamaCpp = new("--llama-cpp")
+    {
+        Description = "LlmStack:LlamaCppLibraries: the folder of a llama.cpp build for this CPU (deploy/build-llama-cpp.sh) the API runs instead of LLamaSharp's (default: LLamaSharp's).",
+    };
+
     public static readonly Option<long?> HostCacheBytes = new("--host-cache-bytes")
     {
         Description = "Embedded HostCacheBytes: host memory for conversations evicted from the KV cache, 0 for none (default: the API's).",
@@ -87,7 +92,8 @@ internal static class BenchOptions
 
     public static EmbeddedTuning Tuning(ParseResult parse) =>
         new(parse.GetValue(Threads), parse.GetValue(BatchSize), parse.GetValue(ParallelSlots), parse.GetValue(StepTokens),
-            parse.GetValue(TargetTokenGapMs) is { } gap ? TimeSpan.FromMilliseconds(gap) : null, parse.GetValue(HostCacheBytes));
+            parse.GetValue(TargetTokenGapMs) is { } gap ? TimeSpan.FromMilliseconds(gap) : null, parse.GetValue(HostCacheBytes),
+            parse.GetValue(LlamaCpp)?.FullName);
 
     /// <summary>A required server root on this machine: the load generator only targets loopback.</summary>
     public static Option<Uri> LoopbackUrl(string name, string description) => new(name)

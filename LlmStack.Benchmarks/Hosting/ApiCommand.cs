@@ -14,7 +14,7 @@ internal static class ApiCommand
     {
         var command = new Command("api", "Generate a Qwen2.5-shaped model, serve it with LlmStack.Api (a child process) and sweep concurrency levels against it.")
         {
-            BenchOptions.Shape, BenchOptions.ModelsDir, BenchOptions.Threads, BenchOptions.BatchSize, BenchOptions.StepTokens, BenchOptions.ParallelSlots,
+            BenchOptions.Shape, BenchOptions.ModelsDir, BenchOptions.Threads, BenchOptions.BatchSize, BenchOptions.StepTokens, BenchOptions.ParallelSlots, BenchOptions.LlamaCpp,
             Raw, BenchOptions.Concurrency, BenchOptions.Requests, BenchOptions.Duration, BenchOptions.MaxTokens,
             BenchOptions.PromptWords, BenchOptions.RequestTimeout, BenchOptions.Json,
         };

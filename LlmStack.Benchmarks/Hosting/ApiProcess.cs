@@ -48,6 +48,10 @@ public sealed partial class ApiProcess : IAsyncDisposable
         {
             environment[$"LlmStack__Models__0__{key.Replace(":", "__", StringComparison.Ordinal)}"] = value;
         }
+        if (tuning.LlamaCppLibraries is { } libraries)
+        {
+            environment["LlmStack__LlamaCppLibraries"] = libraries;
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             environment[key] = value;

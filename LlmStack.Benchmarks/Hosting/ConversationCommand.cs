@@ -26,7 +26,7 @@ internal static class ConversationCommand
         var command = new Command("conversation", "Time to first token per turn of a multi-turn chat, with and without the embedded engine's prompt-prefix reuse.")
         {
             BenchOptions.Shape, BenchOptions.ModelsDir, BenchOptions.Threads, BenchOptions.BatchSize, BenchOptions.StepTokens, BenchOptions.ParallelSlots,
-            BenchOptions.HostCacheBytes, turns, BenchOptions.MaxTokens, BenchOptions.PromptWords, BenchOptions.RequestTimeout, replicas, conversations, freshReplicas,
+            BenchOptions.HostCacheBytes, BenchOptions.LlamaCpp, turns, BenchOptions.MaxTokens, BenchOptions.PromptWords, BenchOptions.RequestTimeout, replicas, conversations, freshReplicas,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {

@@ -5,9 +5,12 @@ using LlmStack.Api.Pipeline;
 
 namespace LlmStack.Benchmarks.Hosting;
 
-/// <summary>The embedded backend's tuning keys a run sets; null leaves the API's default.</summary>
+/// <summary>
+/// The embedded backend's tuning keys a run sets; null leaves the API's default. <paramref name="LlamaCppLibraries"/> is the
+/// process's <c>LlmStack:LlamaCppLibraries</c> (a llama.cpp build for this CPU), for the commands that start the API as a process.
+/// </summary>
 public sealed record EmbeddedTuning(int? Threads = null, int? BatchSize = null, int? ParallelSlots = null, int? StepTokens = null, TimeSpan? TargetTokenGap = null,
-    long? HostCacheBytes = null)
+    long? HostCacheBytes = null, string? LlamaCppLibraries = null)
 {
     /// <summary>The model's options as the API would bind them from <c>LlmStack:Models:0:*</c>.</summary>
     public ModelOptions ModelOptions(string id, string path) => new()
@@ -49,5 +52,6 @@ public sealed record EmbeddedTuning(int? Threads = null, int? BatchSize = null, 
     }
 
     public override string ToString() =>
-        Settings().Any() ? string.Join(", ", Settings().Select(s => $"{s.Key}={s.Value}")) : "default tuning";
+        (Settings().Any() ? string.Join(", ", Settings().Select(s => $"{s.Key}={s.Value}")) : "default tuning")
+        + (LlamaCppLibraries is null ? "; LLamaSharp's llama.cpp" : $"; llama.cpp from {LlamaCppLibraries}");
 }

@@ -21,6 +21,11 @@ public sealed record LevelSummary
 
     public double? ItlP95Ms { get; init; }
 
+    public double? ItlP99Ms { get; init; }
+
+    /// <summary>The longest a stream waited between two of its chunks: one long stall barely moves the percentiles.</summary>
+    public double? ItlMaxMs { get; init; }
+
     public double? EndToEndP50Ms { get; init; }
 
     /// <summary>Every output token of the level over the level's wall time: what the server delivers in total.</summary>
@@ -53,6 +58,8 @@ public sealed record LevelSummary
             TtftP95Ms = Percentiles.Of(ttft, 95),
             ItlP50Ms = Percentiles.Of(gaps, 50),
             ItlP95Ms = Percentiles.Of(gaps, 95),
+            ItlP99Ms = Percentiles.Of(gaps, 99),
+            ItlMaxMs = gaps.Count > 0 ? gaps.Max() : null,
             EndToEndP50Ms = Percentiles.Median(ok.Select(s => s.EndToEndMs)),
             AggregateTokensPerSecond = wall > TimeSpan.Zero ? ok.Sum(s => s.OutputTokens ?? 0) / wall.TotalSeconds : 0,
             PerStreamTokensPerSecond = Percentiles.Median(ok.Select(s => s.StreamTokensPerSecond).OfType<double>()),

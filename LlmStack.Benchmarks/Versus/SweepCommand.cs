@@ -35,7 +35,7 @@ internal static class SweepCommand
         var requests = BenchOptions.Positive(new("--requests") { Description = "Requests per run of concurrent streams.", DefaultValueFactory = _ => 24 });
         var command = new Command("sweep", "Measure BatchSize, then StepTokens x TargetTokenGap x ParallelSlots, through LlmStack.Api on a Qwen2.5-shaped model.")
         {
-            BenchOptions.Shape, BenchOptions.ModelsDir, BenchOptions.Threads, batchSizes, stepTokens, gaps, slots, prefill, reps, streams, requests,
+            BenchOptions.Shape, BenchOptions.ModelsDir, BenchOptions.Threads, BenchOptions.LlamaCpp, batchSizes, stepTokens, gaps, slots, prefill, reps, streams, requests,
             BenchOptions.MaxTokens, BenchOptions.PromptWords, BenchOptions.RequestTimeout,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -44,16 +44,17 @@ internal static class SweepCommand
             var modelId = $"qwen2.5-{shape}-shaped";
             var path = new BenchModels(parse.GetValue(BenchOptions.ModelsDir)!).Random(shape);
             var threads = parse.GetValue(BenchOptions.Threads);
+            var llamaCpp = parse.GetValue(BenchOptions.LlamaCpp)?.FullName;
             var timeout = TimeSpan.FromSeconds(parse.GetValue(BenchOptions.RequestTimeout));
             var lengths = parse.GetValue(prefill)!;
 
-            Console.WriteLine($"{modelId}, threads {threads?.ToString(CultureInfo.InvariantCulture) ?? "default"}: prompt tok/s (median of {parse.GetValue(reps)}) by BatchSize");
+            Console.WriteLine($"{modelId}, threads {threads?.ToString(CultureInfo.InvariantCulture) ?? "default"}, {(llamaCpp is null ? "LLamaSharp's llama.cpp" : $"llama.cpp from {llamaCpp}")}: prompt tok/s (median of {parse.GetValue(reps)}) by BatchSize");
             Console.WriteLine("| BatchSize | " + string.Join(" | ", lengths.Select(l => $"{l} tokens")) + " |");
             Console.WriteLine("|---|" + string.Concat(lengths.Select(_ => "---|")));
             var best = (Batch: 0, Speed: 0.0);
             foreach (var batch in parse.GetValue(batchSizes)!)
             {
-                var speeds = await WithApiAsync(modelId, path, new EmbeddedTuning(threads, batch), timeout, async target =>
+                var speeds = await WithApiAsync(modelId, path, new EmbeddedTuning(threads, batch, LlamaCppLibraries: llamaCpp), timeout, async target =>
                 {
                     var result = new List<double>();
                     foreach (var tokens in lengths)
@@ -86,7 +87,7 @@ internal static class SweepCommand
                 {
                     foreach (var gap in parse.GetValue(gaps)!)
                     {
-                        var tuning = new EmbeddedTuning(threads, best.Batch, slotCount, step, TimeSpan.FromMilliseconds(gap));
+                        var tuning = new EmbeddedTuning(threads, best.Batch, slotCount, step, TimeSpan.FromMilliseconds(gap), LlamaCppLibraries: llamaCpp);
                         var level = await WithApiAsync(modelId, path, tuning, timeout, target => ServerWorkloads.ConcurrentAsync(target, n, parse.GetValue(requests),
                             parse.GetValue(BenchOptions.PromptWords), parse.GetValue(BenchOptions.MaxTokens), cancellationToken), cancellationToken);
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

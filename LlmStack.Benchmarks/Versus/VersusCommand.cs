@@ -36,7 +36,7 @@ internal static class VersusCommand
         var command = new Command("versus", "LlmStack.Api and a peer OpenAI-compatible server (llama-server, ...) on the same GGUF, the same workloads alternately, side by side.")
         {
             url, peerModel, BenchOptions.Shape, BenchOptions.ModelsDir, BenchOptions.Threads, BenchOptions.BatchSize, BenchOptions.StepTokens,
-            BenchOptions.TargetTokenGapMs, BenchOptions.ParallelSlots, reps, prefill, decodeTokens, concurrency, requests, conversations, turns,
+            BenchOptions.TargetTokenGapMs, BenchOptions.ParallelSlots, BenchOptions.LlamaCpp, reps, prefill, decodeTokens, concurrency, requests, conversations, turns,
             BenchOptions.MaxTokens, BenchOptions.PromptWords, BenchOptions.RequestTimeout, skip, BenchOptions.Json,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -104,6 +104,8 @@ internal static class VersusCommand
                 var name = $"{streams} streams";
                 Add(new VersusRow(name, "aggregate output tok/s", levels[0].AggregateTokensPerSecond, levels[1].AggregateTokensPerSecond, HigherIsBetter: true));
                 Add(new VersusRow(name, "inter-token p95 ms", levels[0].ItlP95Ms, levels[1].ItlP95Ms, HigherIsBetter: false));
+                Add(new VersusRow(name, "inter-token p99 ms", levels[0].ItlP99Ms, levels[1].ItlP99Ms, HigherIsBetter: false));
+                Add(new VersusRow(name, "inter-token max ms", levels[0].ItlMaxMs, levels[1].ItlMaxMs, HigherIsBetter: false));
                 Add(new VersusRow(name, "inter-token p50 ms", levels[0].ItlP50Ms, levels[1].ItlP50Ms, HigherIsBetter: false));
                 Add(new VersusRow(name, "TTFT p50 ms", levels[0].TtftP50Ms, levels[1].TtftP50Ms, HigherIsBetter: false));
                 Add(new VersusRow(name, "TTFT p95 ms", levels[0].TtftP95Ms, levels[1].TtftP95Ms, HigherIsBetter: false));
