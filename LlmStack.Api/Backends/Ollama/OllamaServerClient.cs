@@ -87,97 +87,42 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
     }
 
     /// <summary>
-    /// Passes the NDJSON body through, reading with the call's token when the reader gives none, and watches
-    /// for a line starting with <c>{"error":</c>: once one is complete, the read fails with an
-    /// <see cref="UpstreamHttpException"/> carrying Ollama's message. With <paramref name="lines"/>, each line
-    /// (the last one at the end of the body) is shown to it once read, before the reader can have taken it.
+    /// Passes the NDJSON body through, reading with the call's token when the reader gives none. A line starting with
+    /// <c>{"error":</c> fails the read that completes it with an <see cref="UpstreamHttpException"/> carrying Ollama's
+    /// message. With <paramref name="lines"/>, each line (the last one at the end of the body) is shown to it once read,
+    /// before the reader can have taken it.
     /// </summary>
-    private sealed class ErrorLineStream(Stream inner, CancellationToken callToken, LogprobsChatRequest? lines = null) : Stream
+    internal sealed class ErrorLineStream(Stream inner, CancellationToken callToken, LogprobsChatRequest? lines = null)
+        : LineScanningStream(inner, lines is null ? MaxErrorLineBytes : int.MaxValue)
     {
-        private static readonly byte[] ErrorPrefix = "{\"error\":"u8.ToArray();
         private const int MaxErrorLineBytes = 8 * 1024;
 
-        private bool _atLineStart = true;
-        private int _matched;
-        private MemoryStream? _errorLine;
-        private readonly MemoryStream? _line = lines is null ? null : new MemoryStream();
+        private static ReadOnlySpan<byte> ErrorStart => "{\"error\":"u8;
 
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer, cancellationToken.CanBeCanceled ? cancellationToken : callToken);
+
+        // Every line, when they are shown to lines; otherwise error lines only.
+        protected override bool? WantsLine(ReadOnlySpan<byte> start)
         {
-            var read = await inner.ReadAsync(buffer, cancellationToken.CanBeCanceled ? cancellationToken : callToken);
-            Inspect(buffer.Span[..read], endOfStream: read == 0);
-            return read;
+            if (lines is not null || start.StartsWith(ErrorStart))
+            {
+                return true;
+            }
+            return ErrorStart.StartsWith(start) ? null : false;
         }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count)
+        protected override Exception? OnLine(ReadOnlySpan<byte> line)
         {
-            var read = inner.Read(buffer, offset, count);
-            Inspect(buffer.AsSpan(offset, read), endOfStream: read == 0);
-            return read;
+            lines?.Observe(line);
+            if (line.StartsWith(ErrorStart))
+            {
+                throw ErrorFrom(line[..Math.Min(line.Length, MaxErrorLineBytes)]);
+            }
+            return null;
         }
 
-        private void Inspect(ReadOnlySpan<byte> bytes, bool endOfStream)
-        {
-            ShowLines(bytes, endOfStream);
-            foreach (var b in bytes)
-            {
-                if (_errorLine is not null)
-                {
-                    if (b == (byte)'\n')
-                    {
-                        throw ErrorFrom(_errorLine);
-                    }
-                    if (_errorLine.Length < MaxErrorLineBytes)
-                    {
-                        _errorLine.WriteByte(b);
-                    }
-                }
-                else if ((_atLineStart || _matched > 0) && b == ErrorPrefix[_matched])
-                {
-                    _atLineStart = false;
-                    if (++_matched == ErrorPrefix.Length)
-                    {
-                        _errorLine = new MemoryStream();
-                        _errorLine.Write(ErrorPrefix);
-                    }
-                }
-                else
-                {
-                    _matched = 0;
-                    _atLineStart = b == (byte)'\n';
-                }
-            }
-            if (endOfStream && _errorLine is not null)
-            {
-                throw ErrorFrom(_errorLine);
-            }
-        }
-
-        private void ShowLines(ReadOnlySpan<byte> bytes, bool endOfStream)
-        {
-            if (_line is null)
-            {
-                return;
-            }
-            while (bytes.IndexOf((byte)'\n') is var end and >= 0)
-            {
-                _line.Write(bytes[..end]);
-                lines!.Observe(_line.GetBuffer().AsSpan(0, (int)_line.Length));
-                _line.SetLength(0);
-                bytes = bytes[(end + 1)..];
-            }
-            _line.Write(bytes);
-            if (endOfStream && _line.Length > 0)
-            {
-                lines!.Observe(_line.GetBuffer().AsSpan(0, (int)_line.Length));
-                _line.SetLength(0);
-            }
-        }
-
-        private static UpstreamHttpException ErrorFrom(MemoryStream line)
+        private static UpstreamHttpException ErrorFrom(ReadOnlySpan<byte> line)
         {
             string? message = null;
             try
@@ -192,40 +137,5 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
             return new UpstreamHttpException(HttpStatusCode.InternalServerError,
                 message ?? "Ollama reported an error in the middle of the stream", retryAfter: null);
         }
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-
-        public override ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

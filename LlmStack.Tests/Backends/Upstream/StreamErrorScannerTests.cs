@@ -7,31 +7,14 @@ public sealed class StreamErrorScannerTests
 {
     private const string Chunk = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Half\"}}]}\n\n";
 
-    // Reads of `size` bytes at most, as a network stream hands them out.
     private static async Task<(string Passed, UpstreamStreamErrorException? Error)> ReadAsync(string body, int size)
     {
         using var scanner = new StreamErrorScanner(new TrickleStream(Encoding.UTF8.GetBytes(body), size));
-        var passed = new MemoryStream();
-        var buffer = new byte[4096];
-        try
-        {
-            int read;
-            while ((read = await scanner.ReadAsync(buffer, TestContext.Current.CancellationToken)) > 0)
-            {
-                passed.Write(buffer, 0, read);
-            }
-            return (Encoding.UTF8.GetString(passed.ToArray()), null);
-        }
-        catch (UpstreamStreamErrorException ex)
-        {
-            return (Encoding.UTF8.GetString(passed.ToArray()), ex);
-        }
+        return await TrickleStream.ReadToEndAsync<UpstreamStreamErrorException>(scanner);
     }
 
-    public static TheoryData<int> ReadSizes => [1, 2, 7, 64, 4096];
-
     [Theory]
-    [MemberData(nameof(ReadSizes))]
+    [MemberData(nameof(TrickleStream.ReadSizes), MemberType = typeof(TrickleStream))]
     public async Task An_error_event_after_a_chunk_passes_the_chunk_on_and_then_fails_with_the_servers_message(int size)
     {
         var (passed, error) = await ReadAsync(
@@ -46,7 +29,7 @@ public sealed class StreamErrorScannerTests
     }
 
     [Theory]
-    [MemberData(nameof(ReadSizes))]
+    [MemberData(nameof(TrickleStream.ReadSizes), MemberType = typeof(TrickleStream))]
     public async Task A_stream_without_an_error_passes_through_unchanged(int size)
     {
         // "error" inside a chunk's text, and a payload that starts like an error without being one, are not errors.
@@ -59,7 +42,7 @@ public sealed class StreamErrorScannerTests
     }
 
     [Theory]
-    [MemberData(nameof(ReadSizes))]
+    [MemberData(nameof(TrickleStream.ReadSizes), MemberType = typeof(TrickleStream))]
     public async Task Vllms_older_error_object_and_an_error_that_ends_the_body_without_a_newline_fail_too(int size)
     {
         var (_, older) = await ReadAsync("data: {\"object\": \"error\", \"message\": \"CUDA out of memory\", \"type\": \"InternalServerError\"}\n\n", size);
@@ -67,11 +50,5 @@ public sealed class StreamErrorScannerTests
 
         Assert.Equal("CUDA out of memory", older?.UpstreamMessage);
         Assert.Equal("gone", unterminated?.UpstreamMessage);
-    }
-
-    private sealed class TrickleStream(byte[] bytes, int size) : MemoryStream(bytes)
-    {
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            base.ReadAsync(buffer[..Math.Min(buffer.Length, size)], cancellationToken);
     }
 }
