@@ -1,5 +1,4 @@
 using LlmStack.Api.Backends;
-using LlmStack.Api.Backends.Embedded;
 using LlmStack.Api.Configuration;
 using LlmStack.Api.Telemetry;
 using Microsoft.Extensions.Options;
@@ -36,11 +35,6 @@ internal sealed class LlmStackOptionsValidator(IEnumerable<IModelBackend> backen
         if (options.StreamWriteTimeout <= TimeSpan.Zero)
         {
             failures.Add($"{section}:StreamWriteTimeout must be positive (e.g. 00:00:30), not '{options.StreamWriteTimeout}'.");
-        }
-        if (options.LlamaCppLibraries is { Length: > 0 } libraries
-            && LlamaCppLibrary.Problem(libraries, $"{section}:{nameof(LlmStackOptions.LlamaCppLibraries)}") is { } librariesProblem)
-        {
-            failures.Add(librariesProblem);
         }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < options.Models.Count; i++)

@@ -1,5 +1,6 @@
 using LlmStack.Api.Backends.Embedded.Hub;
 using LlmStack.Api.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Backends.Embedded;
 
@@ -23,6 +24,7 @@ internal static class EmbeddedBackendExtensions
                 configuration, sp.GetRequiredService<PrefixCacheMetrics>());
         });
         builder.Services.AddSingleton<IModelBackend>(sp => sp.GetRequiredService<EmbeddedBackend>());
+        builder.Services.AddSingleton<IValidateOptions<LlmStackOptions>, LlamaCppLibrariesValidator>();
         builder.Services.AddSingleton<IDemoModelSource, DemoModel>();
         return builder;
     }

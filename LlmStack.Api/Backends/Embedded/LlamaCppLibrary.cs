@@ -1,6 +1,8 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using LLama.Native;
+using LlmStack.Api.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace LlmStack.Api.Backends.Embedded;
 
@@ -186,4 +188,14 @@ internal static class LlamaCppLibrary
         var commit = (delegate* unmanaged[Cdecl]<nint>)NativeLibrary.GetExport(handle, "ggml_commit");
         return Marshal.PtrToStringUTF8(commit()) ?? "unknown";
     }
+}
+
+/// <summary><c>LlmStack:LlamaCppLibraries</c>, checked at start with the rest of the options (<see cref="LlamaCppLibrary.Problem"/>).</summary>
+internal sealed class LlamaCppLibrariesValidator : IValidateOptions<LlmStackOptions>
+{
+    public ValidateOptionsResult Validate(string? name, LlmStackOptions options) =>
+        options.LlamaCppLibraries is { Length: > 0 } folder
+        && LlamaCppLibrary.Problem(folder, $"{LlmStackOptions.SectionName}:{nameof(LlmStackOptions.LlamaCppLibraries)}") is { } problem
+            ? ValidateOptionsResult.Fail(problem)
+            : ValidateOptionsResult.Success;
 }
