@@ -22,7 +22,9 @@ public sealed class EmbeddedModelOptions
     /// token costs about as much as a stream's decode, so many small steps make every stream wait longer in all: taking
     /// a waiting prompt in steps of 512 (as llama-server takes a prompt whole) gave 8 streams on the 0.5B shape an
     /// inter-token p95 of 1.8x llama-server's against 3.8x with 32, and a lower TTFT (docs/benchmarks.md, "large
-    /// prompt steps").
+    /// prompt steps"). Against 2048 (llama-server's n_batch: a burst of prompts in one step), 512 keeps a stream's longest
+    /// wait at ~3 s instead of 8-10 s and halves TTFT under load, for more long gaps (docs/benchmarks.md, "Streams while
+    /// prompts arrive").
     /// </summary>
     public const int DefaultStepTokens = 512;
 
