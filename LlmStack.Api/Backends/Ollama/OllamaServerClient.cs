@@ -115,11 +115,8 @@ internal sealed class OllamaServerClient(HttpClient http, string model) : Ollama
         protected override Exception? OnLine(ReadOnlySpan<byte> line)
         {
             lines?.Observe(line);
-            if (line.StartsWith(ErrorStart))
-            {
-                throw ErrorFrom(line[..Math.Min(line.Length, MaxErrorLineBytes)]);
-            }
-            return null;
+            // Returned, not thrown: the lines before it in the same read still reach OllamaSharp, however the bytes arrived.
+            return line.StartsWith(ErrorStart) ? ErrorFrom(line[..Math.Min(line.Length, MaxErrorLineBytes)]) : null;
         }
 
         private static UpstreamHttpException ErrorFrom(ReadOnlySpan<byte> line)

@@ -39,7 +39,7 @@ public sealed class OllamaErrorLineStreamTests
 
     [Theory]
     [MemberData(nameof(ReadSizesWithAndWithoutLogprobs))]
-    public async Task An_error_line_fails_the_read_with_ollamas_message(int size, bool logprobs)
+    public async Task An_error_line_ends_the_body_with_ollamas_message_after_the_lines_before_it(int size, bool logprobs)
     {
         var upToError = Line("Half", 0) + "{\"error\":\"" + Failure + "\"}\n";
         using var stream = Body(upToError + Line("never", 1), size, logprobs ? Logprobs() : null);
@@ -48,7 +48,8 @@ public sealed class OllamaErrorLineStreamTests
 
         Assert.Equal(HttpStatusCode.InternalServerError, error?.StatusCode);
         Assert.Equal(Failure, error?.UpstreamMessage);
-        // The read that completes the error line fails: its \n and what follows never reach OllamaSharp.
+        // Every line before the error reaches OllamaSharp, whatever the reads; the error line's \n and what follows never do.
+        Assert.StartsWith(Line("Half", 0), passed);
         Assert.StartsWith(passed, upToError);
         Assert.True(passed.Length < upToError.Length);
     }
