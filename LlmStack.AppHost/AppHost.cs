@@ -20,7 +20,9 @@ var api = builder.AddProject<Projects.LlmStack_Api>("api")
     // Healthy = the API answers (liveness), not /readyz: while a model downloads - minutes for 4.7 GB - the API
     // already serves /v1/models and answers chats for it with 503 "model is loading" and Retry-After, so what
     // waits for the API must not wait for the download. The model's own resource shows the download's progress.
-    .WithHttpHealthProbe("/healthz");
+    .WithHttpHealthProbe("/healthz")
+    // Embedded:LlamaCppLibraries: a llama.cpp build for this CPU, for the API's embedded models.
+    .WithLlamaCppLibraries();
 // Api:Replicas (default 1): that many API processes behind the API's one address, sharing key budgets and stored
 // responses through a Redis added for them.
 var replicaRedis = api.WithConfiguredReplicas();

@@ -28,6 +28,24 @@ public static class EmbeddedHostingExtensions
         return api.WithEmbeddedModel(settings.ResourceName!, settings.ModelId!, settings.Source, apiKey);
     }
 
+    /// <summary>The AppHost key naming a llama.cpp build for this machine's CPU (<see cref="WithLlamaCppLibraries"/>).</summary>
+    public const string LlamaCppLibrariesKey = "Embedded:LlamaCppLibraries";
+
+    /// <summary>
+    /// <c>Embedded:LlamaCppLibraries</c>: the folder of a llama.cpp build for this machine's CPU (deploy/build-llama-cpp.sh)
+    /// that the API runs its embedded models with, handed to it as <c>LlmStack:LlamaCppLibraries</c> (an absolute path;
+    /// the API checks the folder at start and says what is wrong with it). Not published: a deployment's API image carries
+    /// its own build (deploy/docker/build-images.sh).
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithLlamaCppLibraries(this IResourceBuilder<ProjectResource> api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        var folder = api.ApplicationBuilder.Configuration[LlamaCppLibrariesKey];
+        return folder is { Length: > 0 } && api.ApplicationBuilder.ExecutionContext.IsRunMode
+            ? api.WithEnvironment("LlmStack__LlamaCppLibraries", Path.GetFullPath(folder))
+            : api;
+    }
+
     /// <summary>What the API serves when there is no Ollama, as the mode line says it.</summary>
     internal static string WithoutOllama(EmbeddedHostingSettings settings) => settings.Source is null
         ? $"the API serves its built-in demo model (set {EmbeddedHostingSettings.ModelKey}=hf://<owner>/<repo>:<quant> to run a real one in-process)"

@@ -78,6 +78,19 @@ public sealed class AppHostModelTests
     }
 
     [Fact]
+    public async Task Embedded_LlamaCppLibraries_is_handed_to_the_api_as_an_absolute_folder_and_nothing_when_unset()
+    {
+        await using var set = await CreateAsync("--Ollama:Mode=none", "--Embedded:LlamaCppLibraries=llama.cpp/native");
+        await using var unset = await CreateAsync("--Ollama:Mode=none");
+
+        var env = await ResourceConfiguration.PublishedEnvironmentAsync(Project(set, "api"));
+        var without = await ResourceConfiguration.PublishedEnvironmentAsync(Project(unset, "api"));
+
+        Assert.Equal(Path.GetFullPath("llama.cpp/native"), env["LlmStack__LlamaCppLibraries"]);
+        Assert.DoesNotContain("LlmStack__LlamaCppLibraries", without.Keys);
+    }
+
+    [Fact]
     public async Task Without_ollama_the_api_runs_the_embedded_model_from_the_hub_shown_as_its_child()
     {
         await using var builder = await CreateAsync("--Ollama:Mode=none", "--Embedded:Model=hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M@v1",
